@@ -1,0 +1,1 @@
+"""MentorDesk: a Telegram bot that turns activists' requests into tracked consultations."""

@@ -1,0 +1,51 @@
+"""``python -m bot``: read settings, apply migrations, then poll or serve the webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from pydantic import ValidationError
+
+from bot.app import build_app, run_polling, run_webhook
+from bot.config import Settings
+
+NO_TOKEN = (
+    "BOT_TOKEN is not set. Create a bot with @BotFather in Telegram (/newbot), copy the token "
+    "it gives you into .env as BOT_TOKEN=123456:ABC... (see .env.example), and run again."
+)
+
+
+async def _serve(settings: Settings) -> None:
+    app = build_app(settings)
+    if not settings.webhook_url:
+        await run_polling(app)
+        return
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await run_webhook(app, stop=stop)
+
+
+def main() -> int:
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        print(f"Configuration error:\n{error}", file=sys.stderr)  # noqa: T201
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if settings.bot_token is None or not settings.bot_token.get_secret_value().strip():
+        print(NO_TOKEN, file=sys.stderr)  # noqa: T201
+        return 2
+    asyncio.run(_serve(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""How the audit trail reads in ``/audit``: one line per entry, in the reader's language."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from aiogram.utils.i18n import gettext as _
+
+from bot.services.audit import AuditLine
+from bot.ticket_views import when
+from models import AuditAction, Person, RoleKind
+
+# Telegram's limit is 4096 characters; a long trail is split into several messages.
+MESSAGE_LIMIT = 3800
+
+
+def _who(person: Person | None) -> str:
+    return html.escape(person.display_name) if person is not None else _("the bot")
+
+
+def _role(value: Any) -> str:
+    titles = {
+        RoleKind.activist.value: _("activist"),
+        RoleKind.mentor.value: _("mentor"),
+        RoleKind.coordinator.value: _("coordinator"),
+    }
+    return titles.get(str(value), html.escape(str(value)))
+
+
+def _numbers(values: Any) -> str:
+    if not isinstance(values, list) or not values:
+        return "—"
+    return ", ".join(f"#{int(n)}" for n in values)
+
+
+def audit_text(line: AuditLine) -> str:
+    """What happened, without the time: «Наталья deactivated mentor Ирина in «…»»."""
+    entry, details = line.entry, line.entry.details or {}
+    who = _who(line.actor)
+    person = html.escape(line.person.display_name) if line.person is not None else "—"
+    programme = html.escape(line.programme.title) if line.programme is not None else "—"
+    ticket = f"#{entry.ticket_id}" if entry.ticket_id is not None else "#?"
+    action = entry.action
+    if action == AuditAction.role_granted:
+        if details.get("reactivated"):
+            return _("{who} reactivated {person} as a mentor of «{programme}»").format(
+                who=who, person=person, programme=programme
+            )
+        return _("{who} made {person} a {role} of «{programme}» (invitation)").format(
+            who=who, person=person, role=_role(details.get("role")), programme=programme
+        )
+    if action == AuditAction.role_removed:
+        return _(
+            "{who} deactivated {role} {person} in «{programme}»; back in the queue: {numbers}"
+        ).format(
+            who=who,
+            role=_role(details.get("role")),
+            person=person,
+            programme=programme,
+            numbers=_numbers(details.get("returned")),
+        )
+    if action == AuditAction.mentor_changed:
+        if "capacity" in details:
+            return _("{who} set the capacity of mentor {person} to {capacity}").format(
+                who=who, person=person, capacity=int(details["capacity"])
+            )
+        topics = ", ".join(html.escape(str(t)) for t in details.get("topics") or []) or "—"
+        return _("{who} set the topics of mentor {person}: {topics}").format(
+            who=who, person=person, topics=topics
+        )
+    if action == AuditAction.group_registered:
+        return _("{who} registered the group «{group}» to «{programme}»").format(
+            who=who, group=html.escape(str(details.get("group") or "?")), programme=programme
+        )
+    if action == AuditAction.ticket_reassigned:
+        return _("{who} gave request {ticket} to {person}").format(
+            who=who, ticket=ticket, person=person
+        )
+    if action == AuditAction.ticket_cancelled:
+        return _("{who} cancelled request {ticket}").format(who=who, ticket=ticket)
+    return _("{who} exported «{programme}» ({period}): {tickets} requests").format(
+        who=who,
+        programme=programme,
+        period=html.escape(str(details.get("period") or "")),
+        tickets=int(details.get("tickets") or 0),
+    )
+
+
+def audit_lines(lines: list[AuditLine], zone_name: str) -> list[str]:
+    return [f"{when(line.entry.created_at, zone_name)} · {audit_text(line)}" for line in lines]
+
+
+def audit_messages(lines: list[AuditLine], zone_name: str) -> list[str]:
+    """The trail, newest first, cut into messages that fit Telegram's limit."""
+    if not lines:
+        return [_("The audit trail is empty so far.")]
+    heading = _("Audit trail: the latest {count} entries, newest first.").format(count=len(lines))
+    messages: list[str] = []
+    current = heading
+    for text in audit_lines(lines, zone_name):
+        if len(current) + len(text) + 1 > MESSAGE_LIMIT:
+            messages.append(current)
+            current = text
+        else:
+            current += "\n" + text
+    messages.append(current)
+    return messages

@@ -1,0 +1,126 @@
+"""Settings of one MentorDesk deployment, read from the environment and ``.env``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.durations import parse_duration
+from bot.timezones import UnknownZoneError, normalize_zone
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/mentordesk.sqlite3"
+
+
+def _split(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+    if isinstance(value, list | tuple):
+        return [str(part).strip() for part in value]
+    raise ValueError("expected a comma-separated list")
+
+
+class Settings(BaseSettings):
+    """Every setting of SPEC.md "Interfaces"; ``.env.example`` mirrors this class field by field."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: SecretStr | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    telegram_api_base: str = "https://api.telegram.org"
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    default_timezone: str = "Europe/Moscow"
+    default_language: str = "ru"
+    redis_url: str | None = None
+
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = 8080
+
+    reminder_offsets: Annotated[list[timedelta], NoDecode] = Field(
+        default_factory=lambda: [timedelta(hours=24), timedelta(hours=1), timedelta(minutes=10)]
+    )
+    claim_sla: timedelta = timedelta(hours=4)
+    answer_sla: timedelta = timedelta(hours=24)
+    reopen_window: timedelta = timedelta(days=3)
+    invite_ttl: timedelta = timedelta(days=3)
+    mentor_capacity: int = Field(default=5, ge=1, le=100)
+    video_base_url: str = "https://meet.jit.si"
+
+    rate_global_per_second: float = Field(default=30.0, gt=0)
+    rate_private_per_second: float = Field(default=1.0, gt=0)
+    rate_group_per_minute: float = Field(default=20.0, gt=0)
+
+    log_level: str = "INFO"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _parse_admin_ids(cls, value: object) -> list[int]:
+        try:
+            return [int(part) for part in _split(value)]
+        except ValueError as error:
+            raise ValueError("ADMIN_IDS must be Telegram user ids separated by commas") from error
+
+    @field_validator("reminder_offsets", mode="before")
+    @classmethod
+    def _parse_offsets(cls, value: object) -> list[timedelta]:
+        if isinstance(value, list) and all(isinstance(v, timedelta) for v in value):
+            offsets: list[timedelta] = value
+        else:
+            offsets = [parse_duration(part) for part in _split(value)]
+        return sorted(offsets, reverse=True)
+
+    @field_validator("claim_sla", "answer_sla", "reopen_window", "invite_ttl", mode="before")
+    @classmethod
+    def _parse_single_duration(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_duration(value)
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _check_zone(cls, value: str) -> str:
+        try:
+            return normalize_zone(value)
+        except UnknownZoneError as error:
+            raise ValueError(f"unknown time zone {value!r}") from error
+
+    @field_validator("default_language")
+    @classmethod
+    def _check_language(cls, value: str) -> str:
+        if value not in ("ru", "en"):
+            raise ValueError("DEFAULT_LANGUAGE must be ru or en")
+        return value
+
+    @field_validator("telegram_api_base", "video_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def token(self) -> str:
+        """The bot token; callers check ``bot_token`` first, as ``__main__`` does."""
+        if self.bot_token is None:
+            raise RuntimeError("BOT_TOKEN is not set")
+        return self.bot_token.get_secret_value()
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError(
+                "WEBHOOK_SECRET must be set when WEBHOOK_URL is: Telegram sends it with every "
+                "update so the bot can refuse requests that do not come from Telegram"
+            )
+        return self
+
+    @property
+    def webhook_path(self) -> str:
+        """The path the webhook server listens on: the path of ``WEBHOOK_URL``."""
+        return urlsplit(self.webhook_url or "").path or "/"
+
+    def is_admin(self, telegram_id: int) -> bool:
+        return telegram_id in self.admin_ids

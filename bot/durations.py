@@ -1,0 +1,35 @@
+"""Parsing of short human durations such as ``90m``, ``1h30m`` or ``24h``."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_PART = re.compile(r"(\d+)\s*(d|h|m|s)", re.IGNORECASE)
+_WHOLE = re.compile(r"^(?:\s*\d+\s*[dhms]\s*)+$", re.IGNORECASE)
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse ``1h30m``-style text; a bare number means minutes.
+
+    Raises ``ValueError`` for anything else, so callers can answer with the accepted forms.
+    """
+    cleaned = text.strip().lower()
+    if cleaned.isdigit():
+        return timedelta(minutes=int(cleaned))
+    if not cleaned or not _WHOLE.match(cleaned):
+        raise ValueError(f"not a duration: {text!r}")
+    seconds = sum(int(n) * _UNIT_SECONDS[unit.lower()] for n, unit in _PART.findall(cleaned))
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """Render a duration back in the same compact form (``1h30m``)."""
+    seconds = int(value.total_seconds())
+    parts: list[str] = []
+    for unit, size in _UNIT_SECONDS.items():
+        amount, seconds = divmod(seconds, size)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return "".join(parts) or "0s"

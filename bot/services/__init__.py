@@ -1,0 +1,1 @@
+"""Domain services: what MentorDesk does, knowing nothing of Telegram types."""

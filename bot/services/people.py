@@ -1,0 +1,118 @@
+"""Keeping the people table in step with who Telegram says is writing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.timezones import normalize_zone
+from models import Person, Role, RoleKind
+
+# Seen-at is refreshed at most this often, so a busy chat does not rewrite the row each message.
+_SEEN_RESOLUTION = timedelta(minutes=5)
+LANGUAGES = ("ru", "en")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What Telegram tells about a user, copied out of aiogram's types at the edge."""
+
+    telegram_id: int
+    first_name: str
+    last_name: str | None = None
+    username: str | None = None
+    language_code: str | None = None
+
+
+async def find_person(session: AsyncSession, telegram_id: int) -> Person | None:
+    result = await session.execute(select(Person).where(Person.telegram_id == telegram_id))
+    return result.scalar_one_or_none()
+
+
+async def upsert_person(
+    session: AsyncSession, identity: Identity, now: datetime, *, private: bool = False
+) -> Person:
+    """Create the person or refresh their names; ``private`` marks that they opened the bot."""
+    person = await find_person(session, identity.telegram_id)
+    if person is None:
+        person = Person(
+            telegram_id=identity.telegram_id,
+            first_name=identity.first_name,
+            last_name=identity.last_name,
+            username=identity.username,
+            telegram_language=identity.language_code,
+            private_chat_open=private,
+            created_at=now,
+            last_seen_at=now,
+            roles=[],
+        )
+        session.add(person)
+        await session.flush()
+        return person
+    changes = {
+        "first_name": identity.first_name,
+        "last_name": identity.last_name,
+        "username": identity.username,
+        "telegram_language": identity.language_code,
+    }
+    for name, value in changes.items():
+        if getattr(person, name) != value:
+            setattr(person, name, value)
+    if private and not person.private_chat_open:
+        person.private_chat_open = True
+    if now - person.last_seen_at > _SEEN_RESOLUTION:
+        person.last_seen_at = now
+    return person
+
+
+def language_of(person: Person | None, default: str) -> str:
+    """The person's chosen language, else Telegram's if we have it, else the default."""
+    if person is None:
+        return default
+    if person.language in LANGUAGES:
+        return person.language
+    code = (person.telegram_language or "").split("-")[0].lower()
+    return code if code in LANGUAGES else default
+
+
+def set_language(person: Person, language: str) -> None:
+    if language not in LANGUAGES:
+        raise ValueError(language)
+    person.language = language
+
+
+def set_timezone(person: Person, text: str) -> str:
+    """Store the person's zone; raises ``UnknownZoneError`` for text that names none."""
+    person.timezone = normalize_zone(text)
+    return person.timezone
+
+
+async def ensure_role(
+    session: AsyncSession,
+    person: Person,
+    programme_id: int,
+    kind: RoleKind,
+    *,
+    granted_by_id: int | None = None,
+    now: datetime,
+) -> Role:
+    """Give the person the role (reactivating it if it was withdrawn) and return it."""
+    for role in person.roles:
+        if role.programme_id == programme_id and role.kind == kind:
+            role.active = True
+            return role
+    role = Role(
+        person_id=person.id,
+        programme_id=programme_id,
+        kind=kind,
+        active=True,
+        granted_by_id=granted_by_id,
+        granted_at=now,
+        topics=[],
+    )
+    person.roles.append(role)
+    await session.flush()
+    return role

@@ -1,0 +1,117 @@
+"""Programmes and the group chats bound to them: registration, migration, lookup."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import audit
+from bot.services.errors import InvalidInput
+from models import AuditAction, GroupChat, Person, Programme
+
+MAX_TITLE = 200
+
+
+async def get_chat(session: AsyncSession, telegram_id: int) -> GroupChat | None:
+    result = await session.execute(select(GroupChat).where(GroupChat.telegram_id == telegram_id))
+    return result.scalar_one_or_none()
+
+
+async def note_chat(
+    session: AsyncSession, telegram_id: int, title: str, now: datetime
+) -> GroupChat:
+    """The chat's row, created unregistered the first time the bot sees the group."""
+    chat = await get_chat(session, telegram_id)
+    if chat is None:
+        chat = GroupChat(telegram_id=telegram_id, title=title[:255], created_at=now)
+        session.add(chat)
+        await session.flush()
+    elif title and chat.title != title[:255]:
+        chat.title = title[:255]
+    return chat
+
+
+async def get_programme(session: AsyncSession, programme_id: int) -> Programme | None:
+    return await session.get(Programme, programme_id)
+
+
+async def list_programmes(session: AsyncSession, ids: list[int] | None = None) -> list[Programme]:
+    query = select(Programme).order_by(Programme.id)
+    if ids is not None:
+        query = query.where(Programme.id.in_(ids))
+    return list((await session.execute(query)).scalars())
+
+
+def clean_title(title: str) -> str:
+    cleaned = " ".join(title.split())
+    if not cleaned:
+        raise InvalidInput("empty title")
+    if len(cleaned) > MAX_TITLE:
+        raise InvalidInput("title too long")
+    return cleaned
+
+
+async def find_or_create_programme(
+    session: AsyncSession, title: str, now: datetime
+) -> tuple[Programme, bool]:
+    """The programme with this title (case-insensitive), or a new one; and whether it is new.
+
+    Titles are compared in Python: SQLite's ``lower()`` folds ASCII only, and programme titles
+    are mostly Cyrillic. A deployment has a handful of programmes, so reading them is cheap.
+    """
+    cleaned = clean_title(title)
+    wanted = cleaned.casefold()
+    for programme in await list_programmes(session):
+        if programme.title.casefold() == wanted:
+            return programme, False
+    programme = Programme(title=cleaned, created_at=now)
+    session.add(programme)
+    await session.flush()
+    return programme, True
+
+
+async def register_chat(
+    session: AsyncSession, chat: GroupChat, programme: Programme, by: Person, now: datetime
+) -> None:
+    previous = chat.programme_id
+    chat.programme_id = programme.id
+    chat.registered_at = now
+    chat.registered_by_id = by.id
+    audit.record(
+        session,
+        AuditAction.group_registered,
+        now,
+        actor_id=by.id,
+        programme_id=programme.id,
+        details={"group": chat.title, "chat": chat.telegram_id, "from_programme": previous},
+    )
+    await session.flush()
+
+
+async def chats_of(session: AsyncSession, programme_id: int) -> list[GroupChat]:
+    result = await session.execute(
+        select(GroupChat).where(GroupChat.programme_id == programme_id).order_by(GroupChat.id)
+    )
+    return list(result.scalars())
+
+
+async def migrate_chat(session: AsyncSession, old_id: int, new_id: int) -> GroupChat | None:
+    """Carry a group's registration over to the supergroup it became.
+
+    Telegram announces a migration twice (in the old chat and in the new one) and in either
+    order, so this is idempotent and tolerates a row already noted for the new id.
+    """
+    old = await get_chat(session, old_id)
+    if old is None:
+        return await get_chat(session, new_id)
+    new = await get_chat(session, new_id)
+    if new is not None:
+        if new.registered and not old.registered:
+            return new
+        await session.execute(delete(GroupChat).where(GroupChat.id == new.id))
+        await session.flush()
+    old.telegram_id = new_id
+    await session.flush()
+    return old

@@ -1,0 +1,679 @@
+"""Consultation tickets: filing, claiming, the conversation, resolution, rating and views.
+
+Every change of a ticket appends a ``TicketEvent``; the ticket row holds the current state.
+Permissions are checked here as well as in handlers, so no path can skip them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import audit
+from bot.services.access import Actor
+from bot.services.errors import DomainError, InvalidInput, NotAllowed, NotFound
+from models import (
+    ACTIVE_STATUSES,
+    AuditAction,
+    Person,
+    Role,
+    RoleKind,
+    Ticket,
+    TicketAttachment,
+    TicketEvent,
+    TicketEventKind,
+    TicketMessage,
+    TicketMessageKind,
+    TicketStatus,
+    Topic,
+)
+
+# A request must fit a mentor's card (Telegram's limit is 4096) with its header.
+MAX_REQUEST = 3000
+MAX_MESSAGE = 3500
+MAX_COMMENT = 1000
+RATINGS = range(1, 6)
+
+
+class RequestEmpty(InvalidInput):
+    """Nothing but whitespace (or nothing at all) after the command or mention."""
+
+
+class RequestTooLong(InvalidInput):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"longer than {limit}")
+        self.limit = limit
+
+
+class TicketNotFound(NotFound):
+    def __init__(self, number: int) -> None:
+        super().__init__(f"#{number}")
+        self.number = number
+
+
+class WrongStatus(DomainError):
+    """The ticket's status does not allow this step (e.g. resolving a cancelled ticket)."""
+
+    def __init__(self, ticket: Ticket) -> None:
+        super().__init__(ticket.status.value)
+        self.ticket = ticket
+
+
+class AlreadyTaken(DomainError):
+    def __init__(self, ticket: Ticket, assignee: Person | None) -> None:
+        super().__init__(f"#{ticket.id} taken")
+        self.ticket = ticket
+        self.assignee = assignee
+
+
+class NotMentorOfTopic(NotAllowed):
+    """The person is not an active mentor of the ticket's topic in its programme."""
+
+
+class OverCapacity(NotAllowed):
+    def __init__(self, open_tickets: int, capacity: int) -> None:
+        super().__init__(f"{open_tickets}/{capacity}")
+        self.open_tickets = open_tickets
+        self.capacity = capacity
+
+
+class ReopenWindowPassed(DomainError):
+    """A reply came after the window in which it would have reopened the ticket."""
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A photo or document by its Telegram file id."""
+
+    kind: str  # "photo" or "document"
+    file_id: str
+    file_name: str | None = None
+
+
+def clean_text(text: str | None, limit: int = MAX_REQUEST) -> str:
+    cleaned = (text or "").strip()
+    if not cleaned:
+        raise RequestEmpty("empty")
+    if len(cleaned) > limit:
+        raise RequestTooLong(limit)
+    return cleaned
+
+
+def _message_body(text: str, files: Sequence[FileRef]) -> str:
+    """A conversation message may be a bare photo or document; otherwise it needs text."""
+    if files and not text.strip():
+        return ""
+    return clean_text(text, MAX_MESSAGE)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+async def get_ticket(session: AsyncSession, number: int) -> Ticket:
+    ticket = await session.get(Ticket, number) if 0 < number < 2**62 else None
+    if ticket is None:
+        raise TicketNotFound(number)
+    return ticket
+
+
+async def find_by_request(
+    session: AsyncSession, chat_telegram_id: int, message_id: int
+) -> Ticket | None:
+    result = await session.execute(
+        select(Ticket).where(
+            Ticket.chat_telegram_id == chat_telegram_id, Ticket.request_message_id == message_id
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def ticket_of_message(
+    session: AsyncSession, chat_telegram_id: int, message_id: int
+) -> tuple[Ticket, TicketMessage] | None:
+    """The ticket a bot message belongs to, for routing replies to it."""
+    result = await session.execute(
+        select(Ticket, TicketMessage)
+        .join(TicketMessage, TicketMessage.ticket_id == Ticket.id)
+        .where(
+            TicketMessage.chat_telegram_id == chat_telegram_id,
+            TicketMessage.message_id == message_id,
+        )
+    )
+    row = result.first()
+    return None if row is None else (row[0], row[1])
+
+
+async def messages_of(
+    session: AsyncSession, ticket_id: int, kind: TicketMessageKind
+) -> list[TicketMessage]:
+    result = await session.execute(
+        select(TicketMessage)
+        .where(TicketMessage.ticket_id == ticket_id, TicketMessage.kind == kind)
+        .order_by(TicketMessage.id)
+    )
+    return list(result.scalars())
+
+
+async def history(session: AsyncSession, ticket_id: int) -> list[TicketEvent]:
+    result = await session.execute(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
+    )
+    return list(result.scalars())
+
+
+async def people_by_id(session: AsyncSession, ids: Sequence[int | None]) -> dict[int, Person]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    result = await session.execute(select(Person).where(Person.id.in_(wanted)))
+    return {person.id: person for person in result.scalars()}
+
+
+def may_view(actor: Actor, ticket: Ticket) -> bool:
+    """Its author, its assignee and the coordinators of its programme; nobody else."""
+    return actor.person.id in (ticket.author_id, ticket.assignee_id) or actor.coordinates(
+        ticket.programme_id
+    )
+
+
+def request_programmes(actor: Actor) -> list[int]:
+    """Programmes the person may file requests in from private: any where they hold a role."""
+    return sorted({role.programme_id for role in actor.roles})
+
+
+@dataclass(frozen=True)
+class Page:
+    tickets: list[Ticket]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+async def _page(session: AsyncSession, query: Any, page: int, per_page: int) -> Page:
+    total = (
+        await session.execute(select(func.count()).select_from(query.order_by(None).subquery()))
+    ).scalar_one()
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 0), pages - 1)
+    result = await session.execute(query.offset(page * per_page).limit(per_page))
+    return Page(list(result.scalars()), total, page, per_page)
+
+
+async def tickets_of_author(
+    session: AsyncSession, author_id: int, *, page: int = 0, per_page: int = 10
+) -> Page:
+    query = select(Ticket).where(Ticket.author_id == author_id).order_by(Ticket.id.desc())
+    return await _page(session, query, page, per_page)
+
+
+async def list_tickets(
+    session: AsyncSession,
+    programme_ids: Sequence[int] | None,
+    *,
+    status: TicketStatus | None = None,
+    topic_id: int | None = None,
+    page: int = 0,
+    per_page: int = 10,
+) -> Page:
+    """Tickets of the programmes (all when None), newest first."""
+    query = select(Ticket).order_by(Ticket.id.desc())
+    if programme_ids is not None:
+        query = query.where(Ticket.programme_id.in_(programme_ids))
+    if status is not None:
+        query = query.where(Ticket.status == status)
+    if topic_id is not None:
+        query = query.where(Ticket.topic_id == topic_id)
+    return await _page(session, query, page, per_page)
+
+
+def _mentor_topics(person: Person) -> list[tuple[int, list[int]]]:
+    return [
+        (role.programme_id, [topic.id for topic in role.topics])
+        for role in person.roles
+        if role.active and role.kind == RoleKind.mentor
+    ]
+
+
+async def queue_of(
+    session: AsyncSession, mentor: Person, *, page: int = 0, per_page: int = 10
+) -> Page:
+    """Open tickets of the mentor's topics in the programmes they mentor, oldest first."""
+    scopes = [
+        (Ticket.programme_id == programme_id) & Ticket.topic_id.in_(topic_ids)
+        for programme_id, topic_ids in _mentor_topics(mentor)
+        if topic_ids
+    ]
+    query = select(Ticket).where(Ticket.status == TicketStatus.open).order_by(Ticket.id)
+    query = query.where(or_(*scopes)) if scopes else query.where(Ticket.id.is_(None))
+    return await _page(session, query, page, per_page)
+
+
+async def open_load(
+    session: AsyncSession, person_ids: Sequence[int], programme_id: int
+) -> dict[int, int]:
+    """How many claimed, unresolved tickets of the programme each person holds."""
+    if not person_ids:
+        return {}
+    result = await session.execute(
+        select(Ticket.assignee_id, func.count())
+        .where(
+            Ticket.assignee_id.in_(person_ids),
+            Ticket.programme_id == programme_id,
+            Ticket.status == TicketStatus.claimed,
+        )
+        .group_by(Ticket.assignee_id)
+    )
+    return {person_id: count for person_id, count in result if person_id is not None}
+
+
+def mentor_role(person: Person, ticket: Ticket) -> Role | None:
+    """The person's active mentor role in the ticket's programme covering its topic."""
+    for role in person.roles:
+        if (
+            role.active
+            and role.kind == RoleKind.mentor
+            and role.programme_id == ticket.programme_id
+            and any(topic.id == ticket.topic_id for topic in role.topics)
+        ):
+            return role
+    return None
+
+
+# --- changing ------------------------------------------------------------------------------
+
+
+def record(
+    session: AsyncSession,
+    ticket: Ticket,
+    kind: TicketEventKind,
+    now: datetime,
+    *,
+    actor: Person | None = None,
+    text: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> TicketEvent:
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        kind=kind,
+        actor_id=actor.id if actor is not None else None,
+        created_at=now,
+        text=text,
+        details=details or {},
+    )
+    session.add(event)
+    return event
+
+
+async def attach(
+    session: AsyncSession,
+    ticket: Ticket,
+    files: Sequence[FileRef],
+    event: TicketEvent | None,
+    now: datetime,
+) -> None:
+    if not files:
+        return
+    if event is not None:
+        await session.flush()
+    for file in files:
+        ticket.attachments.append(
+            TicketAttachment(
+                ticket_id=ticket.id,
+                event_id=event.id if event is not None else None,
+                kind=file.kind,
+                file_id=file.file_id,
+                file_name=file.file_name,
+                created_at=now,
+            )
+        )
+
+
+async def link_message(
+    session: AsyncSession,
+    ticket: Ticket,
+    kind: TicketMessageKind,
+    chat_telegram_id: int,
+    message_id: int,
+    now: datetime,
+    *,
+    person_id: int | None = None,
+) -> None:
+    session.add(
+        TicketMessage(
+            ticket_id=ticket.id,
+            kind=kind,
+            chat_telegram_id=chat_telegram_id,
+            message_id=message_id,
+            person_id=person_id,
+            created_at=now,
+        )
+    )
+    await session.flush()
+
+
+async def open_ticket(
+    session: AsyncSession,
+    *,
+    programme_id: int,
+    author: Person,
+    text: str,
+    chat_telegram_id: int,
+    message_id: int,
+    group_id: int | None,
+    topic: Topic | None,
+    topic_confirmed: bool,
+    files: Sequence[FileRef] = (),
+    now: datetime,
+) -> tuple[Ticket, bool]:
+    """Store a request as a ticket; for a message already stored, that ticket and False."""
+    existing = await find_by_request(session, chat_telegram_id, message_id)
+    if existing is not None:
+        return existing, False
+    ticket = Ticket(
+        programme_id=programme_id,
+        group_id=group_id,
+        chat_telegram_id=chat_telegram_id,
+        request_message_id=message_id,
+        author_id=author.id,
+        topic_id=topic.id if topic is not None else None,
+        topic_confirmed=topic_confirmed,
+        text=clean_text(text),
+        status=TicketStatus.open,
+        created_at=now,
+        attachments=[],
+    )
+    session.add(ticket)
+    await session.flush()
+    created = record(session, ticket, TicketEventKind.created, now, actor=author, text=ticket.text)
+    if topic is not None:
+        record(
+            session,
+            ticket,
+            TicketEventKind.topic_set,
+            now,
+            actor=author if topic_confirmed else None,
+            details={"topic": topic.code, "confirmed": topic_confirmed},
+        )
+    await attach(session, ticket, files, created, now)
+    await session.flush()
+    return ticket, True
+
+
+async def edit_request(session: AsyncSession, ticket: Ticket, text: str, now: datetime) -> bool:
+    """The author edited the request message; False when the text did not really change."""
+    cleaned = clean_text(text)
+    if cleaned == ticket.text:
+        return False
+    ticket.text = cleaned
+    record(session, ticket, TicketEventKind.edited, now, text=cleaned)
+    await session.flush()
+    return True
+
+
+def may_set_topic(actor: Actor, ticket: Ticket) -> bool:
+    return actor.person.id == ticket.author_id or actor.coordinates(ticket.programme_id)
+
+
+async def set_topic(
+    session: AsyncSession, ticket: Ticket, topic: Topic, actor: Actor, now: datetime
+) -> bool:
+    """Confirm or change the topic; True when it changed."""
+    if not may_set_topic(actor, ticket):
+        raise NotAllowed("topic")
+    if ticket.status not in ACTIVE_STATUSES:
+        raise WrongStatus(ticket)
+    changed = ticket.topic_id != topic.id
+    if not changed and ticket.topic_confirmed:
+        return False
+    ticket.topic_id = topic.id
+    ticket.topic_confirmed = True
+    record(
+        session,
+        ticket,
+        TicketEventKind.topic_set,
+        now,
+        actor=actor.person,
+        details={"topic": topic.code, "confirmed": True},
+    )
+    await session.flush()
+    return changed
+
+
+async def _not_open(session: AsyncSession, ticket: Ticket) -> DomainError:
+    """Why a ticket cannot be claimed: somebody has it, or it is no longer open at all."""
+    if ticket.status == TicketStatus.claimed:
+        holders = await people_by_id(session, [ticket.assignee_id])
+        return AlreadyTaken(ticket, holders.get(ticket.assignee_id or 0))
+    return WrongStatus(ticket)
+
+
+async def claim_ticket(
+    session: AsyncSession, ticket: Ticket, mentor: Person, now: datetime, *, capacity: int
+) -> Ticket:
+    """Give the ticket to the mentor if it is still open: exactly one of many claims wins.
+
+    The claim is a single conditional UPDATE, so two presses at once (on two replicas, too)
+    cannot both succeed: the database applies one and the other finds no open row.
+    """
+    role = mentor_role(mentor, ticket)
+    if role is None:
+        raise NotMentorOfTopic("topic")
+    if ticket.status != TicketStatus.open:
+        raise await _not_open(session, ticket)
+    limit = role.capacity or capacity
+    load = (await open_load(session, [mentor.id], ticket.programme_id)).get(mentor.id, 0)
+    if load >= limit:
+        raise OverCapacity(load, limit)
+    result = await session.execute(
+        update(Ticket)
+        .where(
+            Ticket.id == ticket.id,
+            Ticket.status == TicketStatus.open,
+            Ticket.assignee_id.is_(None),
+        )
+        .values(
+            status=TicketStatus.claimed,
+            assignee_id=mentor.id,
+            claimed_at=now,
+            answer_reminded_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(ticket)
+    if getattr(result, "rowcount", 0) != 1:
+        raise await _not_open(session, ticket)
+    record(session, ticket, TicketEventKind.claimed, now, actor=mentor)
+    await session.flush()
+    return ticket
+
+
+async def add_mentor_message(
+    session: AsyncSession,
+    ticket: Ticket,
+    mentor: Person,
+    text: str,
+    files: Sequence[FileRef],
+    now: datetime,
+) -> TicketEvent:
+    """Store the assignee's message; the first one sets the time of the first answer."""
+    if ticket.assignee_id != mentor.id:
+        raise NotAllowed("not the assignee")
+    if ticket.status not in (TicketStatus.claimed, TicketStatus.resolved):
+        raise WrongStatus(ticket)
+    body = _message_body(text, files)
+    if ticket.first_answer_at is None:
+        ticket.first_answer_at = now
+    event = record(session, ticket, TicketEventKind.mentor_message, now, actor=mentor, text=body)
+    await attach(session, ticket, files, event, now)
+    await session.flush()
+    return event
+
+
+async def add_author_message(
+    session: AsyncSession,
+    ticket: Ticket,
+    author: Person,
+    text: str,
+    files: Sequence[FileRef],
+    now: datetime,
+    *,
+    reopen_window: timedelta,
+) -> bool:
+    """Store the author's message; True when it reopened a resolved ticket."""
+    if ticket.author_id != author.id:
+        raise NotAllowed("not the author")
+    reopened = False
+    if ticket.status == TicketStatus.resolved:
+        if ticket.resolved_at is None or now - ticket.resolved_at > reopen_window:
+            raise ReopenWindowPassed("late")
+        ticket.status = TicketStatus.claimed
+        ticket.resolved_at = None
+        ticket.answer_reminded_at = None
+        record(session, ticket, TicketEventKind.reopened, now, actor=author)
+        reopened = True
+    elif ticket.status not in ACTIVE_STATUSES:
+        raise WrongStatus(ticket)
+    body = _message_body(text, files)
+    event = record(session, ticket, TicketEventKind.author_message, now, actor=author, text=body)
+    await attach(session, ticket, files, event, now)
+    await session.flush()
+    return reopened
+
+
+def may_resolve(actor: Actor, ticket: Ticket) -> bool:
+    return actor.person.id == ticket.assignee_id or actor.coordinates(ticket.programme_id)
+
+
+async def resolve_ticket(
+    session: AsyncSession, ticket: Ticket, actor: Actor, now: datetime
+) -> None:
+    if not may_resolve(actor, ticket):
+        raise NotAllowed("resolve")
+    if ticket.status != TicketStatus.claimed:
+        raise WrongStatus(ticket)
+    ticket.status = TicketStatus.resolved
+    ticket.resolved_at = now
+    record(session, ticket, TicketEventKind.resolved, now, actor=actor.person)
+    await session.flush()
+
+
+async def rate_ticket(
+    session: AsyncSession, ticket: Ticket, author: Person, stars: int, now: datetime
+) -> None:
+    if ticket.author_id != author.id:
+        raise NotAllowed("rate")
+    if stars not in RATINGS:
+        raise InvalidInput("rating")
+    if ticket.status not in (TicketStatus.resolved, TicketStatus.closed):
+        raise WrongStatus(ticket)
+    ticket.rating = stars
+    ticket.rated_at = now
+    record(session, ticket, TicketEventKind.rated, now, actor=author, details={"rating": stars})
+    await session.flush()
+
+
+async def comment_ticket(
+    session: AsyncSession, ticket: Ticket, author: Person, text: str, now: datetime
+) -> None:
+    """The author's comment on the answer, given with (or after) the rating."""
+    if ticket.author_id != author.id:
+        raise NotAllowed("comment")
+    if ticket.status not in (TicketStatus.resolved, TicketStatus.closed):
+        raise WrongStatus(ticket)
+    ticket.rating_comment = clean_text(text, MAX_COMMENT)
+    record(
+        session, ticket, TicketEventKind.commented, now, actor=author, text=ticket.rating_comment
+    )
+    await session.flush()
+
+
+async def reassign_ticket(
+    session: AsyncSession, ticket: Ticket, mentor: Person, actor: Actor, now: datetime
+) -> Person | None:
+    """A coordinator gives the ticket to a mentor of the programme; returns the previous one."""
+    if not actor.coordinates(ticket.programme_id):
+        raise NotAllowed("assign")
+    if ticket.status not in ACTIVE_STATUSES:
+        raise WrongStatus(ticket)
+    if not any(
+        role.active and role.kind == RoleKind.mentor and role.programme_id == ticket.programme_id
+        for role in mentor.roles
+    ):
+        raise NotMentorOfTopic("not a mentor of the programme")
+    previous_id = ticket.assignee_id
+    if previous_id == mentor.id:
+        return None
+    previous = (await people_by_id(session, [previous_id])).get(previous_id or 0)
+    ticket.assignee_id = mentor.id
+    ticket.status = TicketStatus.claimed
+    ticket.claimed_at = now
+    ticket.answer_reminded_at = None
+    record(
+        session,
+        ticket,
+        TicketEventKind.reassigned,
+        now,
+        actor=actor.person,
+        details={"from": previous_id, "to": mentor.id},
+    )
+    audit.record(
+        session,
+        AuditAction.ticket_reassigned,
+        now,
+        actor_id=actor.person.id,
+        programme_id=ticket.programme_id,
+        person_id=mentor.id,
+        ticket_id=ticket.id,
+        details={"from": previous_id, "to": mentor.id},
+    )
+    await session.flush()
+    return previous
+
+
+def may_cancel(actor: Actor, ticket: Ticket) -> bool:
+    return actor.person.id == ticket.author_id or actor.coordinates(ticket.programme_id)
+
+
+async def cancel_ticket(session: AsyncSession, ticket: Ticket, actor: Actor, now: datetime) -> None:
+    if not may_cancel(actor, ticket):
+        raise NotAllowed("cancel")
+    if ticket.status not in ACTIVE_STATUSES:
+        raise WrongStatus(ticket)
+    ticket.status = TicketStatus.cancelled
+    ticket.closed_at = now
+    record(session, ticket, TicketEventKind.cancelled, now, actor=actor.person)
+    audit.record(
+        session,
+        AuditAction.ticket_cancelled,
+        now,
+        actor_id=actor.person.id,
+        programme_id=ticket.programme_id,
+        ticket_id=ticket.id,
+        details={"by_author": actor.person.id == ticket.author_id},
+    )
+    await session.flush()
+
+
+async def close_resolved(session: AsyncSession, now: datetime, reopen_window: timedelta) -> int:
+    """Close resolved tickets whose reopen window has passed; returns how many."""
+    result = await session.execute(
+        select(Ticket).where(
+            Ticket.status == TicketStatus.resolved, Ticket.resolved_at < now - reopen_window
+        )
+    )
+    tickets = list(result.scalars())
+    for ticket in tickets:
+        ticket.status = TicketStatus.closed
+        ticket.closed_at = now
+        record(session, ticket, TicketEventKind.closed, now)
+    await session.flush()
+    return len(tickets)

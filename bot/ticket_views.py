@@ -1,0 +1,306 @@
+"""How tickets look in Telegram: button data, keyboards and texts, in the current language.
+
+Callback data carries ids only; every handler that receives it loads the ticket again and
+checks the presser's rights, so forged data can name a ticket but never act on it.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from datetime import datetime
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.services.tickets import Page
+from bot.timezones import zone
+from models import Person, Ticket, TicketEvent, TicketEventKind, TicketStatus, Topic
+
+PREVIEW = 80  # characters of a request shown in lists
+EVENT_PREVIEW = 300  # characters of a message shown in a ticket's history
+
+
+class ClaimButton(CallbackData, prefix="tc"):
+    ticket: int
+
+
+class ResolveButton(CallbackData, prefix="tr"):
+    ticket: int
+
+
+class TopicButton(CallbackData, prefix="tt"):
+    ticket: int
+    topic: int
+
+
+class RateButton(CallbackData, prefix="ts"):
+    ticket: int
+    stars: int
+
+
+class AssignButton(CallbackData, prefix="ta"):
+    ticket: int
+    mentor: int  # the person's id
+
+
+class TicketAction(CallbackData, prefix="tm"):
+    """The menu under ``/ticket N``: assign, topic, cancel, cancel_yes, back."""
+
+    ticket: int
+    action: str
+
+
+class ListPage(CallbackData, prefix="tl"):
+    view: str  # "my", "all" or "queue"
+    page: int
+    status: str = ""
+    topic: int = 0
+
+
+class HistoryPage(CallbackData, prefix="th"):
+    ticket: int
+    page: int
+
+
+class DraftButton(CallbackData, prefix="tn"):
+    """Steps of the private request dialogue: programme, topic, send, retopic, cancel."""
+
+    action: str
+    value: int = 0
+
+
+# Every prefix above: a press with one of them that no handler accepts is answered as invalid.
+PREFIXES = frozenset({"tc", "tr", "tt", "ts", "ta", "tm", "tl", "th", "tn"})
+
+
+def number(ticket: Ticket) -> str:
+    return f"#{ticket.id}"
+
+
+def status_title(status: TicketStatus) -> str:
+    titles = {
+        TicketStatus.open: _("waiting for a mentor"),
+        TicketStatus.claimed: _("in progress"),
+        TicketStatus.resolved: _("resolved"),
+        TicketStatus.closed: _("closed"),
+        TicketStatus.cancelled: _("cancelled"),
+    }
+    return titles[status]
+
+
+def topic_title(topic: Topic | None, language: str) -> str:
+    return html.escape(topic.title(language)) if topic is not None else _("no topic")
+
+
+def name(person: Person | None) -> str:
+    return html.escape(person.display_name) if person is not None else "—"
+
+
+def quote(text: str, limit: int | None = None) -> str:
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return html.escape(text)
+
+
+def when(moment: datetime, zone_name: str) -> str:
+    return moment.astimezone(zone(zone_name)).strftime("%d.%m %H:%M")
+
+
+def heading(ticket: Ticket, topic: Topic | None, language: str) -> str:
+    return f"<b>{number(ticket)}</b> · {topic_title(topic, language)}"
+
+
+def attachments_note(ticket: Ticket) -> str:
+    count = len(ticket.attachments)
+    return _("📎 files: {count}").format(count=count) if count else ""
+
+
+def card_text(
+    ticket: Ticket, topic: Topic | None, author: Person, place: str, language: str
+) -> str:
+    """The request as a mentor sees it before claiming it."""
+    lines = [
+        _("🆕 New request {heading}").format(heading=heading(ticket, topic, language)),
+        _("From {author}, {place}").format(author=name(author), place=html.escape(place)),
+    ]
+    if ticket.attachments:
+        lines.append(attachments_note(ticket))
+    return "\n".join(lines) + "\n\n" + quote(ticket.text)
+
+
+def claimed_card_text(
+    ticket: Ticket, topic: Topic | None, author: Person, place: str, language: str
+) -> str:
+    """The request as its assignee sees it: how to answer it."""
+    lines = [
+        _("✅ You took request {heading}").format(heading=heading(ticket, topic, language)),
+        _("From {author}, {place}").format(author=name(author), place=html.escape(place)),
+    ]
+    if ticket.attachments:
+        lines.append(attachments_note(ticket))
+    return (
+        "\n".join(lines)
+        + "\n\n"
+        + quote(ticket.text)
+        + "\n\n"
+        + _(
+            "Reply to this message to answer (text, photo or document): I will pass it on "
+            "as a reply to the request. Or: /reply {n} text. When done, press «Resolve»."
+        ).format(n=ticket.id)
+    )
+
+
+def taken_card_text(ticket: Ticket, topic: Topic | None, mentor: Person, language: str) -> str:
+    return _("Request {heading} was taken by {mentor}.").format(
+        heading=heading(ticket, topic, language), mentor=name(mentor)
+    )
+
+
+def withdrawn_card_text(ticket: Ticket, topic: Topic | None, language: str) -> str:
+    return _("Request {heading} is no longer waiting for you ({status}).").format(
+        heading=heading(ticket, topic, language), status=status_title(ticket.status)
+    )
+
+
+def claim_keyboard(ticket: Ticket) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("Claim"), callback_data=ClaimButton(ticket=ticket.id))
+    return builder.as_markup()
+
+
+def resolve_keyboard(ticket: Ticket) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("Resolve"), callback_data=ResolveButton(ticket=ticket.id))
+    return builder.as_markup()
+
+
+def topic_keyboard(ticket: Ticket, topics: Sequence[Topic], language: str) -> InlineKeyboardMarkup:
+    """One button per topic; the current one carries a tick and confirms it."""
+    builder = InlineKeyboardBuilder()
+    for topic in topics:
+        mark = "✅ " if topic.id == ticket.topic_id else ""
+        builder.button(
+            text=mark + topic.title(language),
+            callback_data=TopicButton(ticket=ticket.id, topic=topic.id),
+        )
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def rating_keyboard(ticket: Ticket) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for stars in range(1, 6):
+        builder.button(
+            text="⭐" * stars if stars < 4 else f"{stars}⭐",
+            callback_data=RateButton(ticket=ticket.id, stars=stars),
+        )
+    builder.adjust(5)
+    return builder.as_markup()
+
+
+def ack_text(
+    ticket: Ticket, topic: Topic | None, language: str, *, named: bool, mentors: int
+) -> str:
+    """The bot's answer in the thread: number, topic and what happens next."""
+    lines = [
+        _("Request {number} accepted. Topic: {topic}.").format(
+            number=f"<b>{number(ticket)}</b>", topic=topic_title(topic, language)
+        )
+    ]
+    if mentors:
+        lines.append(
+            _(
+                "Mentors of this topic have been notified; the one who takes it will answer "
+                "here, as a reply to your message. Reply to the answers to continue."
+            )
+        )
+    else:
+        lines.append(
+            _(
+                "No mentor of this topic is free right now; the coordinators have been told "
+                "and will find one."
+            )
+        )
+    if not named:
+        lines.append(_("Not the right topic? Choose another one below."))
+    lines.append(_("History: /ticket {n}").format(n=ticket.id))
+    return "\n".join(lines)
+
+
+def ticket_line(ticket: Ticket, topic: Topic | None, language: str) -> str:
+    first = f"{heading(ticket, topic, language)} · {status_title(ticket.status)}"
+    return f"{first}\n{quote(ticket.text, PREVIEW)}"
+
+
+def page_keyboard(
+    page: Page,
+    view: str,
+    *,
+    status: str = "",
+    topic: int = 0,
+    builder: InlineKeyboardBuilder | None = None,
+) -> InlineKeyboardMarkup | None:
+    """« and » buttons for a long list (kept with any buttons already in ``builder``)."""
+    builder = builder or InlineKeyboardBuilder()
+    navigation = []
+    if page.page > 0:
+        data = ListPage(view=view, page=page.page - 1, status=status, topic=topic)
+        navigation.append(InlineKeyboardButton(text="« " + _("Back"), callback_data=data.pack()))
+    if page.page + 1 < page.pages:
+        data = ListPage(view=view, page=page.page + 1, status=status, topic=topic)
+        navigation.append(InlineKeyboardButton(text=_("Next") + " »", callback_data=data.pack()))
+    if navigation:
+        builder.row(*navigation)
+    markup = builder.as_markup()
+    return markup if markup.inline_keyboard else None
+
+
+def page_footer(page: Page) -> str:
+    if page.pages < 2:
+        return ""
+    return "\n\n" + _("Page {page} of {pages}").format(page=page.page + 1, pages=page.pages)
+
+
+def event_text(
+    event: TicketEvent,
+    people: dict[int, Person],
+    topics: dict[str, Topic],
+    language: str,
+) -> str:
+    """One line of a ticket's history, without its time."""
+    who = name(people.get(event.actor_id or 0)) if event.actor_id else _("bot")
+    body = quote(event.text or "", EVENT_PREVIEW)
+    details = event.details or {}
+    kind = event.kind
+    if kind == TicketEventKind.created:
+        return _("{who} filed the request: «{text}»").format(who=who, text=body)
+    if kind == TicketEventKind.edited:
+        return _("the request was edited: «{text}»").format(text=body)
+    if kind == TicketEventKind.topic_set:
+        topic = topic_title(topics.get(str(details.get("topic", ""))), language)
+        if not event.actor_id:
+            return _("the bot suggested the topic: {topic}").format(topic=topic)
+        return _("{who} set the topic: {topic}").format(who=who, topic=topic)
+    if kind == TicketEventKind.claimed:
+        return _("{who} took the request").format(who=who)
+    if kind == TicketEventKind.mentor_message:
+        return _("{who} (mentor): {text}").format(who=who, text=body or "📎")
+    if kind == TicketEventKind.author_message:
+        return _("{who} (author): {text}").format(who=who, text=body or "📎")
+    if kind == TicketEventKind.reassigned:
+        target = people.get(int(details.get("to") or 0))
+        return _("{who} passed the request to {mentor}").format(who=who, mentor=name(target))
+    if kind == TicketEventKind.resolved:
+        return _("{who} resolved the request").format(who=who)
+    if kind == TicketEventKind.reopened:
+        return _("{who} reopened the request").format(who=who)
+    if kind == TicketEventKind.rated:
+        return _("{who} rated the answer: {stars}/5").format(who=who, stars=details.get("rating"))
+    if kind == TicketEventKind.commented:
+        return _("{who} commented: {text}").format(who=who, text=body)
+    if kind == TicketEventKind.cancelled:
+        return _("{who} cancelled the request").format(who=who)
+    return _("the request was closed")

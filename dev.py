@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""The project's two commands, needing only Python 3.11+ on the machine.
+
+    python3 dev.py run    # set up .venv if needed, then start the bot (python -m bot)
+    python3 dev.py test   # set up .venv if needed, then ruff, mypy, hadolint and pytest
+
+With TEST_DATABASE_URL (PostgreSQL) set, ``test`` runs the suite a second time against it
+(with TEST_REDIS_URL too, if set); .ci/run does that with the machine's local services.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+STAMP = VENV / ".install-stamp"
+
+
+def _say(text: str) -> None:
+    print(f"==> {text}", flush=True)  # noqa: T201
+
+
+def ensure_env(extras: str) -> None:
+    """Create .venv and install the project when pyproject.toml changed since the last install."""
+    if not PYTHON.exists():
+        _say("creating .venv")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+    installed = STAMP.read_text().split() if STAMP.exists() else []
+    if wanted in installed:
+        return
+    _say(f"installing dependencies{' (' + extras + ')' if extras else ''}")
+    quiet = [] if os.environ.get("VERBOSE") else ["-q"]
+    subprocess.run(
+        [str(PYTHON), "-m", "pip", "install", *quiet, "--upgrade", "pip"], check=True, cwd=ROOT
+    )
+    target = f".[{extras}]" if extras else "."
+    subprocess.run(
+        [str(PYTHON), "-m", "pip", "install", *quiet, "-e", target], check=True, cwd=ROOT
+    )
+    STAMP.write_text(" ".join([*installed, wanted]))
+
+
+def run() -> int:
+    ensure_env("")
+    return subprocess.call([str(PYTHON), "-m", "bot"], cwd=ROOT)
+
+
+def _step(name: str, command: list[str], env: dict[str, str] | None = None) -> bool:
+    _say(name)
+    code = subprocess.call(command, cwd=ROOT, env=env)
+    if code != 0:
+        _say(f"{name}: FAILED (exit {code})")
+    return code == 0
+
+
+def _pytest_suites(
+    tool: str, suites: list[tuple[str, dict[str, str]]], pytest_args: list[str]
+) -> list[bool]:
+    """Run the suite once per database, side by side: most of its time is spent waiting
+    (reminders due in a few seconds, long polls), so two runs take little longer than one."""
+    base = Path(tempfile.mkdtemp(prefix="mentordesk-tests-"))
+    running = []
+    for number, (name, env) in enumerate(suites):
+        _say(f"{name}: started")
+        log = (base / f"suite-{number}.log").open("w+b")
+        command = [
+            tool, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+            f"--basetemp={base / f'tmp-{number}'}", *pytest_args,
+        ]  # fmt: skip
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+        running.append((name, process, log))
+    results = []
+    for name, process, log in running:
+        code = process.wait()
+        log.seek(0)
+        _say(f"{name}: output")
+        sys.stdout.buffer.write(log.read())
+        sys.stdout.flush()
+        log.close()
+        if code != 0:
+            _say(f"{name}: FAILED (exit {code})")
+        results.append(code == 0)
+    return results
+
+
+def test(pytest_args: list[str]) -> int:
+    ensure_env("dev")
+    tool = str(PYTHON)
+    results = [
+        _step("ruff check", [tool, "-m", "ruff", "check", "."]),
+        _step("ruff format --check", [tool, "-m", "ruff", "format", "--check", "."]),
+        _step("mypy (strict)", [tool, "-m", "mypy"]),
+        _step("hadolint Dockerfile", [str(BIN / "hadolint"), "Dockerfile"]),
+        _step("catalogue completeness", [tool, "scripts/i18n.py", "check"]),
+    ]
+    sqlite_env = {
+        k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "TEST_REDIS_URL")
+    }
+    suites = [("pytest on SQLite", sqlite_env)]
+    if os.environ.get("TEST_DATABASE_URL"):
+        suites.append(("pytest on PostgreSQL (+ Redis if set)", dict(os.environ)))
+    results.extend(_pytest_suites(tool, suites, pytest_args))
+    ok = all(results)
+    _say("all checks passed" if ok else "some checks FAILED")
+    return 0 if ok else 1
+
+
+def main(argv: list[str]) -> int:
+    match argv:
+        case ["run"]:
+            return run()
+        case ["test", *rest]:
+            return test(rest)
+        case ["setup"]:
+            ensure_env("dev")
+            return 0
+        case _:
+            print(__doc__)  # noqa: T201
+            return 2
+
+
+if __name__ == "__main__":
+    if sys.version_info < (3, 11):  # noqa: UP036 - the message is the point on older Pythons
+        sys.exit("MentorDesk needs Python 3.11 or newer.")
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,43 @@
+"""One aiogram Router per feature; ``build_routers`` makes fresh ones for each Dispatcher."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+from handlers import (
+    audit,
+    conversation,
+    coordination,
+    groups,
+    insight,
+    invitations,
+    mentors,
+    people,
+    programmes,
+    roster,
+    schedule,
+    start,
+    tickets,
+)
+
+
+def build_routers() -> list[Router]:
+    # Groups first: it turns away unregistered groups before any feature sees their messages.
+    return [
+        groups.router(),
+        start.router(),
+        invitations.router(),
+        programmes.router(),
+        people.router(),
+        insight.router(),
+        roster.router(),
+        audit.router(),
+        # Before tickets: a reply to the bot during the /schedule dialogue is not a request.
+        schedule.router(),
+        # Tickets last: replies to the bot become requests, so other features see them first;
+        # replies to a ticket's own messages (conversation) are told apart before that.
+        conversation.router(),
+        tickets.router(),
+        mentors.router(),
+        coordination.router(),
+    ]

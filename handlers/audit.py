@@ -1,0 +1,54 @@
+"""``/audit [N]``: the latest entries of the audit trail, for the bot's admins."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.audit_views import audit_messages
+from bot.config import Settings
+from bot.filters import IsAdmin
+from bot.services import audit
+from bot.services.access import Actor
+from handlers.ticket_common import GROUP_TYPES
+
+
+def router() -> Router:
+    router = Router(name="audit")
+    router.message.register(private_only, Command("audit"), F.chat.type.in_(GROUP_TYPES))
+    router.message.register(show_audit, Command("audit"), IsAdmin())
+    router.message.register(refused, Command("audit"))
+    return router
+
+
+async def private_only(message: Message) -> None:
+    await message.reply(_("I show this in private only: write the command to me directly."))
+
+
+async def refused(message: Message) -> None:
+    await message.answer(_("The audit trail is for the bot's admins."))
+
+
+async def show_audit(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+) -> None:
+    argument = (command.args or "").strip()
+    if argument and not (argument.isdigit() and len(argument) <= 6):
+        await message.answer(
+            _("Usage: /audit [N], for example /audit 50 (at most {limit}).").format(
+                limit=audit.MAX_SHOWN
+            )
+        )
+        return
+    count = audit.clamp(int(argument) if argument else None)
+    lines = await audit.latest(session, count)
+    zone_name = actor.person.timezone or settings.default_timezone
+    for text in audit_messages(lines, zone_name):
+        await message.answer(text)

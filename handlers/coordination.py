@@ -1,0 +1,511 @@
+"""Looking at tickets and steering them: ``/ticket N``, ``/my``, ``/tickets``, ``/assign N``.
+
+``/ticket N`` shows a request's history to its author, its mentor and the coordinators of its
+programme, with the actions each of them may take: reassign, change topic, cancel, resolve.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.delivery import Delivery
+from bot.services import matching, tickets
+from bot.services.access import Actor
+from bot.services.errors import DomainError, NotAllowed, NotFound
+from bot.services.topics import list_topics, match_topic
+from bot.ticket_notices import TicketNotices
+from bot.ticket_views import (
+    PREFIXES,
+    AssignButton,
+    HistoryPage,
+    ListPage,
+    ResolveButton,
+    TicketAction,
+    event_text,
+    heading,
+    name,
+    number,
+    page_footer,
+    page_keyboard,
+    quote,
+    status_title,
+    ticket_line,
+    topic_keyboard,
+    when,
+)
+from handlers.ticket_common import GROUP_TYPES, parse_number, refusal
+from models import ACTIVE_STATUSES, RoleKind, Ticket, TicketStatus, Topic
+
+EVENTS_PER_PAGE = 10
+ASSIGN_CHOICES = 20
+PRIVATE_ONLY = ("ticket", "tickets", "my", "queue", "assign")
+ACTIONS = frozenset({"assign", "topic", "cancel", "cancel_yes", "back"})
+
+# Words for /tickets: status values, and the Russian beginnings people type.
+STATUS_WORDS = {
+    **{status.value: status for status in TicketStatus},
+    "откр": TicketStatus.open,
+    "нов": TicketStatus.open,
+    "ждут": TicketStatus.open,
+    "работ": TicketStatus.claimed,
+    "взят": TicketStatus.claimed,
+    "реш": TicketStatus.resolved,
+    "закр": TicketStatus.closed,
+    "отмен": TicketStatus.cancelled,
+}
+
+
+def router() -> Router:
+    router = Router(name="coordination")
+    private = F.chat.type == "private"
+    router.message.register(private_only, Command(*PRIVATE_ONLY), F.chat.type.in_(GROUP_TYPES))
+    router.message.register(show_ticket, Command("ticket"), private)
+    router.message.register(my_tickets, Command("my"), private)
+    router.message.register(all_tickets, Command("tickets"), private)
+    router.message.register(assign_command, Command("assign"), private)
+    router.callback_query.register(history_page, HistoryPage.filter())
+    router.callback_query.register(ticket_action, TicketAction.filter())
+    router.callback_query.register(assign_pressed, AssignButton.filter())
+    router.callback_query.register(list_page, ListPage.filter(F.view.in_({"my", "all"})))
+    router.callback_query.register(
+        invalid_button, F.data.func(lambda data: str(data).split(":", 1)[0] in PREFIXES)
+    )
+    return router
+
+
+async def private_only(message: Message) -> None:
+    await message.reply(_("I show this in private only: write the command to me directly."))
+
+
+async def invalid_button(query: CallbackQuery) -> None:
+    await query.answer(_("This button is not valid."), show_alert=True)
+
+
+# --- one ticket ------------------------------------------------------------------------------
+
+
+async def ticket_view(
+    session: AsyncSession, ticket: Ticket, actor: Actor, settings: Settings, page: int | None
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The ticket's state and one page of its history (the last page when ``page`` is None)."""
+    events = await tickets.history(session, ticket.id)
+    people = await tickets.people_by_id(
+        session,
+        [ticket.author_id, ticket.assignee_id]
+        + [e.actor_id for e in events]
+        + [int(e.details.get("to") or 0) or None for e in events],
+    )
+    topics = await list_topics(session)
+    topic = next((t for t in topics if t.id == ticket.topic_id), None)
+    language = actor.language
+    zone_name = actor.person.timezone or settings.default_timezone
+    pages = max(1, -(-len(events) // EVENTS_PER_PAGE))
+    page = pages - 1 if page is None else min(max(page, 0), pages - 1)
+    shown = events[page * EVENTS_PER_PAGE : (page + 1) * EVENTS_PER_PAGE]
+
+    lines = [
+        f"{heading(ticket, topic, language)} · {status_title(ticket.status)}",
+        _("Author: {author}").format(author=name(people.get(ticket.author_id))),
+        _("Mentor: {mentor}").format(mentor=name(people.get(ticket.assignee_id or 0))),
+    ]
+    if ticket.rating is not None:
+        rating = _("Rating: {stars}/5").format(stars=ticket.rating)
+        if ticket.rating_comment:
+            rating += f" «{quote(ticket.rating_comment, 200)}»"
+        lines.append(rating)
+    lines.append("")
+    by_code = {t.code: t for t in topics}
+    lines += [
+        f"{when(e.created_at, zone_name)} — {event_text(e, people, by_code, language)}"
+        for e in shown
+    ]
+    if pages > 1:
+        lines.append("\n" + _("Page {page} of {pages}").format(page=page + 1, pages=pages))
+
+    builder = InlineKeyboardBuilder()
+    active = ticket.status in ACTIVE_STATUSES
+    coordinator = actor.coordinates(ticket.programme_id)
+    if active and coordinator:
+        builder.button(
+            text=_("Assign"), callback_data=TicketAction(ticket=ticket.id, action="assign")
+        )
+    if active and tickets.may_set_topic(actor, ticket):
+        builder.button(
+            text=_("Topic"), callback_data=TicketAction(ticket=ticket.id, action="topic")
+        )
+    if active and tickets.may_cancel(actor, ticket):
+        builder.button(
+            text=_("Cancel request"), callback_data=TicketAction(ticket=ticket.id, action="cancel")
+        )
+    if ticket.status == TicketStatus.claimed and tickets.may_resolve(actor, ticket):
+        builder.button(text=_("Resolve"), callback_data=ResolveButton(ticket=ticket.id))
+    builder.adjust(2)
+    navigation = InlineKeyboardBuilder()
+    if page > 0:
+        navigation.button(text="«", callback_data=HistoryPage(ticket=ticket.id, page=page - 1))
+    if page + 1 < pages:
+        navigation.button(text="»", callback_data=HistoryPage(ticket=ticket.id, page=page + 1))
+    builder.attach(navigation)
+    markup = builder.as_markup()
+    return "\n".join(lines), markup if markup.inline_keyboard else None
+
+
+async def _visible_ticket(session: AsyncSession, actor: Actor, n: int) -> Ticket:
+    """The ticket, if this person may see it; otherwise the same refusal as for none at all."""
+    ticket = await tickets.get_ticket(session, n)
+    if not tickets.may_view(actor, ticket):
+        raise tickets.TicketNotFound(n)
+    return ticket
+
+
+async def show_ticket(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+) -> None:
+    n, _rest = parse_number(command.args)
+    if n is None:
+        await message.answer(_("Usage: /ticket N, for example /ticket 42. Your requests: /my"))
+        return
+    try:
+        ticket = await tickets.get_ticket(session, n)
+    except DomainError as error:
+        await message.answer(refusal(error))
+        return
+    if not tickets.may_view(actor, ticket):
+        await message.answer(
+            _(
+                "Request #{n} is visible only to its author, its mentor and the programme's "
+                "coordinators."
+            ).format(n=n)
+        )
+        return
+    text, markup = await ticket_view(session, ticket, actor, settings, None)
+    await message.answer(text, reply_markup=markup)
+
+
+async def history_page(
+    query: CallbackQuery,
+    callback_data: HistoryPage,
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+) -> Any:
+    try:
+        ticket = await _visible_ticket(session, actor, callback_data.ticket)
+    except DomainError as error:
+        return await query.answer(refusal(error), show_alert=True)
+    if not isinstance(query.message, Message):
+        return await query.answer()
+    text, markup = await ticket_view(session, ticket, actor, settings, callback_data.page)
+    await query.answer()
+    await query.message.edit_text(text, reply_markup=markup)
+    return None
+
+
+async def _assign_markup(
+    session: AsyncSession, ticket: Ticket, settings: Settings
+) -> InlineKeyboardMarkup | None:
+    """Mentors of the ticket's topic first, then the programme's other mentors, with load."""
+    of_topic = await matching.mentors_of(
+        session, ticket.programme_id, ticket.topic_id, capacity=settings.mentor_capacity
+    )
+    others = await matching.mentors_of(
+        session, ticket.programme_id, None, capacity=settings.mentor_capacity
+    )
+    seen = {c.person.id for c in of_topic}
+    choices = of_topic + [c for c in others if c.person.id not in seen]
+    choices = [c for c in choices if c.person.id != ticket.assignee_id][:ASSIGN_CHOICES]
+    if not choices:
+        return None
+    builder = InlineKeyboardBuilder()
+    for candidate in choices:
+        builder.button(
+            text=f"{candidate.person.display_name} ({candidate.open_tickets}/{candidate.capacity})",
+            callback_data=AssignButton(ticket=ticket.id, mentor=candidate.person.id),
+        )
+    builder.button(
+        text="« " + _("Back"), callback_data=TicketAction(ticket=ticket.id, action="back")
+    )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+async def ticket_action(
+    query: CallbackQuery,
+    callback_data: TicketAction,
+    session: AsyncSession,
+    actor: Actor,
+    delivery: Delivery,
+    i18n: I18n,
+    settings: Settings,
+    now: datetime,
+) -> Any:
+    action = callback_data.action
+    message = query.message
+    if action not in ACTIONS or not isinstance(message, Message):
+        return await query.answer(_("This button is not valid."), show_alert=True)
+    try:
+        ticket = await _visible_ticket(session, actor, callback_data.ticket)
+    except DomainError as error:
+        return await query.answer(refusal(error), show_alert=True)
+    if action == "back":
+        text, markup = await ticket_view(session, ticket, actor, settings, None)
+        await query.answer()
+        await message.edit_text(text, reply_markup=markup)
+        return None
+    if ticket.status not in ACTIVE_STATUSES:
+        return await query.answer(refusal(tickets.WrongStatus(ticket)), show_alert=True)
+    if action == "assign":
+        if not actor.coordinates(ticket.programme_id):
+            return await query.answer(_("Only a coordinator can reassign."), show_alert=True)
+        assign_markup = await _assign_markup(session, ticket, settings)
+        if assign_markup is None:
+            return await query.answer(_("This programme has no other mentors."), show_alert=True)
+        await query.answer()
+        await message.edit_reply_markup(reply_markup=assign_markup)
+        return None
+    if action == "topic":
+        if not tickets.may_set_topic(actor, ticket):
+            return await query.answer(refusal(NotAllowed("topic")), show_alert=True)
+        await query.answer()
+        markup = topic_keyboard(ticket, await list_topics(session), actor.language)
+        await message.edit_reply_markup(reply_markup=markup)
+        return None
+    if not tickets.may_cancel(actor, ticket):
+        return await query.answer(refusal(NotAllowed("cancel")), show_alert=True)
+    if action == "cancel":
+        builder = InlineKeyboardBuilder()
+        builder.button(
+            text=_("Yes, cancel {number}").format(number=number(ticket)),
+            callback_data=TicketAction(ticket=ticket.id, action="cancel_yes"),
+        )
+        builder.button(
+            text="« " + _("Back"), callback_data=TicketAction(ticket=ticket.id, action="back")
+        )
+        builder.adjust(1)
+        await query.answer()
+        await message.edit_reply_markup(reply_markup=builder.as_markup())
+        return None
+    notices = TicketNotices(session, delivery, i18n, settings, now)
+    await cancel(ticket, actor, notices)
+    await query.answer(_("Cancelled."))
+    text, markup = await ticket_view(session, ticket, actor, settings, None)
+    await message.edit_text(text, reply_markup=markup)
+    return None
+
+
+async def cancel(ticket: Ticket, actor: Actor, notices: TicketNotices) -> None:
+    await tickets.cancel_ticket(notices.session, ticket, actor, notices.now)
+    await notices.withdraw_cards(ticket)
+    if ticket.assignee_id is not None and ticket.assignee_id != actor.person.id:
+        await notices.tell_person(
+            await notices.person(ticket.assignee_id),
+            lambda _language: _("Request {number} was cancelled by {who}.").format(
+                number=number(ticket), who=name(actor.person)
+            ),
+        )
+    await notices.tell_author(
+        ticket,
+        lambda _language: _("Request {number} was cancelled by {who}.").format(
+            number=f"<b>{number(ticket)}</b>", who=name(actor.person)
+        ),
+    )
+
+
+# --- reassignment --------------------------------------------------------------------------------
+
+
+async def assign_command(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+) -> None:
+    n, _rest = parse_number(command.args)
+    if n is None:
+        await message.answer(_("Usage: /assign N, for example /assign 42"))
+        return
+    try:
+        ticket = await tickets.get_ticket(session, n)
+    except DomainError as error:
+        await message.answer(refusal(error))
+        return
+    if not actor.coordinates(ticket.programme_id):
+        await message.answer(_("Only a coordinator of the request's programme can reassign it."))
+        return
+    if ticket.status not in ACTIVE_STATUSES:
+        await message.answer(refusal(tickets.WrongStatus(ticket)))
+        return
+    markup = await _assign_markup(session, ticket, settings)
+    if markup is None:
+        await message.answer(_("This programme has no other mentors. Invite one: /invite mentor"))
+        return
+    await message.answer(
+        _("Who should take request {number}? In brackets: requests in progress / limit.").format(
+            number=number(ticket)
+        ),
+        reply_markup=markup,
+    )
+
+
+async def assign_pressed(
+    query: CallbackQuery,
+    callback_data: AssignButton,
+    session: AsyncSession,
+    actor: Actor,
+    delivery: Delivery,
+    i18n: I18n,
+    settings: Settings,
+    now: datetime,
+) -> Any:
+    notices = TicketNotices(session, delivery, i18n, settings, now)
+    try:
+        ticket = await tickets.get_ticket(session, callback_data.ticket)
+        mentor = await notices.person(callback_data.mentor)
+        if mentor is None:
+            raise NotFound("mentor")
+        previous = await tickets.reassign_ticket(session, ticket, mentor, actor, now)
+    except DomainError as error:
+        return await query.answer(refusal(error), show_alert=True)
+    await query.answer(_("Done."))
+    await notices.send_claimed_card(ticket, mentor)
+    await notices.withdraw_cards(ticket, taken_by=mentor)
+    if previous is not None:
+        await notices.tell_person(
+            previous,
+            lambda _language: _("Request {number} was passed to {mentor} by {who}.").format(
+                number=number(ticket), mentor=name(mentor), who=name(actor.person)
+            ),
+        )
+    await notices.tell_author(
+        ticket,
+        lambda _language: _("Your request {number} is now with mentor {mentor}.").format(
+            number=f"<b>{number(ticket)}</b>", mentor=name(mentor)
+        ),
+    )
+    if isinstance(query.message, Message):
+        await query.message.edit_text(
+            _("Request {number} is now with {mentor}.").format(
+                number=number(ticket), mentor=name(mentor)
+            )
+        )
+    return None
+
+
+# --- lists ---------------------------------------------------------------------------------------
+
+
+async def _list_view(
+    session: AsyncSession,
+    actor: Actor,
+    view: str,
+    *,
+    page: int,
+    status: TicketStatus | None = None,
+    topic: Topic | None = None,
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    if view == "my":
+        found = await tickets.tickets_of_author(session, actor.person.id, page=page)
+        title = _("Your requests: {count}").format(count=found.total)
+        empty = _("You have no requests yet. In your group: /ask and your question.")
+    else:
+        programmes = None if actor.is_admin else actor.programmes(RoleKind.coordinator)
+        found = await tickets.list_tickets(
+            session, programmes, status=status, topic_id=topic.id if topic else None, page=page
+        )
+        title = _("Requests: {count}").format(count=found.total)
+        empty = _("No requests match.")
+    if not found.total:
+        return empty, None
+    topics = {t.id: t for t in await list_topics(session)}
+    lines = [title] + [
+        ticket_line(ticket, topics.get(ticket.topic_id or 0), actor.language)
+        for ticket in found.tickets
+    ]
+    markup = page_keyboard(
+        found,
+        view,
+        status=status.value if status else "",
+        topic=topic.id if topic else 0,
+    )
+    hint = "\n\n" + _("Details: /ticket N")
+    return "\n\n".join(lines) + page_footer(found) + hint, markup
+
+
+async def my_tickets(message: Message, session: AsyncSession, actor: Actor) -> None:
+    text, markup = await _list_view(session, actor, "my", page=0)
+    await message.answer(text, reply_markup=markup)
+
+
+def tickets_usage(topics: list[Topic]) -> str:
+    return _(
+        "Usage: /tickets [status] [topic]. Statuses: open, claimed, resolved, closed, "
+        "cancelled. Topics: {codes}. Example: /tickets open legal"
+    ).format(codes=", ".join(topic.code for topic in topics))
+
+
+async def all_tickets(
+    message: Message, command: CommandObject, session: AsyncSession, actor: Actor
+) -> None:
+    if not (actor.is_admin or actor.has(RoleKind.coordinator)):
+        await message.answer(_("The list of all requests is for coordinators. Yours: /my"))
+        return
+    topics = await list_topics(session)
+    status: TicketStatus | None = None
+    topic: Topic | None = None
+    for word in (command.args or "").lower().split()[:3]:
+        found_status = next(
+            (value for key, value in STATUS_WORDS.items() if word.startswith(key)), None
+        )
+        found_topic = match_topic(topics, word)
+        if found_status is not None and status is None:
+            status = found_status
+        elif found_topic is not None and topic is None:
+            topic = found_topic
+        else:
+            await message.answer(
+                _("I do not understand «{word}».").format(word=html.escape(word[:40]))
+                + "\n"
+                + tickets_usage(topics)
+            )
+            return
+    text, markup = await _list_view(session, actor, "all", page=0, status=status, topic=topic)
+    await message.answer(text, reply_markup=markup)
+
+
+async def list_page(
+    query: CallbackQuery,
+    callback_data: ListPage,
+    session: AsyncSession,
+    actor: Actor,
+) -> Any:
+    if not isinstance(query.message, Message):
+        return await query.answer()
+    status = STATUS_WORDS.get(callback_data.status) if callback_data.status else None
+    topic = await session.get(Topic, callback_data.topic) if callback_data.topic else None
+    invalid = (callback_data.status and status is None) or (callback_data.topic and topic is None)
+    if callback_data.view == "all" and not (actor.is_admin or actor.has(RoleKind.coordinator)):
+        invalid = True
+    if invalid:
+        return await query.answer(_("This button is not valid."), show_alert=True)
+    text, markup = await _list_view(
+        session, actor, callback_data.view, page=callback_data.page, status=status, topic=topic
+    )
+    await query.answer()
+    await query.message.edit_text(text, reply_markup=markup)
+    return None

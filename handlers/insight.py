@@ -1,0 +1,208 @@
+"""``/stats [period]`` with its chart, and ``/export [period]`` as XLSX and CSV files.
+
+Both are for the coordinators of a programme (and admins) and answer in private only: the
+figures name mentors and the files name activists. Someone coordinating several programmes
+chooses one, or all of them, with a button.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.utils.chat_action import ChatActionSender
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.filters import HasRole
+from bot.services import export, stats
+from bot.services.access import Actor
+from bot.services.charts import render_weekly
+from bot.services.errors import DomainError, InvalidInput
+from bot.services.programmes import list_programmes
+from bot.services.stats import Period
+from bot.stats_views import (
+    InsightPick,
+    chart_text,
+    csv_caption,
+    export_caption,
+    export_text,
+    period_usage,
+    programme_choice,
+    stats_caption,
+    stats_text,
+)
+from handlers.ticket_common import GROUP_TYPES
+from models import RoleKind
+
+COMMANDS = ("stats", "export")
+
+
+def router() -> Router:
+    router = Router(name="insight")
+    router.message.register(private_only, Command(*COMMANDS), F.chat.type.in_(GROUP_TYPES))
+    router.message.register(stats_command, Command("stats"), HasRole(RoleKind.coordinator))
+    router.message.register(export_command, Command("export"), HasRole(RoleKind.coordinator))
+    router.message.register(refused, Command(*COMMANDS))
+    router.callback_query.register(programme_picked, InsightPick.filter())
+    return router
+
+
+async def private_only(message: Message) -> None:
+    await message.reply(_("I show this in private only: write the command to me directly."))
+
+
+async def refused(message: Message) -> None:
+    await message.answer(_("Statistics and exports are for programme coordinators."))
+
+
+def _zone(actor: Actor, settings: Settings) -> str:
+    return actor.person.timezone or settings.default_timezone
+
+
+async def _start(
+    message: Message,
+    command: CommandObject,
+    what: str,
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+    now: datetime,
+) -> tuple[Period, list[int]] | None:
+    """The period asked for and the programmes to cover, or None once the person was answered."""
+    try:
+        period = stats.parse_period(command.args, now, _zone(actor, settings))
+    except InvalidInput:
+        await message.answer(
+            _("I do not understand «{text}».").format(text=html.escape((command.args or "")[:40]))
+            + "\n"
+            + period_usage()
+        )
+        return None
+    programmes = await list_programmes(session, stats.coordinated(actor))
+    if not programmes:
+        await message.answer(_("No programmes yet. An admin creates one with /newprogramme Title."))
+        return None
+    if len(programmes) > 1:
+        question = (
+            _("Statistics of which programme?") if what == "stats" else _("Export which programme?")
+        )
+        await message.answer(question, reply_markup=programme_choice(programmes, what, period))
+        return None
+    return period, [programmes[0].id]
+
+
+async def stats_command(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+    now: datetime,
+) -> None:
+    chosen = await _start(message, command, "stats", session, actor, settings, now)
+    if chosen is not None:
+        await send_stats(message, *chosen, session, actor, now)
+
+
+async def export_command(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+    bot: Bot,
+    now: datetime,
+) -> None:
+    chosen = await _start(message, command, "export", session, actor, settings, now)
+    if chosen is not None:
+        await send_export(message, *chosen, session, actor, bot, now)
+
+
+async def programme_picked(
+    query: CallbackQuery,
+    callback_data: InsightPick,
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+    bot: Bot,
+    now: datetime,
+) -> Any:
+    message = query.message
+    if callback_data.what not in COMMANDS or not isinstance(message, Message):
+        return await query.answer(_("This button is not valid."), show_alert=True)
+    try:
+        period = stats.parse_period(callback_data.period, now, _zone(actor, settings))
+    except InvalidInput:
+        return await query.answer(_("This button is not valid."), show_alert=True)
+    visible = [p.id for p in await list_programmes(session, stats.coordinated(actor))]
+    ids = visible if callback_data.programme == 0 else [callback_data.programme]
+    try:
+        stats.check_scope(actor, ids)
+    except DomainError:
+        return await query.answer(
+            _("Only the programme's coordinators see its figures."), show_alert=True
+        )
+    await query.answer()
+    await message.edit_reply_markup(reply_markup=None)
+    if callback_data.what == "stats":
+        await send_stats(message, period, ids, session, actor, now)
+    else:
+        await send_export(message, period, ids, session, actor, bot, now)
+    return None
+
+
+async def send_stats(
+    message: Message,
+    period: Period,
+    programme_ids: Sequence[int],
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    stats.check_scope(actor, programme_ids)
+    figures = await stats.collect(session, programme_ids, period, now)
+    await message.answer(stats_text(figures, actor.language))
+    if figures.empty:
+        return
+    png = await render_weekly(figures.weekly, chart_text(figures.weekly, actor.language))
+    await message.answer_photo(
+        BufferedInputFile(png, filename="stats.png"), caption=stats_caption(figures)
+    )
+
+
+async def send_export(
+    message: Message,
+    period: Period,
+    programme_ids: Sequence[int],
+    session: AsyncSession,
+    actor: Actor,
+    bot: Bot,
+    now: datetime,
+) -> None:
+    stats.check_scope(actor, programme_ids)
+    async with ChatActionSender.upload_document(bot=bot, chat_id=message.chat.id):
+        figures = await stats.collect(session, programme_ids, period, now)
+        data = await export.collect_export(session, programme_ids, period)
+        if not data.tickets and not data.meetings:
+            await message.answer(
+                _("Nothing to export: no requests and no meetings in this period.")
+                + "\n"
+                + period_usage()
+            )
+            return
+        files = await export.make_files(data, export_text(figures, actor.language))
+    await message.answer_document(
+        BufferedInputFile(files.xlsx, filename=files.xlsx_name),
+        caption=export_caption(figures, files.tickets, files.meetings),
+    )
+    await message.answer_document(
+        BufferedInputFile(files.csv, filename=files.csv_name), caption=csv_caption()
+    )
+    export.record_export(session, actor.person.id, programme_ids, period, files, now)

@@ -1,0 +1,226 @@
+"""``/invite mentor <topics>`` and ``/invite coordinator``: one-time deep links to a role."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+from typing import Any
+
+from aiogram import Bot, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.deep_linking import create_start_link
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.delivery import Delivery
+from bot.services.access import Actor
+from bot.services.invitations import create_invitation
+from bot.services.programmes import get_programme, list_programmes
+from bot.services.topics import UnknownTopics, list_topics, resolve_topics
+from models import GroupChat, Programme, RoleKind, Topic
+
+KIND_WORDS = {
+    "mentor": RoleKind.mentor,
+    "ментор": RoleKind.mentor,
+    "наставник": RoleKind.mentor,
+    "эксперт": RoleKind.mentor,
+    "coordinator": RoleKind.coordinator,
+    "координатор": RoleKind.coordinator,
+}
+MAX_TOPIC_WORDS = 10
+
+
+class InvitePick(CallbackData, prefix="inv"):
+    programme_id: int
+    kind: str
+    # Topic ids joined with '.', small enough for Telegram's 64-byte limit.
+    topics: str
+
+
+def router() -> Router:
+    router = Router(name="invitations")
+    router.message.register(invite, Command("invite"))
+    router.callback_query.register(invite_picked, InvitePick.filter())
+    return router
+
+
+def usage(topics: list[Topic]) -> str:
+    codes = ", ".join(topic.code for topic in topics)
+    return _(
+        "Usage: /invite mentor followed by one or more topics, or /invite coordinator. "
+        "Topics: {codes}. Example: /invite mentor legal grants"
+    ).format(codes=codes)
+
+
+def may_invite(actor: Actor, kind: RoleKind, programme_id: int) -> bool:
+    if kind == RoleKind.coordinator:
+        return actor.is_admin
+    return actor.coordinates(programme_id)
+
+
+async def _candidate_programmes(
+    session: AsyncSession, actor: Actor, kind: RoleKind
+) -> list[Programme]:
+    if actor.is_admin:
+        return await list_programmes(session)
+    if kind == RoleKind.mentor:
+        return await list_programmes(session, actor.programmes(RoleKind.coordinator))
+    return []
+
+
+async def invite(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+    delivery: Delivery,
+    bot: Bot,
+    now: datetime,
+    group: GroupChat | None = None,
+) -> None:
+    if not (actor.is_admin or actor.has(RoleKind.coordinator)):
+        await message.answer(_("Only a programme coordinator can invite people."))
+        return
+    words = (command.args or "").split()
+    all_topics = await list_topics(session)
+    if not words or words[0].lower() not in KIND_WORDS or len(words) > MAX_TOPIC_WORDS + 1:
+        await message.answer(usage(all_topics))
+        return
+    kind = KIND_WORDS[words[0].lower()]
+    topics: list[Topic] = []
+    if kind == RoleKind.mentor:
+        if len(words) < 2:
+            await message.answer(usage(all_topics))
+            return
+        try:
+            topics = await resolve_topics(session, words[1:])
+        except UnknownTopics as unknown:
+            await message.answer(
+                _("Unknown topics: {words}.").format(words=html.escape(", ".join(unknown.words)))
+                + "\n"
+                + usage(all_topics)
+            )
+            return
+    elif len(words) > 1:
+        await message.answer(usage(all_topics))
+        return
+
+    if group is not None:
+        if group.programme_id is None:
+            await message.answer(_("Register this group first: /register"))
+            return
+        programmes = [p for p in [await get_programme(session, group.programme_id)] if p]
+    else:
+        programmes = await _candidate_programmes(session, actor, kind)
+    programmes = [p for p in programmes if may_invite(actor, kind, p.id)]
+    if not programmes:
+        if kind == RoleKind.coordinator and not actor.is_admin:
+            await message.answer(_("Only an admin can invite coordinators."))
+        elif kind == RoleKind.mentor and group is not None:
+            await message.answer(_("Only this programme's coordinator can invite mentors here."))
+        else:
+            await message.answer(_("There is no programme to invite to yet."))
+        return
+    if len(programmes) > 1:
+        builder = InlineKeyboardBuilder()
+        topic_ids = ".".join(str(t.id) for t in topics)
+        for programme in programmes[:20]:
+            builder.button(
+                text=programme.title[:60],
+                callback_data=InvitePick(
+                    programme_id=programme.id, kind=kind.value, topics=topic_ids
+                ),
+            )
+        builder.adjust(1)
+        await message.answer(_("Invite to which programme?"), reply_markup=builder.as_markup())
+        return
+    text = await _make_link(session, actor, kind, topics, programmes[0], settings, bot, now)
+    if message.chat.type == "private":
+        await message.answer(text)
+        return
+    # A one-time link posted in a group could be taken by anyone there: it goes in private.
+    sent = await delivery.send_text(
+        session, actor.person.telegram_id, text, purpose="invitation", person_id=actor.person.id
+    )
+    if sent is None:
+        await message.reply(
+            _("I cannot write to you in private: open me (press Start) and repeat /invite.")
+        )
+    else:
+        await message.reply(_("I sent you the invitation link in private."))
+
+
+async def _make_link(
+    session: AsyncSession,
+    actor: Actor,
+    kind: RoleKind,
+    topics: list[Topic],
+    programme: Programme,
+    settings: Settings,
+    bot: Bot,
+    now: datetime,
+) -> str:
+    invitation = await create_invitation(
+        session,
+        programme_id=programme.id,
+        kind=kind,
+        topics=topics,
+        created_by=actor.person,
+        now=now,
+        ttl=settings.invite_ttl,
+    )
+    link = await create_start_link(bot, invitation.token)
+    expires = invitation.expires_at.strftime("%d.%m.%Y %H:%M UTC")
+    if kind == RoleKind.mentor:
+        what = _("a mentor of «{programme}» (topics: {topics})").format(
+            programme=html.escape(programme.title),
+            topics=html.escape(", ".join(t.title(actor.language) for t in topics)),
+        )
+    else:
+        what = _("a coordinator of «{programme}»").format(programme=html.escape(programme.title))
+    return _(
+        "Invitation for {what}. Send this link to the person; it works once and "
+        "until {expires}:\n{link}"
+    ).format(what=what, expires=expires, link=html.escape(link))
+
+
+async def invite_picked(
+    query: CallbackQuery,
+    callback_data: InvitePick,
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+    bot: Bot,
+    now: datetime,
+) -> Any:
+    message = query.message
+    kind = KIND_WORDS.get(callback_data.kind)
+    programme = await get_programme(session, callback_data.programme_id)
+    if (
+        kind is None
+        or programme is None
+        or not isinstance(message, Message)
+        or message.chat.type != "private"
+    ):
+        return await query.answer(_("This button is not valid."), show_alert=True)
+    if not may_invite(actor, kind, programme.id):
+        return await query.answer(_("You cannot invite people to this programme."), show_alert=True)
+    topics: list[Topic] = []
+    if kind == RoleKind.mentor:
+        try:
+            wanted = [int(part) for part in callback_data.topics.split(".") if part]
+        except ValueError:
+            return await query.answer(_("This button is not valid."), show_alert=True)
+        by_id = {t.id: t for t in await list_topics(session)}
+        topics = [by_id[i] for i in wanted if i in by_id]
+        if not topics or len(topics) != len(wanted):
+            return await query.answer(_("This button is not valid."), show_alert=True)
+    text = await _make_link(session, actor, kind, topics, programme, settings, bot, now)
+    await query.answer()
+    await message.edit_text(text)
+    return None

@@ -1,0 +1,131 @@
+"""A person's own settings: ``/lang``, ``/tz``; and ``/topics``, the list of topics."""
+
+from __future__ import annotations
+
+import html
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.services.access import Actor
+from bot.services.people import LANGUAGES, set_language, set_timezone
+from bot.services.topics import list_topics
+from bot.timezones import UnknownZoneError, normalize_zone
+from models import GroupChat
+
+LANGUAGE_NAMES = {"ru": "Русский", "en": "English"}
+ZONE_EXAMPLES = "MSK, UTC+6, Asia/Omsk, Europe/Moscow"
+
+
+class LanguageChoice(CallbackData, prefix="lang"):
+    code: str
+
+
+def router() -> Router:
+    router = Router(name="people")
+    router.message.register(choose_language, Command("lang"))
+    router.callback_query.register(language_chosen, LanguageChoice.filter())
+    router.message.register(time_zone, Command("tz"))
+    router.message.register(topics, Command("topics"))
+    return router
+
+
+def language_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for code in LANGUAGES:
+        builder.button(text=LANGUAGE_NAMES[code], callback_data=LanguageChoice(code=code))
+    return builder.as_markup()
+
+
+async def choose_language(
+    message: Message, command: CommandObject, actor: Actor, i18n: I18n
+) -> None:
+    code = (command.args or "").strip().lower()
+    if not code:
+        await message.answer(_("Choose your language:"), reply_markup=language_keyboard())
+        return
+    if code not in LANGUAGES:
+        await message.answer(
+            _("Unknown language «{code}». Available: ru, en.").format(code=html.escape(code[:20]))
+        )
+        return
+    set_language(actor.person, code)
+    with i18n.use_locale(code):
+        await message.answer(_("Language set: English."))
+
+
+async def language_chosen(
+    query: CallbackQuery, callback_data: LanguageChoice, actor: Actor, i18n: I18n
+) -> None:
+    if callback_data.code not in LANGUAGES:
+        await query.answer(_("This button is not valid."), show_alert=True)
+        return
+    set_language(actor.person, callback_data.code)
+    with i18n.use_locale(callback_data.code):
+        await query.answer(_("Language set: English."))
+        if isinstance(query.message, Message):
+            await query.message.edit_text(_("Language set: English."))
+
+
+async def time_zone(
+    message: Message,
+    command: CommandObject,
+    actor: Actor,
+    settings: Settings,
+    group: GroupChat | None = None,
+) -> None:
+    text = (command.args or "").strip()
+    for_group = (
+        group is not None
+        and group.programme_id is not None
+        and actor.coordinates(group.programme_id)
+    )
+    if not text:
+        current = actor.person.timezone or settings.default_timezone
+        answer = _("Your time zone: {zone}.").format(zone=html.escape(current))
+        if group is not None:
+            answer += "\n" + _("This group's time zone: {zone}.").format(
+                zone=html.escape(group.timezone or settings.default_timezone)
+            )
+        await message.answer(
+            answer + "\n" + _("To change: /tz {examples}").format(examples=ZONE_EXAMPLES)
+        )
+        return
+    try:
+        if for_group and group is not None:
+            group.timezone = normalize_zone(text)
+            await message.answer(
+                _("This group's time zone is now {zone}.").format(zone=html.escape(group.timezone))
+            )
+            return
+        zone = set_timezone(actor.person, text)
+    except UnknownZoneError:
+        await message.answer(
+            _("I do not know the time zone «{zone}». Examples: {examples}.").format(
+                zone=html.escape(text[:64]), examples=ZONE_EXAMPLES
+            )
+        )
+        return
+    await message.answer(_("Your time zone is now {zone}.").format(zone=html.escape(zone)))
+
+
+async def topics(message: Message, session: AsyncSession, actor: Actor) -> None:
+    lines = [
+        "• <b>{title}</b> — {tags}".format(
+            title=html.escape(topic.title(actor.language)),
+            tags=" ".join(f"#{html.escape(tag)}" for tag in topic.hashtags),
+        )
+        for topic in await list_topics(session)
+    ]
+    await message.answer(
+        _("Consultation topics. Add a hashtag to your request to choose one:")
+        + "\n"
+        + "\n".join(lines)
+    )

@@ -1,0 +1,80 @@
+"""``/programmes`` and ``/newprogramme``: the programmes a person runs and their groups."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.filters import HasRole, IsAdmin
+from bot.services.access import Actor
+from bot.services.errors import InvalidInput
+from bot.services.programmes import (
+    MAX_TITLE,
+    chats_of,
+    find_or_create_programme,
+    list_programmes,
+)
+from models import RoleKind
+
+
+def router() -> Router:
+    router = Router(name="programmes")
+    router.message.register(programmes, Command("programmes"), HasRole(RoleKind.coordinator))
+    router.message.register(new_programme, Command("newprogramme"), IsAdmin())
+    router.message.register(refused, Command("programmes", "newprogramme"))
+    return router
+
+
+async def programmes(message: Message, session: AsyncSession, actor: Actor) -> None:
+    ids = None if actor.is_admin else actor.programmes(RoleKind.coordinator)
+    found = await list_programmes(session, ids)
+    if not found:
+        await message.answer(_("No programmes yet. An admin creates one with /newprogramme Title."))
+        return
+    lines: list[str] = []
+    for programme in found:
+        chats = await chats_of(session, programme.id)
+        groups = ", ".join(html.escape(chat.title or str(chat.telegram_id)) for chat in chats)
+        lines.append(
+            _("• <b>{title}</b> — groups: {groups}").format(
+                title=html.escape(programme.title), groups=groups or "—"
+            )
+        )
+    await message.answer("\n".join(lines))
+
+
+async def new_programme(
+    message: Message, command: CommandObject, session: AsyncSession, now: datetime
+) -> None:
+    title = command.args or ""
+    if len(" ".join(title.split())) > MAX_TITLE:
+        await message.answer(
+            _("A programme title is at most {limit} characters.").format(limit=MAX_TITLE)
+        )
+        return
+    try:
+        programme, created = await find_or_create_programme(session, title, now)
+    except InvalidInput:
+        await message.answer(_("Usage: /newprogramme Programme title"))
+        return
+    if created:
+        await message.answer(
+            _(
+                "Programme «{title}» created. Add me to its groups and send /register there; "
+                "invite a coordinator with /invite coordinator."
+            ).format(title=html.escape(programme.title))
+        )
+    else:
+        await message.answer(
+            _("Programme «{title}» already exists.").format(title=html.escape(programme.title))
+        )
+
+
+async def refused(message: Message) -> None:
+    await message.answer(_("This command is for coordinators and admins."))

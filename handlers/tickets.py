@@ -1,0 +1,639 @@
+"""Requests become tickets: ``/ask``, mentions and replies in groups, the private dialogue.
+
+Also the author's side of a ticket's life that needs no conversation: choosing the topic,
+editing the request message, and rating the answer.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject, Filter, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.delivery import Delivery
+from bot.middlewares import Checkpoint
+from bot.services import tickets
+from bot.services.access import Actor
+from bot.services.errors import DomainError
+from bot.services.programmes import list_programmes
+from bot.services.topic_suggest import choose_topic, suggest_topic
+from bot.services.topics import list_topics
+from bot.ticket_notices import TicketNotices
+from bot.ticket_views import (
+    DraftButton,
+    RateButton,
+    TopicButton,
+    ack_text,
+    card_text,
+    claim_keyboard,
+    name,
+    number,
+    quote,
+    topic_keyboard,
+)
+from handlers.ticket_common import GROUP_TYPES, content_of, files_of, refusal
+from models import GroupChat, Ticket, TicketMessageKind, TicketStatus, Topic
+
+_COMMAND_PREFIX = re.compile(r"^/\w+(@\w+)?\s*", re.UNICODE)
+
+
+class Draft(StatesGroup):
+    """The private request dialogue: programme (if several) -> topic -> text -> confirm."""
+
+    programme = State()
+    topic = State()
+    text = State()
+    confirm = State()
+
+
+def router() -> Router:
+    router = Router(name="tickets")
+    in_group = F.chat.type.in_(GROUP_TYPES)
+    private = F.chat.type == "private"
+    router.message.register(ask_in_group, Command("ask"), in_group)
+    router.message.register(mention_in_group, in_group, MentionsBot())
+    router.message.register(reply_in_group, in_group, RepliesToBot())
+    router.message.register(
+        cancel_draft, Command("cancel"), private, StateFilter(*Draft.__all_states__)
+    )
+    router.message.register(start_draft, Command("ask", "new"), private)
+    router.message.register(draft_text, StateFilter(Draft.text), private, NotCommand())
+    router.callback_query.register(draft_pressed, DraftButton.filter())
+    router.callback_query.register(topic_pressed, TopicButton.filter())
+    router.callback_query.register(rate_pressed, RateButton.filter())
+    router.edited_message.register(request_edited)
+    return router
+
+
+class NotCommand(Filter):
+    async def __call__(self, message: Message) -> bool:
+        return not content_of(message).startswith("/")
+
+
+class MentionsBot(Filter):
+    """A message that names the bot (``@bot``); passes the text without the mention on."""
+
+    async def __call__(self, message: Message, bot: Bot) -> bool | dict[str, Any]:
+        text = content_of(message)
+        me = await bot.me()
+        for entity in message.entities or message.caption_entities or []:
+            if entity.type == "mention" and me.username:
+                mention = entity.extract_from(text)
+                if mention.lower() == f"@{me.username}".lower():
+                    return {"request_text": text.replace(mention, " ").strip()}
+            if entity.type == "text_mention" and entity.user and entity.user.id == me.id:
+                return {"request_text": text}
+        return False
+
+
+class RepliesToBot(Filter):
+    """A reply to one of the bot's messages (those bound to a ticket were handled before)."""
+
+    async def __call__(self, message: Message, bot: Bot) -> bool:
+        reply = message.reply_to_message
+        return (
+            reply is not None
+            and reply.from_user is not None
+            and reply.from_user.id == bot.id
+            and not content_of(message).startswith("/")
+        )
+
+
+def request_text(text: str, bot_username: str | None) -> str:
+    """The request in a message: without its leading command and without the bot's mention."""
+    text = _COMMAND_PREFIX.sub("", text, count=1) if text.startswith("/") else text
+    if bot_username:
+        text = re.sub(rf"@{re.escape(bot_username)}\b", " ", text, flags=re.IGNORECASE)
+    return text.strip()
+
+
+# --- intake in groups ------------------------------------------------------------------------
+
+
+async def ask_in_group(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    actor: Actor,
+    delivery: Delivery,
+    i18n: I18n,
+    settings: Settings,
+    now: datetime,
+    checkpoint: Checkpoint,
+    group: GroupChat | None = None,
+) -> None:
+    if not (command.args or "").strip() and not files_of(message):
+        await message.reply(
+            _(
+                "Write your question right after the command, for example:\n"
+                "/ask How do we register an NGO?\n"
+                "Or reply to this message with your question."
+            )
+        )
+        return
+    notices = TicketNotices(session, delivery, i18n, settings, now, checkpoint)
+    await file_in_group(message, command.args or "", session, actor, notices, group)
+
+
+async def mention_in_group(
+    message: Message,
+    request_text: str,
+    session: AsyncSession,
+    actor: Actor,
+    delivery: Delivery,
+    i18n: I18n,
+    settings: Settings,
+    now: datetime,
+    checkpoint: Checkpoint,
+    group: GroupChat | None = None,
+) -> None:
+    notices = TicketNotices(session, delivery, i18n, settings, now, checkpoint)
+    await file_in_group(message, request_text, session, actor, notices, group)
+
+
+async def reply_in_group(
+    message: Message,
+    session: AsyncSession,
+    actor: Actor,
+    delivery: Delivery,
+    i18n: I18n,
+    settings: Settings,
+    now: datetime,
+    checkpoint: Checkpoint,
+    group: GroupChat | None = None,
+) -> None:
+    notices = TicketNotices(session, delivery, i18n, settings, now, checkpoint)
+    await file_in_group(message, content_of(message), session, actor, notices, group)
+
+
+async def file_in_group(
+    message: Message,
+    text: str,
+    session: AsyncSession,
+    actor: Actor,
+    notices: TicketNotices,
+    group: GroupChat | None,
+) -> None:
+    if group is None or group.programme_id is None:
+        await message.reply(
+            _(
+                "This group is not registered to a programme yet, so I cannot take requests "
+                "here. An admin or a coordinator can send /register."
+            )
+        )
+        return
+    if not any(role.programme_id == group.programme_id for role in actor.roles):
+        await message.reply(_("Only members of this group's programme can file requests here."))
+        return
+    try:
+        cleaned = tickets.clean_text(text)
+    except DomainError as error:
+        await message.reply(refusal(error))
+        return
+    topics = await list_topics(session)
+    topic, named = choose_topic(topics, cleaned)
+    ticket, created = await tickets.open_ticket(
+        session,
+        programme_id=group.programme_id,
+        author=actor.person,
+        text=cleaned,
+        chat_telegram_id=message.chat.id,
+        message_id=message.message_id,
+        group_id=group.id,
+        topic=topic,
+        topic_confirmed=named,
+        files=files_of(message),
+        now=notices.now,
+    )
+    if not created:
+        return
+    await notices.make_durable()
+    await acknowledge(message, ticket, topic, topics, actor, notices, named=named)
+
+
+async def acknowledge(
+    message: Message,
+    ticket: Ticket,
+    topic: Topic | None,
+    topics: list[Topic],
+    actor: Actor,
+    notices: TicketNotices,
+    *,
+    named: bool,
+) -> None:
+    """Route the new ticket to mentors, then answer in the thread with its number."""
+    mentors = await notices.route(ticket)
+    markup = None if named else topic_keyboard(ticket, topics, actor.language)
+    ack = await message.reply(
+        ack_text(ticket, topic, actor.language, named=named, mentors=mentors), reply_markup=markup
+    )
+    await tickets.link_message(
+        notices.session, ticket, TicketMessageKind.ack, ack.chat.id, ack.message_id, notices.now,
+        person_id=ticket.author_id,
+    )  # fmt: skip
+
+
+# --- the topic buttons -----------------------------------------------------------------------
+
+
+async def topic_pressed(
+    query: CallbackQuery,
+    callback_data: TopicButton,
+    session: AsyncSession,
+    actor: Actor,
+    delivery: Delivery,
+    i18n: I18n,
+    settings: Settings,
+    now: datetime,
+) -> Any:
+    topic = next((t for t in await list_topics(session) if t.id == callback_data.topic), None)
+    try:
+        ticket = await tickets.get_ticket(session, callback_data.ticket)
+    except DomainError as error:
+        return await query.answer(refusal(error), show_alert=True)
+    if topic is None:
+        return await query.answer(_("This button is not valid."), show_alert=True)
+    if not tickets.may_set_topic(actor, ticket):
+        return await query.answer(
+            _("Only the author of the request or a coordinator can choose its topic."),
+            show_alert=True,
+        )
+    notices = TicketNotices(session, delivery, i18n, settings, now)
+    try:
+        changed = await tickets.set_topic(session, ticket, topic, actor, now)
+    except DomainError as error:
+        return await query.answer(refusal(error), show_alert=True)
+    mentors = 0
+    if changed and ticket.status == TicketStatus.open:
+        await notices.withdraw_cards(ticket)
+        mentors = await notices.route(ticket)
+    else:
+        mentors = len(await tickets.messages_of(session, ticket.id, TicketMessageKind.card))
+    await query.answer(_("Topic: {topic}").format(topic=topic.title(actor.language)))
+    if isinstance(query.message, Message):
+        acks = await tickets.messages_of(session, ticket.id, TicketMessageKind.ack)
+        is_ack = any(
+            (a.chat_telegram_id, a.message_id) == (query.message.chat.id, query.message.message_id)
+            for a in acks
+        )
+        if is_ack:
+            author = await notices.person(ticket.author_id)
+            with notices.speaking(author) as language:
+                text = ack_text(ticket, topic, language, named=True, mentors=mentors)
+            await notices.edit(query.message.chat.id, query.message.message_id, text)
+        else:
+            await notices.edit(
+                query.message.chat.id,
+                query.message.message_id,
+                _("Request {number}: the topic is now {topic}.").format(
+                    number=number(ticket), topic=html.escape(topic.title(actor.language))
+                ),
+            )
+    return None
+
+
+# --- edits of the request message --------------------------------------------------------------
+
+
+async def request_edited(
+    message: Message,
+    session: AsyncSession,
+    bot: Bot,
+    delivery: Delivery,
+    i18n: I18n,
+    settings: Settings,
+    now: datetime,
+    actor: Actor | None = None,
+) -> None:
+    ticket = await tickets.find_by_request(session, message.chat.id, message.message_id)
+    if ticket is None or actor is None or actor.person.id != ticket.author_id:
+        return
+    me = await bot.me()
+    try:
+        changed = await tickets.edit_request(
+            session, ticket, request_text(content_of(message), me.username), now
+        )
+    except DomainError:
+        # An edit that empties the request keeps the text the mentors already have.
+        return
+    if not changed:
+        return
+    notices = TicketNotices(session, delivery, i18n, settings, now)
+    if ticket.status == TicketStatus.open:
+        await _refresh_cards(ticket, notices)
+    elif ticket.status == TicketStatus.claimed:
+        await notices.relay_question(
+            ticket,
+            actor.person,
+            _("(edited the request) {text}").format(text=ticket.text),
+            [],
+            reopened=False,
+        )
+
+
+async def _refresh_cards(ticket: Ticket, notices: TicketNotices) -> None:
+    """Show mentors who have not claimed the request yet its edited text."""
+    author = await notices.person(ticket.author_id)
+    topic = await notices.topic(ticket)
+    if author is None:
+        return
+    for card in await tickets.messages_of(notices.session, ticket.id, TicketMessageKind.card):
+        with notices.speaking(await notices.person(card.person_id)) as language:
+            text = card_text(ticket, topic, author, await notices.place(ticket), language)
+            markup = claim_keyboard(ticket)
+        await notices.edit(card.chat_telegram_id, card.message_id, text, markup)
+
+
+# --- rating --------------------------------------------------------------------------------------
+
+
+async def rate_pressed(
+    query: CallbackQuery,
+    callback_data: RateButton,
+    session: AsyncSession,
+    actor: Actor,
+    delivery: Delivery,
+    i18n: I18n,
+    settings: Settings,
+    now: datetime,
+) -> Any:
+    try:
+        ticket = await tickets.get_ticket(session, callback_data.ticket)
+        await tickets.rate_ticket(session, ticket, actor.person, callback_data.stars, now)
+    except DomainError as error:
+        return await query.answer(refusal(error), show_alert=True)
+    await query.answer(_("Thank you!"))
+    if isinstance(query.message, Message):
+        await query.message.edit_text(
+            _(
+                "Thank you! Request {number} is rated {stars}/5. Reply to this message if you "
+                "want to add a comment."
+            ).format(number=f"<b>{number(ticket)}</b>", stars=callback_data.stars)
+        )
+    notices = TicketNotices(session, delivery, i18n, settings, now)
+    mentor = await notices.person(ticket.assignee_id)
+    await notices.tell_person(
+        mentor,
+        lambda _language: _("{author} rated your answer on {number}: {stars}/5.").format(
+            author=name(actor.person), number=number(ticket), stars=callback_data.stars
+        ),
+    )
+    return None
+
+
+# --- the private dialogue ------------------------------------------------------------------------
+
+
+def _cancel_row(builder: InlineKeyboardBuilder) -> None:
+    builder.button(text=_("Cancel"), callback_data=DraftButton(action="cancel"))
+
+
+def _topics_markup(topics: list[Topic], language: str, marked: int | None) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for topic in topics:
+        mark = "✅ " if topic.id == marked else ""
+        builder.button(
+            text=mark + topic.title(language),
+            callback_data=DraftButton(action="topic", value=topic.id),
+        )
+    _cancel_row(builder)
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+async def start_draft(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    actor: Actor,
+    state: FSMContext,
+) -> None:
+    await state.clear()
+    programmes = tickets.request_programmes(actor)
+    if not programmes:
+        await message.answer(
+            _(
+                "You are not in any programme yet. Activists file requests in their "
+                "programme's group (/ask there) or after opening me from it."
+            )
+        )
+        return
+    text = (command.args or "").strip()
+    files = files_of(message)
+    if text or files:
+        try:
+            text = tickets.clean_text(text)
+        except DomainError as error:
+            await message.answer(refusal(error))
+            return
+        await state.update_data(
+            text=text,
+            message_id=message.message_id,
+            files=[[f.kind, f.file_id, f.file_name] for f in files],
+        )
+    if len(programmes) == 1:
+        await state.update_data(programme_id=programmes[0])
+        await _ask_topic(message, session, actor, state)
+        return
+    builder = InlineKeyboardBuilder()
+    for programme in await list_programmes(session, programmes):
+        builder.button(
+            text=programme.title[:60],
+            callback_data=DraftButton(action="programme", value=programme.id),
+        )
+    _cancel_row(builder)
+    builder.adjust(1)
+    await state.set_state(Draft.programme)
+    await message.answer(
+        _("New request. Which programme is it for?"), reply_markup=builder.as_markup()
+    )
+
+
+async def _ask_topic(
+    message: Message, session: AsyncSession, actor: Actor, state: FSMContext, *, edit: bool = False
+) -> None:
+    data = await state.get_data()
+    topics = await list_topics(session)
+    suggested = suggest_topic(topics, data["text"]).topic if data.get("text") else None
+    text = _("Choose the topic of your request:")
+    if suggested is not None:
+        text += "\n" + _("I suggest «{topic}».").format(
+            topic=html.escape(suggested.title(actor.language))
+        )
+    markup = _topics_markup(topics, actor.language, suggested.id if suggested else None)
+    await state.set_state(Draft.topic)
+    if edit:
+        await message.edit_text(text, reply_markup=markup)
+    else:
+        await message.answer(text, reply_markup=markup)
+
+
+async def _ask_confirmation(
+    message: Message, session: AsyncSession, actor: Actor, state: FSMContext, *, edit: bool
+) -> None:
+    data = await state.get_data()
+    topic = await session.get(Topic, data["topic_id"])
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("Send"), callback_data=DraftButton(action="send"))
+    builder.button(text=_("Change topic"), callback_data=DraftButton(action="retopic"))
+    _cancel_row(builder)
+    builder.adjust(1)
+    files = len(data.get("files") or [])
+    text = _("Your request:\n«{text}»\nTopic: {topic}").format(
+        text=quote(data["text"]),
+        topic=html.escape(topic.title(actor.language)) if topic else "—",
+    )
+    if files:
+        text += "\n" + _("📎 files: {count}").format(count=files)
+    text += "\n\n" + _("Send it to the mentors?")
+    await state.set_state(Draft.confirm)
+    if edit:
+        await message.edit_text(text, reply_markup=builder.as_markup())
+    else:
+        await message.answer(text, reply_markup=builder.as_markup())
+
+
+async def draft_text(
+    message: Message, session: AsyncSession, actor: Actor, state: FSMContext
+) -> None:
+    files = files_of(message)
+    try:
+        text = tickets.clean_text(content_of(message))
+    except DomainError as error:
+        await message.answer(
+            refusal(error) + "\n" + _("Write your request in one message, or press Cancel.")
+        )
+        return
+    await state.update_data(
+        text=text,
+        message_id=message.message_id,
+        files=[[f.kind, f.file_id, f.file_name] for f in files],
+    )
+    await _ask_confirmation(message, session, actor, state, edit=False)
+
+
+async def cancel_draft(message: Message, state: FSMContext) -> None:
+    await state.clear()
+    await message.answer(_("Cancelled: nothing was sent."))
+
+
+async def draft_pressed(
+    query: CallbackQuery,
+    callback_data: DraftButton,
+    session: AsyncSession,
+    actor: Actor,
+    state: FSMContext,
+    delivery: Delivery,
+    i18n: I18n,
+    settings: Settings,
+    now: datetime,
+    checkpoint: Checkpoint,
+) -> Any:
+    message = query.message
+    current = await state.get_state()
+    if not isinstance(message, Message) or current is None:
+        return await query.answer(
+            _("This dialogue is over. Start a new request with /new."), show_alert=True
+        )
+    action = callback_data.action
+    if action == "cancel":
+        await state.clear()
+        await query.answer()
+        await message.edit_text(_("Cancelled: nothing was sent."))
+        return None
+    if action == "programme" and current == Draft.programme.state:
+        if callback_data.value not in tickets.request_programmes(actor):
+            return await query.answer(_("This button is not valid."), show_alert=True)
+        await state.update_data(programme_id=callback_data.value)
+        await query.answer()
+        await _ask_topic(message, session, actor, state, edit=True)
+        return None
+    if action == "topic" and current == Draft.topic.state:
+        if await session.get(Topic, callback_data.value) is None:
+            return await query.answer(_("This button is not valid."), show_alert=True)
+        await state.update_data(topic_id=callback_data.value)
+        await query.answer()
+        if (await state.get_data()).get("text"):
+            await _ask_confirmation(message, session, actor, state, edit=True)
+        else:
+            await state.set_state(Draft.text)
+            builder = InlineKeyboardBuilder()
+            _cancel_row(builder)
+            await message.edit_text(
+                _(
+                    "Now write your request in one message. You may attach a photo or a "
+                    "document with a caption."
+                ),
+                reply_markup=builder.as_markup(),
+            )
+        return None
+    if action == "retopic" and current == Draft.confirm.state:
+        await query.answer()
+        await _ask_topic(message, session, actor, state, edit=True)
+        return None
+    if action == "send" and current == Draft.confirm.state:
+        await query.answer()
+        notices = TicketNotices(session, delivery, i18n, settings, now, checkpoint)
+        await _send_draft(message, session, actor, state, notices)
+        return None
+    return await query.answer(_("This button is not valid."), show_alert=True)
+
+
+async def _send_draft(
+    message: Message,
+    session: AsyncSession,
+    actor: Actor,
+    state: FSMContext,
+    notices: TicketNotices,
+) -> None:
+    data = await state.get_data()
+    await state.clear()
+    programme_id = int(data["programme_id"])
+    topic = await session.get(Topic, int(data["topic_id"]))
+    if programme_id not in tickets.request_programmes(actor) or topic is None:
+        await message.edit_text(_("This request can no longer be sent. Start again with /new."))
+        return
+    files = [
+        tickets.FileRef(kind, file_id, file_name) for kind, file_id, file_name in data["files"]
+    ]
+    try:
+        ticket, created = await tickets.open_ticket(
+            session,
+            programme_id=programme_id,
+            author=actor.person,
+            text=data["text"],
+            chat_telegram_id=message.chat.id,
+            message_id=int(data["message_id"]),
+            group_id=None,
+            topic=topic,
+            topic_confirmed=True,
+            files=files,
+            now=notices.now,
+        )
+    except DomainError as error:
+        await message.edit_text(refusal(error))
+        return
+    if not created:
+        await message.edit_text(
+            _("This request was already sent as {number}.").format(number=number(ticket))
+        )
+        return
+    await notices.make_durable()
+    mentors = await notices.route(ticket)
+    await message.edit_text(ack_text(ticket, topic, actor.language, named=True, mentors=mentors))
+    await tickets.link_message(
+        session, ticket, TicketMessageKind.ack, message.chat.id, message.message_id, notices.now,
+        person_id=ticket.author_id,
+    )  # fmt: skip

@@ -1,0 +1,1 @@
+"""Alembic migrations of MentorDesk (a package so they ship with the application)."""

@@ -1,0 +1,55 @@
+"""SQLAlchemy models of MentorDesk, one module per aggregate."""
+
+from models.audit import AuditAction, AuditEntry
+from models.base import Base, UTCDateTime, utcnow
+from models.delivery import DeliveryFailure, ProcessedUpdate
+from models.digest import WeeklyDigest
+from models.invitation import Invitation
+from models.meeting import Meeting, MeetingAudience, MeetingStatus, Reminder, Rsvp
+from models.person import Person, Role, RoleKind, role_topics
+from models.programme import GroupChat, Programme
+from models.ticket import (
+    ACTIVE_STATUSES,
+    Ticket,
+    TicketAttachment,
+    TicketEvent,
+    TicketEventKind,
+    TicketMessage,
+    TicketMessageKind,
+    TicketStatus,
+    UnreachableMentor,
+)
+from models.topic import Topic
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "AuditAction",
+    "AuditEntry",
+    "Base",
+    "DeliveryFailure",
+    "GroupChat",
+    "Invitation",
+    "Meeting",
+    "MeetingAudience",
+    "MeetingStatus",
+    "Person",
+    "ProcessedUpdate",
+    "Programme",
+    "Reminder",
+    "Role",
+    "RoleKind",
+    "Rsvp",
+    "Ticket",
+    "TicketAttachment",
+    "TicketEvent",
+    "TicketEventKind",
+    "TicketMessage",
+    "TicketMessageKind",
+    "TicketStatus",
+    "Topic",
+    "UTCDateTime",
+    "UnreachableMentor",
+    "WeeklyDigest",
+    "role_topics",
+    "utcnow",
+]

@@ -1,0 +1,80 @@
+"""People the bot knows and the roles they hold in programmes."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Column, Enum, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import ID, Base, utcnow
+from models.topic import Topic
+
+
+class RoleKind(enum.StrEnum):
+    activist = "activist"
+    mentor = "mentor"
+    coordinator = "coordinator"
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    telegram_id: Mapped[int] = mapped_column(unique=True)
+    first_name: Mapped[str] = mapped_column(String(255), default="")
+    last_name: Mapped[str | None] = mapped_column(String(255))
+    username: Mapped[str | None] = mapped_column(String(64))
+    telegram_language: Mapped[str | None] = mapped_column(String(16))
+    # Chosen with /lang; overrides the language Telegram reports.
+    language: Mapped[str | None] = mapped_column(String(8))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    # Whether the bot may write to the person in private: set when they open the bot,
+    # cleared when Telegram answers 403.
+    private_chat_open: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    roles: Mapped[list[Role]] = relationship(
+        back_populates="person",
+        lazy="selectin",
+        cascade="all, delete-orphan",
+        foreign_keys="Role.person_id",
+    )
+
+    @property
+    def display_name(self) -> str:
+        full = " ".join(part for part in (self.first_name, self.last_name) if part)
+        return full or (f"@{self.username}" if self.username else str(self.telegram_id))
+
+
+role_topics = Table(
+    "role_topics",
+    Base.metadata,
+    Column("role_id", ID, ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_id", ID, ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Role(Base):
+    """A person's role in one programme; a mentor's role carries topics and capacity."""
+
+    __tablename__ = "roles"
+    __table_args__ = (UniqueConstraint("person_id", "programme_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    programme_id: Mapped[int] = mapped_column(
+        ForeignKey("programmes.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[RoleKind] = mapped_column(
+        Enum(RoleKind, native_enum=False, length=16, validate_strings=True)
+    )
+    active: Mapped[bool] = mapped_column(default=True)
+    capacity: Mapped[int | None]
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+
+    person: Mapped[Person] = relationship(back_populates="roles", foreign_keys=[person_id])
+    topics: Mapped[list[Topic]] = relationship(secondary=role_topics, lazy="selectin")

@@ -1,0 +1,26 @@
+"""Consultation topics: data seeded by a migration and edited by coordinators, never an enum."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base
+
+
+class Topic(Base):
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    title_ru: Mapped[str] = mapped_column(String(100))
+    title_en: Mapped[str] = mapped_column(String(100))
+    # Hashtags without '#', lower case: ["юрист", "legal"].
+    hashtags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Keywords and word stems, Russian and English, used to suggest a topic from free text.
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    def title(self, language: str) -> str:
+        return self.title_en if language == "en" else self.title_ru

@@ -1,0 +1,201 @@
+"""Fixtures: a fresh database, fake Telegram server and running bot for every test.
+
+Tests run on an SQLite file by default. With ``TEST_DATABASE_URL`` (a PostgreSQL URL) each
+test gets a database of its own created from it, and with ``TEST_REDIS_URL`` the bot keeps
+its dialogues in Redis; CI runs the suite both ways.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.app import App, build_app, run_polling
+from bot.config import Settings
+from tests.fakeapi.client import TelegramClient
+from tests.fakeapi.models import FakeChat, FakeUser
+from tests.fakeapi.server import FakeTelegram, Limits
+
+PROGRAMME = "Школа социального предпринимательства на Донбассе"
+TOKEN_IN_LINK = re.compile(r"\?start=([A-Za-z0-9_-]+)")
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'mentordesk.sqlite3'}"
+        return
+    url = make_url(base)
+    name = f"mentordesk_{uuid.uuid4().hex[:12]}"
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    # Fails loudly (not skips) when PostgreSQL is asked for and cannot be reached.
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield url.set(database=name).render_as_string(hide_password=False)
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str | None]:
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        yield None
+        return
+    client = Redis.from_url(url)
+    try:
+        await client.flushdb()
+        yield url
+        await client.flushdb()
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeTelegram]:
+    # The bot under test has no send budget of its own (see `settings`), so Telegram's flood
+    # limits are off here; tests of the limits set `server.limits`.
+    fake = FakeTelegram(limits=Limits.off())
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+@pytest.fixture
+def tg(server: FakeTelegram) -> TelegramClient:
+    return TelegramClient(server)
+
+
+@pytest.fixture
+def admin(tg: TelegramClient) -> FakeUser:
+    return tg.user("Админ", username="md_admin", language="ru", started=True)
+
+
+@pytest.fixture
+def settings(
+    server: FakeTelegram, admin: FakeUser, database_url: str, redis_url: str | None
+) -> Settings:
+    """Settings of the bot under test; override with ``settings.model_copy(update=...)``."""
+    return Settings(
+        _env_file=None,
+        bot_token=server.token,
+        telegram_api_base=server.base_url,
+        database_url=database_url,
+        redis_url=redis_url,
+        admin_ids=[admin.id],
+        default_language="ru",
+        default_timezone="Europe/Moscow",
+        rate_global_per_second=1000,
+        rate_private_per_second=1000,
+        rate_group_per_minute=60000,
+    )
+
+
+async def start_app(settings: Settings, server: FakeTelegram) -> tuple[App, asyncio.Task[None]]:
+    """Build the real App and let it poll the fake server until it is ready for updates."""
+    app = build_app(settings)
+    polls_before = server.count_calls("getUpdates")
+    task = asyncio.create_task(run_polling(app, handle_as_tasks=False, handle_signals=False))
+    for _ in range(600):
+        if task.done():
+            task.result()
+            raise AssertionError("the bot stopped before polling")
+        if server.count_calls("getUpdates") > polls_before:
+            return app, task
+        await asyncio.sleep(0.01)
+    raise AssertionError("the bot did not start polling within 6 s")
+
+
+async def stop_app(app: App, task: asyncio.Task[None]) -> None:
+    if not task.done():
+        await app.dispatcher.stop_polling()
+    await asyncio.wait_for(task, timeout=10)
+
+
+@pytest.fixture
+async def app(settings: Settings, server: FakeTelegram) -> AsyncIterator[App]:
+    running, task = await start_app(settings, server)
+    try:
+        yield running
+    finally:
+        await stop_app(running, task)
+
+
+@pytest.fixture
+def db(app: App) -> async_sessionmaker[AsyncSession]:
+    return app.session_factory
+
+
+@dataclass
+class World:
+    """Steps many tests share, done the way people do them: through Telegram."""
+
+    tg: TelegramClient
+    app: App
+    admin: FakeUser
+
+    async def registered_group(
+        self,
+        title: str = "Луганская группа",
+        *,
+        programme: str = PROGRAMME,
+        members: tuple[FakeUser, ...] = (),
+    ) -> FakeChat:
+        group = self.tg.group(title, members=(self.admin, *members), admins=(self.admin,))
+        await self.tg.add_bot_to(group, by=self.admin)
+        await self.tg.send(self.admin, group, f"/register {programme}")
+        assert "зарегистрирована" in self.tg.last(group).text, self.tg.last(group).text
+        return group
+
+    async def invitation_token(self, inviter: FakeUser, command: str) -> str:
+        await self.tg.send(inviter, inviter, command)
+        reply = self.tg.last(inviter)
+        if reply.buttons and "?start=" not in reply.text:
+            await self.tg.press(inviter, reply, reply.buttons[0])
+            reply = self.tg.last(inviter)
+        match = TOKEN_IN_LINK.search(reply.text)
+        assert match, reply.text
+        return match.group(1)
+
+    async def mentor(
+        self, name: str, topics: str = "legal", *, language: str = "ru", started: bool = True
+    ) -> FakeUser:
+        """A mentor of the programme for the given topics (space-separated codes)."""
+        person = self.tg.user(name, language=language)
+        token = await self.invitation_token(self.admin, f"/invite mentor {topics}")
+        await self.tg.start(person, token)
+        if not started:
+            # The person accepted, then blocked the bot: Telegram now refuses to reach them.
+            person.started = False
+        return person
+
+    async def coordinator(self, name: str, *, language: str = "ru") -> FakeUser:
+        person = self.tg.user(name, language=language)
+        token = await self.invitation_token(self.admin, "/invite coordinator")
+        await self.tg.start(person, token)
+        return person
+
+
+@pytest.fixture
+def world(tg: TelegramClient, app: App, admin: FakeUser) -> World:
+    return World(tg=tg, app=app, admin=admin)

@@ -1,0 +1,1 @@
+"""A fake Telegram Bot API server and the people who use it, for end-to-end tests."""

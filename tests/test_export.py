@@ -1,0 +1,244 @@
+"""``/export``: the workbook's three sheets, the CSV read back, and the command end to end."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db import create_engine, create_session_factory, upgrade
+from bot.i18n import create_i18n, locale
+from bot.services import export, stats
+from bot.services.export import ExportFiles, csv_value
+from bot.services.stats import Period
+from bot.stats_views import export_text
+from models import AuditAction, AuditEntry
+from tests.conftest import World
+from tests.fakeapi.client import TelegramClient
+from tests.fakeapi.models import FakeMessage
+from tests.insight_steps import EXPECTED, FIRST_DAY, HOUR, LAST_DAY, NOW, T0, ZONE, Cohort
+from tests.ticket_steps import ask, card
+
+PERIOD = Period.days(FIRST_DAY, LAST_DAY, ZONE)
+FORMULA = '=HYPERLINK("http://example.org","Нажми")'
+
+
+@pytest.fixture
+async def cohort(database_url: str) -> AsyncIterator[Cohort]:
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    factory: async_sessionmaker[AsyncSession] = create_session_factory(engine)
+    try:
+        async with factory() as session:
+            place = Cohort(session)
+            await place.setup()
+            await place.scenario()
+            await session.commit()
+            yield place
+    finally:
+        await engine.dispose()
+
+
+async def _files(cohort: Cohort, language: str = "en") -> ExportFiles:
+    figures = await stats.collect(cohort.session, [cohort.programme.id], PERIOD, NOW)
+    data = await export.collect_export(cohort.session, [cohort.programme.id], PERIOD)
+    with locale(create_i18n(), language):
+        text = export_text(figures, language)
+    return await export.make_files(data, text)
+
+
+def _sheet_rows(xlsx: bytes, index: int) -> list[list[object]]:
+    workbook = load_workbook(io.BytesIO(xlsx))
+    return [list(row) for row in workbook.worksheets[index].iter_rows(values_only=True)]
+
+
+def _csv_rows(data: bytes, delimiter: str) -> list[list[str]]:
+    assert data.startswith(b"\xef\xbb\xbf"), "UTF-8 with a BOM"
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=delimiter))
+
+
+async def test_the_workbook_has_three_sheets_with_the_right_rows(cohort: Cohort) -> None:
+    files = await _files(cohort)
+    assert files.tickets == EXPECTED.total and files.meetings == 2
+    assert files.xlsx_name == "mentordesk-2027-02-01-2027-02-14.xlsx"
+    assert files.csv_name == "mentordesk-2027-02-01-2027-02-14.csv"
+    workbook = load_workbook(io.BytesIO(files.xlsx))
+    assert workbook.sheetnames == ["Requests", "Meetings", "Summary"]
+
+    tickets = _sheet_rows(files.xlsx, 0)
+    headers, rows = tickets[0], tickets[1:]
+    assert len(rows) == EXPECTED.total
+    assert headers[0] == "Number" and "Filed (Europe/Moscow)" in headers
+    by_number = {row[0]: dict(zip(headers, row, strict=True)) for row in rows}
+    assert set(by_number) == {t.id for t in cohort.tickets.values()}
+    first = by_number[cohort.tickets[1].id]
+    assert first["Programme"] == "ШСП на Донбассе"
+    assert first["Group"] == "Луганская группа"
+    assert first["Topic code"] == "legal" and first["Status"] == "resolved"
+    assert first["Author"] == "Ольга" and first["Mentor"] == "Ирина"
+    # Local wall time, without a zone: spreadsheets know none.
+    assert first["Filed (Europe/Moscow)"] == datetime(2027, 2, 1, 9, 0, tzinfo=UTC).replace(
+        tzinfo=None
+    )
+    assert first["Minutes until a mentor took it"] == 10
+    assert first["Minutes until the first answer"] == 30
+    assert first["Minutes until resolved"] == 120
+    assert first["Rating"] == 5
+    # created, topic set, claimed, the answer, resolved, rated
+    assert first["History entries"] == 6
+    reassigned = by_number[cohort.tickets[7].id]
+    assert reassigned["Minutes until a mentor took it"] == 30
+    assert reassigned["Mentor"] == "Сергей" and reassigned["Status"] == "closed"
+    assert by_number[cohort.tickets[5].id]["Mentor"] is None
+
+    meetings = _sheet_rows(files.xlsx, 1)
+    assert len(meetings) == 1 + 2
+    meeting = dict(zip(meetings[0], meetings[1], strict=True))
+    assert meeting["Status"] == "held" and meeting["Audience"] == "Луганская группа"
+    assert (meeting["Coming"], meeting["Not coming"]) == (2, 1)
+    assert meeting["Who is coming"] == "Ольга, Пётр" and meeting["Who is not coming"] == "Анна"
+    assert dict(zip(meetings[0], meetings[2], strict=True))["Status"] == "cancelled"
+
+    summary = {row[0]: row[1:] for row in _sheet_rows(files.xlsx, 2) if row and row[0]}
+    assert summary["Requests filed"][0] == EXPECTED.total
+    assert summary["People served"][0] == EXPECTED.people
+    assert summary["resolved"][0] == 3 and summary["cancelled"][0] == 1
+    assert summary["Legal matters"][0] == 5
+    assert summary["Until a mentor took it"][:3] == [30, 52, 5]
+    assert summary["Until resolved"][:3] == [330, 1116, 4]
+    assert summary["Ratings given"][0] == 3 and summary["Rated 4–5, %"][0] == 66.7
+    assert summary["Сергей"][:3] == [1, 2, 180]
+    assert summary["Meetings held"][0] == 1
+
+
+async def test_the_csv_reads_back_to_the_same_rows_as_the_sheet(cohort: Cohort) -> None:
+    files = await _files(cohort, "ru")
+    rows = _csv_rows(files.csv, ";")
+    sheet = _sheet_rows(files.xlsx, 0)
+    assert len(rows) == len(sheet) == 1 + EXPECTED.total
+    assert rows == [[csv_value(value) for value in row] for row in sheet]  # type: ignore[arg-type]
+    english = await _files(cohort, "en")
+    assert _csv_rows(english.csv, ",")[1] == [
+        csv_value(value)  # type: ignore[arg-type]
+        for value in _sheet_rows(english.xlsx, 0)[1]
+    ]
+    # Cyrillic survives the round trip.
+    assert "Ольга" in {cell for row in rows for cell in row}
+
+
+async def test_text_that_looks_like_a_formula_stays_text(cohort: Cohort) -> None:
+    formula = await cohort.ask(cohort.olga, "legal", T0 + HOUR, text=FORMULA)
+    control = await cohort.ask(
+        cohort.olga, "legal", T0 + 2 * HOUR, text="Звонок\x07 в дверь\nи вторая строка"
+    )
+    await cohort.session.commit()
+    files = await _files(cohort)
+    workbook = load_workbook(io.BytesIO(files.xlsx))
+    sheet = workbook.worksheets[0]
+    headers = [cell.value for cell in sheet[1]]
+    column = headers.index("Request")
+    cells = {row[0].value: row[column] for row in sheet.iter_rows(min_row=2)}
+    assert cells[formula.id].value == FORMULA and cells[formula.id].data_type == "s"
+    # A control character a workbook cannot hold is dropped; the line break stays.
+    assert cells[control.id].value == "Звонок в дверь\nи вторая строка"
+    rows = {row[0]: row for row in _csv_rows(files.csv, ",")[1:]}
+    assert rows[str(formula.id)][column] == "'" + FORMULA
+    assert rows[str(control.id)][column] == "Звонок в дверь\nи вторая строка"
+
+
+async def test_another_programmes_requests_are_never_exported(cohort: Cohort) -> None:
+    data = await export.collect_export(cohort.session, [cohort.other.id], PERIOD)
+    assert {r.programme for r in data.tickets} == {"Школа НКО Омска"}
+    assert len(data.tickets) == 2 and len(data.meetings) == 1
+    mine = await export.collect_export(cohort.session, [cohort.programme.id], PERIOD)
+    assert "Школа НКО Омска" not in {r.programme for r in mine.tickets}
+
+
+async def test_the_files_are_built_in_a_worker_thread(
+    cohort: Cohort, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[threading.Thread] = []
+    build = export.build_files
+
+    def spy(data: export.ExportData, text: export.ExportText) -> ExportFiles:
+        threads.append(threading.current_thread())
+        return build(data, text)
+
+    monkeypatch.setattr(export, "build_files", spy)
+    await _files(cohort)
+    assert threads and threads[0] is not threading.main_thread()
+
+
+# --- end to end -------------------------------------------------------------------------------
+
+
+def _document(messages: list[FakeMessage], suffix: str) -> FakeMessage:
+    found = [m for m in messages if m.document and m.document["file_name"].endswith(suffix)]
+    assert found, messages
+    return found[-1]
+
+
+async def test_a_coordinator_exports_the_programmes_requests(
+    world: World, tg: TelegramClient, db: async_sessionmaker[AsyncSession]
+) -> None:
+    olga = tg.user("Olga", language="en")
+    group = await world.registered_group(members=(olga,))
+    coordinator = await world.coordinator("Natalia", language="en")
+    irina = await world.mentor("Irina", "legal", language="en")
+    first = await ask(tg, olga, group, "How do I register an NGO?")
+    await ask(tg, olga, group, "Which contract do we sign with the landlord?")
+    await tg.press(irina, card(tg, irina, first), "Claim")
+
+    await tg.send(coordinator, coordinator, "/export week")
+    sent = tg.messages(coordinator)
+    xlsx, table = _document(sent, ".xlsx"), _document(sent, ".csv")
+    assert xlsx.file_bytes is not None and table.file_bytes is not None
+    assert "2 requests, 0 meetings" in xlsx.content
+    workbook = load_workbook(io.BytesIO(xlsx.file_bytes))
+    assert workbook.sheetnames == ["Requests", "Meetings", "Summary"]
+    assert workbook["Requests"].max_row == 3 and workbook["Meetings"].max_row == 1
+    rows = _csv_rows(table.file_bytes, ",")
+    assert len(rows) == 3 and {rows[1][0], rows[2][0]} == {str(first), str(first + 1)}
+    assert {rows[1][7], rows[2][7]} == {
+        "How do I register an NGO?",
+        "Which contract do we sign with the landlord?",
+    }
+    async with db() as session:
+        entries = list((await session.execute(select(AuditEntry))).scalars())
+    exported = [e for e in entries if e.action == AuditAction.exported]
+    assert len(exported) == 1 and exported[0].details["tickets"] == 2
+
+
+async def test_nothing_to_export_is_said_plainly(world: World, tg: TelegramClient) -> None:
+    await world.registered_group()
+    coordinator = await world.coordinator("Natalia", language="en")
+    await tg.send(coordinator, coordinator, "/export 01.01.2026-31.01.2026")
+    assert "Nothing to export" in tg.last(coordinator).content
+    assert not any(m.document for m in tg.messages(coordinator))
+
+
+async def test_only_coordinators_export(world: World, tg: TelegramClient) -> None:
+    olga = tg.user("Olga", language="en")
+    group = await world.registered_group(members=(olga,))
+    irina = await world.mentor("Irina", "legal", language="en")
+    await ask(tg, olga, group, "How do I register an NGO?")
+    for person in (olga, irina):
+        await tg.send(person, person, "/export")
+        assert "for programme coordinators" in tg.last(person).content
+        assert not any(m.document for m in tg.messages(person))
+    await tg.send(olga, group, "/export")
+    assert "in private only" in tg.last(group).content
+    assert not any(m.document for m in tg.messages(group))
+
+
+def test_the_period_names_the_files() -> None:
+    everything = Period.rolling(stats.PeriodKind.all, datetime(2027, 2, 20, tzinfo=UTC), ZONE)
+    assert export.file_stem(everything) == "mentordesk-all-2027-02-20"
+    assert export.file_stem(PERIOD) == "mentordesk-2027-02-01-2027-02-14"
