@@ -292,6 +292,8 @@ def event_text(
         return _("{who} (author): {text}").format(who=who, text=body or "📎")
     if kind == TicketEventKind.reassigned:
         target = people.get(int(details.get("to") or 0))
+        if target is None:  # the mentor was deactivated: the request went back to the queue
+            return _("{who} returned the request to the queue").format(who=who)
         return _("{who} passed the request to {mentor}").format(who=who, mentor=name(target))
     if kind == TicketEventKind.resolved:
         return _("{who} resolved the request").format(who=who)

@@ -126,6 +126,8 @@ async def test_deactivating_a_mentor_returns_their_requests_to_the_queue(
         assert card(tg, sergey, n).buttons == ["Claim"]
         assert any(f"#{n} is waiting for a new mentor" in m.content for m in tg.messages(group))
     assert not cards(tg, blocked, first)
+    await tg.send(coordinator, coordinator, f"/ticket {first}")
+    assert "Natalia returned the request to the queue" in tg.last(coordinator).content
     notice = tg.last(irina).content
     assert "Natalia deactivated you as a mentor" in notice and f"#{first}, #{second}" in notice
     assert not (await mentor_role(db, irina)).active
