@@ -18,16 +18,15 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from aiogram.utils.i18n import I18n
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.delivery import Attachment, Delivery
+from bot.delivery import Attachment
 from bot.i18n import locale
+from bot.jobs import JobRunner
 from bot.services.charts import render_weekly
 from bot.services.people import language_of
 from bot.services.stats import Period, collect, monday, weekly
@@ -114,35 +113,13 @@ def job_id(zone_name: str) -> str:
     return f"{JOB_PREFIX}{zone_name}"
 
 
-class DigestRunner:
+class DigestRunner(JobRunner):
     """Schedules and sends the weekly digests for one bot process."""
-
-    def __init__(
-        self,
-        scheduler: AsyncIOScheduler,
-        session_factory: async_sessionmaker[AsyncSession],
-        delivery: Delivery,
-        i18n: I18n,
-        settings: Settings,
-    ) -> None:
-        self.scheduler = scheduler
-        self.session_factory = session_factory
-        self.delivery = delivery
-        self.i18n = i18n
-        self.settings = settings
 
     async def start(self) -> int:
         """Plan the cron jobs, send what is overdue, and keep both up to date."""
         sent = await self.sync()
-        self.scheduler.add_job(
-            self.sync,
-            "interval",
-            minutes=SYNC_MINUTES,
-            id=SYNC_JOB,
-            replace_existing=True,
-            max_instances=1,
-            coalesce=True,
-        )
+        self.every(SYNC_MINUTES * 60, self.sync, SYNC_JOB)
         return sent
 
     async def _recipients(self) -> list[Recipient]:

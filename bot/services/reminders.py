@@ -19,15 +19,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from aiogram.utils.i18n import I18n
 from apscheduler.jobstores.base import JobLookupError
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from bot.config import Settings
-from bot.delivery import Delivery
+from bot.jobs import JobRunner
 from bot.meeting_notices import MeetingNotices
 from bot.services import meetings
 from bot.services.meetings import DueReminder, PlannedReminder
@@ -55,35 +52,13 @@ def job_id(reminder_id: int) -> str:
     return f"{JOB_PREFIX}{reminder_id}"
 
 
-class ReminderRunner:
+class ReminderRunner(JobRunner):
     """Plans, rebuilds and sends meeting reminders for one bot process."""
-
-    def __init__(
-        self,
-        scheduler: AsyncIOScheduler,
-        session_factory: async_sessionmaker[AsyncSession],
-        delivery: Delivery,
-        i18n: I18n,
-        settings: Settings,
-    ) -> None:
-        self.scheduler = scheduler
-        self.session_factory = session_factory
-        self.delivery = delivery
-        self.i18n = i18n
-        self.settings = settings
 
     async def start(self) -> CatchUp:
         """Rebuild the jobs from the database and start the sweep; call before the scheduler."""
         report = await self.catch_up()
-        self.scheduler.add_job(
-            self.catch_up,
-            "interval",
-            seconds=SWEEP_SECONDS,
-            id=SWEEP_JOB,
-            replace_existing=True,
-            max_instances=1,
-            coalesce=True,
-        )
+        self.every(SWEEP_SECONDS, self.catch_up, SWEEP_JOB)
         log.info("meeting reminders rebuilt: %s", report)
         return report
 

@@ -1,0 +1,43 @@
+"""What the bot's periodic jobs share: their dependencies and how a repeating job is added."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram.utils.i18n import I18n
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.delivery import Delivery
+
+
+class JobRunner:
+    """A set of APScheduler jobs of one bot process, with what they need to do their work."""
+
+    def __init__(
+        self,
+        scheduler: AsyncIOScheduler,
+        session_factory: async_sessionmaker[AsyncSession],
+        delivery: Delivery,
+        i18n: I18n,
+        settings: Settings,
+    ) -> None:
+        self.scheduler = scheduler
+        self.session_factory = session_factory
+        self.delivery = delivery
+        self.i18n = i18n
+        self.settings = settings
+
+    def every(self, seconds: float, job: Callable[[], Awaitable[Any]], job_id: str) -> None:
+        """Run ``job`` every ``seconds``: one run at a time, missed runs folded into one."""
+        self.scheduler.add_job(
+            job,
+            "interval",
+            seconds=seconds,
+            id=job_id,
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+        )
