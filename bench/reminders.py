@@ -44,7 +44,7 @@ from bot.config import Settings  # noqa: E402
 from bot.db import create_engine, create_session_factory, downgrade, upgrade  # noqa: E402
 from bot.delivery import Delivery  # noqa: E402
 from bot.i18n import create_i18n  # noqa: E402
-from bot.services.reminders import HORIZON, ReminderRunner  # noqa: E402
+from bot.jobs.reminders import HORIZON, ReminderRunner  # noqa: E402
 from models import (  # noqa: E402
     GroupChat,
     Meeting,

@@ -36,11 +36,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.db import create_engine, create_session_factory, downgrade, upgrade  # noqa: E402
+from bot.domain import export, stats  # noqa: E402
+from bot.domain.stats import Period, PeriodKind  # noqa: E402
 from bot.i18n import create_i18n, locale  # noqa: E402
-from bot.services import export, stats  # noqa: E402
-from bot.services.charts import draw_weekly  # noqa: E402
-from bot.services.stats import Period, PeriodKind  # noqa: E402
-from bot.stats_views import chart_text, export_text  # noqa: E402
+from bot.views.charts import draw_weekly  # noqa: E402
+from bot.views.stats import chart_text, export_text  # noqa: E402
 from models import (  # noqa: E402
     Meeting,
     MeetingStatus,

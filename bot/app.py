@@ -28,10 +28,10 @@ from bot.config import Settings
 from bot.db import create_engine, create_session_factory, upgrade
 from bot.delivery import Delivery, RateLimitRetryMiddleware, RateLimits, SendBudget
 from bot.i18n import create_i18n
+from bot.jobs import sla
+from bot.jobs.digest import DigestRunner
+from bot.jobs.reminders import ReminderRunner
 from bot.middlewares import ActorI18nMiddleware, ActorMiddleware, DbSessionMiddleware
-from bot.services import sla
-from bot.services.digest import DigestRunner
-from bot.services.reminders import ReminderRunner
 from models import ProcessedUpdate
 
 log = logging.getLogger(__name__)

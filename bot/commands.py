@@ -14,8 +14,8 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import lazy_gettext as __
 from babel.support import LazyProxy
 
+from bot.domain.access import Actor
 from bot.i18n import locale
-from bot.services.access import Actor
 from models import RoleKind
 
 EVERYONE = "everyone"

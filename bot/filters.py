@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram.filters import Filter
 from aiogram.types import TelegramObject
 
-from bot.services.access import Actor
+from bot.domain.access import Actor
 from models import RoleKind
 
 

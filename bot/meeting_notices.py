@@ -18,8 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.delivery import Attachment, Delivery
+from bot.domain import meetings
+from bot.domain.meetings import Place
+from bot.domain.people import language_of
 from bot.i18n import locale
-from bot.meeting_views import (
+from bot.views.calendar import ics_filename, meeting_ics
+from bot.views.meetings import (
     announcement_text,
     cancelled_announcement,
     cancelled_text,
@@ -28,10 +32,6 @@ from bot.meeting_views import (
     rsvp_keyboard,
     title_of,
 )
-from bot.services import meetings
-from bot.services.calendar import ics_filename, meeting_ics
-from bot.services.meetings import Place
-from bot.services.people import language_of
 from models import Meeting, Person
 
 log = logging.getLogger(__name__)

@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.services.access import Actor
-from bot.services.people import Identity, ensure_role, language_of, upsert_person
-from bot.services.programmes import get_chat
+from bot.domain.access import Actor
+from bot.domain.people import Identity, ensure_role, language_of, upsert_person
+from bot.domain.programmes import get_chat
 from models import ProcessedUpdate, RoleKind
 
 log = logging.getLogger(__name__)

@@ -22,11 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.delivery import Attachment, Delivery
+from bot.domain import matching
+from bot.domain.people import language_of
+from bot.domain.tickets import FileRef, link_message, messages_of
 from bot.i18n import locale
-from bot.services import matching
-from bot.services.people import language_of
-from bot.services.tickets import FileRef, link_message, messages_of
-from bot.ticket_views import (
+from bot.views.tickets import (
     card_text,
     claim_keyboard,
     claimed_card_text,

@@ -8,11 +8,11 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.audit_views import audit_messages
 from bot.config import Settings
+from bot.domain import audit
+from bot.domain.access import Actor
 from bot.filters import IsAdmin
-from bot.services import audit
-from bot.services.access import Actor
+from bot.views.audit import audit_messages
 from handlers.ticket_common import GROUP_TYPES
 
 

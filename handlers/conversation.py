@@ -22,12 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.delivery import Delivery
-from bot.services import tickets
-from bot.services.access import Actor
-from bot.services.errors import DomainError
-from bot.services.tickets import FileRef
+from bot.domain import tickets
+from bot.domain.access import Actor
+from bot.domain.errors import DomainError
+from bot.domain.tickets import FileRef
 from bot.ticket_notices import TicketNotices
-from bot.ticket_views import name, number
+from bot.views.tickets import name, number
 from handlers.ticket_common import content_of, files_of, parse_number, refusal
 from models import Ticket, TicketMessage, TicketMessageKind, TicketStatus
 

@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.delivery import Delivery
-from bot.services import matching, tickets
-from bot.services.access import Actor
-from bot.services.errors import DomainError, NotAllowed, NotFound
-from bot.services.topics import list_topics, match_topic
+from bot.domain import matching, tickets
+from bot.domain.access import Actor
+from bot.domain.errors import DomainError, NotAllowed, NotFound
+from bot.domain.topics import list_topics, match_topic
 from bot.ticket_notices import TicketNotices
-from bot.ticket_views import (
+from bot.views.tickets import (
     PREFIXES,
     AssignButton,
     HistoryPage,

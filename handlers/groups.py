@@ -20,9 +20,9 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.access import Actor
-from bot.services.errors import InvalidInput
-from bot.services.programmes import (
+from bot.domain.access import Actor
+from bot.domain.errors import InvalidInput
+from bot.domain.programmes import (
     MAX_TITLE,
     find_or_create_programme,
     get_chat,

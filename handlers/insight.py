@@ -20,14 +20,14 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.domain import export, stats
+from bot.domain.access import Actor
+from bot.domain.errors import DomainError, InvalidInput
+from bot.domain.programmes import list_programmes
+from bot.domain.stats import Period
 from bot.filters import HasRole
-from bot.services import export, stats
-from bot.services.access import Actor
-from bot.services.charts import render_weekly
-from bot.services.errors import DomainError, InvalidInput
-from bot.services.programmes import list_programmes
-from bot.services.stats import Period
-from bot.stats_views import (
+from bot.views.charts import render_weekly
+from bot.views.stats import (
     InsightPick,
     chart_text,
     csv_caption,

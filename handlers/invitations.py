@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.delivery import Delivery
-from bot.services.access import Actor
-from bot.services.invitations import create_invitation
-from bot.services.programmes import get_programme, list_programmes
-from bot.services.topics import UnknownTopics, list_topics, resolve_topics
+from bot.domain.access import Actor
+from bot.domain.invitations import create_invitation
+from bot.domain.programmes import get_programme, list_programmes
+from bot.domain.topics import UnknownTopics, list_topics, resolve_topics
 from models import GroupChat, Programme, RoleKind, Topic
 
 KIND_WORDS = {

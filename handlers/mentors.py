@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.delivery import Delivery
-from bot.services import tickets
-from bot.services.access import Actor
-from bot.services.errors import DomainError
-from bot.services.topics import list_topics
+from bot.domain import tickets
+from bot.domain.access import Actor
+from bot.domain.errors import DomainError
+from bot.domain.topics import list_topics
 from bot.ticket_notices import TicketNotices
-from bot.ticket_views import (
+from bot.views.tickets import (
     ClaimButton,
     ListPage,
     ResolveButton,

@@ -14,9 +14,9 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.services.access import Actor
-from bot.services.people import LANGUAGES, set_language, set_timezone
-from bot.services.topics import list_topics
+from bot.domain.access import Actor
+from bot.domain.people import LANGUAGES, set_language, set_timezone
+from bot.domain.topics import list_topics
 from bot.timezones import UnknownZoneError, normalize_zone
 from models import GroupChat
 

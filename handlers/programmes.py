@@ -11,15 +11,15 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.filters import HasRole, IsAdmin
-from bot.services.access import Actor
-from bot.services.errors import InvalidInput
-from bot.services.programmes import (
+from bot.domain.access import Actor
+from bot.domain.errors import InvalidInput
+from bot.domain.programmes import (
     MAX_TITLE,
     chats_of,
     find_or_create_programme,
     list_programmes,
 )
+from bot.filters import HasRole, IsAdmin
 from models import RoleKind
 
 

@@ -20,8 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.delivery import Delivery
+from bot.domain import roster
+from bot.domain.access import Actor
+from bot.domain.errors import DomainError, NotFound
+from bot.domain.programmes import get_programme, list_programmes
+from bot.domain.roster import CAPACITY_CHOICES, LastTopic, RosterEntry
+from bot.domain.stats import coordinated
+from bot.domain.topics import list_topics
 from bot.filters import HasRole
-from bot.roster_views import (
+from bot.ticket_notices import TicketNotices
+from bot.views.roster import (
     MentorAction,
     RosterPage,
     capacity_keyboard,
@@ -38,14 +46,6 @@ from bot.roster_views import (
     topics_keyboard,
     topics_prompt,
 )
-from bot.services import roster
-from bot.services.access import Actor
-from bot.services.errors import DomainError, NotFound
-from bot.services.programmes import get_programme, list_programmes
-from bot.services.roster import CAPACITY_CHOICES, LastTopic, RosterEntry
-from bot.services.stats import coordinated
-from bot.services.topics import list_topics
-from bot.ticket_notices import TicketNotices
 from handlers.ticket_common import GROUP_TYPES
 from models import Person, Programme, RoleKind, Ticket, Topic
 

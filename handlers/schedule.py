@@ -25,9 +25,23 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.delivery import Delivery
+from bot.domain import meetings, tickets
+from bot.domain.access import Actor
+from bot.domain.errors import DomainError, InvalidInput, NotAllowed, NotFound
+from bot.domain.meetings import MeetingPlan
+from bot.domain.schedule_parser import (
+    ScheduleError,
+    ScheduleProblem,
+    ScheduleRequest,
+    TitleRule,
+    clean_title,
+    parse_schedule,
+)
 from bot.i18n import locale
+from bot.jobs.reminders import ReminderRunner
 from bot.meeting_notices import MeetingNotices
-from bot.meeting_views import (
+from bot.timezones import zone
+from bot.views.meetings import (
     DraftAction,
     GroupToggle,
     ProgrammeGroups,
@@ -41,20 +55,6 @@ from bot.meeting_views import (
     meeting_line,
     problem_text,
 )
-from bot.services import meetings, tickets
-from bot.services.access import Actor
-from bot.services.errors import DomainError, InvalidInput, NotAllowed, NotFound
-from bot.services.meetings import MeetingPlan
-from bot.services.reminders import ReminderRunner
-from bot.services.schedule_parser import (
-    ScheduleError,
-    ScheduleProblem,
-    ScheduleRequest,
-    TitleRule,
-    clean_title,
-    parse_schedule,
-)
-from bot.timezones import zone
 from models import GroupChat, Meeting, Person
 
 GROUP_TYPES = frozenset({"group", "supergroup"})

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import commands_for
 from bot.config import Settings
-from bot.services.access import Actor
-from bot.services.invitations import InvitationProblem, InvitationRefused, redeem_invitation
-from bot.services.programmes import list_programmes
+from bot.domain.access import Actor
+from bot.domain.invitations import InvitationProblem, InvitationRefused, redeem_invitation
+from bot.domain.programmes import list_programmes
 from models import RoleKind
 
 

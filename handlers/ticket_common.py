@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.services.errors import DomainError, NotAllowed
-from bot.services.tickets import (
+from bot.domain.errors import DomainError, NotAllowed
+from bot.domain.tickets import (
     AlreadyTaken,
     FileRef,
     NotMentorOfTopic,
@@ -17,7 +17,7 @@ from bot.services.tickets import (
     TicketNotFound,
     WrongStatus,
 )
-from bot.ticket_views import name, status_title
+from bot.views.tickets import name, status_title
 
 GROUP_TYPES = frozenset({"group", "supergroup"})
 

@@ -23,15 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.delivery import Delivery
+from bot.domain import tickets
+from bot.domain.access import Actor
+from bot.domain.errors import DomainError
+from bot.domain.programmes import list_programmes
+from bot.domain.topic_suggest import choose_topic, suggest_topic
+from bot.domain.topics import list_topics
 from bot.middlewares import Checkpoint
-from bot.services import tickets
-from bot.services.access import Actor
-from bot.services.errors import DomainError
-from bot.services.programmes import list_programmes
-from bot.services.topic_suggest import choose_topic, suggest_topic
-from bot.services.topics import list_topics
 from bot.ticket_notices import TicketNotices
-from bot.ticket_views import (
+from bot.views.tickets import (
     DraftButton,
     RateButton,
     TopicButton,

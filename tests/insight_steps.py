@@ -15,10 +15,10 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import tickets
-from bot.services.access import Actor
-from bot.services.people import Identity, ensure_role, upsert_person
-from bot.services.programmes import find_or_create_programme, note_chat, register_chat
+from bot.domain import tickets
+from bot.domain.access import Actor
+from bot.domain.people import Identity, ensure_role, upsert_person
+from bot.domain.programmes import find_or_create_programme, note_chat, register_chat
 from models import (
     GroupChat,
     Meeting,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.services import audit
+from bot.domain import audit
 from models import AuditAction, AuditEntry, Person
 from tests.conftest import World
 from tests.fakeapi.client import TelegramClient

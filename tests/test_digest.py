@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.config import Settings
-from bot.services.digest import JOB_PREFIX, DigestRunner, due_week
+from bot.jobs.digest import JOB_PREFIX, DigestRunner, due_week
 from models import WeeklyDigest
 from tests.conftest import World, start_app, stop_app
 from tests.fakeapi.client import TelegramClient

@@ -14,11 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import create_engine, create_session_factory, upgrade
+from bot.domain import export, stats
+from bot.domain.export import ExportFiles, csv_value
+from bot.domain.stats import Period
 from bot.i18n import create_i18n, locale
-from bot.services import export, stats
-from bot.services.export import ExportFiles, csv_value
-from bot.services.stats import Period
-from bot.stats_views import export_text
+from bot.views.stats import export_text
 from models import AuditAction, AuditEntry
 from tests.conftest import World
 from tests.fakeapi.client import TelegramClient

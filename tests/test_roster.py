@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.roster_views import MentorAction, RosterPage
+from bot.views.roster import MentorAction, RosterPage
 from models import AuditAction, AuditEntry, Person, Role, RoleKind, TicketEventKind, TicketStatus
 from tests.conftest import World
 from tests.fakeapi.client import TelegramClient

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.services.schedule_parser import (
+from bot.domain.schedule_parser import (
     ScheduleError,
     ScheduleProblem,
     TitleRule,

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import App, build_app, start
 from bot.config import Settings
-from bot.services.reminders import job_id
+from bot.jobs.reminders import job_id
 from tests.conftest import World, start_app, stop_app
 from tests.fakeapi.client import TelegramClient
 from tests.fakeapi.models import FakeUser

@@ -16,15 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.db import create_engine, create_session_factory, upgrade
 from bot.delivery import Delivery
+from bot.domain import meetings, tickets
+from bot.domain.access import Actor
+from bot.domain.errors import InvalidInput, NotAllowed
+from bot.domain.meetings import MeetingPlan
+from bot.domain.people import Identity, ensure_role, upsert_person
+from bot.domain.programmes import find_or_create_programme, note_chat, register_chat
 from bot.i18n import create_i18n
-from bot.services import meetings, tickets
-from bot.services.access import Actor
-from bot.services.calendar import meeting_ics
-from bot.services.errors import InvalidInput, NotAllowed
-from bot.services.meetings import MeetingPlan
-from bot.services.people import Identity, ensure_role, upsert_person
-from bot.services.programmes import find_or_create_programme, note_chat, register_chat
-from bot.services.reminders import HORIZON, ReminderRunner, job_id
+from bot.jobs.reminders import HORIZON, ReminderRunner, job_id
+from bot.views.calendar import meeting_ics
 from models import (
     GroupChat,
     Meeting,

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from bot.domain.stats import WeeklySeries
 from bot.i18n import create_i18n, locale
-from bot.services import charts
-from bot.services.charts import HEIGHT_PX, PALETTE, WIDTH_PX, ChartText, draw_weekly
-from bot.services.stats import WeeklySeries
-from bot.stats_views import chart_text
+from bot.views import charts
+from bot.views.charts import HEIGHT_PX, PALETTE, WIDTH_PX, ChartText, draw_weekly
+from bot.views.stats import chart_text
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TEXT = ChartText(

@@ -8,7 +8,7 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.stats_views import InsightPick
+from bot.views.stats import InsightPick
 from models import Programme
 from tests.conftest import TOKEN_IN_LINK, World
 from tests.fakeapi.client import TelegramClient

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import create_engine, create_session_factory, upgrade
+from bot.domain import stats
+from bot.domain.errors import InvalidInput, NotAllowed
+from bot.domain.stats import Durations, Period, PeriodKind, parse_period, percentile
 from bot.i18n import create_i18n, locale
-from bot.services import stats
-from bot.services.errors import InvalidInput, NotAllowed
-from bot.services.stats import Durations, Period, PeriodKind, parse_period, percentile
-from bot.stats_views import duration_text, stats_text
+from bot.views.stats import duration_text, stats_text
 from models import TicketStatus
 from tests.insight_steps import EXPECTED, FIRST_DAY, LAST_DAY, NOW, ZONE, Cohort
 

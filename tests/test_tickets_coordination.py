@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import App
-from bot.services.sla import SlaReport, check_tickets
+from bot.jobs.sla import SlaReport, check_tickets
 from models import Person, TicketEventKind, TicketStatus
 from tests.conftest import World
 from tests.fakeapi.client import TelegramClient

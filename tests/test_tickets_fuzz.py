@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.services.tickets import MAX_REQUEST
+from bot.domain.tickets import MAX_REQUEST
 from tests.conftest import World
 from tests.fakeapi.client import TelegramClient
 from tests.fakeapi.models import FakeChat, FakeMessage, FakeUser

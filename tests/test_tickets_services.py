@@ -10,12 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import create_engine, create_session_factory, upgrade
-from bot.services import matching, tickets
-from bot.services.access import Actor
-from bot.services.errors import NotAllowed
-from bot.services.people import Identity, ensure_role, upsert_person
-from bot.services.programmes import find_or_create_programme
-from bot.services.topics import list_topics
+from bot.domain import matching, tickets
+from bot.domain.access import Actor
+from bot.domain.errors import NotAllowed
+from bot.domain.people import Identity, ensure_role, upsert_person
+from bot.domain.programmes import find_or_create_programme
+from bot.domain.topics import list_topics
 from models import (
     Person,
     Programme,

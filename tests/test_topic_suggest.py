@@ -4,7 +4,7 @@
 says how each row was used:
 
 * ``tuning`` rows were written first. The keyword list (migration 0003) was extended while
-  looking at them, and they are shipped as ``bot/services/topic_examples_ru.tsv``: the
+  looking at them, and they are shipped as ``bot/domain/topic_examples_ru.tsv``: the
   examples that the classifier (used when no keyword matches) is trained on, together with
   each topic's keywords. The classifier's kind and settings were chosen by cross-validation
   over these rows alone. Accuracy on them is therefore optimistic.
@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from bot.db import create_engine, create_session_factory, upgrade
-from bot.services.topic_suggest import (
+from bot.domain.topic_suggest import (
     Example,
     TopicClassifier,
     choose_topic,
@@ -34,7 +34,7 @@ from bot.services.topic_suggest import (
     shipped_examples,
     suggest_topic,
 )
-from bot.services.topics import list_topics
+from bot.domain.topics import list_topics
 from models import Topic
 
 DATA = Path(__file__).parent / "data" / "requests_ru.tsv"

@@ -16,10 +16,10 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.numbers import format_decimal, format_percent
 
-from bot.services.charts import ChartText
-from bot.services.export import ExportText, Value
-from bot.services.stats import Durations, Period, PeriodKind, Stats, WeeklySeries
-from bot.ticket_views import status_title
+from bot.domain.export import ExportText, Value
+from bot.domain.stats import Durations, Period, PeriodKind, Stats, WeeklySeries
+from bot.views.charts import ChartText
+from bot.views.tickets import status_title
 from models import MeetingStatus, Person, Programme, TicketStatus, Topic
 
 MAX_MENTORS_SHOWN = 20

@@ -7,8 +7,8 @@ from typing import Any
 
 from aiogram.utils.i18n import gettext as _
 
-from bot.services.audit import AuditLine
-from bot.ticket_views import when
+from bot.domain.audit import AuditLine
+from bot.views.tickets import when
 from models import AuditAction, Person, RoleKind
 
 # Telegram's limit is 4096 characters; a long trail is split into several messages.

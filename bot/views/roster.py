@@ -14,8 +14,8 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.services.roster import CAPACITY_CHOICES, RosterEntry
-from bot.ticket_views import when
+from bot.domain.roster import CAPACITY_CHOICES, RosterEntry
+from bot.views.tickets import when
 from models import Programme, Topic
 
 PER_PAGE = 8

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import audit
-from bot.services.errors import InvalidInput
+from bot.domain import audit
+from bot.domain.errors import InvalidInput
 from models import AuditAction, GroupChat, Person, Programme
 
 MAX_TITLE = 200

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.tickets import open_load
+from bot.domain.tickets import open_load
 from models import Person, Role, RoleKind, Ticket, UnreachableMentor, role_topics
 
 _NEVER = datetime.min.replace(tzinfo=UTC)

@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.delivery import Delivery
-from bot.services.tickets import close_resolved
+from bot.domain.tickets import close_resolved
 from bot.ticket_notices import TicketNotices
-from bot.ticket_views import heading, name
+from bot.views.tickets import heading, name
 from models import Person, Ticket, TicketStatus, Topic
 
 log = logging.getLogger(__name__)

@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.access import Actor
-from bot.services.errors import InvalidInput, NotAllowed, NotFound
-from bot.services.people import language_of
-from bot.services.schedule_parser import MAX_DURATION, MAX_TITLE
+from bot.domain.access import Actor
+from bot.domain.errors import InvalidInput, NotAllowed, NotFound
+from bot.domain.people import language_of
+from bot.domain.schedule_parser import MAX_DURATION, MAX_TITLE
 from models import (
     GroupChat,
     Meeting,

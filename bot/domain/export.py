@@ -31,8 +31,8 @@ from sqlalchemy import Result, RowMapping, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.services import audit
-from bot.services.stats import (
+from bot.domain import audit
+from bot.domain.stats import (
     Period,
     first_claim_at,
     first_claims,

@@ -30,8 +30,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from bot.services.access import Actor
-from bot.services.errors import InvalidInput, NotAllowed
+from bot.domain.access import Actor
+from bot.domain.errors import InvalidInput, NotAllowed
 from bot.timezones import zone
 from models import (
     Meeting,

@@ -25,13 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.delivery import Attachment
+from bot.domain.people import language_of
+from bot.domain.stats import Period, collect, monday, weekly
 from bot.i18n import locale
-from bot.jobs import JobRunner
-from bot.services.charts import render_weekly
-from bot.services.people import language_of
-from bot.services.stats import Period, collect, monday, weekly
-from bot.stats_views import chart_text, digest_chart_caption, digest_chart_title, digest_text
+from bot.jobs.runner import JobRunner
 from bot.timezones import zone
+from bot.views.charts import render_weekly
+from bot.views.stats import chart_text, digest_chart_caption, digest_chart_title, digest_text
 from models import Person, Programme, Role, RoleKind, WeeklyDigest
 
 log = logging.getLogger(__name__)

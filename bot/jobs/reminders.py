@@ -24,10 +24,10 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from bot.jobs import JobRunner
+from bot.domain import meetings
+from bot.domain.meetings import DueReminder, PlannedReminder
+from bot.jobs.runner import JobRunner
 from bot.meeting_notices import MeetingNotices
-from bot.services import meetings
-from bot.services.meetings import DueReminder, PlannedReminder
 from models import Meeting, MeetingStatus, Reminder
 
 log = logging.getLogger(__name__)

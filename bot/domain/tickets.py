@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import audit
-from bot.services.access import Actor
-from bot.services.errors import DomainError, InvalidInput, NotAllowed, NotFound
+from bot.domain import audit
+from bot.domain.access import Actor
+from bot.domain.errors import DomainError, InvalidInput, NotAllowed, NotFound
 from models import (
     ACTIVE_STATUSES,
     AuditAction,

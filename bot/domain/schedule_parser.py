@@ -18,8 +18,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import dateparser
 
+from bot.domain.errors import InvalidInput
 from bot.durations import parse_duration
-from bot.services.errors import InvalidInput
 from bot.timezones import UnknownZoneError, normalize_zone, zone
 
 MAX_TITLE = 200

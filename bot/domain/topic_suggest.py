@@ -12,7 +12,7 @@ from importlib import resources
 
 import snowballstemmer
 
-from bot.services.topics import match_topic
+from bot.domain.topics import match_topic
 from models import Topic
 
 # The seeded catch-all topic, suggested when nothing in the text points to another topic.
@@ -117,7 +117,7 @@ class Example:
 
 @cache
 def shipped_examples() -> tuple[Example, ...]:
-    text = resources.files(__package__ or "bot.services").joinpath(EXAMPLES).read_text("utf-8")
+    text = resources.files(__package__ or "bot.domain").joinpath(EXAMPLES).read_text("utf-8")
     rows = csv.DictReader(text.splitlines(), delimiter="\t")
     return tuple(Example(row["topic"], row["text"]) for row in rows)
 

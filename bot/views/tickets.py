@@ -15,7 +15,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.services.tickets import Page
+from bot.domain.tickets import Page
 from bot.timezones import zone
 from models import Person, Ticket, TicketEvent, TicketEventKind, TicketStatus, Topic
 

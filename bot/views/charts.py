@@ -19,7 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from bot.services.stats import WeeklySeries  # noqa: E402
+from bot.domain.stats import WeeklySeries  # noqa: E402
 
 # 1200 x 800 pixels: sharp on a phone screen, well under Telegram's photo limits.
 WIDTH_INCHES, HEIGHT_INCHES, DPI = 7.5, 5.0, 160

@@ -13,9 +13,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import audit, tickets
-from bot.services.access import Actor
-from bot.services.errors import InvalidInput, NotAllowed, NotFound
+from bot.domain import audit, tickets
+from bot.domain.access import Actor
+from bot.domain.errors import InvalidInput, NotAllowed, NotFound
 from models import AuditAction, Person, Role, RoleKind, Ticket, TicketEventKind, TicketStatus, Topic
 
 CAPACITY_CHOICES = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.errors import InvalidInput
+from bot.domain.errors import InvalidInput
 from models import Topic
 
 

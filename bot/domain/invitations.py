@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import audit
-from bot.services.errors import DomainError
-from bot.services.people import ensure_role
+from bot.domain import audit
+from bot.domain.errors import DomainError
+from bot.domain.people import ensure_role
 from models import AuditAction, Invitation, Person, Programme, Role, RoleKind, Topic
 
 

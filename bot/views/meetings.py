@@ -17,8 +17,8 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.dates import format_datetime
 
-from bot.services.meetings import RsvpCounts
-from bot.services.schedule_parser import (
+from bot.domain.meetings import RsvpCounts
+from bot.domain.schedule_parser import (
     ACCEPTED_FORMS,
     MAX_DURATION,
     MAX_TITLE,

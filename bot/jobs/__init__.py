@@ -1,0 +1,1 @@
+"""Periodic jobs (SLA, meeting reminders, weekly digests): they read the domain and enqueue."""

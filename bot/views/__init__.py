@@ -1,0 +1,1 @@
+"""Renderers: domain values -> message content (text, keyboards, files) in the current language."""
