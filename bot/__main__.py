@@ -20,14 +20,15 @@ NO_TOKEN = (
 
 async def _serve(settings: Settings) -> None:
     app = build_app(settings)
-    if not settings.webhook_url:
-        await run_polling(app)
-        return
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await run_webhook(app, stop=stop)
+        # Stop taking updates, finish the ones being handled and the sends on their way; what
+        # is left waits in the database for the next start.
+        loop.add_signal_handler(signum, app.stop)
+    if settings.webhook_url:
+        await run_webhook(app)
+    else:
+        await run_polling(app)
 
 
 def main() -> int:

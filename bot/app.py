@@ -1,42 +1,46 @@
-"""Wiring: the Bot, the Dispatcher with its routers and middlewares, the scheduler, run modes."""
+"""Wiring: the Bot, the Dispatcher with its routers and middlewares, the inbox and the outbox
+scheduler, the periodic jobs, and the two ways to run (long polling and the webhook)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import secrets
+import socket
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.utils.i18n import I18n
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import handlers
 from bot.commands import publish_commands
 from bot.config import Settings
 from bot.db import create_engine, create_session_factory, upgrade
-from bot.delivery import Delivery, RateLimitRetryMiddleware, RateLimits, SendBudget
+from bot.delivery.budget import Budget, RateLimits
+from bot.delivery.inbox import Inbox, UpdateRunner
+from bot.delivery.intake import poll, renew_leases, webhook_handler
+from bot.delivery.scheduler import Scheduler
+from bot.delivery.telegram import create_bot
 from bot.i18n import create_i18n
 from bot.jobs import sla
 from bot.jobs.digest import DigestRunner
+from bot.jobs.housekeeping import prune
 from bot.jobs.reminders import ReminderRunner
+from bot.jobs.undeliverable import Undeliverable
 from bot.middlewares import ActorI18nMiddleware, ActorMiddleware, DbSessionMiddleware
-from models import ProcessedUpdate
 
 log = logging.getLogger(__name__)
 
-PROCESSED_UPDATES_KEPT = timedelta(days=7)
+IDLE_TIMEOUT = 15.0
 
 
 @dataclass
@@ -49,14 +53,51 @@ class App:
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
     i18n: I18n
-    delivery: Delivery
+    inbox: Inbox
+    runner: UpdateRunner
+    delivery: Scheduler
     scheduler: AsyncIOScheduler
+    _stop: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
     _closed: bool = field(default=False, repr=False)
+
+    def stop(self) -> None:
+        """Ask the running bot to finish what it is doing and return."""
+        self._stop.set()
+
+    async def wait_stopped(self) -> None:
+        await self._stop.wait()
+
+    async def idle(self, timeout: float = IDLE_TIMEOUT) -> None:
+        """Wait until every stored update is handled and every message sent (for tests)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self._closed:
+            if (
+                self.runner.idle()
+                and await self.inbox.waiting() == 0
+                and await self.delivery.idle()
+            ):
+                return
+            if loop.time() > deadline:
+                msg = (
+                    f"not idle after {timeout} s: {self.runner.backlog} updates being handled, "
+                    f"{self.delivery.backlog()} messages held, {self.delivery.in_flight} sending"
+                )
+                raise TimeoutError(msg)
+            await asyncio.sleep(0.005)
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.runner.stop()
+        await self.delivery.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.dispatcher.storage.close()
@@ -65,19 +106,9 @@ class App:
         await self.engine.dispose()
 
 
-def create_bot(settings: Settings) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
-    limits = RateLimits(
-        global_per_second=settings.rate_global_per_second,
-        private_per_second=settings.rate_private_per_second,
-        group_per_minute=settings.rate_group_per_minute,
-    )
-    session.middleware(RateLimitRetryMiddleware(SendBudget(limits)))
-    return Bot(
-        settings.token,
-        session=session,
-        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
-    )
+def process_name() -> str:
+    """Who holds a lease: this host and process, and a random part against reused pids."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def create_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]:
@@ -88,47 +119,44 @@ def create_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]
     return MemoryStorage(), SimpleEventIsolation()
 
 
-def create_dispatcher(
-    settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    i18n: I18n,
-    delivery: Delivery,
-    scheduler: AsyncIOScheduler,
-) -> Dispatcher:
+def build_app(settings: Settings) -> App:
+    engine = create_engine(settings.database_url)
+    session_factory = create_session_factory(engine)
+    i18n = create_i18n(settings.default_language)
+    bot = create_bot(settings.token, settings.telegram_api_base)
+    owner = process_name()
+    inbox = Inbox(session_factory, owner)
+    budget = Budget(
+        RateLimits(
+            global_per_second=settings.rate_global_per_second,
+            private_per_second=settings.rate_private_per_second,
+            group_per_minute=settings.rate_group_per_minute,
+        )
+    )
+    delivery = Scheduler(bot, session_factory, budget, owner=owner)
+    undeliverable = Undeliverable(i18n, settings, delivery.wake, bot, session_factory)
+    undeliverable.register(delivery)
+    scheduler = AsyncIOScheduler(timezone=UTC)
     storage, isolation = create_storage(settings)
     dispatcher = Dispatcher(
         storage=storage,
         events_isolation=isolation,
         settings=settings,
         session_factory=session_factory,
-        delivery=delivery,
         scheduler=scheduler,
+        wake_delivery=delivery.wake,
     )
-    dispatcher.update.outer_middleware(DbSessionMiddleware(session_factory))
+    dispatcher.update.outer_middleware(DbSessionMiddleware(session_factory, inbox, delivery))
     dispatcher.update.outer_middleware(ActorMiddleware(settings))
     ActorI18nMiddleware(i18n, settings.default_language).setup(dispatcher)
     dispatcher.include_routers(*handlers.build_routers())
-    return dispatcher
-
-
-async def prune_processed_updates(session_factory: async_sessionmaker[AsyncSession]) -> None:
-    """Forget handled update ids once Telegram can no longer redeliver them."""
-    async with session_factory.begin() as session:
-        await session.execute(
-            delete(ProcessedUpdate).where(
-                ProcessedUpdate.processed_at < datetime.now(UTC) - PROCESSED_UPDATES_KEPT
-            )
-        )
-
-
-def build_app(settings: Settings) -> App:
-    engine = create_engine(settings.database_url)
-    session_factory = create_session_factory(engine)
-    i18n = create_i18n(settings.default_language)
-    bot = create_bot(settings)
-    delivery = Delivery(bot)
-    scheduler = AsyncIOScheduler(timezone=UTC)
-    dispatcher = create_dispatcher(settings, session_factory, i18n, delivery, scheduler)
+    runner = UpdateRunner(
+        dispatcher,
+        bot,
+        inbox,
+        ordered_across_processes=bool(settings.webhook_url),
+        gave_up=undeliverable.apologise,
+    )
     return App(
         settings=settings,
         bot=bot,
@@ -136,72 +164,87 @@ def build_app(settings: Settings) -> App:
         engine=engine,
         session_factory=session_factory,
         i18n=i18n,
+        inbox=inbox,
+        runner=runner,
         delivery=delivery,
         scheduler=scheduler,
     )
 
 
 async def start(app: App) -> None:
-    """Work done once before updates flow: schema, commands menu, scheduled jobs."""
+    """Work done once before updates flow: schema, commands menu, jobs, the scheduler."""
     await upgrade(app.engine)
     await publish_commands(app.bot, app.i18n)
+    await app.bot.me()
+    app._tasks.append(asyncio.create_task(app.delivery.run(), name="delivery"))
+    app._tasks.append(
+        asyncio.create_task(renew_leases(app.inbox, app.runner, every=10), name="inbox-leases")
+    )
     app.scheduler.add_job(
-        prune_processed_updates,
+        prune,
         "interval",
         hours=6,
-        args=[app.session_factory],
-        id="prune_processed_updates",
+        args=[app.inbox, app.session_factory],
+        id="prune",
         replace_existing=True,
     )
     app.scheduler.add_job(
         sla.check_tickets,
         "interval",
         seconds=sla.CHECK_EVERY_SECONDS,
-        args=[app.session_factory, app.delivery, app.i18n, app.settings],
+        args=[app.session_factory, app.delivery.wake, app.i18n, app.settings],
         id="check_tickets",
         replace_existing=True,
         max_instances=1,
         coalesce=True,
     )
     await ReminderRunner(
-        app.scheduler, app.session_factory, app.delivery, app.i18n, app.settings
+        app.scheduler, app.session_factory, app.delivery.wake, app.i18n, app.settings
     ).start()
     await DigestRunner(
-        app.scheduler, app.session_factory, app.delivery, app.i18n, app.settings
+        app.scheduler, app.session_factory, app.delivery.wake, app.i18n, app.settings
     ).start()
     app.scheduler.start()
 
 
-async def run_polling(
-    app: App, *, handle_as_tasks: bool = True, handle_signals: bool = True
-) -> None:
-    await start(app)
-    await app.bot.delete_webhook(drop_pending_updates=False)
-    me = await app.bot.get_me()
-    log.info("MentorDesk @%s is polling %s", me.username, app.settings.telegram_api_base)
+async def run_polling(app: App) -> None:
+    """Long polling until ``app.stop()``: the only process that takes this bot's updates."""
     try:
-        await app.dispatcher.start_polling(
-            app.bot,
-            handle_as_tasks=handle_as_tasks,
-            handle_signals=handle_signals,
-            close_bot_session=False,
-            allowed_updates=app.dispatcher.resolve_used_update_types(),
+        await start(app)
+        await app.bot.delete_webhook(drop_pending_updates=False)
+        # Whoever held the unhandled updates before is gone: Telegram lets one poller in.
+        app.runner.submit(await app.inbox.take_waiting(all_of_them=True))
+        me = await app.bot.me()
+        log.info("MentorDesk @%s is polling %s", me.username, app.settings.telegram_api_base)
+        polling = asyncio.create_task(
+            poll(
+                app.bot,
+                app.inbox,
+                app.runner,
+                allowed_updates=app.dispatcher.resolve_used_update_types(),
+            ),
+            name="polling",
         )
+        app._tasks.append(polling)
+        stopping = asyncio.create_task(app.wait_stopped())
+        await asyncio.wait([polling, stopping], return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if polling.done() and polling.exception() is not None:
+            raise polling.exception()  # type: ignore[misc]
     finally:
         await app.close()
 
 
-def webhook_application(app: App, *, handle_in_background: bool = True) -> web.Application:
+def webhook_application(app: App) -> web.Application:
     """The aiohttp application that receives updates; a wrong secret gets 401."""
     application = web.Application()
     secret = app.settings.webhook_secret
-    SimpleRequestHandler(
-        app.dispatcher,
-        app.bot,
-        handle_in_background=handle_in_background,
-        secret_token=secret.get_secret_value() if secret else None,
-    ).register(application, path=app.settings.webhook_path)
-    setup_application(application, app.dispatcher, bot=app.bot)
+    application.router.add_post(
+        app.settings.webhook_path,
+        webhook_handler(
+            app.bot, app.inbox, app.runner, secret.get_secret_value() if secret else None
+        ),
+    )
     return application
 
 
@@ -214,21 +257,25 @@ async def set_webhook(app: App) -> None:
     )
 
 
-async def run_webhook(app: App, *, stop: asyncio.Event | None = None) -> None:
-    await start(app)
-    await set_webhook(app)
-    runner = web.AppRunner(webhook_application(app))
-    await runner.setup()
-    site = web.TCPSite(runner, app.settings.webhook_host, app.settings.webhook_port)
-    await site.start()
-    log.info(
-        "MentorDesk webhook on %s:%s%s",
-        app.settings.webhook_host,
-        app.settings.webhook_port,
-        app.settings.webhook_path,
-    )
+async def run_webhook(app: App) -> None:
+    """Serve the webhook until ``app.stop()``."""
     try:
-        await (stop or asyncio.Event()).wait()
+        await start(app)
+        app.runner.submit(await app.inbox.take_waiting(all_of_them=False))
+        runner = web.AppRunner(webhook_application(app))
+        await runner.setup()
+        site = web.TCPSite(runner, app.settings.webhook_host, app.settings.webhook_port)
+        await site.start()
+        await set_webhook(app)
+        log.info(
+            "MentorDesk webhook on %s:%s%s",
+            app.settings.webhook_host,
+            app.settings.webhook_port,
+            app.settings.webhook_path,
+        )
+        try:
+            await app.wait_stopped()
+        finally:
+            await runner.cleanup()
     finally:
-        await runner.cleanup()
         await app.close()

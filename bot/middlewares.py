@@ -1,4 +1,4 @@
-"""Per-update context: the database transaction, the current person, and their language."""
+"""Per-update context: the transaction and its outbox, the current person, their language."""
 
 from __future__ import annotations
 
@@ -8,65 +8,77 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiogram import BaseMiddleware
+from aiogram.methods import AnswerCallbackQuery
 from aiogram.types import Chat, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.db import holding_transaction
+from bot.delivery.inbox import Inbox
+from bot.delivery.outbox import CallbackAnswer, Outbox
+from bot.delivery.scheduler import Scheduler
 from bot.domain.access import Actor
 from bot.domain.people import Identity, ensure_role, language_of, upsert_person
 from bot.domain.programmes import get_chat
-from models import ProcessedUpdate, RoleKind
+from models import RoleKind
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
-# Commits what the handler has done so far; the middleware still commits or rolls back the rest.
-Checkpoint = Callable[[], Awaitable[None]]
 
 
 class DbSessionMiddleware(BaseMiddleware):
     """Owns the transaction: commit when the handler succeeds, roll back when it raises.
 
-    A handler that must tell people about something only once it is stored (a new ticket:
-    "accepted" must never announce a ticket a failed commit then loses) calls the
-    ``checkpoint`` it is given; what follows is a transaction of its own.
-
-    It also records the update id in the same transaction, so an update delivered twice
-    (a webhook retry, a restart before the offset was confirmed, another replica) is handled
-    once, and an update whose handling failed is not marked and can be tried again.
+    The update's inbox row is marked handled in the same transaction, and whatever the handler
+    says goes into the outbox in it too; so an update is handled once, with everything it
+    changed and announced, or not at all (and is then handled again). No Bot API call can be
+    made inside (``bot.db.holding_transaction``). After the commit, button presses are
+    answered at once and the scheduler is woken for the rest.
     """
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        inbox: Inbox,
+        delivery: Scheduler,
+    ) -> None:
         self.session_factory = session_factory
+        self.inbox = inbox
+        self.delivery = delivery
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        async with self.session_factory() as session:
-            data["session"] = session
-            data["checkpoint"] = session.commit
-            if isinstance(event, Update) and not await _first_delivery(session, event.update_id):
-                log.info("update %s was already handled; skipping", event.update_id)
-                return None
-            try:
-                result = await handler(event, data)
-            except BaseException:
-                await session.rollback()
-                raise
-            await session.commit()
-            return result
+        update_id: int | None = data.get("inbox_update_id")
+        with holding_transaction():
+            async with self.session_factory() as session:
+                outbox = Outbox(session, wake=self.delivery.wake)
+                data["session"] = session
+                data["outbox"] = outbox
+                try:
+                    result = await handler(event, data)
+                    if update_id is not None:
+                        await self.inbox.finish(session, update_id)
+                    await session.commit()
+                except BaseException:
+                    await session.rollback()
+                    raise
+        await self._answer_buttons(event, outbox)
+        return result
 
-
-async def _first_delivery(session: AsyncSession, update_id: int) -> bool:
-    # A plain insert rather than a savepoint: SQLite drivers handle savepoints poorly, and a
-    # duplicate needs nothing more than the rollback of this still-empty transaction.
-    session.add(ProcessedUpdate(update_id=update_id, processed_at=datetime.now(UTC)))
-    try:
-        await session.flush()
-    except IntegrityError:
-        await session.rollback()
-        return False
-    return True
+    async def _answer_buttons(self, event: TelegramObject, outbox: Outbox) -> None:
+        answers = list(outbox.callback_answers)
+        query = event.callback_query if isinstance(event, Update) else None
+        if query is not None and not any(a.query_id == query.id for a in answers):
+            answers.append(CallbackAnswer(query.id))  # stop the button's spinner
+        for answer in answers:
+            await self.delivery.call_now(
+                AnswerCallbackQuery(
+                    callback_query_id=answer.query_id,
+                    text=answer.text,
+                    show_alert=answer.show_alert,
+                )
+            )
 
 
 class ActorMiddleware(BaseMiddleware):

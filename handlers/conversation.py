@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject, Filter
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
@@ -21,14 +21,16 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.delivery import Delivery
+from bot.delivery import Outbox
+from bot.delivery.outbox import FollowUp
 from bot.domain import tickets
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError
 from bot.domain.tickets import FileRef
-from bot.ticket_notices import TicketNotices
+from bot.news.tickets import TicketNews
 from bot.views.tickets import name, number
-from handlers.ticket_common import content_of, files_of, parse_number, refusal
+from handlers.common import IN_PRIVATE, content_of, files_of, parse_number
+from handlers.ticket_common import refusal
 from models import Ticket, TicketMessage, TicketMessageKind, TicketStatus
 
 MENTOR_SIDE = frozenset({TicketMessageKind.card, TicketMessageKind.question})
@@ -36,7 +38,7 @@ MENTOR_SIDE = frozenset({TicketMessageKind.card, TicketMessageKind.question})
 
 def router() -> Router:
     router = Router(name="conversation")
-    router.message.register(reply_command, Command("reply"), F.chat.type == "private")
+    router.message.register(reply_command, Command("reply"), IN_PRIVATE)
     router.message.register(reply_on_ticket, RepliesToTicket())
     return router
 
@@ -64,41 +66,42 @@ async def reply_on_ticket(
     ticket: Ticket,
     link: TicketMessage,
     session: AsyncSession,
+    outbox: Outbox,
     actor: Actor,
-    delivery: Delivery,
     i18n: I18n,
     settings: Settings,
     now: datetime,
 ) -> None:
-    notices = TicketNotices(session, delivery, i18n, settings, now)
+    news = TicketNews(session, outbox, i18n, settings, now)
     text, files = content_of(message), files_of(message)
     me = actor.person.id
     if link.kind in MENTOR_SIDE:
         if me == ticket.assignee_id:
-            await mentor_says(message, ticket, actor, text, files, notices)
+            await mentor_says(message, ticket, actor, text, files, news)
         elif ticket.status == TicketStatus.open and tickets.mentor_role(actor.person, ticket):
-            await message.reply(
-                _("Press «Claim» on the card first: then your answer goes to the author.")
+            await outbox.reply(
+                message, _("Press «Claim» on the card first: then your answer goes to the author.")
             )
         else:
-            await message.reply(_("You cannot do this with this request."))
+            await outbox.reply(message, _("You cannot do this with this request."))
         return
     if me != ticket.author_id:
-        await message.reply(
+        await outbox.reply(
+            message,
             _(
                 "Only the author of request {number} continues it here. Your own question: /ask"
-            ).format(number=number(ticket))
+            ).format(number=number(ticket)),
         )
         return
     if link.kind == TicketMessageKind.rating:
         try:
             await tickets.comment_ticket(session, ticket, actor.person, text, now)
         except DomainError as error:
-            await message.reply(refusal(error))
+            await outbox.reply(message, refusal(error))
             return
-        await message.reply(_("Thank you, your comment is saved."))
-        mentor = await notices.person(ticket.assignee_id)
-        await notices.tell_person(
+        await outbox.reply(message, _("Thank you, your comment is saved."))
+        mentor = await news.person(ticket.assignee_id)
+        await news.tell_person(
             mentor,
             lambda _language: _("{author} commented on your answer to {number}: «{text}»").format(
                 author=name(actor.person),
@@ -107,7 +110,7 @@ async def reply_on_ticket(
             ),
         )
         return
-    await author_says(message, ticket, actor, text, files, notices)
+    await author_says(message, ticket, actor, text, files, news)
 
 
 async def mentor_says(
@@ -116,24 +119,31 @@ async def mentor_says(
     actor: Actor,
     text: str,
     files: Sequence[FileRef],
-    notices: TicketNotices,
+    news: TicketNews,
 ) -> None:
     try:
-        await tickets.add_mentor_message(
-            notices.session, ticket, actor.person, text, files, notices.now
-        )
+        await tickets.add_mentor_message(news.session, ticket, actor.person, text, files, news.now)
     except DomainError as error:
-        await message.reply(refusal(error))
+        await news.outbox.reply(message, refusal(error))
         return
-    if await notices.relay_answer(ticket, actor.person, text, files):
-        await message.reply(_("✓ Sent to {number}.").format(number=number(ticket)))
-    else:
-        await message.reply(
-            _(
-                "Saved on {number}, but I could not post it: the group or the author cannot be "
-                "reached. The coordinators can see it with /ticket {n}."
-            ).format(number=number(ticket), n=ticket.id)
-        )
+    # Telegram's answer about the relayed message decides which of the two the mentor reads.
+    posted = FollowUp(
+        message.chat.id,
+        _("✓ Sent to {number}.").format(number=number(ticket)),
+        reply_to=message.message_id,
+    )
+    not_posted = FollowUp(
+        message.chat.id,
+        _(
+            "Saved on {number}, but I could not post it: the group or the author cannot be "
+            "reached. The coordinators can see it with /ticket {n}."
+        ).format(number=number(ticket), n=ticket.id),
+        reply_to=message.message_id,
+    )
+    if not await news.relay_answer(
+        ticket, actor.person, text, files, then=posted, otherwise=not_posted
+    ):
+        await news.outbox.reply(message, not_posted.text)
 
 
 async def author_says(
@@ -142,50 +152,57 @@ async def author_says(
     actor: Actor,
     text: str,
     files: Sequence[FileRef],
-    notices: TicketNotices,
+    news: TicketNews,
 ) -> None:
     try:
         reopened = await tickets.add_author_message(
-            notices.session,
+            news.session,
             ticket,
             actor.person,
             text,
             files,
-            notices.now,
-            reopen_window=notices.settings.reopen_window,
+            news.now,
+            reopen_window=news.settings.reopen_window,
         )
     except DomainError as error:
-        await message.reply(refusal(error))
+        await news.outbox.reply(message, refusal(error))
         return
     if ticket.assignee_id is None:
-        await message.reply(
+        await news.outbox.reply(
+            message,
             _("Added to request {number}; the mentor who takes it will see it.").format(
                 number=number(ticket)
-            )
+            ),
         )
         return
-    delivered = await notices.relay_question(ticket, actor.person, text, files, reopened=reopened)
+    unreachable = FollowUp(
+        message.chat.id,
+        _("Saved on {number}, but the mentor cannot be reached right now.").format(
+            number=number(ticket)
+        ),
+        reply_to=message.message_id,
+    )
+    delivered = await news.relay_question(
+        ticket, actor.person, text, files, reopened=reopened, otherwise=unreachable
+    )
     if reopened:
-        await notices.restore_card(ticket)
-        await message.reply(
+        await news.restore_card(ticket)
+        await news.outbox.reply(
+            message,
             _("Request {number} is reopened; the mentor has your message.").format(
                 number=number(ticket)
-            )
+            ),
         )
     elif not delivered:
-        await message.reply(
-            _("Saved on {number}, but the mentor cannot be reached right now.").format(
-                number=number(ticket)
-            )
-        )
+        await news.outbox.reply(message, unreachable.text)
 
 
 async def reply_command(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
+    outbox: Outbox,
     actor: Actor,
-    delivery: Delivery,
     i18n: I18n,
     settings: Settings,
     now: datetime,
@@ -193,19 +210,22 @@ async def reply_command(
     n, text = parse_number(command.args)
     files = files_of(message)
     if n is None or (not text and not files):
-        await message.answer(_("Usage: /reply N text, for example /reply 42 Here is the answer."))
+        await outbox.answer(
+            message, _("Usage: /reply N text, for example /reply 42 Here is the answer.")
+        )
         return
     try:
         ticket = await tickets.get_ticket(session, n)
     except DomainError as error:
-        await message.answer(refusal(error))
+        await outbox.answer(message, refusal(error))
         return
     if ticket.assignee_id != actor.person.id:
-        await message.answer(
+        await outbox.answer(
+            message,
             _("Only the mentor who took request {number} can answer it.").format(
                 number=number(ticket)
-            )
+            ),
         )
         return
-    notices = TicketNotices(session, delivery, i18n, settings, now)
-    await mentor_says(message, ticket, actor, text, files, notices)
+    news = TicketNews(session, outbox, i18n, settings, now)
+    await mentor_says(message, ticket, actor, text, files, news)

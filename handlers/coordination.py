@@ -19,12 +19,12 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.delivery import Delivery
+from bot.delivery import Outbox
 from bot.domain import matching, tickets
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError, NotAllowed, NotFound
 from bot.domain.topics import list_topics, match_topic
-from bot.ticket_notices import TicketNotices
+from bot.news.tickets import TicketNews
 from bot.views.tickets import (
     PREFIXES,
     AssignButton,
@@ -44,7 +44,8 @@ from bot.views.tickets import (
     topic_keyboard,
     when,
 )
-from handlers.ticket_common import GROUP_TYPES, parse_number, refusal
+from handlers.common import IN_GROUP, invalid_button, parse_number, private_only
+from handlers.ticket_common import refusal
 from models import ACTIVE_STATUSES, RoleKind, Ticket, TicketStatus, Topic
 
 EVENTS_PER_PAGE = 10
@@ -69,7 +70,7 @@ STATUS_WORDS = {
 def router() -> Router:
     router = Router(name="coordination")
     private = F.chat.type == "private"
-    router.message.register(private_only, Command(*PRIVATE_ONLY), F.chat.type.in_(GROUP_TYPES))
+    router.message.register(private_only, Command(*PRIVATE_ONLY), IN_GROUP)
     router.message.register(show_ticket, Command("ticket"), private)
     router.message.register(my_tickets, Command("my"), private)
     router.message.register(all_tickets, Command("tickets"), private)
@@ -82,14 +83,6 @@ def router() -> Router:
         invalid_button, F.data.func(lambda data: str(data).split(":", 1)[0] in PREFIXES)
     )
     return router
-
-
-async def private_only(message: Message) -> None:
-    await message.reply(_("I show this in private only: write the command to me directly."))
-
-
-async def invalid_button(query: CallbackQuery) -> None:
-    await query.answer(_("This button is not valid."), show_alert=True)
 
 
 # --- one ticket ------------------------------------------------------------------------------
@@ -171,6 +164,7 @@ async def _visible_ticket(session: AsyncSession, actor: Actor, n: int) -> Ticket
 
 async def show_ticket(
     message: Message,
+    outbox: Outbox,
     command: CommandObject,
     session: AsyncSession,
     actor: Actor,
@@ -178,27 +172,31 @@ async def show_ticket(
 ) -> None:
     n, _rest = parse_number(command.args)
     if n is None:
-        await message.answer(_("Usage: /ticket N, for example /ticket 42. Your requests: /my"))
+        await outbox.answer(
+            message, _("Usage: /ticket N, for example /ticket 42. Your requests: /my")
+        )
         return
     try:
         ticket = await tickets.get_ticket(session, n)
     except DomainError as error:
-        await message.answer(refusal(error))
+        await outbox.answer(message, refusal(error))
         return
     if not tickets.may_view(actor, ticket):
-        await message.answer(
+        await outbox.answer(
+            message,
             _(
                 "Request #{n} is visible only to its author, its mentor and the programme's "
                 "coordinators."
-            ).format(n=n)
+            ).format(n=n),
         )
         return
     text, markup = await ticket_view(session, ticket, actor, settings, None)
-    await message.answer(text, reply_markup=markup)
+    await outbox.answer(message, text, reply_markup=markup)
 
 
 async def history_page(
     query: CallbackQuery,
+    outbox: Outbox,
     callback_data: HistoryPage,
     session: AsyncSession,
     actor: Actor,
@@ -207,12 +205,12 @@ async def history_page(
     try:
         ticket = await _visible_ticket(session, actor, callback_data.ticket)
     except DomainError as error:
-        return await query.answer(refusal(error), show_alert=True)
+        return await outbox.callback(query, refusal(error), show_alert=True)
     if not isinstance(query.message, Message):
-        return await query.answer()
+        return await outbox.callback(query)
     text, markup = await ticket_view(session, ticket, actor, settings, callback_data.page)
-    await query.answer()
-    await query.message.edit_text(text, reply_markup=markup)
+    await outbox.callback(query)
+    await outbox.edit_message(query.message, text, reply_markup=markup)
     return None
 
 
@@ -249,7 +247,7 @@ async def ticket_action(
     callback_data: TicketAction,
     session: AsyncSession,
     actor: Actor,
-    delivery: Delivery,
+    outbox: Outbox,
     i18n: I18n,
     settings: Settings,
     now: datetime,
@@ -257,36 +255,40 @@ async def ticket_action(
     action = callback_data.action
     message = query.message
     if action not in ACTIONS or not isinstance(message, Message):
-        return await query.answer(_("This button is not valid."), show_alert=True)
+        return await outbox.callback(query, _("This button is not valid."), show_alert=True)
     try:
         ticket = await _visible_ticket(session, actor, callback_data.ticket)
     except DomainError as error:
-        return await query.answer(refusal(error), show_alert=True)
+        return await outbox.callback(query, refusal(error), show_alert=True)
     if action == "back":
         text, markup = await ticket_view(session, ticket, actor, settings, None)
-        await query.answer()
-        await message.edit_text(text, reply_markup=markup)
+        await outbox.callback(query)
+        await outbox.edit_message(message, text, reply_markup=markup)
         return None
     if ticket.status not in ACTIVE_STATUSES:
-        return await query.answer(refusal(tickets.WrongStatus(ticket)), show_alert=True)
+        return await outbox.callback(query, refusal(tickets.WrongStatus(ticket)), show_alert=True)
     if action == "assign":
         if not actor.coordinates(ticket.programme_id):
-            return await query.answer(_("Only a coordinator can reassign."), show_alert=True)
+            return await outbox.callback(
+                query, _("Only a coordinator can reassign."), show_alert=True
+            )
         assign_markup = await _assign_markup(session, ticket, settings)
         if assign_markup is None:
-            return await query.answer(_("This programme has no other mentors."), show_alert=True)
-        await query.answer()
-        await message.edit_reply_markup(reply_markup=assign_markup)
+            return await outbox.callback(
+                query, _("This programme has no other mentors."), show_alert=True
+            )
+        await outbox.callback(query)
+        await outbox.edit_message_markup(message, assign_markup)
         return None
     if action == "topic":
         if not tickets.may_set_topic(actor, ticket):
-            return await query.answer(refusal(NotAllowed("topic")), show_alert=True)
-        await query.answer()
+            return await outbox.callback(query, refusal(NotAllowed("topic")), show_alert=True)
+        await outbox.callback(query)
         markup = topic_keyboard(ticket, await list_topics(session), actor.language)
-        await message.edit_reply_markup(reply_markup=markup)
+        await outbox.edit_message_markup(message, markup)
         return None
     if not tickets.may_cancel(actor, ticket):
-        return await query.answer(refusal(NotAllowed("cancel")), show_alert=True)
+        return await outbox.callback(query, refusal(NotAllowed("cancel")), show_alert=True)
     if action == "cancel":
         builder = InlineKeyboardBuilder()
         builder.button(
@@ -297,28 +299,28 @@ async def ticket_action(
             text="« " + _("Back"), callback_data=TicketAction(ticket=ticket.id, action="back")
         )
         builder.adjust(1)
-        await query.answer()
-        await message.edit_reply_markup(reply_markup=builder.as_markup())
+        await outbox.callback(query)
+        await outbox.edit_message_markup(message, builder.as_markup())
         return None
-    notices = TicketNotices(session, delivery, i18n, settings, now)
-    await cancel(ticket, actor, notices)
-    await query.answer(_("Cancelled."))
+    news = TicketNews(session, outbox, i18n, settings, now)
+    await cancel(ticket, actor, news)
+    await outbox.callback(query, _("Cancelled."))
     text, markup = await ticket_view(session, ticket, actor, settings, None)
-    await message.edit_text(text, reply_markup=markup)
+    await outbox.edit_message(message, text, reply_markup=markup)
     return None
 
 
-async def cancel(ticket: Ticket, actor: Actor, notices: TicketNotices) -> None:
-    await tickets.cancel_ticket(notices.session, ticket, actor, notices.now)
-    await notices.withdraw_cards(ticket)
+async def cancel(ticket: Ticket, actor: Actor, news: TicketNews) -> None:
+    await tickets.cancel_ticket(news.session, ticket, actor, news.now)
+    await news.withdraw_cards(ticket)
     if ticket.assignee_id is not None and ticket.assignee_id != actor.person.id:
-        await notices.tell_person(
-            await notices.person(ticket.assignee_id),
+        await news.tell_person(
+            await news.person(ticket.assignee_id),
             lambda _language: _("Request {number} was cancelled by {who}.").format(
                 number=number(ticket), who=name(actor.person)
             ),
         )
-    await notices.tell_author(
+    await news.tell_author(
         ticket,
         lambda _language: _("Request {number} was cancelled by {who}.").format(
             number=f"<b>{number(ticket)}</b>", who=name(actor.person)
@@ -331,6 +333,7 @@ async def cancel(ticket: Ticket, actor: Actor, notices: TicketNotices) -> None:
 
 async def assign_command(
     message: Message,
+    outbox: Outbox,
     command: CommandObject,
     session: AsyncSession,
     actor: Actor,
@@ -338,24 +341,29 @@ async def assign_command(
 ) -> None:
     n, _rest = parse_number(command.args)
     if n is None:
-        await message.answer(_("Usage: /assign N, for example /assign 42"))
+        await outbox.answer(message, _("Usage: /assign N, for example /assign 42"))
         return
     try:
         ticket = await tickets.get_ticket(session, n)
     except DomainError as error:
-        await message.answer(refusal(error))
+        await outbox.answer(message, refusal(error))
         return
     if not actor.coordinates(ticket.programme_id):
-        await message.answer(_("Only a coordinator of the request's programme can reassign it."))
+        await outbox.answer(
+            message, _("Only a coordinator of the request's programme can reassign it.")
+        )
         return
     if ticket.status not in ACTIVE_STATUSES:
-        await message.answer(refusal(tickets.WrongStatus(ticket)))
+        await outbox.answer(message, refusal(tickets.WrongStatus(ticket)))
         return
     markup = await _assign_markup(session, ticket, settings)
     if markup is None:
-        await message.answer(_("This programme has no other mentors. Invite one: /invite mentor"))
+        await outbox.answer(
+            message, _("This programme has no other mentors. Invite one: /invite mentor")
+        )
         return
-    await message.answer(
+    await outbox.answer(
+        message,
         _("Who should take request {number}? In brackets: requests in progress / limit.").format(
             number=number(ticket)
         ),
@@ -368,41 +376,42 @@ async def assign_pressed(
     callback_data: AssignButton,
     session: AsyncSession,
     actor: Actor,
-    delivery: Delivery,
+    outbox: Outbox,
     i18n: I18n,
     settings: Settings,
     now: datetime,
 ) -> Any:
-    notices = TicketNotices(session, delivery, i18n, settings, now)
+    news = TicketNews(session, outbox, i18n, settings, now)
     try:
         ticket = await tickets.get_ticket(session, callback_data.ticket)
-        mentor = await notices.person(callback_data.mentor)
+        mentor = await news.person(callback_data.mentor)
         if mentor is None:
             raise NotFound("mentor")
         previous = await tickets.reassign_ticket(session, ticket, mentor, actor, now)
     except DomainError as error:
-        return await query.answer(refusal(error), show_alert=True)
-    await query.answer(_("Done."))
-    await notices.send_claimed_card(ticket, mentor)
-    await notices.withdraw_cards(ticket, taken_by=mentor)
+        return await outbox.callback(query, refusal(error), show_alert=True)
+    await outbox.callback(query, _("Done."))
+    await news.give_card(ticket, mentor, None)
+    await news.withdraw_cards(ticket, taken_by=mentor)
     if previous is not None:
-        await notices.tell_person(
+        await news.tell_person(
             previous,
             lambda _language: _("Request {number} was passed to {mentor} by {who}.").format(
                 number=number(ticket), mentor=name(mentor), who=name(actor.person)
             ),
         )
-    await notices.tell_author(
+    await news.tell_author(
         ticket,
         lambda _language: _("Your request {number} is now with mentor {mentor}.").format(
             number=f"<b>{number(ticket)}</b>", mentor=name(mentor)
         ),
     )
     if isinstance(query.message, Message):
-        await query.message.edit_text(
+        await outbox.edit_message(
+            query.message,
             _("Request {number} is now with {mentor}.").format(
                 number=number(ticket), mentor=name(mentor)
-            )
+            ),
         )
     return None
 
@@ -447,9 +456,9 @@ async def _list_view(
     return "\n\n".join(lines) + page_footer(found) + hint, markup
 
 
-async def my_tickets(message: Message, session: AsyncSession, actor: Actor) -> None:
+async def my_tickets(message: Message, outbox: Outbox, session: AsyncSession, actor: Actor) -> None:
     text, markup = await _list_view(session, actor, "my", page=0)
-    await message.answer(text, reply_markup=markup)
+    await outbox.answer(message, text, reply_markup=markup)
 
 
 def tickets_usage(topics: list[Topic]) -> str:
@@ -460,10 +469,10 @@ def tickets_usage(topics: list[Topic]) -> str:
 
 
 async def all_tickets(
-    message: Message, command: CommandObject, session: AsyncSession, actor: Actor
+    message: Message, outbox: Outbox, command: CommandObject, session: AsyncSession, actor: Actor
 ) -> None:
     if not (actor.is_admin or actor.has(RoleKind.coordinator)):
-        await message.answer(_("The list of all requests is for coordinators. Yours: /my"))
+        await outbox.answer(message, _("The list of all requests is for coordinators. Yours: /my"))
         return
     topics = await list_topics(session)
     status: TicketStatus | None = None
@@ -478,34 +487,36 @@ async def all_tickets(
         elif found_topic is not None and topic is None:
             topic = found_topic
         else:
-            await message.answer(
+            await outbox.answer(
+                message,
                 _("I do not understand «{word}».").format(word=html.escape(word[:40]))
                 + "\n"
-                + tickets_usage(topics)
+                + tickets_usage(topics),
             )
             return
     text, markup = await _list_view(session, actor, "all", page=0, status=status, topic=topic)
-    await message.answer(text, reply_markup=markup)
+    await outbox.answer(message, text, reply_markup=markup)
 
 
 async def list_page(
     query: CallbackQuery,
+    outbox: Outbox,
     callback_data: ListPage,
     session: AsyncSession,
     actor: Actor,
 ) -> Any:
     if not isinstance(query.message, Message):
-        return await query.answer()
+        return await outbox.callback(query)
     status = STATUS_WORDS.get(callback_data.status) if callback_data.status else None
     topic = await session.get(Topic, callback_data.topic) if callback_data.topic else None
     invalid = (callback_data.status and status is None) or (callback_data.topic and topic is None)
     if callback_data.view == "all" and not (actor.is_admin or actor.has(RoleKind.coordinator)):
         invalid = True
     if invalid:
-        return await query.answer(_("This button is not valid."), show_alert=True)
+        return await outbox.callback(query, _("This button is not valid."), show_alert=True)
     text, markup = await _list_view(
         session, actor, callback_data.view, page=callback_data.page, status=status, topic=topic
     )
-    await query.answer()
-    await query.message.edit_text(text, reply_markup=markup)
+    await outbox.callback(query)
+    await outbox.edit_message(query.message, text, reply_markup=markup)
     return None

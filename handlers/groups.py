@@ -6,7 +6,7 @@ import html
 from datetime import datetime
 from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import (
     JOIN_TRANSITION,
     ChatMemberUpdatedFilter,
@@ -20,6 +20,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.delivery import Outbox
 from bot.domain.access import Actor
 from bot.domain.errors import InvalidInput
 from bot.domain.programmes import (
@@ -32,9 +33,9 @@ from bot.domain.programmes import (
     note_chat,
     register_chat,
 )
+from handlers.common import IN_GROUP, in_group
 from models import GroupChat, Programme, RoleKind
 
-GROUP_TYPES = {"group", "supergroup"}
 # Commands that make sense in a group the bot serves no programme in yet.
 UNREGISTERED_OK = {"register", "start", "help", "lang", "tz", "topics"}
 
@@ -45,15 +46,13 @@ class RegisterPick(CallbackData, prefix="reg"):
 
 def router() -> Router:
     router = Router(name="groups")
-    router.my_chat_member.register(
-        bot_added, ChatMemberUpdatedFilter(JOIN_TRANSITION), F.chat.type.in_(GROUP_TYPES)
-    )
+    router.my_chat_member.register(bot_added, ChatMemberUpdatedFilter(JOIN_TRANSITION), IN_GROUP)
     router.message.register(migrated, F.migrate_to_chat_id)
     router.message.register(migrated, F.migrate_from_chat_id)
-    router.message.register(register, Command("register"), F.chat.type.in_(GROUP_TYPES))
+    router.message.register(register, Command("register"), IN_GROUP)
     router.message.register(register_in_private, Command("register"), F.chat.type == "private")
     router.callback_query.register(register_picked, RegisterPick.filter())
-    router.message.register(not_registered, F.chat.type.in_(GROUP_TYPES), _UnregisteredCommand())
+    router.message.register(not_registered, IN_GROUP, _UnregisteredCommand())
     return router
 
 
@@ -76,15 +75,15 @@ def may_register(actor: Actor | None) -> bool:
 
 async def bot_added(
     event: ChatMemberUpdated,
-    bot: Bot,
     session: AsyncSession,
+    outbox: Outbox,
     now: datetime,
     actor: Actor | None = None,
 ) -> None:
     chat = await note_chat(session, event.chat.id, event.chat.title or "", now)
     if chat.registered and chat.programme_id is not None:
         programme = await get_programme(session, chat.programme_id)
-        await bot.send_message(
+        await outbox.send(
             event.chat.id,
             _("Hello again! This group is registered to «{programme}». Requests: /ask").format(
                 programme=html.escape(programme.title if programme else "")
@@ -92,7 +91,7 @@ async def bot_added(
         )
         return
     if not may_register(actor):
-        await bot.send_message(
+        await outbox.send(
             event.chat.id,
             _(
                 "Hello! I serve only groups of programmes registered by their coordinators, "
@@ -100,9 +99,10 @@ async def bot_added(
                 "ask your programme's coordinator to add me."
             ),
         )
-        await bot.leave_chat(event.chat.id)
+        # After the message above: a chat's messages go out in the order they were written.
+        await outbox.leave_chat(event.chat.id)
         return
-    await bot.send_message(
+    await outbox.send(
         event.chat.id,
         _(
             "Hello! I am MentorDesk: I turn this group's requests into consultations with "
@@ -143,26 +143,29 @@ async def _bind(
 
 async def register(
     message: Message,
+    outbox: Outbox,
     command: CommandObject,
     session: AsyncSession,
     now: datetime,
     actor: Actor | None = None,
 ) -> None:
     if actor is None or not may_register(actor):
-        await message.answer(_("Only an admin or a programme coordinator can register a group."))
+        await outbox.answer(
+            message, _("Only an admin or a programme coordinator can register a group.")
+        )
         return
     chat = await note_chat(session, message.chat.id, message.chat.title or "", now)
     title = " ".join((command.args or "").split())
     if title:
-        await _register_by_title(message, session, chat, title, actor, now)
+        await _register_by_title(message, outbox, session, chat, title, actor, now)
         return
     programmes = await _registrable_programmes(session, actor)
     if len(programmes) == 1 and not actor.is_admin:
-        await message.answer(await _bind(session, chat, programmes[0], actor, now))
+        await outbox.answer(message, await _bind(session, chat, programmes[0], actor, now))
         return
     if not programmes:
-        await message.answer(
-            _("No programmes yet. Send /register followed by the programme's title.")
+        await outbox.answer(
+            message, _("No programmes yet. Send /register followed by the programme's title.")
         )
         return
     builder = InlineKeyboardBuilder()
@@ -174,11 +177,12 @@ async def register(
     hint = _("Which programme is this group part of?")
     if actor.is_admin:
         hint += " " + _("Or send /register followed by a new programme's title.")
-    await message.answer(hint, reply_markup=builder.as_markup())
+    await outbox.answer(message, hint, reply_markup=builder.as_markup())
 
 
 async def _register_by_title(
     message: Message,
+    outbox: Outbox,
     session: AsyncSession,
     chat: GroupChat,
     title: str,
@@ -186,44 +190,47 @@ async def _register_by_title(
     now: datetime,
 ) -> None:
     if len(title) > MAX_TITLE:
-        await message.answer(
-            _("A programme title is at most {limit} characters.").format(limit=MAX_TITLE)
+        await outbox.answer(
+            message, _("A programme title is at most {limit} characters.").format(limit=MAX_TITLE)
         )
         return
     if actor.is_admin:
         try:
             programme, _created = await find_or_create_programme(session, title, now)
         except InvalidInput:
-            await message.answer(_("Send /register followed by the programme's title."))
+            await outbox.answer(message, _("Send /register followed by the programme's title."))
             return
-        await message.answer(await _bind(session, chat, programme, actor, now))
+        await outbox.answer(message, await _bind(session, chat, programme, actor, now))
         return
     own = await _registrable_programmes(session, actor)
     matches = [p for p in own if p.title.lower() == title.lower()]
     if not matches:
         titles = ", ".join(f"«{html.escape(p.title)}»" for p in own)
-        await message.answer(
+        await outbox.answer(
+            message,
             _("You coordinate no programme called «{title}». Yours: {titles}.").format(
                 title=html.escape(title), titles=titles
-            )
+            ),
         )
         return
-    await message.answer(await _bind(session, chat, matches[0], actor, now))
+    await outbox.answer(message, await _bind(session, chat, matches[0], actor, now))
 
 
 async def register_picked(
     query: CallbackQuery,
+    outbox: Outbox,
     callback_data: RegisterPick,
     session: AsyncSession,
     now: datetime,
     actor: Actor | None = None,
 ) -> Any:
     message = query.message
-    if actor is None or not isinstance(message, Message) or message.chat.type not in GROUP_TYPES:
-        return await query.answer(_("This button is not valid."), show_alert=True)
+    if actor is None or not isinstance(message, Message) or not in_group(message):
+        return await outbox.callback(query, _("This button is not valid."), show_alert=True)
     programme = await get_programme(session, callback_data.programme_id)
     if programme is None or not actor.coordinates(programme.id):
-        return await query.answer(
+        return await outbox.callback(
+            query,
             _("Only an admin or this programme's coordinator can register a group to it."),
             show_alert=True,
         )
@@ -231,21 +238,22 @@ async def register_picked(
         session, message.chat.id, message.chat.title or "", now
     )
     text = await _bind(session, chat, programme, actor, now)
-    await query.answer()
-    await message.edit_text(text)
+    await outbox.callback(query)
+    await outbox.edit_message(message, text)
     return None
 
 
-async def register_in_private(message: Message) -> None:
-    await message.answer(
-        _("/register works in a group: add me to the programme's group and send it there.")
+async def register_in_private(message: Message, outbox: Outbox) -> None:
+    await outbox.answer(
+        message, _("/register works in a group: add me to the programme's group and send it there.")
     )
 
 
-async def not_registered(message: Message) -> None:
-    await message.answer(
+async def not_registered(message: Message, outbox: Outbox) -> None:
+    await outbox.answer(
+        message,
         _(
             "This group is not registered to a programme yet, so I cannot take requests here. "
             "An admin or a coordinator can send /register."
-        )
+        ),
     )

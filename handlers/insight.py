@@ -12,14 +12,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.types import BufferedInputFile, CallbackQuery, Message
-from aiogram.utils.chat_action import ChatActionSender
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.delivery import Document, Outbox
 from bot.domain import export, stats
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError, InvalidInput
@@ -38,7 +38,7 @@ from bot.views.stats import (
     stats_caption,
     stats_text,
 )
-from handlers.ticket_common import GROUP_TYPES
+from handlers.common import IN_GROUP, private_only, zone_of
 from models import RoleKind
 
 COMMANDS = ("stats", "export")
@@ -46,7 +46,7 @@ COMMANDS = ("stats", "export")
 
 def router() -> Router:
     router = Router(name="insight")
-    router.message.register(private_only, Command(*COMMANDS), F.chat.type.in_(GROUP_TYPES))
+    router.message.register(private_only, Command(*COMMANDS), IN_GROUP)
     router.message.register(stats_command, Command("stats"), HasRole(RoleKind.coordinator))
     router.message.register(export_command, Command("export"), HasRole(RoleKind.coordinator))
     router.message.register(refused, Command(*COMMANDS))
@@ -54,20 +54,13 @@ def router() -> Router:
     return router
 
 
-async def private_only(message: Message) -> None:
-    await message.reply(_("I show this in private only: write the command to me directly."))
-
-
-async def refused(message: Message) -> None:
-    await message.answer(_("Statistics and exports are for programme coordinators."))
-
-
-def _zone(actor: Actor, settings: Settings) -> str:
-    return actor.person.timezone or settings.default_timezone
+async def refused(message: Message, outbox: Outbox) -> None:
+    await outbox.answer(message, _("Statistics and exports are for programme coordinators."))
 
 
 async def _start(
     message: Message,
+    outbox: Outbox,
     command: CommandObject,
     what: str,
     session: AsyncSession,
@@ -77,42 +70,49 @@ async def _start(
 ) -> tuple[Period, list[int]] | None:
     """The period asked for and the programmes to cover, or None once the person was answered."""
     try:
-        period = stats.parse_period(command.args, now, _zone(actor, settings))
+        period = stats.parse_period(command.args, now, zone_of(actor, settings))
     except InvalidInput:
-        await message.answer(
+        await outbox.answer(
+            message,
             _("I do not understand «{text}».").format(text=html.escape((command.args or "")[:40]))
             + "\n"
-            + period_usage()
+            + period_usage(),
         )
         return None
     programmes = await list_programmes(session, stats.coordinated(actor))
     if not programmes:
-        await message.answer(_("No programmes yet. An admin creates one with /newprogramme Title."))
+        await outbox.answer(
+            message, _("No programmes yet. An admin creates one with /newprogramme Title.")
+        )
         return None
     if len(programmes) > 1:
         question = (
             _("Statistics of which programme?") if what == "stats" else _("Export which programme?")
         )
-        await message.answer(question, reply_markup=programme_choice(programmes, what, period))
+        await outbox.answer(
+            message, question, reply_markup=programme_choice(programmes, what, period)
+        )
         return None
     return period, [programmes[0].id]
 
 
 async def stats_command(
     message: Message,
+    outbox: Outbox,
     command: CommandObject,
     session: AsyncSession,
     actor: Actor,
     settings: Settings,
     now: datetime,
 ) -> None:
-    chosen = await _start(message, command, "stats", session, actor, settings, now)
+    chosen = await _start(message, outbox, command, "stats", session, actor, settings, now)
     if chosen is not None:
-        await send_stats(message, *chosen, session, actor, now)
+        await send_stats(message, outbox, *chosen, session, actor, now)
 
 
 async def export_command(
     message: Message,
+    outbox: Outbox,
     command: CommandObject,
     session: AsyncSession,
     actor: Actor,
@@ -120,13 +120,14 @@ async def export_command(
     bot: Bot,
     now: datetime,
 ) -> None:
-    chosen = await _start(message, command, "export", session, actor, settings, now)
+    chosen = await _start(message, outbox, command, "export", session, actor, settings, now)
     if chosen is not None:
-        await send_export(message, *chosen, session, actor, bot, now)
+        await send_export(message, outbox, *chosen, session, actor, now)
 
 
 async def programme_picked(
     query: CallbackQuery,
+    outbox: Outbox,
     callback_data: InsightPick,
     session: AsyncSession,
     actor: Actor,
@@ -136,30 +137,31 @@ async def programme_picked(
 ) -> Any:
     message = query.message
     if callback_data.what not in COMMANDS or not isinstance(message, Message):
-        return await query.answer(_("This button is not valid."), show_alert=True)
+        return await outbox.callback(query, _("This button is not valid."), show_alert=True)
     try:
-        period = stats.parse_period(callback_data.period, now, _zone(actor, settings))
+        period = stats.parse_period(callback_data.period, now, zone_of(actor, settings))
     except InvalidInput:
-        return await query.answer(_("This button is not valid."), show_alert=True)
+        return await outbox.callback(query, _("This button is not valid."), show_alert=True)
     visible = [p.id for p in await list_programmes(session, stats.coordinated(actor))]
     ids = visible if callback_data.programme == 0 else [callback_data.programme]
     try:
         stats.check_scope(actor, ids)
     except DomainError:
-        return await query.answer(
-            _("Only the programme's coordinators see its figures."), show_alert=True
+        return await outbox.callback(
+            query, _("Only the programme's coordinators see its figures."), show_alert=True
         )
-    await query.answer()
-    await message.edit_reply_markup(reply_markup=None)
+    await outbox.callback(query)
+    await outbox.edit_message_markup(message, None)
     if callback_data.what == "stats":
-        await send_stats(message, period, ids, session, actor, now)
+        await send_stats(message, outbox, period, ids, session, actor, now)
     else:
-        await send_export(message, period, ids, session, actor, bot, now)
+        await send_export(message, outbox, period, ids, session, actor, now)
     return None
 
 
 async def send_stats(
     message: Message,
+    outbox: Outbox,
     period: Period,
     programme_ids: Sequence[int],
     session: AsyncSession,
@@ -168,41 +170,42 @@ async def send_stats(
 ) -> None:
     stats.check_scope(actor, programme_ids)
     figures = await stats.collect(session, programme_ids, period, now)
-    await message.answer(stats_text(figures, actor.language))
+    await outbox.answer(message, stats_text(figures, actor.language))
     if figures.empty:
         return
     png = await render_weekly(figures.weekly, chart_text(figures.weekly, actor.language))
-    await message.answer_photo(
-        BufferedInputFile(png, filename="stats.png"), caption=stats_caption(figures)
+    await outbox.answer_photo(
+        message, Document(filename="stats.png", content=png), caption=stats_caption(figures)
     )
 
 
 async def send_export(
     message: Message,
+    outbox: Outbox,
     period: Period,
     programme_ids: Sequence[int],
     session: AsyncSession,
     actor: Actor,
-    bot: Bot,
     now: datetime,
 ) -> None:
     stats.check_scope(actor, programme_ids)
-    async with ChatActionSender.upload_document(bot=bot, chat_id=message.chat.id):
-        figures = await stats.collect(session, programme_ids, period, now)
-        data = await export.collect_export(session, programme_ids, period)
-        if not data.tickets and not data.meetings:
-            await message.answer(
-                _("Nothing to export: no requests and no meetings in this period.")
-                + "\n"
-                + period_usage()
-            )
-            return
-        files = await export.make_files(data, export_text(figures, actor.language))
-    await message.answer_document(
-        BufferedInputFile(files.xlsx, filename=files.xlsx_name),
+    figures = await stats.collect(session, programme_ids, period, now)
+    data = await export.collect_export(session, programme_ids, period)
+    if not data.tickets and not data.meetings:
+        await outbox.answer(
+            message,
+            _("Nothing to export: no requests and no meetings in this period.")
+            + "\n"
+            + period_usage(),
+        )
+        return
+    files = await export.make_files(data, export_text(figures, actor.language))
+    await outbox.answer_document(
+        message,
+        Document(filename=files.xlsx_name, content=files.xlsx),
         caption=export_caption(figures, files.tickets, files.meetings),
     )
-    await message.answer_document(
-        BufferedInputFile(files.csv, filename=files.csv_name), caption=csv_caption()
+    await outbox.answer_document(
+        message, Document(filename=files.csv_name, content=files.csv), caption=csv_caption()
     )
     export.record_export(session, actor.person.id, programme_ids, period, files, now)

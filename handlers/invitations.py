@@ -16,7 +16,8 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.delivery import Delivery
+from bot.delivery import Outbox
+from bot.delivery.outbox import FollowUp
 from bot.domain.access import Actor
 from bot.domain.invitations import create_invitation
 from bot.domain.programmes import get_programme, list_programmes
@@ -78,41 +79,42 @@ async def invite(
     session: AsyncSession,
     actor: Actor,
     settings: Settings,
-    delivery: Delivery,
+    outbox: Outbox,
     bot: Bot,
     now: datetime,
     group: GroupChat | None = None,
 ) -> None:
     if not (actor.is_admin or actor.has(RoleKind.coordinator)):
-        await message.answer(_("Only a programme coordinator can invite people."))
+        await outbox.answer(message, _("Only a programme coordinator can invite people."))
         return
     words = (command.args or "").split()
     all_topics = await list_topics(session)
     if not words or words[0].lower() not in KIND_WORDS or len(words) > MAX_TOPIC_WORDS + 1:
-        await message.answer(usage(all_topics))
+        await outbox.answer(message, usage(all_topics))
         return
     kind = KIND_WORDS[words[0].lower()]
     topics: list[Topic] = []
     if kind == RoleKind.mentor:
         if len(words) < 2:
-            await message.answer(usage(all_topics))
+            await outbox.answer(message, usage(all_topics))
             return
         try:
             topics = await resolve_topics(session, words[1:])
         except UnknownTopics as unknown:
-            await message.answer(
+            await outbox.answer(
+                message,
                 _("Unknown topics: {words}.").format(words=html.escape(", ".join(unknown.words)))
                 + "\n"
-                + usage(all_topics)
+                + usage(all_topics),
             )
             return
     elif len(words) > 1:
-        await message.answer(usage(all_topics))
+        await outbox.answer(message, usage(all_topics))
         return
 
     if group is not None:
         if group.programme_id is None:
-            await message.answer(_("Register this group first: /register"))
+            await outbox.answer(message, _("Register this group first: /register"))
             return
         programmes = [p for p in [await get_programme(session, group.programme_id)] if p]
     else:
@@ -120,11 +122,13 @@ async def invite(
     programmes = [p for p in programmes if may_invite(actor, kind, p.id)]
     if not programmes:
         if kind == RoleKind.coordinator and not actor.is_admin:
-            await message.answer(_("Only an admin can invite coordinators."))
+            await outbox.answer(message, _("Only an admin can invite coordinators."))
         elif kind == RoleKind.mentor and group is not None:
-            await message.answer(_("Only this programme's coordinator can invite mentors here."))
+            await outbox.answer(
+                message, _("Only this programme's coordinator can invite mentors here.")
+            )
         else:
-            await message.answer(_("There is no programme to invite to yet."))
+            await outbox.answer(message, _("There is no programme to invite to yet."))
         return
     if len(programmes) > 1:
         builder = InlineKeyboardBuilder()
@@ -137,22 +141,38 @@ async def invite(
                 ),
             )
         builder.adjust(1)
-        await message.answer(_("Invite to which programme?"), reply_markup=builder.as_markup())
+        await outbox.answer(
+            message, _("Invite to which programme?"), reply_markup=builder.as_markup()
+        )
         return
     text = await _make_link(session, actor, kind, topics, programmes[0], settings, bot, now)
     if message.chat.type == "private":
-        await message.answer(text)
+        await outbox.answer(message, text)
         return
     # A one-time link posted in a group could be taken by anyone there: it goes in private.
-    sent = await delivery.send_text(
-        session, actor.person.telegram_id, text, purpose="invitation", person_id=actor.person.id
-    )
-    if sent is None:
-        await message.reply(
-            _("I cannot write to you in private: open me (press Start) and repeat /invite.")
+    if not actor.person.private_chat_open:
+        await outbox.reply(
+            message,
+            _("I cannot write to you in private: open me (press Start) and repeat /invite."),
         )
-    else:
-        await message.reply(_("I sent you the invitation link in private."))
+        return
+    # What the group hears waits for Telegram's answer about the private message.
+    await outbox.send(
+        actor.person.telegram_id,
+        text,
+        purpose="invitation",
+        person_id=actor.person.id,
+        then=FollowUp(
+            message.chat.id,
+            _("I sent you the invitation link in private."),
+            reply_to=message.message_id,
+        ),
+        otherwise=FollowUp(
+            message.chat.id,
+            _("I cannot write to you in private: open me (press Start) and repeat /invite."),
+            reply_to=message.message_id,
+        ),
+    )
 
 
 async def _make_link(
@@ -191,6 +211,7 @@ async def _make_link(
 
 async def invite_picked(
     query: CallbackQuery,
+    outbox: Outbox,
     callback_data: InvitePick,
     session: AsyncSession,
     actor: Actor,
@@ -207,20 +228,22 @@ async def invite_picked(
         or not isinstance(message, Message)
         or message.chat.type != "private"
     ):
-        return await query.answer(_("This button is not valid."), show_alert=True)
+        return await outbox.callback(query, _("This button is not valid."), show_alert=True)
     if not may_invite(actor, kind, programme.id):
-        return await query.answer(_("You cannot invite people to this programme."), show_alert=True)
+        return await outbox.callback(
+            query, _("You cannot invite people to this programme."), show_alert=True
+        )
     topics: list[Topic] = []
     if kind == RoleKind.mentor:
         try:
             wanted = [int(part) for part in callback_data.topics.split(".") if part]
         except ValueError:
-            return await query.answer(_("This button is not valid."), show_alert=True)
+            return await outbox.callback(query, _("This button is not valid."), show_alert=True)
         by_id = {t.id: t for t in await list_topics(session)}
         topics = [by_id[i] for i in wanted if i in by_id]
         if not topics or len(topics) != len(wanted):
-            return await query.answer(_("This button is not valid."), show_alert=True)
+            return await outbox.callback(query, _("This button is not valid."), show_alert=True)
     text = await _make_link(session, actor, kind, topics, programme, settings, bot, now)
-    await query.answer()
-    await message.edit_text(text)
+    await outbox.callback(query)
+    await outbox.edit_message(message, text)
     return None

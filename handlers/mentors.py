@@ -14,12 +14,12 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.delivery import Delivery
-from bot.domain import tickets
+from bot.delivery import Outbox
+from bot.domain import summaries, tickets
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError
 from bot.domain.topics import list_topics
-from bot.ticket_notices import TicketNotices
+from bot.news.tickets import TicketNews
 from bot.views.tickets import (
     ClaimButton,
     ListPage,
@@ -31,7 +31,8 @@ from bot.views.tickets import (
     taken_card_text,
     ticket_line,
 )
-from handlers.ticket_common import parse_number, refusal
+from handlers.common import parse_number
+from handlers.ticket_common import refusal
 from models import Person, RoleKind, Ticket, TicketMessageKind
 
 
@@ -52,13 +53,14 @@ async def claim_pressed(
     query: CallbackQuery,
     callback_data: ClaimButton,
     session: AsyncSession,
+    outbox: Outbox,
     actor: Actor,
-    delivery: Delivery,
     i18n: I18n,
     settings: Settings,
     now: datetime,
 ) -> Any:
-    notices = TicketNotices(session, delivery, i18n, settings, now)
+    """«Claim» on a card, on a summary card or under ``/queue``: the first press wins."""
+    news = TicketNews(session, outbox, i18n, settings, now)
     try:
         ticket = await tickets.get_ticket(session, callback_data.ticket)
         await tickets.claim_ticket(
@@ -66,49 +68,47 @@ async def claim_pressed(
         )
     except tickets.AlreadyTaken as taken:
         if taken.assignee is not None and taken.assignee.id == actor.person.id:
-            return await query.answer(
-                _("Request {number} is yours.").format(number=number(taken.ticket))
+            return await outbox.callback(
+                query, _("Request {number} is yours.").format(number=number(taken.ticket))
             )
-        await query.answer(refusal(taken), show_alert=True)
+        await outbox.callback(query, refusal(taken), show_alert=True)
         if isinstance(query.message, Message) and taken.assignee is not None:
-            await _show_taken(query.message, taken.ticket, taken.assignee, actor, notices)
+            await _show_taken(query.message, taken.ticket, taken.assignee, actor, news)
         return None
     except DomainError as error:
-        return await query.answer(refusal(error), show_alert=True)
-    await query.answer(_("Request {number} is yours.").format(number=number(ticket)))
-    await claimed(ticket, actor, notices, pressed_on=query.message)
+        return await outbox.callback(query, refusal(error), show_alert=True)
+    await outbox.callback(query, _("Request {number} is yours.").format(number=number(ticket)))
+    await claimed(ticket, actor, news, pressed_on=query.message)
     return None
 
 
 async def _show_taken(
-    message: Message, ticket: Ticket, assignee: Person, actor: Actor, notices: TicketNotices
+    message: Message, ticket: Ticket, assignee: Person, actor: Actor, news: TicketNews
 ) -> None:
     """The presser's card, if it was one, now says who has the request."""
-    cards = await tickets.messages_of(notices.session, ticket.id, TicketMessageKind.card)
+    cards = await tickets.messages_of(news.session, ticket.id, TicketMessageKind.card)
     here = (message.chat.id, message.message_id)
     if any((card.chat_telegram_id, card.message_id) == here for card in cards):
-        topic = await notices.topic(ticket)
+        topic = await news.topic(ticket)
         text = taken_card_text(ticket, topic, assignee, actor.language)
-        await notices.edit(message.chat.id, message.message_id, text)
+        await news.outbox.edit_message(message, text)
+    elif await summaries.find(news.session, message.chat.id, message.message_id) is not None:
+        await news.refresh_summaries(ticket)
 
 
-async def claimed(ticket: Ticket, actor: Actor, notices: TicketNotices, *, pressed_on: Any) -> None:
-    """After a won claim: the mentor's card, the other cards, and the author's news."""
+async def claimed(ticket: Ticket, actor: Actor, news: TicketNews, *, pressed_on: Any) -> None:
+    """After a won claim: the mentor's card, the other cards and summaries, the author's news."""
     mentor = actor.person
-    cards = await tickets.messages_of(notices.session, ticket.id, TicketMessageKind.card)
+    cards = await tickets.messages_of(news.session, ticket.id, TicketMessageKind.card)
     mine = [c for c in cards if c.person_id == mentor.id]
     if isinstance(pressed_on, Message):
         here = (pressed_on.chat.id, pressed_on.message_id)
-        # The card pressed, else the card the mentor got (when they claimed from /queue).
+        # The card pressed, else the card the mentor got (when they claimed from /queue or
+        # from a summary card, which lists the request without its full text).
         mine.sort(key=lambda c: (c.chat_telegram_id, c.message_id) == here)
-    if mine:
-        text, markup = await notices.claimed_card(ticket, mentor)
-        await notices.edit(mine[-1].chat_telegram_id, mine[-1].message_id, text, markup)
-        await notices.send_request_files(ticket, mentor, reply_to=mine[-1].message_id)
-    else:
-        await notices.send_claimed_card(ticket, mentor)
-    await notices.withdraw_cards(ticket, taken_by=mentor)
-    await notices.tell_author(
+    await news.give_card(ticket, mentor, mine[-1] if mine else None)
+    await news.withdraw_cards(ticket, taken_by=mentor)
+    await news.tell_author(
         ticket,
         lambda _language: _(
             "{mentor} took your request {number}. The answer will come here; reply to it to "
@@ -120,26 +120,28 @@ async def claimed(ticket: Ticket, actor: Actor, notices: TicketNotices, *, press
 # --- the queue -----------------------------------------------------------------------------------
 
 
-async def queue(message: Message, session: AsyncSession, actor: Actor, settings: Settings) -> None:
+async def queue(
+    message: Message, session: AsyncSession, outbox: Outbox, actor: Actor, settings: Settings
+) -> None:
     if not actor.has(RoleKind.mentor):
-        await message.answer(_("The queue is for mentors; you are not one yet."))
+        await outbox.answer(message, _("The queue is for mentors; you are not one yet."))
         return
     text, markup = await _queue_view(session, actor, settings, page=0)
-    await message.answer(text, reply_markup=markup)
+    await outbox.answer(message, text, reply_markup=markup)
 
 
 async def queue_page(
     query: CallbackQuery,
     callback_data: ListPage,
     session: AsyncSession,
+    outbox: Outbox,
     actor: Actor,
     settings: Settings,
 ) -> Any:
     if not actor.has(RoleKind.mentor) or not isinstance(query.message, Message):
-        return await query.answer(_("This button is not valid."), show_alert=True)
+        return await outbox.callback(query, _("This button is not valid."), show_alert=True)
     text, markup = await _queue_view(session, actor, settings, page=callback_data.page)
-    await query.answer()
-    await query.message.edit_text(text, reply_markup=markup)
+    await outbox.edit_message(query.message, text, reply_markup=markup)
     return None
 
 
@@ -166,36 +168,38 @@ async def _queue_view(
 # --- resolving -----------------------------------------------------------------------------------
 
 
-async def resolve(ticket: Ticket, actor: Actor, notices: TicketNotices) -> None:
-    await tickets.resolve_ticket(notices.session, ticket, actor, notices.now)
-    mentor = await notices.person(ticket.assignee_id) or actor.person
-    await notices.ask_rating(ticket, mentor)
+async def resolve(ticket: Ticket, actor: Actor, news: TicketNews) -> None:
+    await tickets.resolve_ticket(news.session, ticket, actor, news.now)
+    mentor = await news.person(ticket.assignee_id) or actor.person
+    await news.ask_rating(ticket, mentor)
+
+
+def _resolved_text(ticket: Ticket) -> str:
+    return _("Request {number} is resolved; the author is asked to rate the answer.").format(
+        number=number(ticket)
+    )
 
 
 async def resolve_pressed(
     query: CallbackQuery,
     callback_data: ResolveButton,
     session: AsyncSession,
+    outbox: Outbox,
     actor: Actor,
-    delivery: Delivery,
     i18n: I18n,
     settings: Settings,
     now: datetime,
 ) -> Any:
-    notices = TicketNotices(session, delivery, i18n, settings, now)
+    news = TicketNews(session, outbox, i18n, settings, now)
     try:
         ticket = await tickets.get_ticket(session, callback_data.ticket)
-        await resolve(ticket, actor, notices)
+        await resolve(ticket, actor, news)
     except DomainError as error:
-        return await query.answer(refusal(error), show_alert=True)
-    await query.answer(_("Resolved."))
+        return await outbox.callback(query, refusal(error), show_alert=True)
+    await outbox.callback(query, _("Resolved."))
     if isinstance(query.message, Message):
-        await query.message.edit_reply_markup(reply_markup=None)
-        await query.message.reply(
-            _("Request {number} is resolved; the author is asked to rate the answer.").format(
-                number=number(ticket)
-            )
-        )
+        await outbox.edit_message_markup(query.message, None)
+        await outbox.reply(query.message, _resolved_text(ticket))
     return None
 
 
@@ -203,25 +207,21 @@ async def resolve_command(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
+    outbox: Outbox,
     actor: Actor,
-    delivery: Delivery,
     i18n: I18n,
     settings: Settings,
     now: datetime,
 ) -> None:
     n, _rest = parse_number(command.args)
     if n is None:
-        await message.answer(_("Usage: /resolve N, for example /resolve 42"))
+        await outbox.answer(message, _("Usage: /resolve N, for example /resolve 42"))
         return
-    notices = TicketNotices(session, delivery, i18n, settings, now)
+    news = TicketNews(session, outbox, i18n, settings, now)
     try:
         ticket = await tickets.get_ticket(session, n)
-        await resolve(ticket, actor, notices)
+        await resolve(ticket, actor, news)
     except DomainError as error:
-        await message.answer(refusal(error))
+        await outbox.answer(message, refusal(error))
         return
-    await message.answer(
-        _("Request {number} is resolved; the author is asked to rate the answer.").format(
-            number=number(ticket)
-        )
-    )
+    await outbox.answer(message, _resolved_text(ticket))

@@ -14,6 +14,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.delivery import Outbox
 from bot.domain.access import Actor
 from bot.domain.people import LANGUAGES, set_language, set_timezone
 from bot.domain.topics import list_topics
@@ -45,37 +46,39 @@ def language_keyboard() -> InlineKeyboardMarkup:
 
 
 async def choose_language(
-    message: Message, command: CommandObject, actor: Actor, i18n: I18n
+    message: Message, outbox: Outbox, command: CommandObject, actor: Actor, i18n: I18n
 ) -> None:
     code = (command.args or "").strip().lower()
     if not code:
-        await message.answer(_("Choose your language:"), reply_markup=language_keyboard())
+        await outbox.answer(message, _("Choose your language:"), reply_markup=language_keyboard())
         return
     if code not in LANGUAGES:
-        await message.answer(
-            _("Unknown language «{code}». Available: ru, en.").format(code=html.escape(code[:20]))
+        await outbox.answer(
+            message,
+            _("Unknown language «{code}». Available: ru, en.").format(code=html.escape(code[:20])),
         )
         return
     set_language(actor.person, code)
     with i18n.use_locale(code):
-        await message.answer(_("Language set: English."))
+        await outbox.answer(message, _("Language set: English."))
 
 
 async def language_chosen(
-    query: CallbackQuery, callback_data: LanguageChoice, actor: Actor, i18n: I18n
+    query: CallbackQuery, outbox: Outbox, callback_data: LanguageChoice, actor: Actor, i18n: I18n
 ) -> None:
     if callback_data.code not in LANGUAGES:
-        await query.answer(_("This button is not valid."), show_alert=True)
+        await outbox.callback(query, _("This button is not valid."), show_alert=True)
         return
     set_language(actor.person, callback_data.code)
     with i18n.use_locale(callback_data.code):
-        await query.answer(_("Language set: English."))
+        await outbox.callback(query, _("Language set: English."))
         if isinstance(query.message, Message):
-            await query.message.edit_text(_("Language set: English."))
+            await outbox.edit_message(query.message, _("Language set: English."))
 
 
 async def time_zone(
     message: Message,
+    outbox: Outbox,
     command: CommandObject,
     actor: Actor,
     settings: Settings,
@@ -94,29 +97,31 @@ async def time_zone(
             answer += "\n" + _("This group's time zone: {zone}.").format(
                 zone=html.escape(group.timezone or settings.default_timezone)
             )
-        await message.answer(
-            answer + "\n" + _("To change: /tz {examples}").format(examples=ZONE_EXAMPLES)
+        await outbox.answer(
+            message, answer + "\n" + _("To change: /tz {examples}").format(examples=ZONE_EXAMPLES)
         )
         return
     try:
         if for_group and group is not None:
             group.timezone = normalize_zone(text)
-            await message.answer(
-                _("This group's time zone is now {zone}.").format(zone=html.escape(group.timezone))
+            await outbox.answer(
+                message,
+                _("This group's time zone is now {zone}.").format(zone=html.escape(group.timezone)),
             )
             return
         zone = set_timezone(actor.person, text)
     except UnknownZoneError:
-        await message.answer(
+        await outbox.answer(
+            message,
             _("I do not know the time zone «{zone}». Examples: {examples}.").format(
                 zone=html.escape(text[:64]), examples=ZONE_EXAMPLES
-            )
+            ),
         )
         return
-    await message.answer(_("Your time zone is now {zone}.").format(zone=html.escape(zone)))
+    await outbox.answer(message, _("Your time zone is now {zone}.").format(zone=html.escape(zone)))
 
 
-async def topics(message: Message, session: AsyncSession, actor: Actor) -> None:
+async def topics(message: Message, outbox: Outbox, session: AsyncSession, actor: Actor) -> None:
     lines = [
         "• <b>{title}</b> — {tags}".format(
             title=html.escape(topic.title(actor.language)),
@@ -124,8 +129,9 @@ async def topics(message: Message, session: AsyncSession, actor: Actor) -> None:
         )
         for topic in await list_topics(session)
     ]
-    await message.answer(
+    await outbox.answer(
+        message,
         _("Consultation topics. Add a hashtag to your request to choose one:")
         + "\n"
-        + "\n".join(lines)
+        + "\n".join(lines),
     )

@@ -11,6 +11,7 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.delivery import Outbox
 from bot.domain.access import Actor
 from bot.domain.errors import InvalidInput
 from bot.domain.programmes import (
@@ -31,11 +32,13 @@ def router() -> Router:
     return router
 
 
-async def programmes(message: Message, session: AsyncSession, actor: Actor) -> None:
+async def programmes(message: Message, outbox: Outbox, session: AsyncSession, actor: Actor) -> None:
     ids = None if actor.is_admin else actor.programmes(RoleKind.coordinator)
     found = await list_programmes(session, ids)
     if not found:
-        await message.answer(_("No programmes yet. An admin creates one with /newprogramme Title."))
+        await outbox.answer(
+            message, _("No programmes yet. An admin creates one with /newprogramme Title.")
+        )
         return
     lines: list[str] = []
     for programme in found:
@@ -46,35 +49,37 @@ async def programmes(message: Message, session: AsyncSession, actor: Actor) -> N
                 title=html.escape(programme.title), groups=groups or "—"
             )
         )
-    await message.answer("\n".join(lines))
+    await outbox.answer(message, "\n".join(lines))
 
 
 async def new_programme(
-    message: Message, command: CommandObject, session: AsyncSession, now: datetime
+    message: Message, outbox: Outbox, command: CommandObject, session: AsyncSession, now: datetime
 ) -> None:
     title = command.args or ""
     if len(" ".join(title.split())) > MAX_TITLE:
-        await message.answer(
-            _("A programme title is at most {limit} characters.").format(limit=MAX_TITLE)
+        await outbox.answer(
+            message, _("A programme title is at most {limit} characters.").format(limit=MAX_TITLE)
         )
         return
     try:
         programme, created = await find_or_create_programme(session, title, now)
     except InvalidInput:
-        await message.answer(_("Usage: /newprogramme Programme title"))
+        await outbox.answer(message, _("Usage: /newprogramme Programme title"))
         return
     if created:
-        await message.answer(
+        await outbox.answer(
+            message,
             _(
                 "Programme «{title}» created. Add me to its groups and send /register there; "
                 "invite a coordinator with /invite coordinator."
-            ).format(title=html.escape(programme.title))
+            ).format(title=html.escape(programme.title)),
         )
     else:
-        await message.answer(
-            _("Programme «{title}» already exists.").format(title=html.escape(programme.title))
+        await outbox.answer(
+            message,
+            _("Programme «{title}» already exists.").format(title=html.escape(programme.title)),
         )
 
 
-async def refused(message: Message) -> None:
-    await message.answer(_("This command is for coordinators and admins."))
+async def refused(message: Message, outbox: Outbox) -> None:
+    await outbox.answer(message, _("This command is for coordinators and admins."))

@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
@@ -19,7 +19,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.delivery import Delivery
+from bot.delivery import Outbox
 from bot.domain import roster
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError, NotFound
@@ -28,7 +28,7 @@ from bot.domain.roster import CAPACITY_CHOICES, LastTopic, RosterEntry
 from bot.domain.stats import coordinated
 from bot.domain.topics import list_topics
 from bot.filters import HasRole
-from bot.ticket_notices import TicketNotices
+from bot.news.tickets import TicketNews
 from bot.views.roster import (
     MentorAction,
     RosterPage,
@@ -46,13 +46,13 @@ from bot.views.roster import (
     topics_keyboard,
     topics_prompt,
 )
-from handlers.ticket_common import GROUP_TYPES
+from handlers.common import IN_GROUP, private_only, zone_of
 from models import Person, Programme, RoleKind, Ticket, Topic
 
 
 def router() -> Router:
     router = Router(name="roster")
-    router.message.register(private_only, Command("mentors"), F.chat.type.in_(GROUP_TYPES))
+    router.message.register(private_only, Command("mentors"), IN_GROUP)
     router.message.register(mentors, Command("mentors"), HasRole(RoleKind.coordinator))
     router.message.register(refused, Command("mentors"))
     router.callback_query.register(page_pressed, RosterPage.filter())
@@ -60,16 +60,8 @@ def router() -> Router:
     return router
 
 
-async def private_only(message: Message) -> None:
-    await message.reply(_("I show this in private only: write the command to me directly."))
-
-
-async def refused(message: Message) -> None:
-    await message.answer(_("The list of mentors is for programme coordinators."))
-
-
-def _zone(actor: Actor, settings: Settings) -> str:
-    return actor.person.timezone or settings.default_timezone
+async def refused(message: Message, outbox: Outbox) -> None:
+    await outbox.answer(message, _("The list of mentors is for programme coordinators."))
 
 
 async def _roster_view(
@@ -77,28 +69,31 @@ async def _roster_view(
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     entries = await roster.roster(session, programme.id, default_capacity=settings.mentor_capacity)
     page = min(max(page, 0), pages_of(entries) - 1)
-    text = roster_text(programme, entries, page, actor.language, _zone(actor, settings))
+    text = roster_text(programme, entries, page, actor.language, zone_of(actor, settings))
     return text, roster_keyboard(programme, entries, page)
 
 
 async def mentors(
-    message: Message, session: AsyncSession, actor: Actor, settings: Settings
+    message: Message, outbox: Outbox, session: AsyncSession, actor: Actor, settings: Settings
 ) -> None:
     programmes = await list_programmes(session, coordinated(actor))
     if not programmes:
-        await message.answer(_("No programmes yet. An admin creates one with /newprogramme Title."))
+        await outbox.answer(
+            message, _("No programmes yet. An admin creates one with /newprogramme Title.")
+        )
         return
     if len(programmes) > 1:
-        await message.answer(
-            _("Mentors of which programme?"), reply_markup=programme_keyboard(programmes)
+        await outbox.answer(
+            message, _("Mentors of which programme?"), reply_markup=programme_keyboard(programmes)
         )
         return
     text, markup = await _roster_view(session, programmes[0], actor, settings, 0)
-    await message.answer(text, reply_markup=markup)
+    await outbox.answer(message, text, reply_markup=markup)
 
 
 async def page_pressed(
     query: CallbackQuery,
+    outbox: Outbox,
     callback_data: RosterPage,
     session: AsyncSession,
     actor: Actor,
@@ -106,14 +101,14 @@ async def page_pressed(
 ) -> Any:
     programme = await get_programme(session, callback_data.programme)
     if programme is None or not isinstance(query.message, Message):
-        return await query.answer(_("This button is not valid."), show_alert=True)
+        return await outbox.callback(query, _("This button is not valid."), show_alert=True)
     if not actor.coordinates(programme.id):
-        return await query.answer(
-            _("Only the programme's coordinators manage its mentors."), show_alert=True
+        return await outbox.callback(
+            query, _("Only the programme's coordinators manage its mentors."), show_alert=True
         )
     text, markup = await _roster_view(session, programme, actor, settings, callback_data.page)
-    await query.answer()
-    await query.message.edit_text(text, reply_markup=markup)
+    await outbox.callback(query)
+    await outbox.edit_message(query.message, text, reply_markup=markup)
     return None
 
 
@@ -131,21 +126,21 @@ async def mentor_pressed(
     session: AsyncSession,
     actor: Actor,
     settings: Settings,
-    delivery: Delivery,
+    outbox: Outbox,
     i18n: I18n,
     now: datetime,
 ) -> Any:
     message = query.message
     if not isinstance(message, Message):
-        return await query.answer(_("This button is not valid."), show_alert=True)
+        return await outbox.callback(query, _("This button is not valid."), show_alert=True)
     try:
         role = await roster.mentor_role(session, actor, callback_data.role)
     except DomainError as error:
-        return await query.answer(_refusal(error), show_alert=True)
+        return await outbox.callback(query, _refusal(error), show_alert=True)
     programme = await get_programme(session, role.programme_id)
     if programme is None:
-        return await query.answer(_("This button is not valid."), show_alert=True)
-    zone_name = _zone(actor, settings)
+        return await outbox.callback(query, _("This button is not valid."), show_alert=True)
+    zone_name = zone_of(actor, settings)
 
     async def current() -> RosterEntry:
         return await roster.entry(session, role, default_capacity=settings.mentor_capacity)
@@ -153,70 +148,74 @@ async def mentor_pressed(
     async def show_card(note: str | None = None) -> None:
         found = await current()
         text = card_text(found, programme, actor.language, zone_name)
-        await message.edit_text(
-            f"{note}\n\n{text}" if note else text, reply_markup=card_keyboard(found)
+        await outbox.edit_message(
+            message, f"{note}\n\n{text}" if note else text, reply_markup=card_keyboard(found)
         )
 
     action, value = callback_data.action, callback_data.value
     try:
         if action == "card":
-            await query.answer()
+            await outbox.callback(query)
             await show_card()
         elif action == "topics":
             found = await current()
             topics = await list_topics(session)
-            await query.answer()
-            await message.edit_text(
-                topics_prompt(found), reply_markup=topics_keyboard(found, topics, actor.language)
+            await outbox.callback(query)
+            await outbox.edit_message(
+                message,
+                topics_prompt(found),
+                reply_markup=topics_keyboard(found, topics, actor.language),
             )
         elif action == "topic":
             topic = await session.get(Topic, value) if 0 < value < 2**62 else None
             if topic is None or not topic.active:
-                return await query.answer(_("This button is not valid."), show_alert=True)
+                return await outbox.callback(query, _("This button is not valid."), show_alert=True)
             added = await roster.toggle_topic(session, actor, role, topic, now)
             title = topic.title(actor.language)
-            await query.answer(
-                (_("Added: {topic}") if added else _("Removed: {topic}")).format(topic=title)
+            await outbox.callback(
+                query, (_("Added: {topic}") if added else _("Removed: {topic}")).format(topic=title)
             )
             topics = await list_topics(session)
-            await message.edit_reply_markup(
-                reply_markup=topics_keyboard(await current(), topics, actor.language)
+            await outbox.edit_message_markup(
+                message, topics_keyboard(await current(), topics, actor.language)
             )
         elif action == "capacity":
             found = await current()
-            await query.answer()
-            await message.edit_text(capacity_prompt(found), reply_markup=capacity_keyboard(found))
+            await outbox.callback(query)
+            await outbox.edit_message(
+                message, capacity_prompt(found), reply_markup=capacity_keyboard(found)
+            )
         elif action == "cap":
             if value not in CAPACITY_CHOICES:
-                return await query.answer(_("This button is not valid."), show_alert=True)
+                return await outbox.callback(query, _("This button is not valid."), show_alert=True)
             await roster.set_capacity(session, actor, role, value, now)
-            await query.answer(_("Capacity: {count}").format(count=value))
+            await outbox.callback(query, _("Capacity: {count}").format(count=value))
             await show_card()
         elif action == "off":
             found = await current()
-            await query.answer()
+            await outbox.callback(query)
             if not role.active:
                 await show_card()
                 return None
-            await message.edit_text(
-                deactivate_prompt(found), reply_markup=deactivate_keyboard(found)
+            await outbox.edit_message(
+                message, deactivate_prompt(found), reply_markup=deactivate_keyboard(found)
             )
         elif action == "off_yes":
             was_active = role.active
             returned = await roster.deactivate(session, actor, role, now)
             mentor = await session.get_one(Person, role.person_id)
-            notices = TicketNotices(session, delivery, i18n, settings, now)
-            cards = await release(returned, mentor, programme, actor, notices) if was_active else 0
-            await query.answer(_("Deactivated."))
+            news = TicketNews(session, outbox, i18n, settings, now)
+            cards = await release(returned, mentor, programme, actor, news) if was_active else 0
+            await outbox.callback(query, _("Deactivated."))
             await show_card(returned_text(await current(), [t.id for t in returned], cards))
         elif action == "on":
             await roster.reactivate(session, actor, role, now)
-            await query.answer(_("Reactivated."))
+            await outbox.callback(query, _("Reactivated."))
             await show_card()
         else:
-            return await query.answer(_("This button is not valid."), show_alert=True)
+            return await outbox.callback(query, _("This button is not valid."), show_alert=True)
     except DomainError as error:
-        return await query.answer(_refusal(error), show_alert=True)
+        return await outbox.callback(query, _refusal(error), show_alert=True)
     return None
 
 
@@ -248,12 +247,12 @@ async def release(
     mentor: Person,
     programme: Programme,
     actor: Actor,
-    notices: TicketNotices,
+    news: TicketNews,
 ) -> int:
-    """Offer each returned request to the mentors of its topic; how many cards arrived."""
+    """Offer each returned request to the mentors of its topic; to how many, in all."""
     cards = 0
     for ticket in returned:
-        cards += await notices.route(ticket)
-        await notices.tell_author(ticket, partial(_waiting_again, ticket))
-    await notices.tell_person(mentor, partial(_mentor_notice, programme, actor.person, returned))
+        cards += await news.offer(ticket)
+        await news.tell_author(ticket, partial(_waiting_again, ticket))
+    await news.tell_person(mentor, partial(_mentor_notice, programme, actor.person, returned))
     return cards

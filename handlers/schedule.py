@@ -17,18 +17,19 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, Filter, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.delivery import Delivery
+from bot.delivery import Outbox
+from bot.delivery.outbox import FollowUp
 from bot.domain import meetings, tickets
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError, InvalidInput, NotAllowed, NotFound
-from bot.domain.meetings import MeetingPlan
+from bot.domain.meetings import MeetingPlan, Place
 from bot.domain.schedule_parser import (
     ScheduleError,
     ScheduleProblem,
@@ -39,7 +40,7 @@ from bot.domain.schedule_parser import (
 )
 from bot.i18n import locale
 from bot.jobs.reminders import ReminderRunner
-from bot.meeting_notices import MeetingNotices
+from bot.news.meetings import MeetingNews
 from bot.timezones import zone
 from bot.views.meetings import (
     DraftAction,
@@ -55,9 +56,9 @@ from bot.views.meetings import (
     meeting_line,
     problem_text,
 )
+from handlers.common import in_group, invalid_button, parse_number
 from models import GroupChat, Meeting, Person
 
-GROUP_TYPES = frozenset({"group", "supergroup"})
 # Every callback prefix of meetings: a press with one that no handler accepts is answered.
 PREFIXES = frozenset({"mr", "mg", "mp", "ms"})
 LIST_LIMIT = 10
@@ -144,15 +145,15 @@ class Tools:
     """What scheduling handlers need besides the update: built from the dispatcher's data."""
 
     session: AsyncSession
+    outbox: Outbox
     actor: Actor
     settings: Settings
-    delivery: Delivery
     i18n: I18n
     now: datetime
     runner: ReminderRunner
 
-    def notices(self) -> MeetingNotices:
-        return MeetingNotices(self.session, self.delivery, self.i18n, self.settings, self.now)
+    def news(self) -> MeetingNews:
+        return MeetingNews(self.session, self.outbox, self.i18n, self.settings, self.now)
 
     def default_zone(self, group: GroupChat | None) -> str:
         """The author's zone, else the chat's, else the deployment's."""
@@ -168,19 +169,15 @@ def tools(data: dict[str, Any]) -> Tools:
     session_factory: async_sessionmaker[AsyncSession] = data["session_factory"]
     return Tools(
         session=data["session"],
+        outbox=data["outbox"],
         actor=data["actor"],
         settings=data["settings"],
-        delivery=data["delivery"],
         i18n=data["i18n"],
         now=data["now"],
         runner=ReminderRunner(
-            scheduler, session_factory, data["delivery"], data["i18n"], data["settings"]
+            scheduler, session_factory, data["wake_delivery"], data["i18n"], data["settings"]
         ),
     )
-
-
-def in_group(message: Message) -> bool:
-    return message.chat.type in GROUP_TYPES
 
 
 def refusal(error: DomainError) -> str:
@@ -191,14 +188,6 @@ def refusal(error: DomainError) -> str:
     if isinstance(error, NotAllowed):
         return _("Only the programme's coordinators or the meeting's organiser can do this.")
     return _("This meeting is over or cancelled, so it cannot be changed.")
-
-
-def _number(text: str) -> tuple[int | None, str]:
-    head, _sep, rest = text.strip().partition(" ")
-    digits = head.lstrip("#")
-    if digits.isdigit() and len(digits) <= 12:
-        return int(digits), rest.strip()
-    return None, text.strip()
 
 
 # --- /schedule -------------------------------------------------------------------------------
@@ -221,31 +210,33 @@ async def schedule(
         if group is None or group.programme_id is None:
             return
         if not t.actor.coordinates(group.programme_id):
-            await message.reply(
+            await t.outbox.reply(
+                message,
                 _(
                     "Only this programme's coordinators can schedule video conferences. "
                     "A mentor can schedule a call about a request they hold: "
                     "/schedule #42 date time."
-                )
+                ),
             )
             return
     elif not await meetings.schedulable_groups(t.session, t.actor):
-        await message.answer(
+        await t.outbox.answer(
+            message,
             _(
                 "Video conferences are scheduled by programme coordinators. A mentor can "
                 "schedule a call about a request they hold: /schedule #42 date time."
-            )
+            ),
         )
         return
     await state.clear()
     draft = Draft(group_id=group.id if in_group(message) and group is not None else None)
     if not args:
-        await start_dialogue(message, state, draft)
+        await start_dialogue(message, state, draft, t)
         return
     try:
         request = parse_schedule(args, now=t.now, default_zone=t.default_zone(group))
     except ScheduleError as error:
-        await message.reply(problem_text(error))
+        await t.outbox.reply(message, problem_text(error))
         return
     draft.take(request)
     if in_group(message) and group is not None:
@@ -254,7 +245,7 @@ async def schedule(
     await show_group_picker(message, state, draft, t, edit=False)
 
 
-async def start_dialogue(message: Message, state: FSMContext, draft: Draft) -> None:
+async def start_dialogue(message: Message, state: FSMContext, draft: Draft, t: Tools) -> None:
     await draft.save(state)
     await state.set_state(ScheduleDraft.when)
     text = _(
@@ -263,7 +254,7 @@ async def start_dialogue(message: Message, state: FSMContext, draft: Draft) -> N
     )
     if in_group(message):
         text += "\n" + _("Answer by replying to my messages.")
-    await message.reply(text, reply_markup=day_keyboard())
+    await t.outbox.reply(message, text, reply_markup=day_keyboard())
 
 
 async def draft_when(
@@ -279,7 +270,7 @@ async def draft_when(
     try:
         request = _read_when(text, draft, default_zone, t.now)
     except ScheduleError as error:
-        await message.reply(problem_text(error))
+        await t.outbox.reply(message, problem_text(error))
         return
     draft.take(request)
     await draft.save(state)
@@ -311,7 +302,7 @@ async def draft_title(message: Message, state: FSMContext, **data: Any) -> None:
     try:
         draft.title = clean_title(message.text or "")
     except ScheduleError as error:
-        await message.reply(problem_text(error))
+        await t.outbox.reply(message, problem_text(error))
         return
     await draft.save(state)
     await ask_next(message, state, draft, t, edit=False)
@@ -323,11 +314,11 @@ async def ask_next(
     """The dialogue's next question: the title, the duration, then the groups or a confirm."""
     if not draft.title:
         await state.set_state(ScheduleDraft.title)
-        await _say(message, _("What is the meeting called?"), edit=edit)
+        await _say(message, t, _("What is the meeting called?"), edit=edit)
         return
     if draft.duration is None:
         await state.set_state(ScheduleDraft.duration)
-        await _say(message, _("How long will it last?"), edit=edit, markup=duration_keyboard())
+        await _say(message, t, _("How long will it last?"), edit=edit, markup=duration_keyboard())
         return
     if draft.group_id is None:
         await show_group_picker(message, state, draft, t, edit=edit)
@@ -342,14 +333,14 @@ async def ask_next(
         plan.link,
         t.actor.language,
     )
-    await _say(message, text, edit=edit, markup=confirm_keyboard())
+    await _say(message, t, text, edit=edit, markup=confirm_keyboard())
 
 
-async def _say(message: Message, text: str, *, edit: bool, markup: Any = None) -> None:
+async def _say(message: Message, t: Tools, text: str, *, edit: bool, markup: Any = None) -> None:
     if edit:
-        await message.edit_text(text, reply_markup=markup)
+        await t.outbox.edit_message(message, text, reply_markup=markup)
     else:
-        await message.reply(text, reply_markup=markup)
+        await t.outbox.reply(message, text, reply_markup=markup)
 
 
 async def show_group_picker(
@@ -376,12 +367,12 @@ async def show_group_picker(
         + "\n\n"
         + _("Which groups is it for? Tap to choose, then «Announce».")
     )
-    await _say(message, text, edit=edit, markup=group_picker(groups, set(draft.chosen), titles))
+    await _say(message, t, text, edit=edit, markup=group_picker(groups, set(draft.chosen), titles))
 
 
-async def cancel_draft(message: Message, state: FSMContext) -> None:
+async def cancel_draft(message: Message, state: FSMContext, outbox: Outbox) -> None:
     await state.clear()
-    await message.reply(_("Scheduling cancelled; nothing was announced."))
+    await outbox.reply(message, _("Scheduling cancelled; nothing was announced."))
 
 
 async def announce_for_groups(
@@ -398,19 +389,24 @@ async def announce_for_groups(
             now=t.now,
         )
     except NotAllowed:
-        await message.answer(_("Only this programme's coordinators can schedule conferences."))
+        await t.outbox.answer(
+            message, _("Only this programme's coordinators can schedule conferences.")
+        )
         return None
     except InvalidInput:
-        await message.answer(_("This moment has already passed; start again with /schedule."))
-        return None
-    missed = await t.notices().announce(meeting)
-    t.runner.plan_after_commit(t.session, await meetings.pending_of(t.session, meeting.id))
-    if missed:
-        await message.answer(
-            _("I could not post the announcement in: {groups}. Am I still a member there?").format(
-                groups=", ".join(html.escape(place.title) for place in missed)
-            )
+        await t.outbox.answer(
+            message, _("This moment has already passed; start again with /schedule.")
         )
+        return None
+    organiser = message.chat.id
+
+    def if_missed(place: Place) -> FollowUp:
+        # Said to the organiser only if Telegram refuses the announcement in that group.
+        text = _("I could not post the announcement in: {groups}. Am I still a member there?")
+        return FollowUp(organiser, text.format(groups=html.escape(place.title)))
+
+    await t.news().announce(meeting, if_missed=if_missed)
+    t.runner.plan_after_commit(t.session, await meetings.pending_of(t.session, meeting.id))
     return meeting
 
 
@@ -428,35 +424,38 @@ async def draft_pressed(
     message = query.message
     draft = await Draft.load(state)
     if not isinstance(message, Message) or draft is None:
-        await query.answer(_("This button is not for you, or it is outdated."), show_alert=True)
+        await t.outbox.callback(
+            query, _("This button is not for you, or it is outdated."), show_alert=True
+        )
         return
     action = callback_data.action
     if action == "cancel":
         await state.clear()
-        await query.answer()
-        await message.edit_text(_("Scheduling cancelled; nothing was announced."))
+        await t.outbox.callback(query)
+        await t.outbox.edit_message(message, _("Scheduling cancelled; nothing was announced."))
         return
     if action == "day" and callback_data.value in (0, 1, 2):
         draft.day = callback_data.value
         await draft.save(state)
-        await query.answer()
+        await t.outbox.callback(query)
         day = t.now.astimezone(zone(t.default_zone(group))).date() + timedelta(days=draft.day)
-        await message.edit_text(
+        await t.outbox.edit_message(
+            message,
             _("{day}: at what time? For example 15:00, or 15:00 Asia/Omsk.").format(
                 day=f"{day:%d.%m.%Y}"
-            )
+            ),
         )
         return
     if action == "duration" and 5 <= callback_data.value <= 12 * 60:
         draft.duration = callback_data.value
         await draft.save(state)
-        await query.answer()
+        await t.outbox.callback(query)
         await ask_next(message, state, draft, t, edit=True)
         return
     if action == "announce" and draft.starts_at is not None and draft.title:
         await announce_draft(query, message, state, draft, t)
         return
-    await query.answer(_("This button is not valid."), show_alert=True)
+    await t.outbox.callback(query, _("This button is not valid."), show_alert=True)
 
 
 async def announce_draft(
@@ -466,36 +465,34 @@ async def announce_draft(
     allowed = {g.id: g for g in await meetings.schedulable_groups(t.session, t.actor)}
     groups = [allowed[i] for i in ids if i in allowed]
     if not groups:
-        await query.answer(_("Choose at least one group."), show_alert=True)
+        await t.outbox.callback(query, _("Choose at least one group."), show_alert=True)
         return
     if len({g.programme_id for g in groups}) > 1:
-        await query.answer(_("Choose groups of one programme."), show_alert=True)
+        await t.outbox.callback(query, _("Choose groups of one programme."), show_alert=True)
         return
     plan = draft.plan()
     if plan.starts_at <= t.now:
-        await query.answer(_("This moment has already passed."), show_alert=True)
+        await t.outbox.callback(query, _("This moment has already passed."), show_alert=True)
         return
     meeting = await announce_for_groups(message, t, groups, plan)
     if meeting is None:
         return
     await state.clear()
-    await query.answer()
+    await t.outbox.callback(query)
     if draft.group_id is not None:
-        await message.edit_text(_("📣 Announced meeting #{n}.").format(n=meeting.id))
+        await t.outbox.edit_message(message, _("📣 Announced meeting #{n}.").format(n=meeting.id))
         return
-    await message.edit_text(
+    await t.outbox.edit_message(
+        message,
         _("📣 Announced meeting #{n} in: {groups}.").format(
             n=meeting.id, groups=", ".join(html.escape(g.title) for g in groups)
-        )
+        ),
     )
     await send_own_ics(message, t, meeting)
 
 
 async def send_own_ics(message: Message, t: Tools, meeting: Meeting) -> None:
-    attachment = t.notices().ics(meeting, t.actor.language)
-    await message.answer_document(
-        BufferedInputFile(attachment.content or b"", filename=attachment.filename)
-    )
+    await t.outbox.answer_document(message, t.news().ics(meeting, t.actor.language))
 
 
 async def group_toggled(
@@ -505,15 +502,17 @@ async def group_toggled(
     draft = await Draft.load(state)
     message = query.message
     if draft is None or draft.group_id is not None or not isinstance(message, Message):
-        await query.answer(_("This button is not for you, or it is outdated."), show_alert=True)
+        await t.outbox.callback(
+            query, _("This button is not for you, or it is outdated."), show_alert=True
+        )
         return
     allowed = {g.id for g in await meetings.schedulable_groups(t.session, t.actor)}
     if callback_data.group not in allowed:
-        await query.answer(_("This button is not valid."), show_alert=True)
+        await t.outbox.callback(query, _("This button is not valid."), show_alert=True)
         return
     chosen = set(draft.chosen) ^ {callback_data.group}
     draft.chosen = sorted(chosen)
-    await query.answer()
+    await t.outbox.callback(query)
     await show_group_picker(message, state, draft, t, edit=True)
 
 
@@ -524,7 +523,9 @@ async def programme_chosen(
     draft = await Draft.load(state)
     message = query.message
     if draft is None or draft.group_id is not None or not isinstance(message, Message):
-        await query.answer(_("This button is not for you, or it is outdated."), show_alert=True)
+        await t.outbox.callback(
+            query, _("This button is not for you, or it is outdated."), show_alert=True
+        )
         return
     groups = [
         g
@@ -532,35 +533,32 @@ async def programme_chosen(
         if g.programme_id == callback_data.programme
     ]
     if not groups:
-        await query.answer(_("This button is not valid."), show_alert=True)
+        await t.outbox.callback(query, _("This button is not valid."), show_alert=True)
         return
     draft.chosen = sorted(g.id for g in groups)
-    await query.answer()
+    await t.outbox.callback(query)
     await show_group_picker(message, state, draft, t, edit=True)
-
-
-async def invalid_button(query: CallbackQuery) -> None:
-    await query.answer(_("This button is not valid."), show_alert=True)
 
 
 # --- a mentor's call about a ticket ----------------------------------------------------------
 
 
 async def schedule_ticket_call(message: Message, args: str, t: Tools) -> None:
-    number, rest = _number(args)
+    number, rest = parse_number(args)
     if number is None:
-        await message.reply(_("Write the request's number: /schedule #42 27.02 15:00"))
+        await t.outbox.reply(message, _("Write the request's number: /schedule #42 27.02 15:00"))
         return
     try:
         ticket = await tickets.get_ticket(t.session, number)
     except NotFound:
-        await message.reply(_("There is no request #{n}.").format(n=number))
+        await t.outbox.reply(message, _("There is no request #{n}.").format(n=number))
         return
     if not meetings.may_call_about(t.actor, ticket):
-        await message.reply(
+        await t.outbox.reply(
+            message,
             _("Only the mentor who holds request #{n} can schedule a call about it.").format(
                 n=number
-            )
+            ),
         )
         return
     default_zone = t.actor.person.timezone or t.settings.default_timezone
@@ -569,7 +567,7 @@ async def schedule_ticket_call(message: Message, args: str, t: Tools) -> None:
             rest, now=t.now, default_zone=default_zone, title=TitleRule.optional
         )
     except ScheduleError as error:
-        await message.reply(problem_text(error))
+        await t.outbox.reply(message, problem_text(error))
         return
     plan = MeetingPlan(
         title=request.title or _("Call about request #{n}").format(n=ticket.id),
@@ -587,33 +585,34 @@ async def schedule_ticket_call(message: Message, args: str, t: Tools) -> None:
         video_base_url=t.settings.video_base_url,
         now=t.now,
     )
-    notices = t.notices()
-    missed = await notices.announce(meeting)
-    t.runner.plan_after_commit(t.session, await meetings.pending_of(t.session, meeting.id))
     author = await t.session.get(Person, ticket.author_id)
+    note = await _call_note_in_group(t, ticket.group_id, ticket.request_message_id, meeting, author)
+    # If the author never opened a chat with the bot, the group hears how to get the link.
+    await t.news().announce(meeting, if_missed=lambda _place: note)
+    t.runner.plan_after_commit(t.session, await meetings.pending_of(t.session, meeting.id))
     name = html.escape(author.display_name if author is not None else "—")
     # In the zone the mentor typed the time in: that is the time they have in mind.
     when = local_time(meeting.starts_at, meeting.zone, t.actor.language)
     text = _("📞 Call #{n} about request #{ticket} with {author}: {when}.\n🔗 {link}").format(
         n=meeting.id, ticket=ticket.id, author=name, when=when, link=html.escape(meeting.video_url)
     )
-    if missed:
+    if author is not None and not author.private_chat_open:
         text += "\n" + _(
             "I could not write to {author} in private (they have not opened a chat with me). "
             "I asked them in the group to open it; they will find the call in /meetings."
         ).format(author=name)
-        await _call_note_in_group(t, ticket.group_id, ticket.request_message_id, meeting, author)
-    await message.answer(text)
+    await t.outbox.answer(message, text)
     if not in_group(message):
         await send_own_ics(message, t, meeting)
 
 
 async def _call_note_in_group(
     t: Tools, group_id: int | None, request_message_id: int, meeting: Meeting, author: Person | None
-) -> None:
+) -> FollowUp | None:
+    """What the request's group hears if the author cannot be told of the call in private."""
     group = await t.session.get(GroupChat, group_id) if group_id is not None else None
     if group is None or author is None:
-        return
+        return None
     language = group.language or t.settings.default_language
     zone_name = group.timezone or t.settings.default_timezone
     with locale(t.i18n, language):
@@ -625,8 +624,8 @@ async def _call_note_in_group(
             ticket=meeting.ticket_id,
             when=local_time(meeting.starts_at, zone_name, language),
         )
-    await t.delivery.send_text(
-        t.session, group.telegram_id, text, purpose="meeting", reply_to=request_message_id
+    return FollowUp(
+        group.telegram_id, text, reply_to=request_message_id, purpose="meeting_call_note"
     )
 
 
@@ -637,32 +636,33 @@ async def rsvp_pressed(query: CallbackQuery, callback_data: RsvpButton, **data: 
     t = tools(data)
     message = query.message
     if not isinstance(message, Message) or callback_data.coming not in (0, 1):
-        await query.answer(_("This button is not valid."), show_alert=True)
+        await t.outbox.callback(query, _("This button is not valid."), show_alert=True)
         return
     try:
         meeting = await meetings.get_meeting(t.session, callback_data.meeting)
     except NotFound:
-        await query.answer(_("This button is not valid."), show_alert=True)
+        await t.outbox.callback(query, _("This button is not valid."), show_alert=True)
         return
     person = t.actor.person
     if not await meetings.may_answer(t.session, meeting, message.chat.id, person):
-        await query.answer(_("This meeting is not for this chat."), show_alert=True)
+        await t.outbox.callback(query, _("This meeting is not for this chat."), show_alert=True)
         return
     coming = callback_data.coming == 1
     try:
         changed = await meetings.answer(t.session, meeting, person, coming, t.now)
     except InvalidInput:
-        await query.answer(_("This meeting is over or cancelled."), show_alert=True)
+        await t.outbox.callback(query, _("This meeting is over or cancelled."), show_alert=True)
         return
     if changed:
-        await t.notices().refresh_buttons(meeting)
+        await t.news().refresh_buttons(meeting)
     if not coming:
-        await query.answer(_("Noted: you cannot come."))
+        await t.outbox.callback(query, _("Noted: you cannot come."))
         return
     if person.private_chat_open or message.chat.id == person.telegram_id:
-        await query.answer(_("Noted: you will come. I will remind you in private."))
+        await t.outbox.callback(query, _("Noted: you will come. I will remind you in private."))
         return
-    await query.answer(
+    await t.outbox.callback(
+        query,
         _(
             "Noted: you will come. To get reminders in private, open a chat with me "
             "and press Start."
@@ -685,7 +685,7 @@ async def list_meetings(message: Message, group: GroupChat | None = None, **data
         found = await meetings.upcoming(t.session, t.actor, t.now, limit=LIST_LIMIT)
         zone_name = t.actor.person.timezone or t.settings.default_timezone
     if not found:
-        await message.answer(_("No upcoming meetings."))
+        await t.outbox.answer(message, _("No upcoming meetings."))
         return
     lines = [_("Upcoming meetings, times for {zone}:").format(zone=html.escape(zone_name))]
     for meeting in found:
@@ -693,25 +693,28 @@ async def list_meetings(message: Message, group: GroupChat | None = None, **data
         lines.append(meeting_line(meeting, zone_name, t.actor.language, counts))
     if any(meetings.may_manage(t.actor, meeting) for meeting in found):
         lines.append(_("Change: /reschedule N date time · cancel: /cancel_meeting N"))
-    await message.answer("\n\n".join(lines))
+    await t.outbox.answer(message, "\n\n".join(lines))
 
 
 async def cancel_meeting(message: Message, command: CommandObject, **data: Any) -> None:
     t = tools(data)
-    number, _rest = _number(command.args or "")
+    number, _rest = parse_number(command.args or "")
     if number is None:
-        await message.reply(_("Write the meeting's number: /cancel_meeting 7 (see /meetings)."))
+        await t.outbox.reply(
+            message, _("Write the meeting's number: /cancel_meeting 7 (see /meetings).")
+        )
         return
     try:
         meeting = await meetings.get_meeting(t.session, number)
         dropped = await meetings.cancel_meeting(t.session, meeting, t.actor, t.now)
     except DomainError as error:
-        await message.reply(refusal(error))
+        await t.outbox.reply(message, refusal(error))
         return
-    heard = await t.notices().announce_cancelled(meeting)
+    heard = await t.news().announce_cancelled(meeting)
     t.runner.plan_after_commit(t.session, [], drop=dropped)
-    await message.reply(
-        _("Meeting #{n} is cancelled; {count} chats were told.").format(n=meeting.id, count=heard)
+    await t.outbox.reply(
+        message,
+        _("Meeting #{n} is cancelled; {count} chats were told.").format(n=meeting.id, count=heard),
     )
 
 
@@ -719,10 +722,11 @@ async def reschedule(
     message: Message, command: CommandObject, group: GroupChat | None = None, **data: Any
 ) -> None:
     t = tools(data)
-    number, rest = _number(command.args or "")
+    number, rest = parse_number(command.args or "")
     if number is None or not rest:
-        await message.reply(
-            _("Write the meeting's number and the new date and time: /reschedule 7 28.02 16:00")
+        await t.outbox.reply(
+            message,
+            _("Write the meeting's number and the new date and time: /reschedule 7 28.02 16:00"),
         )
         return
     try:
@@ -741,13 +745,14 @@ async def reschedule(
             duration=request.duration,
         )
     except DomainError as error:
-        await message.reply(refusal(error))
+        await t.outbox.reply(message, refusal(error))
         return
-    heard = await t.notices().announce_moved(meeting, previous)
+    heard = await t.news().announce_moved(meeting, previous)
     t.runner.plan_after_commit(t.session, pending, drop=[r.id for r in pending])
     counts = await meetings.counts(t.session, meeting.id)
     zone_name = t.default_zone(group if in_group(message) else None)
-    await message.reply(
+    await t.outbox.reply(
+        message,
         _(
             "Meeting #{n} moved to {when}; {count} chats were told. Answers are kept: "
             "{coming} will come, {not_coming} cannot."
@@ -757,5 +762,5 @@ async def reschedule(
             count=heard,
             coming=counts.coming,
             not_coming=counts.not_coming,
-        )
+        ),
     )

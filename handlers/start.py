@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import commands_for
 from bot.config import Settings
+from bot.delivery import Outbox
 from bot.domain.access import Actor
 from bot.domain.invitations import InvitationProblem, InvitationRefused, redeem_invitation
 from bot.domain.programmes import list_programmes
@@ -67,23 +68,27 @@ def help_text(actor: Actor, *, private: bool) -> str:
     return _("What you can do here:") + "\n" + listed
 
 
-async def start(message: Message, session: AsyncSession, actor: Actor) -> None:
+async def start(message: Message, outbox: Outbox, session: AsyncSession, actor: Actor) -> None:
     private = message.chat.type == "private"
     text = _(
         "Hello! I am MentorDesk. I turn requests from programme groups into consultations: "
         "a mentor of the right topic takes each one and answers through me."
     )
-    await message.answer(
-        "\n\n".join([text, await describe_roles(session, actor), help_text(actor, private=private)])
+    await outbox.answer(
+        message,
+        "\n\n".join(
+            [text, await describe_roles(session, actor), help_text(actor, private=private)]
+        ),
     )
 
 
-async def help_command(message: Message, actor: Actor) -> None:
-    await message.answer(help_text(actor, private=message.chat.type == "private"))
+async def help_command(message: Message, outbox: Outbox, actor: Actor) -> None:
+    await outbox.answer(message, help_text(actor, private=message.chat.type == "private"))
 
 
 async def start_with_token(
     message: Message,
+    outbox: Outbox,
     command: CommandObject,
     session: AsyncSession,
     actor: Actor,
@@ -101,8 +106,8 @@ async def start_with_token(
             InvitationProblem.used: _("This invitation link has already been used."),
             InvitationProblem.expired: _("This invitation link has expired."),
         }
-        await message.answer(
-            reasons[refusal.problem] + " " + _("Ask the coordinator for a new one.")
+        await outbox.answer(
+            message, reasons[refusal.problem] + " " + _("Ask the coordinator for a new one.")
         )
         return
     actor.roles = [role for role in actor.person.roles if role.active]
@@ -115,4 +120,4 @@ async def start_with_token(
         ).format(programme=programme, topics=html.escape(topics))
     else:
         text = _("Welcome! You are now a coordinator of «{programme}».").format(programme=programme)
-    await message.answer(text + "\n\n" + help_text(actor, private=True))
+    await outbox.answer(message, text + "\n\n" + help_text(actor, private=True))

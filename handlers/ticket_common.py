@@ -1,14 +1,12 @@
-"""Small pieces the ticket handlers share: files of a message, ticket numbers, refusals."""
+"""What the ticket handlers share: the answer to a step the ticket service refused."""
 
 from __future__ import annotations
 
-from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.tickets import (
     AlreadyTaken,
-    FileRef,
     NotMentorOfTopic,
     OverCapacity,
     ReopenWindowPassed,
@@ -18,30 +16,6 @@ from bot.domain.tickets import (
     WrongStatus,
 )
 from bot.views.tickets import name, status_title
-
-GROUP_TYPES = frozenset({"group", "supergroup"})
-
-
-def files_of(message: Message) -> list[FileRef]:
-    """The photo (its largest size) or document of a message, by Telegram file id."""
-    if message.photo:
-        return [FileRef("photo", message.photo[-1].file_id)]
-    if message.document:
-        return [FileRef("document", message.document.file_id, message.document.file_name)]
-    return []
-
-
-def content_of(message: Message) -> str:
-    return message.text or message.caption or ""
-
-
-def parse_number(text: str | None) -> tuple[int | None, str]:
-    """``"42 rest"`` or ``"#42 rest"`` -> (42, "rest"); no number -> (None, text)."""
-    head, _sep, rest = (text or "").strip().partition(" ")
-    digits = head.lstrip("#")
-    if digits.isdigit() and len(digits) <= 12:
-        return int(digits), rest.strip()
-    return None, (text or "").strip()
 
 
 def refusal(error: DomainError) -> str:

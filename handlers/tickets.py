@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject, Filter, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -22,28 +22,26 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.delivery import Delivery
+from bot.delivery import Outbox
 from bot.domain import tickets
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError
 from bot.domain.programmes import list_programmes
 from bot.domain.topic_suggest import choose_topic, suggest_topic
 from bot.domain.topics import list_topics
-from bot.middlewares import Checkpoint
-from bot.ticket_notices import TicketNotices
+from bot.news.tickets import TicketNews
 from bot.views.tickets import (
     DraftButton,
     RateButton,
     TopicButton,
     ack_text,
-    card_text,
-    claim_keyboard,
     name,
     number,
     quote,
     topic_keyboard,
 )
-from handlers.ticket_common import GROUP_TYPES, content_of, files_of, refusal
+from handlers.common import IN_GROUP, IN_PRIVATE, content_of, files_of
+from handlers.ticket_common import refusal
 from models import GroupChat, Ticket, TicketMessageKind, TicketStatus, Topic
 
 _COMMAND_PREFIX = re.compile(r"^/\w+(@\w+)?\s*", re.UNICODE)
@@ -60,8 +58,8 @@ class Draft(StatesGroup):
 
 def router() -> Router:
     router = Router(name="tickets")
-    in_group = F.chat.type.in_(GROUP_TYPES)
-    private = F.chat.type == "private"
+    in_group = IN_GROUP
+    private = IN_PRIVATE
     router.message.register(ask_in_group, Command("ask"), in_group)
     router.message.register(mention_in_group, in_group, MentionsBot())
     router.message.register(reply_in_group, in_group, RepliesToBot())
@@ -126,86 +124,87 @@ async def ask_in_group(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
+    outbox: Outbox,
     actor: Actor,
-    delivery: Delivery,
     i18n: I18n,
     settings: Settings,
     now: datetime,
-    checkpoint: Checkpoint,
     group: GroupChat | None = None,
 ) -> None:
     if not (command.args or "").strip() and not files_of(message):
-        await message.reply(
+        await outbox.reply(
+            message,
             _(
                 "Write your question right after the command, for example:\n"
                 "/ask How do we register an NGO?\n"
                 "Or reply to this message with your question."
-            )
+            ),
         )
         return
-    notices = TicketNotices(session, delivery, i18n, settings, now, checkpoint)
-    await file_in_group(message, command.args or "", session, actor, notices, group)
+    news = TicketNews(session, outbox, i18n, settings, now)
+    await file_in_group(message, command.args or "", actor, news, group)
 
 
 async def mention_in_group(
     message: Message,
     request_text: str,
     session: AsyncSession,
+    outbox: Outbox,
     actor: Actor,
-    delivery: Delivery,
     i18n: I18n,
     settings: Settings,
     now: datetime,
-    checkpoint: Checkpoint,
     group: GroupChat | None = None,
 ) -> None:
-    notices = TicketNotices(session, delivery, i18n, settings, now, checkpoint)
-    await file_in_group(message, request_text, session, actor, notices, group)
+    news = TicketNews(session, outbox, i18n, settings, now)
+    await file_in_group(message, request_text, actor, news, group)
 
 
 async def reply_in_group(
     message: Message,
     session: AsyncSession,
+    outbox: Outbox,
     actor: Actor,
-    delivery: Delivery,
     i18n: I18n,
     settings: Settings,
     now: datetime,
-    checkpoint: Checkpoint,
     group: GroupChat | None = None,
 ) -> None:
-    notices = TicketNotices(session, delivery, i18n, settings, now, checkpoint)
-    await file_in_group(message, content_of(message), session, actor, notices, group)
+    news = TicketNews(session, outbox, i18n, settings, now)
+    await file_in_group(message, content_of(message), actor, news, group)
 
 
 async def file_in_group(
     message: Message,
     text: str,
-    session: AsyncSession,
     actor: Actor,
-    notices: TicketNotices,
+    news: TicketNews,
     group: GroupChat | None,
 ) -> None:
+    outbox = news.outbox
     if group is None or group.programme_id is None:
-        await message.reply(
+        await outbox.reply(
+            message,
             _(
                 "This group is not registered to a programme yet, so I cannot take requests "
                 "here. An admin or a coordinator can send /register."
-            )
+            ),
         )
         return
     if not any(role.programme_id == group.programme_id for role in actor.roles):
-        await message.reply(_("Only members of this group's programme can file requests here."))
+        await outbox.reply(
+            message, _("Only members of this group's programme can file requests here.")
+        )
         return
     try:
         cleaned = tickets.clean_text(text)
     except DomainError as error:
-        await message.reply(refusal(error))
+        await outbox.reply(message, refusal(error))
         return
-    topics = await list_topics(session)
+    topics = await list_topics(news.session)
     topic, named = choose_topic(topics, cleaned)
     ticket, created = await tickets.open_ticket(
-        session,
+        news.session,
         programme_id=group.programme_id,
         author=actor.person,
         text=cleaned,
@@ -215,12 +214,11 @@ async def file_in_group(
         topic=topic,
         topic_confirmed=named,
         files=files_of(message),
-        now=notices.now,
+        now=news.now,
     )
     if not created:
         return
-    await notices.make_durable()
-    await acknowledge(message, ticket, topic, topics, actor, notices, named=named)
+    await acknowledge(message, ticket, topic, topics, actor, news, named=named)
 
 
 async def acknowledge(
@@ -229,19 +227,26 @@ async def acknowledge(
     topic: Topic | None,
     topics: list[Topic],
     actor: Actor,
-    notices: TicketNotices,
+    news: TicketNews,
     *,
     named: bool,
 ) -> None:
-    """Route the new ticket to mentors, then answer in the thread with its number."""
-    mentors = await notices.route(ticket)
+    """Offer the new ticket to mentors, then answer in the thread with its number. Both go
+    out after the commit, so the answer never announces a ticket that was not stored."""
+    mentors = await news.offer(ticket)
     markup = None if named else topic_keyboard(ticket, topics, actor.language)
-    ack = await message.reply(
-        ack_text(ticket, topic, actor.language, named=named, mentors=mentors), reply_markup=markup
+    sent = await news.outbox.send(
+        message.chat.id,
+        ack_text(ticket, topic, actor.language, named=named, mentors=mentors),
+        markup=markup,
+        reply_to=message.message_id,
+        purpose="ticket_ack",
+        person_id=ticket.author_id,
+        record="ticket_message",
     )
     await tickets.link_message(
-        notices.session, ticket, TicketMessageKind.ack, ack.chat.id, ack.message_id, notices.now,
-        person_id=ticket.author_id,
+        news.session, ticket, TicketMessageKind.ack, message.chat.id, news.now,
+        outbox_id=sent.outbox_id, person_id=ticket.author_id,
     )  # fmt: skip
 
 
@@ -252,8 +257,8 @@ async def topic_pressed(
     query: CallbackQuery,
     callback_data: TopicButton,
     session: AsyncSession,
+    outbox: Outbox,
     actor: Actor,
-    delivery: Delivery,
     i18n: I18n,
     settings: Settings,
     now: datetime,
@@ -262,26 +267,27 @@ async def topic_pressed(
     try:
         ticket = await tickets.get_ticket(session, callback_data.ticket)
     except DomainError as error:
-        return await query.answer(refusal(error), show_alert=True)
+        return await outbox.callback(query, refusal(error), show_alert=True)
     if topic is None:
-        return await query.answer(_("This button is not valid."), show_alert=True)
+        return await outbox.callback(query, _("This button is not valid."), show_alert=True)
     if not tickets.may_set_topic(actor, ticket):
-        return await query.answer(
+        return await outbox.callback(
+            query,
             _("Only the author of the request or a coordinator can choose its topic."),
             show_alert=True,
         )
-    notices = TicketNotices(session, delivery, i18n, settings, now)
+    news = TicketNews(session, outbox, i18n, settings, now)
     try:
         changed = await tickets.set_topic(session, ticket, topic, actor, now)
     except DomainError as error:
-        return await query.answer(refusal(error), show_alert=True)
+        return await outbox.callback(query, refusal(error), show_alert=True)
     mentors = 0
     if changed and ticket.status == TicketStatus.open:
-        await notices.withdraw_cards(ticket)
-        mentors = await notices.route(ticket)
+        await news.withdraw_cards(ticket)
+        mentors = await news.offer(ticket)
     else:
         mentors = len(await tickets.messages_of(session, ticket.id, TicketMessageKind.card))
-    await query.answer(_("Topic: {topic}").format(topic=topic.title(actor.language)))
+    await outbox.callback(query, _("Topic: {topic}").format(topic=topic.title(actor.language)))
     if isinstance(query.message, Message):
         acks = await tickets.messages_of(session, ticket.id, TicketMessageKind.ack)
         is_ack = any(
@@ -289,14 +295,13 @@ async def topic_pressed(
             for a in acks
         )
         if is_ack:
-            author = await notices.person(ticket.author_id)
-            with notices.speaking(author) as language:
+            author = await news.person(ticket.author_id)
+            with news.speaking(author) as language:
                 text = ack_text(ticket, topic, language, named=True, mentors=mentors)
-            await notices.edit(query.message.chat.id, query.message.message_id, text)
+            await outbox.edit_message(query.message, text)
         else:
-            await notices.edit(
-                query.message.chat.id,
-                query.message.message_id,
+            await outbox.edit_message(
+                query.message,
                 _("Request {number}: the topic is now {topic}.").format(
                     number=number(ticket), topic=html.escape(topic.title(actor.language))
                 ),
@@ -310,8 +315,8 @@ async def topic_pressed(
 async def request_edited(
     message: Message,
     session: AsyncSession,
+    outbox: Outbox,
     bot: Bot,
-    delivery: Delivery,
     i18n: I18n,
     settings: Settings,
     now: datetime,
@@ -330,30 +335,17 @@ async def request_edited(
         return
     if not changed:
         return
-    notices = TicketNotices(session, delivery, i18n, settings, now)
+    news = TicketNews(session, outbox, i18n, settings, now)
     if ticket.status == TicketStatus.open:
-        await _refresh_cards(ticket, notices)
+        await news.refresh_cards(ticket)
     elif ticket.status == TicketStatus.claimed:
-        await notices.relay_question(
+        await news.relay_question(
             ticket,
             actor.person,
             _("(edited the request) {text}").format(text=ticket.text),
             [],
             reopened=False,
         )
-
-
-async def _refresh_cards(ticket: Ticket, notices: TicketNotices) -> None:
-    """Show mentors who have not claimed the request yet its edited text."""
-    author = await notices.person(ticket.author_id)
-    topic = await notices.topic(ticket)
-    if author is None:
-        return
-    for card in await tickets.messages_of(notices.session, ticket.id, TicketMessageKind.card):
-        with notices.speaking(await notices.person(card.person_id)) as language:
-            text = card_text(ticket, topic, author, await notices.place(ticket), language)
-            markup = claim_keyboard(ticket)
-        await notices.edit(card.chat_telegram_id, card.message_id, text, markup)
 
 
 # --- rating --------------------------------------------------------------------------------------
@@ -363,8 +355,8 @@ async def rate_pressed(
     query: CallbackQuery,
     callback_data: RateButton,
     session: AsyncSession,
+    outbox: Outbox,
     actor: Actor,
-    delivery: Delivery,
     i18n: I18n,
     settings: Settings,
     now: datetime,
@@ -373,18 +365,19 @@ async def rate_pressed(
         ticket = await tickets.get_ticket(session, callback_data.ticket)
         await tickets.rate_ticket(session, ticket, actor.person, callback_data.stars, now)
     except DomainError as error:
-        return await query.answer(refusal(error), show_alert=True)
-    await query.answer(_("Thank you!"))
+        return await outbox.callback(query, refusal(error), show_alert=True)
+    await outbox.callback(query, _("Thank you!"))
     if isinstance(query.message, Message):
-        await query.message.edit_text(
+        await outbox.edit_message(
+            query.message,
             _(
                 "Thank you! Request {number} is rated {stars}/5. Reply to this message if you "
                 "want to add a comment."
-            ).format(number=f"<b>{number(ticket)}</b>", stars=callback_data.stars)
+            ).format(number=f"<b>{number(ticket)}</b>", stars=callback_data.stars),
         )
-    notices = TicketNotices(session, delivery, i18n, settings, now)
-    mentor = await notices.person(ticket.assignee_id)
-    await notices.tell_person(
+    news = TicketNews(session, outbox, i18n, settings, now)
+    mentor = await news.person(ticket.assignee_id)
+    await news.tell_person(
         mentor,
         lambda _language: _("{author} rated your answer on {number}: {stars}/5.").format(
             author=name(actor.person), number=number(ticket), stars=callback_data.stars
@@ -417,17 +410,19 @@ async def start_draft(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
+    outbox: Outbox,
     actor: Actor,
     state: FSMContext,
 ) -> None:
     await state.clear()
     programmes = tickets.request_programmes(actor)
     if not programmes:
-        await message.answer(
+        await outbox.answer(
+            message,
             _(
                 "You are not in any programme yet. Activists file requests in their "
                 "programme's group (/ask there) or after opening me from it."
-            )
+            ),
         )
         return
     text = (command.args or "").strip()
@@ -436,7 +431,7 @@ async def start_draft(
         try:
             text = tickets.clean_text(text)
         except DomainError as error:
-            await message.answer(refusal(error))
+            await outbox.answer(message, refusal(error))
             return
         await state.update_data(
             text=text,
@@ -445,7 +440,7 @@ async def start_draft(
         )
     if len(programmes) == 1:
         await state.update_data(programme_id=programmes[0])
-        await _ask_topic(message, session, actor, state)
+        await _ask_topic(message, session, outbox, actor, state)
         return
     builder = InlineKeyboardBuilder()
     for programme in await list_programmes(session, programmes):
@@ -456,13 +451,33 @@ async def start_draft(
     _cancel_row(builder)
     builder.adjust(1)
     await state.set_state(Draft.programme)
-    await message.answer(
-        _("New request. Which programme is it for?"), reply_markup=builder.as_markup()
+    await outbox.answer(
+        message, _("New request. Which programme is it for?"), reply_markup=builder.as_markup()
     )
 
 
+async def _say(
+    outbox: Outbox,
+    message: Message,
+    text: str,
+    markup: InlineKeyboardMarkup | None,
+    *,
+    edit: bool,
+) -> None:
+    if edit:
+        await outbox.edit_message(message, text, reply_markup=markup)
+    else:
+        await outbox.answer(message, text, reply_markup=markup)
+
+
 async def _ask_topic(
-    message: Message, session: AsyncSession, actor: Actor, state: FSMContext, *, edit: bool = False
+    message: Message,
+    session: AsyncSession,
+    outbox: Outbox,
+    actor: Actor,
+    state: FSMContext,
+    *,
+    edit: bool = False,
 ) -> None:
     data = await state.get_data()
     topics = await list_topics(session)
@@ -474,14 +489,17 @@ async def _ask_topic(
         )
     markup = _topics_markup(topics, actor.language, suggested.id if suggested else None)
     await state.set_state(Draft.topic)
-    if edit:
-        await message.edit_text(text, reply_markup=markup)
-    else:
-        await message.answer(text, reply_markup=markup)
+    await _say(outbox, message, text, markup, edit=edit)
 
 
 async def _ask_confirmation(
-    message: Message, session: AsyncSession, actor: Actor, state: FSMContext, *, edit: bool
+    message: Message,
+    session: AsyncSession,
+    outbox: Outbox,
+    actor: Actor,
+    state: FSMContext,
+    *,
+    edit: bool,
 ) -> None:
     data = await state.get_data()
     topic = await session.get(Topic, data["topic_id"])
@@ -499,21 +517,19 @@ async def _ask_confirmation(
         text += "\n" + _("📎 files: {count}").format(count=files)
     text += "\n\n" + _("Send it to the mentors?")
     await state.set_state(Draft.confirm)
-    if edit:
-        await message.edit_text(text, reply_markup=builder.as_markup())
-    else:
-        await message.answer(text, reply_markup=builder.as_markup())
+    await _say(outbox, message, text, builder.as_markup(), edit=edit)
 
 
 async def draft_text(
-    message: Message, session: AsyncSession, actor: Actor, state: FSMContext
+    message: Message, session: AsyncSession, outbox: Outbox, actor: Actor, state: FSMContext
 ) -> None:
     files = files_of(message)
     try:
         text = tickets.clean_text(content_of(message))
     except DomainError as error:
-        await message.answer(
-            refusal(error) + "\n" + _("Write your request in one message, or press Cancel.")
+        await outbox.answer(
+            message,
+            refusal(error) + "\n" + _("Write your request in one message, or press Cancel."),
         )
         return
     await state.update_data(
@@ -521,57 +537,54 @@ async def draft_text(
         message_id=message.message_id,
         files=[[f.kind, f.file_id, f.file_name] for f in files],
     )
-    await _ask_confirmation(message, session, actor, state, edit=False)
+    await _ask_confirmation(message, session, outbox, actor, state, edit=False)
 
 
-async def cancel_draft(message: Message, state: FSMContext) -> None:
+async def cancel_draft(message: Message, outbox: Outbox, state: FSMContext) -> None:
     await state.clear()
-    await message.answer(_("Cancelled: nothing was sent."))
+    await outbox.answer(message, _("Cancelled: nothing was sent."))
 
 
 async def draft_pressed(
     query: CallbackQuery,
     callback_data: DraftButton,
     session: AsyncSession,
+    outbox: Outbox,
     actor: Actor,
     state: FSMContext,
-    delivery: Delivery,
     i18n: I18n,
     settings: Settings,
     now: datetime,
-    checkpoint: Checkpoint,
 ) -> Any:
     message = query.message
     current = await state.get_state()
     if not isinstance(message, Message) or current is None:
-        return await query.answer(
-            _("This dialogue is over. Start a new request with /new."), show_alert=True
+        return await outbox.callback(
+            query, _("This dialogue is over. Start a new request with /new."), show_alert=True
         )
     action = callback_data.action
     if action == "cancel":
         await state.clear()
-        await query.answer()
-        await message.edit_text(_("Cancelled: nothing was sent."))
+        await outbox.edit_message(message, _("Cancelled: nothing was sent."))
         return None
     if action == "programme" and current == Draft.programme.state:
         if callback_data.value not in tickets.request_programmes(actor):
-            return await query.answer(_("This button is not valid."), show_alert=True)
+            return await outbox.callback(query, _("This button is not valid."), show_alert=True)
         await state.update_data(programme_id=callback_data.value)
-        await query.answer()
-        await _ask_topic(message, session, actor, state, edit=True)
+        await _ask_topic(message, session, outbox, actor, state, edit=True)
         return None
     if action == "topic" and current == Draft.topic.state:
         if await session.get(Topic, callback_data.value) is None:
-            return await query.answer(_("This button is not valid."), show_alert=True)
+            return await outbox.callback(query, _("This button is not valid."), show_alert=True)
         await state.update_data(topic_id=callback_data.value)
-        await query.answer()
         if (await state.get_data()).get("text"):
-            await _ask_confirmation(message, session, actor, state, edit=True)
+            await _ask_confirmation(message, session, outbox, actor, state, edit=True)
         else:
             await state.set_state(Draft.text)
             builder = InlineKeyboardBuilder()
             _cancel_row(builder)
-            await message.edit_text(
+            await outbox.edit_message(
+                message,
                 _(
                     "Now write your request in one message. You may attach a photo or a "
                     "document with a caption."
@@ -580,30 +593,25 @@ async def draft_pressed(
             )
         return None
     if action == "retopic" and current == Draft.confirm.state:
-        await query.answer()
-        await _ask_topic(message, session, actor, state, edit=True)
+        await _ask_topic(message, session, outbox, actor, state, edit=True)
         return None
     if action == "send" and current == Draft.confirm.state:
-        await query.answer()
-        notices = TicketNotices(session, delivery, i18n, settings, now, checkpoint)
-        await _send_draft(message, session, actor, state, notices)
+        news = TicketNews(session, outbox, i18n, settings, now)
+        await _send_draft(message, actor, state, news)
         return None
-    return await query.answer(_("This button is not valid."), show_alert=True)
+    return await outbox.callback(query, _("This button is not valid."), show_alert=True)
 
 
-async def _send_draft(
-    message: Message,
-    session: AsyncSession,
-    actor: Actor,
-    state: FSMContext,
-    notices: TicketNotices,
-) -> None:
+async def _send_draft(message: Message, actor: Actor, state: FSMContext, news: TicketNews) -> None:
+    session, outbox = news.session, news.outbox
     data = await state.get_data()
     await state.clear()
     programme_id = int(data["programme_id"])
     topic = await session.get(Topic, int(data["topic_id"]))
     if programme_id not in tickets.request_programmes(actor) or topic is None:
-        await message.edit_text(_("This request can no longer be sent. Start again with /new."))
+        await outbox.edit_message(
+            message, _("This request can no longer be sent. Start again with /new.")
+        )
         return
     files = [
         tickets.FileRef(kind, file_id, file_name) for kind, file_id, file_name in data["files"]
@@ -620,20 +628,21 @@ async def _send_draft(
             topic=topic,
             topic_confirmed=True,
             files=files,
-            now=notices.now,
+            now=news.now,
         )
     except DomainError as error:
-        await message.edit_text(refusal(error))
+        await outbox.edit_message(message, refusal(error))
         return
     if not created:
-        await message.edit_text(
-            _("This request was already sent as {number}.").format(number=number(ticket))
+        await outbox.edit_message(
+            message, _("This request was already sent as {number}.").format(number=number(ticket))
         )
         return
-    await notices.make_durable()
-    mentors = await notices.route(ticket)
-    await message.edit_text(ack_text(ticket, topic, actor.language, named=True, mentors=mentors))
+    mentors = await news.offer(ticket)
+    await outbox.edit_message(
+        message, ack_text(ticket, topic, actor.language, named=True, mentors=mentors)
+    )
     await tickets.link_message(
-        session, ticket, TicketMessageKind.ack, message.chat.id, message.message_id, notices.now,
-        person_id=ticket.author_id,
+        session, ticket, TicketMessageKind.ack, message.chat.id, news.now,
+        message_id=message.message_id, person_id=ticket.author_id,
     )  # fmt: skip

@@ -2,7 +2,7 @@
 
 from models.audit import AuditAction, AuditEntry
 from models.base import Base, UTCDateTime, utcnow
-from models.delivery import DeliveryFailure, ProcessedUpdate
+from models.delivery import DeliveryFailure, InboxUpdate, Lease, OutboxMessage, OutboxStatus
 from models.digest import WeeklyDigest
 from models.invitation import Invitation
 from models.meeting import Meeting, MeetingAudience, MeetingStatus, Reminder, Rsvp
@@ -10,6 +10,8 @@ from models.person import Person, Role, RoleKind, role_topics
 from models.programme import GroupChat, Programme
 from models.ticket import (
     ACTIVE_STATUSES,
+    SummaryCard,
+    SummaryCardEntry,
     Ticket,
     TicketAttachment,
     TicketEvent,
@@ -28,17 +30,22 @@ __all__ = [
     "Base",
     "DeliveryFailure",
     "GroupChat",
+    "InboxUpdate",
     "Invitation",
+    "Lease",
     "Meeting",
     "MeetingAudience",
     "MeetingStatus",
+    "OutboxMessage",
+    "OutboxStatus",
     "Person",
-    "ProcessedUpdate",
     "Programme",
     "Reminder",
     "Role",
     "RoleKind",
     "Rsvp",
+    "SummaryCard",
+    "SummaryCardEntry",
     "Ticket",
     "TicketAttachment",
     "TicketEvent",

@@ -98,8 +98,12 @@ class MeetingAudience(Base):
     person_id: Mapped[int | None] = mapped_column(
         ForeignKey("people.id", ondelete="CASCADE"), index=True
     )
-    # The announcement with the RSVP buttons, edited as answers come in.
+    # The announcement with the RSVP buttons, edited as answers come in; until Telegram has it,
+    # the outbox row that sends it.
     announcement_message_id: Mapped[int | None]
+    announcement_outbox_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox_messages.id", ondelete="SET NULL")
+    )
 
 
 class Rsvp(Base):

@@ -147,7 +147,11 @@ class TicketEvent(Base):
 
 
 class TicketMessage(Base):
-    """A message the bot sent about a ticket, found again when someone replies to it."""
+    """A message the bot sent about a ticket, found again when someone replies to it.
+
+    It is written with the outbox row that sends the message; ``message_id`` is filled in once
+    Telegram has the message (until then, edits and replies refer to ``outbox_id``).
+    """
 
     __tablename__ = "ticket_messages"
     __table_args__ = (UniqueConstraint("chat_telegram_id", "message_id"),)
@@ -156,7 +160,10 @@ class TicketMessage(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     kind: Mapped[TicketMessageKind] = mapped_column(_enum(TicketMessageKind, 16))
     chat_telegram_id: Mapped[int]
-    message_id: Mapped[int]
+    message_id: Mapped[int | None]
+    outbox_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox_messages.id", ondelete="SET NULL"), index=True
+    )
     # The mentor a card went to, or whoever the message was addressed to.
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -174,3 +181,36 @@ class UnreachableMentor(Base):
         ForeignKey("programmes.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
     )
     reported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SummaryCard(Base):
+    """One message listing several new requests for a mentor whose chat has a backlog.
+
+    Instead of a card per request queued behind many others, the mentor gets this list with a
+    «Claim» button per request; it is edited as requests join it or are taken. ``closed_at`` is
+    set when it is full, so the next request starts a new one.
+    """
+
+    __tablename__ = "summary_cards"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    chat_telegram_id: Mapped[int]
+    outbox_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox_messages.id", ondelete="SET NULL"), index=True
+    )
+    message_id: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+
+
+class SummaryCardEntry(Base):
+    """A request listed on a summary card, in the order it joined."""
+
+    __tablename__ = "summary_card_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    summary_id: Mapped[int] = mapped_column(
+        ForeignKey("summary_cards.id", ondelete="CASCADE"), index=True
+    )
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)

@@ -112,24 +112,29 @@ def settings(
 
 
 async def start_app(settings: Settings, server: FakeTelegram) -> tuple[App, asyncio.Task[None]]:
-    """Build the real App and let it poll the fake server until it is ready for updates."""
+    """Build the real App and let it poll the fake server until it is ready for updates.
+
+    From then on every update a test delivers waits until this bot has handled it and sent
+    what it said (``server.settle``), so a test reads the answers right after the call.
+    """
     app = build_app(settings)
     polls_before = server.count_calls("getUpdates")
-    task = asyncio.create_task(run_polling(app, handle_as_tasks=False, handle_signals=False))
+    task = asyncio.create_task(run_polling(app))
     for _ in range(600):
         if task.done():
             task.result()
             raise AssertionError("the bot stopped before polling")
         if server.count_calls("getUpdates") > polls_before:
+            server.settle = app.idle
+            await app.idle()
             return app, task
         await asyncio.sleep(0.01)
     raise AssertionError("the bot did not start polling within 6 s")
 
 
 async def stop_app(app: App, task: asyncio.Task[None]) -> None:
-    if not task.done():
-        await app.dispatcher.stop_polling()
-    await asyncio.wait_for(task, timeout=10)
+    app.stop()
+    await asyncio.wait_for(task, timeout=15)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import App
 from bot.config import Settings
+from bot.delivery import Outbox
 from models import DeliveryFailure, Person
 from tests.conftest import start_app, stop_app
 from tests.fakeapi.client import TelegramClient
@@ -40,9 +41,10 @@ async def test_undeliverable_messages_are_recorded(
     await tg.send(person, person, "/start")
     person.started = False  # the person blocked the bot after all
     async with db.begin() as session:
-        sent = await app.delivery.send_text(session, person.id, "Привет", purpose="test")
-        nowhere = await app.delivery.send_text(session, -999, "Привет", purpose="test")
-    assert sent is None and nowhere is None
+        outbox = Outbox(session, app.delivery.wake)
+        await outbox.send(person.id, "Привет", purpose="test")
+        await outbox.send(-999, "Привет", purpose="test")
+    await app.idle()
     async with db() as session:
         failures = list((await session.execute(select(DeliveryFailure))).scalars())
         stored = (
@@ -64,10 +66,10 @@ async def test_send_limits_are_respected_not_discovered(
     try:
         person = tg.user("Ольга", started=True)
         async with running.session_factory.begin() as session:
+            outbox = Outbox(session, running.delivery.wake)
             for number in range(4):
-                assert await running.delivery.send_text(
-                    session, person.id, f"Сообщение {number}", purpose="test"
-                )
+                await outbox.send(person.id, f"Сообщение {number}", purpose="test")
+        await running.idle()
     finally:
         await stop_app(running, task)
     refused = [call for call in server.calls if not call.ok and call.method == "sendMessage"]

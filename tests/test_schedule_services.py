@@ -8,14 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import icalendar
 import pytest
-from aiogram import Bot
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.db import create_engine, create_session_factory, upgrade
-from bot.delivery import Delivery
 from bot.domain import meetings, tickets
 from bot.domain.access import Actor
 from bot.domain.errors import InvalidInput, NotAllowed
@@ -450,8 +448,7 @@ def _runner(factory: async_sessionmaker[AsyncSession]) -> tuple[ReminderRunner, 
     """A runner whose scheduler is never started: jobs are planned, and nothing is sent."""
     scheduler = AsyncIOScheduler(timezone=UTC)
     settings = Settings(_env_file=None, bot_token="123456:unused")
-    delivery = Delivery(Bot(settings.token))
-    return ReminderRunner(scheduler, factory, delivery, create_i18n(), settings), scheduler
+    return ReminderRunner(scheduler, factory, lambda: None, create_i18n(), settings), scheduler
 
 
 async def test_catch_up_sends_the_latest_missed_reminder_and_skips_the_rest(

@@ -46,6 +46,7 @@ async def test_simultaneous_claims_have_exactly_one_winner(
             second = tg.callback_update(sergey, card(tg, sergey, n), f"tc:{n}")
             pair = (first, second) if round_number % 2 else (second, first)
             await asyncio.gather(_feed(app, pair[0]), _feed(replica, pair[1]))
+            await app.idle()
 
             stored = await ticket(db, n)
             assert stored.status == TicketStatus.claimed

@@ -133,9 +133,11 @@ async def test_sla_alerts_coordinators_once_and_reminds_the_mentor(
 
     async def check(after: timedelta) -> SlaReport:
         moment = datetime.now(UTC) + after
-        return await check_tickets(
-            app.session_factory, app.delivery, app.i18n, app.settings, moment
+        report = await check_tickets(
+            app.session_factory, app.delivery.wake, app.i18n, app.settings, moment
         )
+        await app.idle()
+        return report
 
     assert await check(timedelta(minutes=10)) == SlaReport()
     past_claim_sla = app.settings.claim_sla + timedelta(minutes=1)

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from aiohttp import web
 from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.app import App, build_app, set_webhook, start, webhook_application
+from bot.app import App, build_app, run_webhook
 from bot.config import Settings
-from models import ProcessedUpdate
+from models import InboxUpdate
 from tests.fakeapi.client import TelegramClient
 from tests.fakeapi.server import FakeTelegram
 
@@ -38,17 +38,18 @@ async def webhook_app(settings: Settings, server: FakeTelegram) -> AsyncIterator
         }
     )
     app = build_app(configured)
-    await start(app)
-    await set_webhook(app)
-    # Handled before answering, so the fake server knows when an update is done.
-    runner = web.AppRunner(webhook_application(app, handle_in_background=False))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    task = asyncio.create_task(run_webhook(app))
+    for _ in range(600):
+        if server.webhook_url or task.done():
+            break
+        await asyncio.sleep(0.01)
+    assert server.webhook_url, "the bot did not set its webhook"
+    server.settle = app.idle
     try:
         yield app
     finally:
-        await runner.cleanup()
-        await app.close()
+        app.stop()
+        await asyncio.wait_for(task, timeout=15)
 
 
 async def test_updates_arrive_by_webhook(
@@ -83,4 +84,4 @@ async def test_a_wrong_secret_gets_401_and_nothing_is_handled(
     assert server.count_calls("sendMessage") == sent_before
     db: async_sessionmaker[AsyncSession] = webhook_app.session_factory
     async with db() as session:
-        assert (await session.execute(select(ProcessedUpdate))).first() is None
+        assert (await session.execute(select(InboxUpdate))).first() is None

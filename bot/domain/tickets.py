@@ -342,22 +342,26 @@ async def link_message(
     ticket: Ticket,
     kind: TicketMessageKind,
     chat_telegram_id: int,
-    message_id: int,
     now: datetime,
     *,
+    message_id: int | None = None,
+    outbox_id: int | None = None,
     person_id: int | None = None,
-) -> None:
-    session.add(
-        TicketMessage(
-            ticket_id=ticket.id,
-            kind=kind,
-            chat_telegram_id=chat_telegram_id,
-            message_id=message_id,
-            person_id=person_id,
-            created_at=now,
-        )
+) -> TicketMessage:
+    """Bind a message of the bot's to the ticket: by its Telegram id, or by the outbox row that
+    sends it (the id is filled in once it is sent)."""
+    link = TicketMessage(
+        ticket_id=ticket.id,
+        kind=kind,
+        chat_telegram_id=chat_telegram_id,
+        message_id=message_id,
+        outbox_id=outbox_id,
+        person_id=person_id,
+        created_at=now,
     )
+    session.add(link)
     await session.flush()
+    return link
 
 
 async def open_ticket(

@@ -5,11 +5,11 @@ digests of the coordinators living in it; the set of jobs follows the coordinato
 through a sync every ``SYNC_MINUTES``, which also catches up digests that fell due while no
 bot was running (at start as well), so a digest is late at worst, never lost.
 
-Each digest is first taken with an insert into ``weekly_digests`` whose primary key is
-(coordinator, programme, week): a second insert fails, so whichever process or job gets there
-first sends it and a restart at 09:00, a second replica or the catch-up finds it taken. A
-digest whose sending failed half-way is not repeated: twice is worse than once. A week with
-no requests and no meetings is taken but not sent; there is nothing to report.
+Each digest is taken with an insert into ``weekly_digests`` whose primary key is
+(coordinator, programme, week), in the same transaction that writes the digest to the outbox:
+a second insert fails and rolls its messages back with it, so whichever process or job gets
+there first sends it, and a restart at 09:00, a second replica or the catch-up finds it taken.
+A week with no requests and no meetings is taken but not sent; there is nothing to report.
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.delivery import Attachment
+from bot.db import transaction
+from bot.delivery.outbox import Document, Outbox
 from bot.domain.people import language_of
 from bot.domain.stats import Period, collect, monday, weekly
 from bot.i18n import locale
@@ -85,28 +86,6 @@ async def recipients(session: AsyncSession, settings: Settings) -> list[Recipien
         )
         for person, programme in rows
     ]
-
-
-async def take(
-    session_factory: async_sessionmaker[AsyncSession],
-    recipient: Recipient,
-    week_start: date,
-    now: datetime,
-) -> bool:
-    """Claim the digest of the week for the recipient; False if it was claimed already."""
-    try:
-        async with session_factory.begin() as session:
-            session.add(
-                WeeklyDigest(
-                    person_id=recipient.person_id,
-                    programme_id=recipient.programme_id,
-                    week_start=week_start,
-                    taken_at=now,
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
 
 
 def job_id(zone_name: str) -> str:
@@ -181,48 +160,51 @@ class DigestRunner(JobRunner):
         return sent
 
     async def deliver(self, recipient: Recipient, week_start: date, now: datetime) -> bool:
-        """Take and send one digest; False if it was taken already or had nothing to say."""
-        if not await take(self.session_factory, recipient, week_start, now):
-            return False
+        """Take one digest and write it to the outbox; False if it was taken already or had
+        nothing to say. The chart is drawn before the transaction, which stays short."""
+        key = (recipient.person_id, recipient.programme_id, week_start)
         last_day = week_start + timedelta(days=6)
-        async with self.session_factory.begin() as session:
+        async with self.session_factory() as session:
+            if await session.get(WeeklyDigest, key) is not None:
+                return False
             period = Period.days(week_start, last_day, recipient.zone)
             figures = await collect(session, [recipient.programme_id], period, now)
-            if figures.empty and not figures.meetings.held:
-                return False
+            quiet = figures.empty and not figures.meetings.held
             trend_start = week_start - timedelta(weeks=TREND_WEEKS - 1)
             trend = Period.days(trend_start, last_day, period.zone)
             series = await weekly(session, [recipient.programme_id], trend)
-            with locale(self.i18n, recipient.language):
-                text = digest_text(figures, recipient.language)
-                words = chart_text(series, recipient.language, title=digest_chart_title())
-                caption = digest_chart_caption()
-            message = await self.delivery.send_text(
-                session,
-                recipient.telegram_id,
-                text,
-                purpose="weekly_digest",
-                person_id=recipient.person_id,
-            )
-            if message is None:
-                return False
-            if series.total:
-                png = await render_weekly(series, words)
-                await self.delivery.send_document(
-                    session,
-                    recipient.telegram_id,
-                    Attachment(filename=f"digest-{week_start:%Y-%m-%d}.png", content=png),
-                    purpose="weekly_digest",
-                    caption=caption,
+        with locale(self.i18n, recipient.language):
+            text = digest_text(figures, recipient.language)
+            words = chart_text(series, recipient.language, title=digest_chart_title())
+            caption = digest_chart_caption()
+        png = await render_weekly(series, words) if series.total and not quiet else None
+        try:
+            async with transaction(self.session_factory) as session:
+                session.add(
+                    WeeklyDigest(
+                        person_id=recipient.person_id,
+                        programme_id=recipient.programme_id,
+                        week_start=week_start,
+                        taken_at=now,
+                        sent_at=None if quiet else now,
+                    )
+                )
+                await session.flush()
+                if quiet:
+                    return False
+                outbox = Outbox(session, self.wake)
+                await outbox.send(
+                    recipient.telegram_id, text, purpose="weekly_digest",
                     person_id=recipient.person_id,
-                )
-            await session.execute(
-                update(WeeklyDigest)
-                .where(
-                    WeeklyDigest.person_id == recipient.person_id,
-                    WeeklyDigest.programme_id == recipient.programme_id,
-                    WeeklyDigest.week_start == week_start,
-                )
-                .values(sent_at=now)
-            )
+                )  # fmt: skip
+                if png is not None:
+                    await outbox.send_photo(
+                        recipient.telegram_id,
+                        Document(filename=f"digest-{week_start:%Y-%m-%d}.png", content=png),
+                        caption=caption,
+                        purpose="weekly_digest",
+                        person_id=recipient.person_id,
+                    )
+        except IntegrityError:
+            return False
         return True

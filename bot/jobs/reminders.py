@@ -6,10 +6,11 @@ from the table, and a sweep every ``SWEEP_SECONDS`` plans the next stretch, pick
 written by another bot process and finishes meetings that have ended; so start-up costs the
 same with ten reminders or ten thousand spread over the weeks ahead.
 
-A job sends nothing until it has taken its row with a conditional UPDATE (``sent_at IS
-NULL``), so with two processes each reminder goes out once. A reminder that fell due while
-no bot was running goes out on start if its meeting has not begun (only the latest of
-several missed ones: the others would repeat it), and is marked skipped otherwise.
+A job takes its row with a conditional UPDATE (``sent_at IS NULL``) in the same transaction
+that writes the reminder messages to the outbox, so with two processes, or a crash at any
+moment, each reminder goes out exactly once. A reminder that fell due while no bot was running
+goes out on start if its meeting has not begun (only the latest of several missed ones: the
+others would repeat it), and is marked skipped otherwise.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from bot.db import transaction
+from bot.delivery.outbox import Outbox
 from bot.domain import meetings
 from bot.domain.meetings import DueReminder, PlannedReminder
 from bot.jobs.runner import JobRunner
-from bot.meeting_notices import MeetingNotices
+from bot.news.meetings import MeetingNews
 from models import Meeting, MeetingStatus, Reminder
 
 log = logging.getLogger(__name__)
@@ -134,30 +137,19 @@ class ReminderRunner(JobRunner):
         return report
 
     async def send(self, reminder_id: int) -> bool:
-        """The job: take the reminder, then send it; False if it was not this process's to send."""
+        """The job: take the reminder and write its messages, in one transaction; False if it
+        was not this process's to send (taken already, cancelled, or its meeting began)."""
         now = datetime.now(UTC)
-        async with self.session_factory.begin() as session:
-            taken = await meetings.take_reminder(session, reminder_id, now)
-        if not taken:
-            return False
-        try:
-            async with self.session_factory.begin() as session:
-                reminder = await session.get(Reminder, reminder_id)
-                meeting = (
-                    await session.get(Meeting, reminder.meeting_id)
-                    if reminder is not None
-                    else None
-                )
-                if meeting is None:
-                    return False
-                notices = MeetingNotices(session, self.delivery, self.i18n, self.settings, now)
-                sent = await notices.remind(meeting)
-        except Exception:
-            # Taken and not (fully) sent. It is not tried again: that could repeat it in chats
-            # that already have it, and a reminder twice is worse than one chat without it.
-            log.exception("reminder %s failed while sending", reminder_id)
-            return False
-        log.info("reminder %s of meeting %s sent to %s chats", reminder_id, meeting.id, sent)
+        async with transaction(self.session_factory) as session:
+            if not await meetings.take_reminder(session, reminder_id, now):
+                return False
+            reminder = await session.get(Reminder, reminder_id)
+            meeting = await session.get(Meeting, reminder.meeting_id) if reminder else None
+            if meeting is None:
+                return False
+            news = MeetingNews(session, Outbox(session, self.wake), self.i18n, self.settings, now)
+            recipients = await news.remind(meeting)
+        log.info("reminder %s of meeting %s: %s chats", reminder_id, meeting.id, recipients)
         return True
 
 

@@ -1,13 +1,15 @@
 """The periodic ticket check: unclaimed and unanswered tickets past their SLA, expired windows.
 
-``check_tickets`` runs every minute from the scheduler. Each alert is first claimed with a
-conditional UPDATE (its timestamp still empty), so with several replicas, or a run that
-overlaps the previous one, every breach is announced once.
+``check_tickets`` runs every minute from the scheduler. Each alert is claimed with a
+conditional UPDATE (its timestamp still empty) in the same transaction that writes the alert
+to the outbox, so with several replicas, a run that overlaps the previous one, or a run that
+fails half-way, every breach is announced once.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -18,9 +20,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.delivery import Delivery
+from bot.db import transaction
+from bot.delivery.outbox import Outbox
 from bot.domain.tickets import close_resolved
-from bot.ticket_notices import TicketNotices
+from bot.news.tickets import TicketNews
 from bot.views.tickets import heading, name
 from models import Person, Ticket, TicketStatus, Topic
 
@@ -50,16 +53,16 @@ async def _take(session: AsyncSession, ticket: Ticket, column: str, now: datetim
 
 async def check_tickets(
     session_factory: async_sessionmaker[AsyncSession],
-    delivery: Delivery,
+    wake: Callable[[], None],
     i18n: I18n,
     settings: Settings,
     now: datetime | None = None,
 ) -> SlaReport:
     now = now or datetime.now(UTC)
-    async with session_factory.begin() as session:
-        notices = TicketNotices(session, delivery, i18n, settings, now)
-        unclaimed = await _alert_unclaimed(session, notices, settings, now)
-        unanswered = await _remind_assignees(session, notices, settings, now)
+    async with transaction(session_factory) as session:
+        news = TicketNews(session, Outbox(session, wake), i18n, settings, now)
+        unclaimed = await _alert_unclaimed(session, news, settings, now)
+        unanswered = await _remind_assignees(session, news, settings, now)
         closed = await close_resolved(session, now, settings.reopen_window)
     report = SlaReport(unclaimed, unanswered, closed)
     if report != SlaReport():
@@ -83,7 +86,7 @@ def _unanswered_text(
 
 
 async def _alert_unclaimed(
-    session: AsyncSession, notices: TicketNotices, settings: Settings, now: datetime
+    session: AsyncSession, news: TicketNews, settings: Settings, now: datetime
 ) -> int:
     result = await session.execute(
         select(Ticket)
@@ -98,9 +101,9 @@ async def _alert_unclaimed(
     for ticket in result.scalars().all():
         if not await _take(session, ticket, "claim_alerted_at", now):
             continue
-        topic = await notices.topic(ticket)
+        topic = await news.topic(ticket)
         hours = int((now - ticket.created_at).total_seconds() // 3600)
-        await notices.alert_coordinators(
+        await news.alert_coordinators(
             ticket.programme_id, partial(_unclaimed_text, ticket, topic, hours)
         )
         count += 1
@@ -108,7 +111,7 @@ async def _alert_unclaimed(
 
 
 async def _remind_assignees(
-    session: AsyncSession, notices: TicketNotices, settings: Settings, now: datetime
+    session: AsyncSession, news: TicketNews, settings: Settings, now: datetime
 ) -> int:
     result = await session.execute(
         select(Ticket)
@@ -124,9 +127,9 @@ async def _remind_assignees(
     for ticket in result.scalars().all():
         if not await _take(session, ticket, "answer_reminded_at", now):
             continue
-        mentor = await notices.person(ticket.assignee_id)
-        author = await notices.person(ticket.author_id)
-        topic = await notices.topic(ticket)
-        await notices.tell_person(mentor, partial(_unanswered_text, ticket, topic, author))
+        mentor = await news.person(ticket.assignee_id)
+        author = await news.person(ticket.author_id)
+        topic = await news.topic(ticket)
+        await news.tell_person(mentor, partial(_unanswered_text, ticket, topic, author))
         count += 1
     return count

@@ -20,6 +20,7 @@ from bot.timezones import zone
 from models import Person, Ticket, TicketEvent, TicketEventKind, TicketStatus, Topic
 
 PREVIEW = 80  # characters of a request shown in lists
+SUMMARY_PREVIEW = 60  # characters of a request shown on a summary card
 EVENT_PREVIEW = 300  # characters of a message shown in a ticket's history
 
 
@@ -306,3 +307,47 @@ def event_text(
     if kind == TicketEventKind.cancelled:
         return _("{who} cancelled the request").format(who=who)
     return _("the request was closed")
+
+
+def summary_text(
+    tickets: Sequence[Ticket],
+    topics: dict[int, Topic],
+    assignees: dict[int, Person],
+    viewer_id: int,
+    language: str,
+) -> str:
+    """A mentor's summary card: the requests that arrived at once, and what became of each."""
+    waiting = sum(1 for ticket in tickets if ticket.status == TicketStatus.open)
+    lines = [
+        _("📋 New requests for you: {count} waiting").format(count=waiting),
+        _(
+            "Many arrived at once, so they are listed here rather than a card each. "
+            "Press «Claim #N» to take one: its full text comes then."
+        ),
+        "",
+    ]
+    for ticket in tickets:
+        head = heading(ticket, topics.get(ticket.topic_id or 0), language)
+        if ticket.status == TicketStatus.open:
+            state = quote(ticket.text, SUMMARY_PREVIEW)
+        elif ticket.assignee_id == viewer_id:
+            state = _("yours")
+        elif ticket.assignee_id is not None and ticket.status != TicketStatus.cancelled:
+            state = _("taken by {mentor}").format(mentor=name(assignees.get(ticket.assignee_id)))
+        else:
+            state = status_title(ticket.status)
+        lines.append(f"{head} — {state}")
+    return "\n".join(lines)
+
+
+def summary_keyboard(tickets: Sequence[Ticket]) -> InlineKeyboardMarkup | None:
+    """A «Claim #N» button for each request on the card still waiting."""
+    builder = InlineKeyboardBuilder()
+    waiting = [ticket for ticket in tickets if ticket.status == TicketStatus.open]
+    for ticket in waiting:
+        builder.button(
+            text=_("Claim {number}").format(number=number(ticket)),
+            callback_data=ClaimButton(ticket=ticket.id),
+        )
+    builder.adjust(3)
+    return builder.as_markup() if waiting else None

@@ -311,6 +311,7 @@ class ApiCall(NamedTuple):
     method: str
     params: dict[str, Any]
     outcome: Any
+    at: float = 0.0  # time.monotonic() when the call arrived
 
     @property
     def ok(self) -> bool:

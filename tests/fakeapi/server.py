@@ -198,6 +198,8 @@ class FakeTelegram:
         self.calls: list[ApiCall] = []
         self._received: dict[str, int] = {}
         self.observers: list[Observer] = []
+        # Set by a test's running bot: waits until the bot has handled and sent everything.
+        self.settle: Callable[[], Awaitable[None]] | None = None
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.webhook_url: str | None = None
         self.webhook_secret: str | None = None
@@ -416,19 +418,22 @@ class FakeTelegram:
         return pending
 
     async def wait_processed(self, pending: _Pending, timeout: float = 15.0) -> None:
-        """Wait until the bot has handled the update.
+        """Wait until the bot has received the update, then (in tests whose bot runs in this
+        process) until it has handled it and sent what it had to say.
 
-        By polling, that is when the bot asks for the next updates with a higher offset; by
-        webhook, when the POST of the update has been answered.
+        By polling, Telegram counts an update received when the bot asks for the next updates
+        with a higher offset; by webhook, when the POST of the update has been answered.
         """
         try:
             await asyncio.wait_for(pending.done.wait(), timeout)
         except TimeoutError:
             msg = (
-                f"the bot did not handle update {pending.update_id} within {timeout} s "
+                f"the bot did not take update {pending.update_id} within {timeout} s "
                 f"({next(k for k in pending.update if k != 'update_id')})"
             )
             raise AssertionError(msg) from None
+        if self.settle is not None:
+            await self.settle()
 
     def _wake_pollers(self) -> None:
         async def notify() -> None:
@@ -524,6 +529,7 @@ class FakeTelegram:
         uploads = uploads or {}
         shown = {**params, **uploads}
         name = method.lower()
+        arrived = time.monotonic()
         self._received[name] = self._received.get(name, 0) + 1
         try:
             handler = self._handlers.get(name)
@@ -536,9 +542,9 @@ class FakeTelegram:
                 self._check_flood(params.get("chat_id"))
             result = await handler(params, uploads)
         except ApiError as error:
-            self.calls.append(ApiCall(method, shown, error))
+            self.calls.append(ApiCall(method, shown, error, arrived))
             raise
-        self.calls.append(ApiCall(method, shown, result))
+        self.calls.append(ApiCall(method, shown, result, arrived))
         return result
 
     def count_calls(self, method: str) -> int:

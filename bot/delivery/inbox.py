@@ -1,0 +1,324 @@
+"""The inbox: every update is stored before Telegram is told it arrived, and handled from here.
+
+``Inbox.store`` commits a batch of updates (duplicates are ignored) before the poller asks for
+the next batch, which is what confirms the previous one to Telegram, and before the webhook
+answers 200. ``UpdateRunner`` then feeds them to the aiogram dispatcher: the updates of one
+chat one after another in the order they came, different chats side by side. The handler's
+transaction marks its update handled (``Inbox.finish``), so a crash at any moment leaves the
+update either handled with everything it did, or not handled at all and handled again after
+the restart; never twice.
+
+An update is held by one bot process at a time through a lease (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL); a process that dies leaves leases that lapse and are taken over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.types import Update
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db import dialect_of
+from models import InboxUpdate
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=30)
+MAX_ATTEMPTS = 3
+RETRY_DELAYS = (1.0, 5.0)
+KEPT = timedelta(days=7)  # Telegram redelivers for a day at most
+
+
+class Superseded(Exception):  # noqa: N818 - not an error: someone else was first
+    """Another bot process finished this update first; this attempt is rolled back."""
+
+
+def chat_key(update: Update) -> int:
+    """The chat whose order an update keeps: its message's or button's chat, else its sender."""
+    for event in (
+        update.message,
+        update.edited_message,
+        update.channel_post,
+        update.edited_channel_post,
+        update.my_chat_member,
+        update.chat_member,
+        update.chat_join_request,
+    ):
+        if event is not None:
+            return int(event.chat.id)
+    query = update.callback_query
+    if query is not None:
+        return int(query.message.chat.id if query.message is not None else query.from_user.id)
+    for other in (update.inline_query, update.chosen_inline_result, update.poll_answer):
+        user = getattr(other, "from_user", None) or getattr(other, "user", None)
+        if user is not None:
+            return int(user.id)
+    return 0
+
+
+@dataclass
+class Stored:
+    """An update in the inbox, as the runner needs it."""
+
+    update_id: int
+    chat_key: int
+    payload: str
+    attempts: int = 0
+    update: Update | None = None  # already parsed, when it has just arrived
+
+
+class Inbox:
+    """The ``inbox_updates`` table, seen by one bot process (``owner``)."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], owner: str) -> None:
+        self.session_factory = session_factory
+        self.owner = owner
+
+    async def store(
+        self, updates: Sequence[Update], raw: Sequence[str] | None = None
+    ) -> list[Stored]:
+        """Commit the updates; returns those new to the inbox (a redelivery is not)."""
+        if not updates:
+            return []
+        now = datetime.now(UTC)
+        payloads = list(raw) if raw is not None else [_dump(u) for u in updates]
+        rows: list[dict[str, Any]] = [
+            {
+                "update_id": u.update_id,
+                "chat_key": chat_key(u),
+                "payload": payload,
+                "received_at": now,
+                "attempts": 0,
+                "lease_owner": self.owner,
+                "lease_until": now + LEASE,
+            }
+            for u, payload in zip(updates, payloads, strict=True)
+        ]
+        async with self.session_factory.begin() as session:
+            insert = postgresql.insert if dialect_of(session) == "postgresql" else sqlite.insert
+            statement = (
+                insert(InboxUpdate)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["update_id"])
+                .returning(InboxUpdate.update_id)
+            )
+            new = set((await session.execute(statement)).scalars())
+        return [
+            Stored(row["update_id"], row["chat_key"], row["payload"], update=u)
+            for u, row in zip(updates, rows, strict=True)
+            if row["update_id"] in new
+        ]
+
+    async def take_waiting(self, *, all_of_them: bool) -> list[Stored]:
+        """Unhandled updates to take on: those whose lease lapsed, or every one (on start of
+        the only process that polls, when whoever held them is gone)."""
+        now = datetime.now(UTC)
+        async with self.session_factory.begin() as session:
+            query = (
+                select(InboxUpdate)
+                .where(InboxUpdate.handled_at.is_(None))
+                .order_by(InboxUpdate.update_id)
+                .limit(5000)
+            )
+            if not all_of_them:
+                query = query.where(
+                    or_(InboxUpdate.lease_until.is_(None), InboxUpdate.lease_until < now)
+                )
+            if dialect_of(session) == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            found = list((await session.execute(query)).scalars())
+            for row in found:
+                row.lease_owner = self.owner
+                row.lease_until = now + LEASE
+        return [Stored(r.update_id, r.chat_key, r.payload, attempts=r.attempts) for r in found]
+
+    async def finish(self, session: AsyncSession, update_id: int) -> None:
+        """Mark the update handled in the handler's own transaction (or refuse: Superseded)."""
+        result = await session.execute(
+            update(InboxUpdate)
+            .where(
+                InboxUpdate.update_id == update_id,
+                InboxUpdate.handled_at.is_(None),
+                or_(InboxUpdate.lease_owner.is_(None), InboxUpdate.lease_owner == self.owner),
+            )
+            .values(handled_at=datetime.now(UTC), lease_owner=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            raise Superseded(update_id)
+
+    async def failed(self, stored: Stored, error: str, *, final: bool) -> None:
+        """Note a failed attempt; after the last one the update is given up (kept, with why)."""
+        stored.attempts += 1
+        now = datetime.now(UTC)
+        values: dict[str, Any] = {"attempts": stored.attempts, "error": error[:4000]}
+        if final:
+            values.update(handled_at=now, lease_owner=None, lease_until=None)
+        async with self.session_factory.begin() as session:
+            await session.execute(
+                update(InboxUpdate)
+                .where(InboxUpdate.update_id == stored.update_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def renew(self) -> None:
+        """Keep the leases of the updates this process holds."""
+        async with self.session_factory.begin() as session:
+            await session.execute(
+                update(InboxUpdate)
+                .where(InboxUpdate.lease_owner == self.owner, InboxUpdate.handled_at.is_(None))
+                .values(lease_until=datetime.now(UTC) + LEASE)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def earlier_waiting(self, stored: Stored) -> bool:
+        """Whether an earlier update of the same chat is still unhandled (by anyone)."""
+        async with self.session_factory() as session:
+            found = await session.scalar(
+                select(func.count())
+                .select_from(InboxUpdate)
+                .where(
+                    InboxUpdate.chat_key == stored.chat_key,
+                    InboxUpdate.handled_at.is_(None),
+                    InboxUpdate.update_id < stored.update_id,
+                )
+            )
+        return bool(found)
+
+    async def waiting(self) -> int:
+        async with self.session_factory() as session:
+            found = await session.scalar(
+                select(func.count())
+                .select_from(InboxUpdate)
+                .where(InboxUpdate.handled_at.is_(None))
+            )
+        return int(found or 0)
+
+    async def prune(self, now: datetime | None = None) -> int:
+        """Forget handled updates once Telegram can no longer send them again."""
+        moment = (now or datetime.now(UTC)) - KEPT
+        async with self.session_factory.begin() as session:
+            result = await session.execute(
+                delete(InboxUpdate).where(
+                    InboxUpdate.handled_at.is_not(None), InboxUpdate.handled_at < moment
+                )
+            )
+        return int(getattr(result, "rowcount", 0))
+
+
+def _dump(update: Update) -> str:
+    return update.model_dump_json(exclude_unset=True, by_alias=True)
+
+
+GaveUp = Callable[[Update], Awaitable[None]]
+
+
+class UpdateRunner:
+    """Feeds stored updates to the dispatcher: one chat in order, chats side by side."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        bot: Bot,
+        inbox: Inbox,
+        *,
+        concurrency: int = 8,
+        ordered_across_processes: bool = False,
+        gave_up: GaveUp | None = None,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.bot = bot
+        self.inbox = inbox
+        # Several processes may receive a chat's updates (webhook replicas): then each update
+        # also waits for the earlier ones that other processes hold.
+        self.ordered_across_processes = ordered_across_processes
+        self.gave_up = gave_up
+        self._slots = asyncio.Semaphore(concurrency)
+        self._lines: dict[int, deque[Stored]] = {}
+        self._held: set[int] = set()
+        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._stopping = False
+        self.handled_total = 0
+
+    def submit(self, stored: Iterable[Stored]) -> None:
+        for item in stored:
+            if self._stopping or item.update_id in self._held:
+                continue
+            self._held.add(item.update_id)
+            self._lines.setdefault(item.chat_key, deque()).append(item)
+            if item.chat_key not in self._workers:
+                worker = asyncio.create_task(self._work(item.chat_key))
+                self._workers[item.chat_key] = worker
+
+    @property
+    def backlog(self) -> int:
+        return len(self._held)
+
+    def idle(self) -> bool:
+        return not self._held
+
+    async def stop(self, timeout: float = 15.0) -> None:
+        """Finish the updates being handled now; the others stay in the inbox for next time."""
+        self._stopping = True
+        for line in self._lines.values():
+            while len(line) > 1:
+                self._held.discard(line.pop().update_id)
+        if self._workers:
+            await asyncio.wait(list(self._workers.values()), timeout=timeout)
+
+    async def _work(self, key: int) -> None:
+        line = self._lines[key]
+        try:
+            while line:
+                item = line[0]
+                async with self._slots:
+                    await self._handle(item)
+                line.popleft()
+                self._held.discard(item.update_id)
+        finally:
+            self._workers.pop(key, None)
+            if not line:
+                self._lines.pop(key, None)
+
+    async def _handle(self, item: Stored) -> None:
+        if self.ordered_across_processes:
+            while await self.inbox.earlier_waiting(item):
+                await asyncio.sleep(0.2)
+        update = item.update
+        if update is None:
+            update = Update.model_validate_json(item.payload, context={"bot": self.bot})
+            item.update = update
+        while True:
+            try:
+                await self.dispatcher.feed_update(self.bot, update, inbox_update_id=item.update_id)
+            except Superseded:
+                log.info("update %s was handled by another process", item.update_id)
+                return
+            except Exception as error:  # noqa: BLE001 - one update's bug must not stop the chat
+                final = item.attempts + 1 >= MAX_ATTEMPTS and not self._stopping
+                log.exception(
+                    "update %s failed (attempt %s%s)",
+                    item.update_id,
+                    item.attempts + 1,
+                    ", giving up" if final else "",
+                )
+                await self.inbox.failed(item, f"{type(error).__name__}: {error}", final=final)
+                if final and self.gave_up is not None:
+                    await self.gave_up(update)
+                if final or self._stopping:
+                    return
+                await asyncio.sleep(RETRY_DELAYS[min(item.attempts, len(RETRY_DELAYS)) - 1])
+                continue
+            self.handled_total += 1
+            return

@@ -1,0 +1,62 @@
+"""One process at a time holds a role (the outbox's sender), through a lease row.
+
+The holder renews the lease well before it lapses and gives it up when it stops; if it dies,
+the lease lapses and another process takes it over. The row works the same on SQLite and on
+PostgreSQL; the holder's writes are also fenced by its name on the rows it claimed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from models import Lease
+
+
+class Leadership:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        name: str,
+        owner: str,
+        ttl: timedelta,
+    ) -> None:
+        self.session_factory = session_factory
+        self.name = name
+        self.owner = owner
+        self.ttl = ttl
+
+    async def hold(self) -> bool:
+        """Take the lease, or renew it; False while another live process holds it."""
+        now = datetime.now(UTC)
+        try:
+            async with self.session_factory.begin() as session:
+                result = await session.execute(
+                    update(Lease)
+                    .where(
+                        Lease.name == self.name,
+                        or_(Lease.owner == self.owner, Lease.until < now),
+                    )
+                    .values(owner=self.owner, until=now + self.ttl)
+                    .execution_options(synchronize_session=False)
+                )
+                if getattr(result, "rowcount", 0) == 1:
+                    return True
+                if await session.get(Lease, self.name) is not None:
+                    return False
+                session.add(Lease(name=self.name, owner=self.owner, until=now + self.ttl))
+        except IntegrityError:
+            return False  # another process created it a moment earlier
+        return True
+
+    async def release(self) -> None:
+        async with self.session_factory.begin() as session:
+            await session.execute(
+                update(Lease)
+                .where(Lease.name == self.name, Lease.owner == self.owner)
+                .values(until=datetime.now(UTC))
+                .execution_options(synchronize_session=False)
+            )

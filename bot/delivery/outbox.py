@@ -1,0 +1,335 @@
+"""The outbox: what a handler or a job says, written in its own transaction, sent after commit.
+
+A row per message (or edit, or leaving a chat) goes into ``outbox_messages`` through the
+caller's session, so a message announces only what is committed, and nothing committed goes
+unannounced: the scheduler (``bot.delivery.scheduler``) sends the rows once the transaction
+commits, in each chat's order, within Telegram's limits. Nothing here talks to Telegram.
+
+A message that has not been sent yet has no Telegram id; ``MessageRef`` names it by its outbox
+row, so a later edit of it or a reply to it waits for it and then gets its id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from models import OutboxMessage, OutboxStatus
+
+# Telegram allows 1024 characters in a caption.
+CAPTION_LIMIT = 1024
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """One of the bot's messages: by its Telegram id once known, else by the outbox row."""
+
+    message_id: int | None = None
+    outbox_id: int | None = None
+
+    @classmethod
+    def of(cls, message_id: int | None, outbox_id: int | None) -> MessageRef | None:
+        if message_id is None and outbox_id is None:
+            return None
+        return cls(message_id=message_id, outbox_id=outbox_id)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A file to send: bytes the bot made, or a file Telegram already holds (by its id)."""
+
+    filename: str
+    content: bytes | None = None
+    file_id: str | None = None
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A message that depends on how another one went: written when Telegram has answered
+    about that one, if it arrived (``then``) or if it could not be delivered (``otherwise``)."""
+
+    chat_id: int
+    text: str
+    reply_to: int | None = None
+    purpose: str = "follow_up"
+    person_id: int | None = None
+
+    def as_params(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CallbackAnswer:
+    query_id: str
+    text: str | None = None
+    show_alert: bool = False
+
+
+def markup_json(markup: InlineKeyboardMarkup | None) -> dict[str, Any] | None:
+    return None if markup is None else markup.model_dump(mode="json", exclude_none=True)
+
+
+def _follow(params: dict[str, Any], then: FollowUp | None, otherwise: FollowUp | None) -> None:
+    if then is not None:
+        params["then"] = then.as_params()
+    if otherwise is not None:
+        params["otherwise"] = otherwise.as_params()
+
+
+class Outbox:
+    """Messages of one transaction. ``wake`` is called after it commits (the scheduler's)."""
+
+    def __init__(self, session: AsyncSession, wake: Callable[[], None] | None = None) -> None:
+        self.session = session
+        self._wake = wake
+        self._armed = False
+        self.callback_answers: list[CallbackAnswer] = []
+        self.written = 0
+
+    # --- new messages ------------------------------------------------------------------------
+
+    async def send(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        markup: InlineKeyboardMarkup | None = None,
+        reply_to: int | MessageRef | None = None,
+        purpose: str = "reply",
+        person_id: int | None = None,
+        record: str | None = None,
+        then: FollowUp | None = None,
+        otherwise: FollowUp | None = None,
+    ) -> MessageRef:
+        params: dict[str, Any] = {"text": text}
+        if markup is not None:
+            params["reply_markup"] = markup_json(markup)
+        _follow(params, then, otherwise)
+        return await self._add(
+            chat_id, "send_text", params, reply_to=reply_to, purpose=purpose,
+            person_id=person_id, record=record,
+        )  # fmt: skip
+
+    async def send_document(
+        self,
+        chat_id: int,
+        document: Document,
+        *,
+        caption: str | None = None,
+        reply_to: int | MessageRef | None = None,
+        purpose: str = "reply",
+        person_id: int | None = None,
+        record: str | None = None,
+        then: FollowUp | None = None,
+        otherwise: FollowUp | None = None,
+    ) -> MessageRef:
+        return await self._add_file(
+            "send_document", chat_id, document, caption, reply_to, purpose, person_id, record,
+            then, otherwise,
+        )  # fmt: skip
+
+    async def send_photo(
+        self,
+        chat_id: int,
+        photo: Document,
+        *,
+        caption: str | None = None,
+        reply_to: int | MessageRef | None = None,
+        purpose: str = "reply",
+        person_id: int | None = None,
+        record: str | None = None,
+        then: FollowUp | None = None,
+        otherwise: FollowUp | None = None,
+    ) -> MessageRef:
+        return await self._add_file(
+            "send_photo", chat_id, photo, caption, reply_to, purpose, person_id, record,
+            then, otherwise,
+        )  # fmt: skip
+
+    # --- changes to messages sent (or about to be) -------------------------------------------
+
+    async def edit(
+        self,
+        chat_id: int,
+        target: MessageRef,
+        text: str,
+        *,
+        markup: InlineKeyboardMarkup | None = None,
+        withdraw_unsent: bool = False,
+        purpose: str = "edit",
+    ) -> None:
+        """Change a message's text (and buttons: none unless given).
+
+        With ``withdraw_unsent``, a message still waiting in the outbox is not sent at all:
+        a card of a request taken meanwhile has nothing left to say.
+        """
+        params: dict[str, Any] = {"text": text}
+        if markup is not None:
+            params["reply_markup"] = markup_json(markup)
+        await self._add(
+            chat_id, "edit_text", params, target=target, purpose=purpose,
+            withdraw_unsent=withdraw_unsent,
+        )  # fmt: skip
+
+    async def edit_markup(
+        self,
+        chat_id: int,
+        target: MessageRef,
+        markup: InlineKeyboardMarkup | None,
+        *,
+        purpose: str = "edit",
+    ) -> None:
+        params: dict[str, Any] = {}
+        if markup is not None:
+            params["reply_markup"] = markup_json(markup)
+        await self._add(chat_id, "edit_markup", params, target=target, purpose=purpose)
+
+    async def leave_chat(self, chat_id: int) -> None:
+        await self._add(chat_id, "leave_chat", {}, purpose="leave")
+
+    async def chat_action(self, chat_id: int, action: str) -> None:
+        await self._add(chat_id, "chat_action", {"action": action}, purpose="action")
+
+    # --- answering the update at hand --------------------------------------------------------
+
+    async def answer(
+        self, message: Message, text: str, *, reply_markup: InlineKeyboardMarkup | None = None
+    ) -> MessageRef:
+        """A message in the chat of ``message`` (``message.answer`` in aiogram's words)."""
+        return await self.send(message.chat.id, text, markup=reply_markup)
+
+    async def reply(
+        self, message: Message, text: str, *, reply_markup: InlineKeyboardMarkup | None = None
+    ) -> MessageRef:
+        return await self.send(
+            message.chat.id, text, markup=reply_markup, reply_to=message.message_id
+        )
+
+    async def edit_message(
+        self, message: Message, text: str, *, reply_markup: InlineKeyboardMarkup | None = None
+    ) -> None:
+        """Change one of the bot's messages the person is looking at (pressed a button on)."""
+        await self.edit(message.chat.id, MessageRef(message.message_id), text, markup=reply_markup)
+
+    async def edit_message_markup(
+        self, message: Message, reply_markup: InlineKeyboardMarkup | None
+    ) -> None:
+        await self.edit_markup(message.chat.id, MessageRef(message.message_id), reply_markup)
+
+    async def answer_document(
+        self, message: Message, document: Document, *, caption: str | None = None
+    ) -> MessageRef:
+        return await self.send_document(message.chat.id, document, caption=caption)
+
+    async def answer_photo(
+        self, message: Message, photo: Document, *, caption: str | None = None
+    ) -> MessageRef:
+        return await self.send_photo(message.chat.id, photo, caption=caption)
+
+    async def callback(
+        self, query: CallbackQuery, text: str | None = None, *, show_alert: bool = False
+    ) -> None:
+        """Answer the button press; it goes out right after the commit, ahead of any queue."""
+        if not any(a.query_id == query.id for a in self.callback_answers):
+            self.callback_answers.append(CallbackAnswer(query.id, text, show_alert))
+
+    # --- reading -----------------------------------------------------------------------------
+
+    async def backlog(self, chat_id: int) -> int:
+        """Messages waiting to be sent to the chat, this transaction's included."""
+        result = await self.session.execute(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.chat_id == chat_id, OutboxMessage.status == OutboxStatus.pending)
+        )
+        return int(result.scalar_one())
+
+    # --- writing -----------------------------------------------------------------------------
+
+    async def _add_file(
+        self,
+        method: str,
+        chat_id: int,
+        document: Document,
+        caption: str | None,
+        reply_to: int | MessageRef | None,
+        purpose: str,
+        person_id: int | None,
+        record: str | None,
+        then: FollowUp | None,
+        otherwise: FollowUp | None,
+    ) -> MessageRef:
+        params: dict[str, Any] = {"filename": document.filename}
+        if document.file_id is not None:
+            params["file_id"] = document.file_id
+        if caption:
+            params["caption"] = caption[:CAPTION_LIMIT]
+        _follow(params, then, otherwise)
+        return await self._add(
+            chat_id, method, params, file=document.content if document.file_id is None else None,
+            reply_to=reply_to, purpose=purpose, person_id=person_id, record=record,
+        )  # fmt: skip
+
+    async def _add(
+        self,
+        chat_id: int,
+        method: str,
+        params: dict[str, Any],
+        *,
+        file: bytes | None = None,
+        reply_to: int | MessageRef | None = None,
+        target: MessageRef | None = None,
+        purpose: str,
+        person_id: int | None = None,
+        record: str | None = None,
+        withdraw_unsent: bool = False,
+    ) -> MessageRef:
+        refers_to: int | None = None
+        if isinstance(reply_to, int):
+            params["reply_to"] = reply_to
+        elif reply_to is not None:
+            refers_to = self._resolve(reply_to, params, "reply_to")
+        if target is not None:
+            refers_to = self._resolve(target, params, "message_id")
+        row = OutboxMessage(
+            chat_id=chat_id,
+            method=method,
+            params=params,
+            file=file,
+            refers_to_id=refers_to,
+            withdraw_unsent=withdraw_unsent,
+            purpose=purpose,
+            person_id=person_id,
+            record=record,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        self.written += 1
+        self._arm()
+        return MessageRef(outbox_id=row.id)
+
+    @staticmethod
+    def _resolve(ref: MessageRef, params: dict[str, Any], key: str) -> int | None:
+        """A known Telegram id goes into the parameters; an unsent message is waited for."""
+        if ref.message_id is not None:
+            params[key] = ref.message_id
+            return None
+        return ref.outbox_id
+
+    def _arm(self) -> None:
+        if self._armed or self._wake is None:
+            return
+        self._armed = True
+        wake = self._wake
+
+        def committed(_session: Session) -> None:
+            self._armed = False
+            wake()
+
+        event.listen(self.session.sync_session, "after_commit", committed, once=True)

@@ -1,0 +1,927 @@
+"""The one scheduler that sends the outbox: each chat in order, within Telegram's limits.
+
+One bot process sends at a time: the one holding the ``sender`` lease (``Leadership``); the
+others write rows and wait to take over. Rows committed to ``outbox_messages`` are claimed
+(``FOR UPDATE SKIP LOCKED`` with a lease on PostgreSQL) and kept in a queue per chat. A
+chat's next message goes when its own window and the bot-wide window allow (``Budget``); a
+chat waiting for its budget, paused by a 429 or waiting for a retry never holds up another. Every send is recorded in the database as
+soon as Telegram answers, before the next one starts from the same slot, so after a crash only
+the messages that were on their way can arrive twice; the scheduler keeps just as many on
+their way as the bot-wide budget needs (its rate times Telegram's answer time).
+
+Telegram's answers decide what happens to a row: sent (its message id is noted where the
+row's ``record`` says, and a follow-up waiting for it is written), retried later (429 after
+``retry_after``, 5xx and network errors with backoff and jitter, a bounded number of times),
+moved (a group upgraded to a supergroup), or failed for good with the reason kept (403, chat
+not found, bad request). Hooks registered per purpose run in the same transaction: a card that
+cannot reach its mentor tells coordinators.
+
+Before a message goes out, later rows about it in the queue are folded in: edits of a message
+not sent yet are sent as its content, an edit that withdraws an unsent message drops both,
+and an edit followed by another edit of the same message is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import math
+import random
+import time
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.methods import TelegramMethod
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message, ReplyParameters
+from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db import dialect_of
+from bot.delivery.budget import Budget
+from bot.delivery.leadership import Leadership
+from models import (
+    DeliveryFailure,
+    MeetingAudience,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+    SummaryCard,
+    TicketMessage,
+)
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=30)
+# The sender's lease: renewed every third of it; a dead sender's work moves on within it.
+SENDER_LEASE = timedelta(seconds=15)
+ELECTION_SECONDS = 2.0
+POLL_SECONDS = 0.5
+MAX_ATTEMPTS = 6
+BACKOFF_BASE = 0.5
+BACKOFF_MAX = 60.0
+MAX_IN_FLIGHT = 16
+# Messages that count against Telegram's limits (new messages and edits).
+COUNTED = frozenset({"send_text", "send_document", "send_photo", "edit_text", "edit_markup"})
+SENDS = frozenset({"send_text", "send_document", "send_photo"})
+EDITS = frozenset({"edit_text", "edit_markup"})
+# Where a message's Telegram id is noted once it is sent: table, outbox column, id column.
+LINKS: dict[str, tuple[Table, str, str]] = {
+    "ticket_message": (TicketMessage.__table__, "outbox_id", "message_id"),  # type: ignore[dict-item]
+    "summary_card": (SummaryCard.__table__, "outbox_id", "message_id"),  # type: ignore[dict-item]
+    "announcement": (
+        MeetingAudience.__table__,  # type: ignore[dict-item]
+        "announcement_outbox_id",
+        "announcement_message_id",
+    ),
+}
+_QUIET_ERRORS = ("message to edit not found", "message can't be edited")
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """What became of a row, as hooks see it."""
+
+    outbox_id: int
+    chat_id: int
+    purpose: str
+    person_id: int | None
+    message_id: int | None = None
+    error: str | None = None
+    forbidden: bool = False
+
+
+Hook = Callable[[AsyncSession, Delivered], Awaitable[None]]
+
+
+@dataclass
+class Row:
+    """An outbox row as the scheduler holds it (without its file, read when it is sent)."""
+
+    id: int
+    chat_id: int
+    method: str
+    params: dict[str, Any]
+    has_file: bool
+    refers_to_id: int | None
+    withdraw_unsent: bool
+    purpose: str
+    person_id: int | None
+    record: str | None
+    attempts: int
+    not_before: float
+
+
+@dataclass
+class Outcome:
+    row: Row
+    status: OutboxStatus
+    message_id: int | None = None
+    error: str | None = None
+    retry_at: float | None = None  # still pending: try again then
+    attempts: int = 0
+    forbidden: bool = False
+    moved_to: int | None = None
+    dropped: list[Row] = field(default_factory=list)  # rows folded into this one or withdrawn
+    reached_telegram: bool = False
+
+
+@dataclass
+class Line:
+    """One chat's queue."""
+
+    chat_id: int
+    rows: deque[Row] = field(default_factory=deque)
+    busy: bool = False
+    paused_until: float = 0.0
+    ready_at: float | None = None  # when it is in the heap
+
+
+class Scheduler:
+    """Sends what the outbox holds; see the module's description."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        session_factory: async_sessionmaker[AsyncSession],
+        budget: Budget,
+        *,
+        owner: str,
+        on_sent: dict[str, Hook] | None = None,
+        on_failed: dict[str, Hook] | None = None,
+        poll_seconds: float = POLL_SECONDS,
+    ) -> None:
+        self.bot = bot
+        self.session_factory = session_factory
+        self.budget = budget
+        self.owner = owner
+        self.on_sent = dict(on_sent or {})
+        self.on_failed = dict(on_failed or {})
+        self.poll_seconds = poll_seconds
+        self._lines: dict[int, Line] = {}
+        self._rows: dict[int, Row] = {}  # every row held, by id
+        self._dependents: dict[int, list[Row]] = {}  # outbox id -> rows referring to it
+        self._waiting: dict[int, set[int]] = {}  # outbox id -> chats waiting for it to finish
+        self._finished: OrderedDict[int, tuple[OutboxStatus, int | None]] = OrderedDict()
+        self._heap: list[tuple[float, int, int]] = []
+        self._seq = itertools.count()
+        self._wake = asyncio.Event()
+        self._claim_wanted = True
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._paused_all_until = 0.0
+        self._latency = 0.02  # seconds a send takes, answer and record included (EWMA)
+        self._stopping = False
+        self._stopped = asyncio.Event()
+        self._running = False
+        self.leading = False
+        self._writer = _Writer(self)
+        self.sent_total = 0
+        self.failed_total = 0
+        self.retry_after_total = 0
+
+    # --- the outside ---------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """New rows were committed (or something finished): look again now."""
+        self._claim_wanted = True
+        self._wake.set()
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    def backlog(self) -> int:
+        return len(self._rows)
+
+    async def run(self) -> None:
+        """Send until ``stop``, while this process holds the sender's lease.
+
+        One process sends at a time, so each chat's order and Telegram's limits are kept in
+        one place; another waits to take over. Taking over, it claims every row the previous
+        sender left.
+        """
+        self._running = True
+        leadership = Leadership(self.session_factory, "sender", self.owner, SENDER_LEASE)
+        try:
+            while not self._stopping:
+                if not await leadership.hold():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopped.wait(), ELECTION_SECONDS)
+                    continue
+                log.info("this process sends the outbox (%s)", self.owner)
+                self.leading = True
+                try:
+                    await self._lead(leadership)
+                finally:
+                    self.leading = False
+        finally:
+            self._running = False
+            with contextlib.suppress(Exception):
+                await leadership.release()
+
+    async def _lead(self, leadership: Leadership) -> None:
+        await self._seed_budget()
+        await self._claim(takeover=True)
+        next_poll = time.monotonic() + self.poll_seconds
+        next_renewal = time.monotonic() + SENDER_LEASE.total_seconds() / 3
+        while not self._stopping:
+            self._wake.clear()
+            now_mono = time.monotonic()
+            if now_mono >= next_renewal:
+                if not await leadership.hold():
+                    log.warning("the sender's lease went to another process; stopping sends")
+                    await self._let_go()
+                    return
+                await self._renew()
+                next_renewal = now_mono + SENDER_LEASE.total_seconds() / 3
+            if self._claim_wanted or now_mono >= next_poll:
+                self._claim_wanted = False
+                await self._claim()
+                next_poll = now_mono + self.poll_seconds
+            next_at = await self._dispatch()
+            timeout = min(
+                max(0.0, next_at - time.time()),
+                next_poll - time.monotonic(),
+                next_renewal - time.monotonic(),
+            )
+            if timeout > 0 and not self._wake.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _let_go(self) -> None:
+        """No longer the sender: finish what is on its way and forget the rest."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=10)
+        self._lines.clear()
+        self._rows.clear()
+        self._dependents.clear()
+        self._waiting.clear()
+        self._heap.clear()
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Let the messages on their way finish, then stop; the rest waits in the database."""
+        self._stopping = True
+        self._stopped.set()
+        self._wake.set()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+        await self._writer.close()
+
+    async def idle(self) -> bool:
+        """Nothing held, nothing on its way, nothing pending in the database."""
+        if self._rows or self._tasks or self._writer.busy:
+            return False
+        async with self.session_factory() as session:
+            waiting = await session.execute(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.status == OutboxStatus.pending)
+            )
+            return int(waiting.scalar_one()) == 0
+
+    async def call_now(self, method: TelegramMethod[Any]) -> Any:
+        """A call that waits for no queue (answering a button press); errors are only logged."""
+        for attempt in range(2):
+            try:
+                return await self.bot(method)
+            except (TelegramServerError, TelegramNetworkError) as error:
+                if attempt:
+                    log.info("%s failed: %s", method.__api_method__, error)
+                    return None
+                await asyncio.sleep(0.2 + random.random() * 0.3)  # noqa: S311 - jitter
+            except TelegramAPIError as error:
+                log.info("%s refused: %s", method.__api_method__, error.message)
+                return None
+        return None
+
+    # --- claiming ------------------------------------------------------------------------------
+
+    async def _claim(self, *, takeover: bool = False) -> None:
+        """Take the pending rows nobody else holds (all of them, on start) into the queues."""
+        now = datetime.now(UTC)
+        async with self.session_factory.begin() as session:
+            query = (
+                select(
+                    OutboxMessage.id,
+                    OutboxMessage.chat_id,
+                    OutboxMessage.method,
+                    OutboxMessage.params,
+                    OutboxMessage.file.is_not(None),
+                    OutboxMessage.refers_to_id,
+                    OutboxMessage.withdraw_unsent,
+                    OutboxMessage.purpose,
+                    OutboxMessage.person_id,
+                    OutboxMessage.record,
+                    OutboxMessage.attempts,
+                    OutboxMessage.not_before,
+                )
+                .where(OutboxMessage.status == OutboxStatus.pending)
+                .order_by(OutboxMessage.id)
+                .limit(2000)
+            )
+            if not takeover:
+                query = query.where(
+                    or_(
+                        OutboxMessage.lease_owner.is_(None),
+                        OutboxMessage.lease_owner != self.owner,
+                        OutboxMessage.lease_until < now,
+                    )
+                )
+            if dialect_of(session) == "postgresql":
+                query = query.with_for_update(skip_locked=True, of=OutboxMessage)
+            found = [
+                row for row in (await session.execute(query)).all() if row[0] not in self._rows
+            ]
+            if not found:
+                return
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_([row[0] for row in found]))
+                .values(lease_owner=self.owner, lease_until=now + LEASE)
+                .execution_options(synchronize_session=False)
+            )
+        for values in found:
+            not_before = values[11]
+            self._hold(
+                Row(
+                    id=values[0],
+                    chat_id=values[1],
+                    method=values[2],
+                    params=dict(values[3] or {}),
+                    has_file=bool(values[4]),
+                    refers_to_id=values[5],
+                    withdraw_unsent=bool(values[6]),
+                    purpose=values[7],
+                    person_id=values[8],
+                    record=values[9],
+                    attempts=values[10],
+                    not_before=not_before.timestamp() if not_before is not None else 0.0,
+                )
+            )
+        if len(found) == 2000:
+            self._claim_wanted = True
+
+    def _hold(self, row: Row) -> None:
+        self._rows[row.id] = row
+        line = self._lines.get(row.chat_id)
+        if line is None:
+            line = self._lines[row.chat_id] = Line(row.chat_id)
+        if line.rows and line.rows[-1].id > row.id:
+            # A transaction that committed after a later one: keep the chat's order by id.
+            position = next(i for i, held in enumerate(line.rows) if held.id > row.id)
+            line.rows.insert(position, row)
+        else:
+            line.rows.append(row)
+        if row.refers_to_id is not None:
+            self._dependents.setdefault(row.refers_to_id, []).append(row)
+        self._schedule(line, max(row.not_before, time.time()))
+
+    async def _renew(self) -> None:
+        if not self._rows:
+            return
+        async with self.session_factory.begin() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.lease_owner == self.owner,
+                    OutboxMessage.status == OutboxStatus.pending,
+                )
+                .values(lease_until=datetime.now(UTC) + LEASE)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def _seed_budget(self) -> None:
+        """Messages sent within the last minute (by an earlier process) still count."""
+        since = datetime.now(UTC) - timedelta(seconds=61)
+        async with self.session_factory() as session:
+            result = await session.execute(
+                select(OutboxMessage.chat_id, func.count())
+                .where(OutboxMessage.sent_at >= since, OutboxMessage.method.in_(COUNTED))
+                .group_by(OutboxMessage.chat_id)
+            )
+            sent: dict[int, int] = {row[0]: row[1] for row in result}
+            await self.budget.seed(sent)
+
+    # --- choosing what goes next ---------------------------------------------------------------
+
+    def _schedule(self, line: Line, at: float) -> None:
+        if line.busy or not line.rows:
+            return
+        if line.ready_at is not None and line.ready_at <= at:
+            return
+        line.ready_at = at
+        heapq.heappush(self._heap, (at, next(self._seq), line.chat_id))
+        self._wake.set()
+
+    def _concurrency(self) -> int:
+        """Little's law: just enough on the way to use the bot-wide budget."""
+        wanted = self.budget.limits.global_per_second * self._latency * 1.25
+        return max(1, min(MAX_IN_FLIGHT, math.ceil(wanted)))
+
+    async def _dispatch(self) -> float:
+        """Start sends for the chats that may send now; returns when to look again."""
+        if self._stopping:
+            return time.time() + 3600
+        limit = self._concurrency()
+        deferred: list[tuple[Line, float]] = []
+        while self._heap and len(self._tasks) < limit:
+            now = time.time()
+            at, _, chat_id = self._heap[0]
+            if at > now:
+                break
+            heapq.heappop(self._heap)
+            line = self._lines.get(chat_id)
+            if line is None or line.ready_at != at:
+                continue  # superseded by a later entry
+            line.ready_at = None
+            if line.busy or not line.rows:
+                continue
+            head = line.rows[0]
+            later = max(head.not_before, line.paused_until, self._paused_all_until)
+            if later > now:
+                deferred.append((line, later))
+                continue
+            if head.refers_to_id is not None and head.refers_to_id in self._rows:
+                # It edits or answers a message still waiting somewhere: after that one.
+                self._waiting.setdefault(head.refers_to_id, set()).add(chat_id)
+                continue
+            if head.method in COUNTED:
+                delay = await self.budget.delay(chat_id)
+                if delay > 0:
+                    deferred.append((line, now + delay))
+                    continue
+            line.busy = True
+            task = asyncio.create_task(self._deliver(line, head))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        for line, at in deferred:
+            self._schedule(line, at)
+        return self._heap[0][0] if self._heap else time.time() + 3600
+
+    # --- sending one row -----------------------------------------------------------------------
+
+    async def _deliver(self, line: Line, row: Row) -> None:
+        started = time.monotonic()
+        try:
+            outcome = await self._attempt(row)
+        except Exception as error:  # noqa: BLE001 - a bug must not stop the chat forever
+            log.exception("outbox %s: unexpected failure", row.id)
+            outcome = self._transient(row, f"{type(error).__name__}: {error}")
+        try:
+            await self._writer.record(outcome)
+        except Exception:
+            log.exception("outbox %s: could not record what Telegram answered", row.id)
+        if outcome.reached_telegram:
+            elapsed = time.monotonic() - started
+            self._latency = 0.8 * self._latency + 0.2 * elapsed
+        self._settle(line, outcome)
+
+    def _settle(self, line: Line, outcome: Outcome) -> None:
+        """Apply the outcome to the queues and let waiting chats go on."""
+        row = outcome.row
+        line.busy = False
+        if outcome.moved_to is not None:
+            self._move_line(line, outcome.moved_to)
+            return
+        if outcome.status == OutboxStatus.pending:
+            row.not_before = outcome.retry_at or time.time()
+            row.attempts = outcome.attempts
+            self._schedule(line, row.not_before)
+            return
+        self._finished[row.id] = (outcome.status, outcome.message_id)
+        for done in [row, *outcome.dropped]:
+            self._forget(done, OutboxStatus.dropped)
+        while len(self._finished) > 10_000:
+            self._finished.popitem(last=False)
+        self._schedule(line, time.time())
+        self._wake.set()
+
+    def _forget(self, row: Row, status: OutboxStatus) -> None:
+        self._rows.pop(row.id, None)
+        self._finished.setdefault(row.id, (status, None))
+        line = self._lines.get(row.chat_id)
+        if line is not None:
+            with contextlib.suppress(ValueError):
+                line.rows.remove(row)
+            if not line.rows and not line.busy:
+                self._lines.pop(row.chat_id, None)
+            else:
+                self._schedule(line, time.time())
+        if row.refers_to_id is not None:
+            siblings = self._dependents.get(row.refers_to_id)
+            if siblings is not None and row in siblings:
+                siblings.remove(row)
+                if not siblings:
+                    self._dependents.pop(row.refers_to_id, None)
+        for chat_id in self._waiting.pop(row.id, set()):
+            waiting = self._lines.get(chat_id)
+            if waiting is not None:
+                self._schedule(waiting, time.time())
+
+    def _move_line(self, line: Line, new_chat_id: int) -> None:
+        """A group became a supergroup: its queue goes on under the new id."""
+        self._lines.pop(line.chat_id, None)
+        target = self._lines.setdefault(new_chat_id, Line(new_chat_id))
+        for row in line.rows:
+            row.chat_id = new_chat_id
+        target.rows = deque(sorted([*target.rows, *line.rows], key=lambda r: r.id))
+        self._schedule(target, time.time())
+
+    async def _attempt(self, row: Row) -> Outcome:
+        folded = self._fold(row)
+        if folded is not None:
+            return folded
+        params = dict(row.params)
+        if row.refers_to_id is not None:
+            status, message_id = await self._outcome_of(row.refers_to_id)
+            if status == OutboxStatus.pending:
+                return Outcome(row, OutboxStatus.pending, retry_at=time.time() + 0.5,
+                               attempts=row.attempts)  # fmt: skip
+            if status != OutboxStatus.sent or message_id is None:
+                if row.method in EDITS:
+                    return Outcome(row, OutboxStatus.dropped, error="its message was never sent")
+            else:
+                params["message_id" if row.method in EDITS else "reply_to"] = message_id
+        merged = self._apply_edits(row, params) if row.method == "send_text" else []
+        counted = row.method in COUNTED
+        if counted:
+            self.budget.start()
+        try:
+            result = await self._call(row, params)
+        except TelegramRetryAfter as error:
+            return await self._flood(row, error, counted)
+        except TelegramMigrateToChat as error:
+            await self._answered(row, counted)
+            return Outcome(row, OutboxStatus.pending, moved_to=error.migrate_to_chat_id,
+                           attempts=row.attempts)  # fmt: skip
+        except TelegramUnauthorizedError as error:
+            await self._answered(row, counted)
+            log.error("Telegram refuses the bot token (%s): sending paused", error.message)
+            self._paused_all_until = time.time() + 60
+            return Outcome(row, OutboxStatus.pending, retry_at=time.time() + 60,
+                           attempts=row.attempts)  # fmt: skip
+        except (TelegramServerError, TelegramNetworkError, TimeoutError) as error:
+            await self._answered(row, counted)
+            return self._transient(row, str(error))
+        except TelegramBadRequest as error:
+            await self._answered(row, counted)
+            if "message is not modified" in error.message:
+                return Outcome(row, OutboxStatus.sent, reached_telegram=True)
+            if any(quiet in error.message for quiet in _QUIET_ERRORS):
+                log.info("outbox %s: %s", row.id, error.message)
+            return Outcome(row, OutboxStatus.failed, error=error.message, reached_telegram=True)
+        except TelegramForbiddenError as error:
+            await self._answered(row, counted)
+            return Outcome(row, OutboxStatus.failed, error=error.message, forbidden=True,
+                           reached_telegram=True)  # fmt: skip
+        except TelegramAPIError as error:
+            await self._answered(row, counted)
+            return Outcome(row, OutboxStatus.failed, error=error.message, reached_telegram=True)
+        await self._answered(row, counted)
+        message_id = result.message_id if isinstance(result, Message) else None
+        return Outcome(row, OutboxStatus.sent, message_id=message_id, reached_telegram=True,
+                       dropped=merged)  # fmt: skip
+
+    async def _answered(self, row: Row, counted: bool) -> None:
+        if counted:
+            await self.budget.spent(row.chat_id)
+
+    async def _flood(self, row: Row, error: TelegramRetryAfter, counted: bool) -> Outcome:
+        await self._answered(row, counted)
+        self.retry_after_total += 1
+        until = time.time() + error.retry_after + 0.05
+        line = self._lines.get(row.chat_id)
+        if await self.budget.crowded(row.chat_id) or line is None:
+            log.warning("429 for chat %s: it waits %s s", row.chat_id, error.retry_after)
+            if line is not None:
+                line.paused_until = until
+        else:
+            # The chat had room of its own: the flood is the bot's, so every chat waits.
+            log.warning("429 while chat %s had room: all chats wait %s s", row.chat_id,
+                        error.retry_after)  # fmt: skip
+            self._paused_all_until = until
+        return Outcome(row, OutboxStatus.pending, retry_at=until, attempts=row.attempts)
+
+    def _transient(self, row: Row, error: str) -> Outcome:
+        attempts = row.attempts + 1
+        if attempts >= MAX_ATTEMPTS:
+            return Outcome(row, OutboxStatus.failed, attempts=attempts,
+                           error=f"gave up after {attempts} attempts: {error}")  # fmt: skip
+        delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempts - 1))
+        delay *= 0.5 + random.random()  # noqa: S311 - jitter, not security
+        log.warning("outbox %s: %s; retry %s in %.1f s", row.id, error, attempts, delay)
+        return Outcome(row, OutboxStatus.pending, retry_at=time.time() + delay,
+                       attempts=attempts, error=error)  # fmt: skip
+
+    # --- folding later rows into the one about to go -------------------------------------------
+
+    def _fold(self, row: Row) -> Outcome | None:
+        """Decide from the rows behind this one whether it goes, goes changed, or not at all."""
+        later = self._dependents.get(row.id, [])
+        if row.method in SENDS and any(dependent.withdraw_unsent for dependent in later):
+            return Outcome(row, OutboxStatus.dropped, error="withdrawn before it was sent",
+                           dropped=list(later))  # fmt: skip
+        if row.method in EDITS:
+            line = self._lines.get(row.chat_id)
+            if line is not None and any(self._supersedes(other, row) for other in line.rows):
+                return Outcome(row, OutboxStatus.dropped, error="superseded by a later edit")
+        return None
+
+    @staticmethod
+    def _same_target(a: Row, b: Row) -> bool:
+        if a.refers_to_id is not None or b.refers_to_id is not None:
+            return a.refers_to_id == b.refers_to_id
+        return a.params.get("message_id") == b.params.get("message_id")
+
+    def _supersedes(self, other: Row, row: Row) -> bool:
+        if other.id <= row.id or other.method not in EDITS or not self._same_target(other, row):
+            return False
+        return other.method == "edit_text" or row.method == "edit_markup"
+
+    def _apply_edits(self, row: Row, params: dict[str, Any]) -> list[Row]:
+        """Edits of this message waiting behind it: send it as they would leave it."""
+        edits = [r for r in self._dependents.get(row.id, []) if r.method in EDITS]
+        for edit in sorted(edits, key=lambda r: r.id):
+            if edit.method == "edit_text":
+                params["text"] = edit.params["text"]
+            # As on Telegram: an edit without buttons takes the buttons away.
+            if "reply_markup" in edit.params:
+                params["reply_markup"] = edit.params["reply_markup"]
+            else:
+                params.pop("reply_markup", None)
+        return edits
+
+    async def _outcome_of(self, outbox_id: int) -> tuple[OutboxStatus, int | None]:
+        known = self._finished.get(outbox_id)
+        if known is not None:
+            return known
+        async with self.session_factory() as session:
+            found = (
+                await session.execute(
+                    select(OutboxMessage.status, OutboxMessage.message_id).where(
+                        OutboxMessage.id == outbox_id
+                    )
+                )
+            ).first()
+        if found is None:
+            return OutboxStatus.dropped, None
+        return found[0], found[1]
+
+    # --- Telegram ------------------------------------------------------------------------------
+
+    async def _call(self, row: Row, params: dict[str, Any]) -> Any:
+        chat_id = row.chat_id
+        markup = _markup(params.get("reply_markup"))
+        reply = _reply(params.get("reply_to"))
+        if row.method == "send_text":
+            return await self.bot.send_message(
+                chat_id, params["text"], reply_markup=markup, reply_parameters=reply
+            )
+        if row.method in ("send_document", "send_photo"):
+            file: str | BufferedInputFile
+            if "file_id" in params:
+                file = params["file_id"]
+            else:
+                file = BufferedInputFile(await self._file(row.id), filename=params["filename"])
+            send = self.bot.send_document if row.method == "send_document" else self.bot.send_photo
+            return await send(
+                chat_id,
+                file,
+                caption=params.get("caption"),
+                reply_markup=markup,
+                reply_parameters=reply,
+            )
+        if row.method == "edit_text":
+            return await self.bot.edit_message_text(
+                text=params["text"],
+                chat_id=chat_id,
+                message_id=params["message_id"],
+                reply_markup=markup,
+            )
+        if row.method == "edit_markup":
+            return await self.bot.edit_message_reply_markup(
+                chat_id=chat_id, message_id=params["message_id"], reply_markup=markup
+            )
+        if row.method == "leave_chat":
+            return await self.bot.leave_chat(chat_id)
+        if row.method == "chat_action":
+            return await self.bot.send_chat_action(chat_id, params["action"])
+        raise ValueError(f"unknown outbox method {row.method!r}")
+
+    async def _file(self, outbox_id: int) -> bytes:
+        async with self.session_factory() as session:
+            content = await session.scalar(
+                select(OutboxMessage.file).where(OutboxMessage.id == outbox_id)
+            )
+        return content or b""
+
+
+class _Writer:
+    """Records outcomes; sends finishing together share one transaction (group commit)."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+        self._queue: list[tuple[Outcome, asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._queue) or (self._task is not None and not self._task.done())
+
+    async def record(self, outcome: Outcome) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((outcome, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        await future
+
+    async def close(self) -> None:
+        if self._task is not None:
+            await asyncio.wait([self._task], timeout=5)
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                await self._write([outcome for outcome, _ in batch], hooks=True)
+            except Exception:
+                log.exception(
+                    "recording %s outcomes failed; recording them without hooks", len(batch)
+                )
+                try:
+                    await self._write([outcome for outcome, _ in batch], hooks=False)
+                except Exception as error:  # noqa: BLE001 - handed to the senders
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+    async def _write(self, outcomes: Iterable[Outcome], *, hooks: bool) -> None:
+        scheduler = self.scheduler
+        now = datetime.now(UTC)
+        followed = False
+        async with scheduler.session_factory.begin() as session:
+            links: dict[str, list[dict[str, int]]] = {}
+            for outcome in outcomes:
+                row = outcome.row
+                values: dict[str, Any] = {"attempts": outcome.attempts or row.attempts}
+                if outcome.moved_to is not None:
+                    await session.execute(
+                        update(OutboxMessage)
+                        .where(
+                            OutboxMessage.chat_id == row.chat_id,
+                            OutboxMessage.status == OutboxStatus.pending,
+                        )
+                        .values(chat_id=outcome.moved_to)
+                        .execution_options(synchronize_session=False)
+                    )
+                    continue
+                if outcome.status == OutboxStatus.pending:
+                    retry = outcome.retry_at or time.time()
+                    values.update(not_before=datetime.fromtimestamp(retry, UTC),
+                                  error=outcome.error)  # fmt: skip
+                else:
+                    values.update(status=outcome.status, error=outcome.error, file=None,
+                                  lease_until=None)  # fmt: skip
+                    if outcome.status == OutboxStatus.sent:
+                        values.update(sent_at=now, message_id=outcome.message_id)
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == row.id)
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+                if outcome.dropped:
+                    await session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.id.in_([r.id for r in outcome.dropped]))
+                        .values(
+                            status=OutboxStatus.dropped,
+                            file=None,
+                            lease_until=None,
+                            error=f"folded into {row.id}",
+                        )  # fmt: skip
+                        .execution_options(synchronize_session=False)
+                    )
+                if outcome.status == OutboxStatus.sent and row.record and outcome.message_id:
+                    links.setdefault(row.record, []).append({"o": row.id, "m": outcome.message_id})
+                if outcome.status == OutboxStatus.sent:
+                    scheduler.sent_total += 1
+                elif outcome.status == OutboxStatus.failed:
+                    scheduler.failed_total += 1
+                    await _note_failure(session, outcome, now)
+                if outcome.status in (OutboxStatus.sent, OutboxStatus.failed):
+                    followed |= _follow_up(session, outcome)
+                    if hooks:
+                        await self._hook(session, outcome)
+            for record, pairs in links.items():
+                table, outbox_column, id_column = LINKS[record]
+                await session.execute(
+                    table.update()
+                    .where(table.c[outbox_column] == bindparam("o"))
+                    .values({id_column: bindparam("m")}),
+                    pairs,
+                )
+        if followed:
+            scheduler.wake()
+
+    async def _hook(self, session: AsyncSession, outcome: Outcome) -> None:
+        row = outcome.row
+        hooks = (
+            self.scheduler.on_sent
+            if outcome.status == OutboxStatus.sent
+            else (self.scheduler.on_failed)
+        )
+        hook = hooks.get(row.purpose)
+        if hook is None:
+            return
+        await hook(
+            session,
+            Delivered(
+                outbox_id=row.id,
+                chat_id=row.chat_id,
+                purpose=row.purpose,
+                person_id=row.person_id,
+                message_id=outcome.message_id,
+                error=outcome.error,
+                forbidden=outcome.forbidden,
+            ),
+        )
+
+
+async def _note_failure(session: AsyncSession, outcome: Outcome, now: datetime) -> None:
+    """Keep what Telegram refused; a person who blocked the bot is not written to again."""
+    row = outcome.row
+    if outcome.error and any(quiet in outcome.error for quiet in _QUIET_ERRORS):
+        return
+    log.info("undeliverable %s to %s: %s", row.purpose, row.chat_id, outcome.error)
+    session.add(
+        DeliveryFailure(
+            chat_telegram_id=row.chat_id,
+            person_id=row.person_id,
+            purpose=row.purpose,
+            error=outcome.error or "",
+            created_at=now,
+        )
+    )
+    if outcome.forbidden and row.chat_id > 0:
+        await session.execute(
+            update(Person)
+            .where(Person.telegram_id == row.chat_id)
+            .values(private_chat_open=False)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _follow_up(session: AsyncSession, outcome: Outcome) -> bool:
+    """Write the message that waited for this outcome (see ``FollowUp``), if there is one."""
+    key = "then" if outcome.status == OutboxStatus.sent else "otherwise"
+    spec = outcome.row.params.get(key)
+    if not isinstance(spec, dict):
+        return False
+    params: dict[str, Any] = {"text": spec["text"]}
+    if spec.get("reply_to") is not None:
+        params["reply_to"] = spec["reply_to"]
+    session.add(
+        OutboxMessage(
+            chat_id=spec["chat_id"],
+            method="send_text",
+            params=params,
+            purpose=spec.get("purpose") or "follow_up",
+            person_id=spec.get("person_id"),
+        )
+    )
+    return True
+
+
+def _markup(data: Any) -> InlineKeyboardMarkup | None:
+    return InlineKeyboardMarkup.model_validate(data) if data else None
+
+
+def _reply(message_id: Any) -> ReplyParameters | None:
+    if not isinstance(message_id, int):
+        return None
+    return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)

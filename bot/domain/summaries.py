@@ -1,0 +1,88 @@
+"""Summary cards: one message listing new requests for a mentor whose chat has a backlog.
+
+A mentor's private chat takes one message a second. When new requests would make the mentor
+wait several seconds for their cards, the requests join one summary card instead (with a
+«Claim» button each), which is edited as more join; a full card, or one grown old, is closed
+and the next request starts another.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import SummaryCard, SummaryCardEntry, Ticket
+
+# Requests on one card: its text and one button each stay well inside Telegram's limits.
+SUMMARY_SIZE = 25
+# A card further back in the chat than this is not where a mentor looks for new requests.
+SUMMARY_FRESH = timedelta(minutes=30)
+
+
+async def current(session: AsyncSession, person_id: int, now: datetime) -> SummaryCard | None:
+    """The mentor's summary card still taking requests, if there is one."""
+    found = await session.scalar(
+        select(SummaryCard)
+        .where(SummaryCard.person_id == person_id, SummaryCard.closed_at.is_(None))
+        .order_by(SummaryCard.id.desc())
+        .limit(1)
+    )
+    if found is not None and found.created_at < now - SUMMARY_FRESH:
+        found.closed_at = now
+        return None
+    return found
+
+
+async def start(
+    session: AsyncSession, person_id: int, chat_telegram_id: int, now: datetime
+) -> SummaryCard:
+    card = SummaryCard(person_id=person_id, chat_telegram_id=chat_telegram_id, created_at=now)
+    session.add(card)
+    await session.flush()
+    return card
+
+
+async def add(session: AsyncSession, card: SummaryCard, ticket: Ticket, now: datetime) -> None:
+    """List the request on the card; the card closes when it is full."""
+    session.add(SummaryCardEntry(summary_id=card.id, ticket_id=ticket.id))
+    await session.flush()
+    count = await session.scalar(
+        select(func.count())
+        .select_from(SummaryCardEntry)
+        .where(SummaryCardEntry.summary_id == card.id)
+    )
+    if (count or 0) >= SUMMARY_SIZE:
+        card.closed_at = now
+
+
+async def tickets_on(session: AsyncSession, card: SummaryCard) -> list[Ticket]:
+    result = await session.execute(
+        select(Ticket)
+        .join(SummaryCardEntry, SummaryCardEntry.ticket_id == Ticket.id)
+        .where(SummaryCardEntry.summary_id == card.id)
+        .order_by(SummaryCardEntry.id)
+    )
+    return list(result.scalars())
+
+
+async def cards_listing(session: AsyncSession, ticket_id: int) -> list[SummaryCard]:
+    """The summary cards a request is listed on (one per mentor at most)."""
+    result = await session.execute(
+        select(SummaryCard)
+        .join(SummaryCardEntry, SummaryCardEntry.summary_id == SummaryCard.id)
+        .where(SummaryCardEntry.ticket_id == ticket_id)
+        .order_by(SummaryCard.id)
+    )
+    return list(result.scalars().unique())
+
+
+async def find(session: AsyncSession, chat_telegram_id: int, message_id: int) -> SummaryCard | None:
+    """The summary card a button was pressed on."""
+    return await session.scalar(
+        select(SummaryCard).where(
+            SummaryCard.chat_telegram_id == chat_telegram_id,
+            SummaryCard.message_id == message_id,
+        )
+    )

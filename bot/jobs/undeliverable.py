@@ -1,0 +1,174 @@
+"""When a message cannot be delivered, or an update cannot be handled: who is told.
+
+The scheduler calls these hooks in the transaction that records Telegram's answer, so what
+they say is written to the outbox exactly when the failure is recorded. A card that cannot
+reach its mentor (they never started the bot, or blocked it): the programme's coordinators
+hear once, and if no other mentor has the request either, they are asked to assign it by hand.
+(A relay or an announcement that cannot be posted carries its own follow-up for its writer:
+``bot.delivery.outbox.FollowUp``.)
+
+``apologise`` answers an update whose handling kept failing, so nobody waits for nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from aiogram import Bot
+from aiogram.types import Update
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy import exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.db import transaction
+from bot.delivery.outbox import CallbackAnswer, Outbox
+from bot.delivery.scheduler import Delivered, Scheduler
+from bot.domain import matching, summaries
+from bot.i18n import locale
+from bot.news.tickets import TicketNews
+from models import (
+    OutboxMessage,
+    OutboxStatus,
+    SummaryCard,
+    SummaryCardEntry,
+    Ticket,
+    TicketMessage,
+    TicketMessageKind,
+    TicketStatus,
+)
+
+log = logging.getLogger(__name__)
+
+_ALIVE = (OutboxStatus.pending, OutboxStatus.sent)
+
+
+class Undeliverable:
+    """The hooks and the apology, with what they need to speak."""
+
+    def __init__(
+        self,
+        i18n: I18n,
+        settings: Settings,
+        wake: Callable[[], None],
+        bot: Bot,
+        session_factory: async_sessionmaker[AsyncSession],
+    ) -> None:
+        self.i18n = i18n
+        self.settings = settings
+        self.wake = wake
+        self.bot = bot
+        self.session_factory = session_factory
+
+    def register(self, scheduler: Scheduler) -> None:
+        scheduler.on_sent["ticket_card"] = self.card_arrived
+        scheduler.on_failed["ticket_card"] = self.card_refused
+
+    def _news(self, session: AsyncSession) -> TicketNews:
+        return TicketNews(
+            session, Outbox(session, self.wake), self.i18n, self.settings, datetime.now(UTC)
+        )
+
+    # --- cards -------------------------------------------------------------------------------
+
+    async def card_arrived(self, session: AsyncSession, delivered: Delivered) -> None:
+        """A card reached the mentor: should they become unreachable again, coordinators hear."""
+        if delivered.person_id is not None:
+            await matching.note_reachable(session, delivered.person_id)
+
+    async def card_refused(self, session: AsyncSession, delivered: Delivered) -> None:
+        offered = await _tickets_offered_by(session, delivered.outbox_id)
+        if not offered:
+            return
+        news = self._news(session)
+        mentor = await news.person(delivered.person_id)
+        if delivered.forbidden and mentor is not None:
+            me = await self.bot.me()
+            await news.report_unreachable(mentor, offered[0].programme_id, me.username or "")
+        for ticket in offered:
+            if ticket.status != TicketStatus.open or await _offered_elsewhere(
+                session, ticket.id, delivered.outbox_id
+            ):
+                continue
+            await news.alert_nobody_has(ticket)
+
+    # --- an update that could not be handled -------------------------------------------------
+
+    async def apologise(self, update: Update) -> None:
+        """Tell the person their message or button could not be handled, in their language."""
+        query = update.callback_query
+        message = update.message or update.edited_message
+        chat_id = message.chat.id if message is not None else None
+        if query is not None and query.message is not None:
+            chat_id = query.message.chat.id
+        sender = query.from_user if query is not None else (message.from_user if message else None)
+        language = self.settings.default_language
+        if sender is not None and sender.language_code in ("ru", "en"):
+            language = sender.language_code
+        with locale(self.i18n, language):
+            text = _(
+                "Sorry, something went wrong on my side and I could not handle this. "
+                "Please try again in a while."
+            )
+        try:
+            async with transaction(self.session_factory) as session:
+                outbox = Outbox(session, self.wake)
+                if chat_id is not None and query is None:
+                    await outbox.send(chat_id, text, purpose="apology")
+        except Exception:
+            log.exception("could not apologise for update %s", update.update_id)
+        if query is not None:
+            await self._answer(CallbackAnswer(query.id, text[:200], show_alert=True))
+
+    async def _answer(self, answer: CallbackAnswer) -> None:
+        try:
+            await self.bot.answer_callback_query(
+                answer.query_id, text=answer.text, show_alert=answer.show_alert
+            )
+        except Exception as error:  # noqa: BLE001 - too late to answer, or gone
+            log.info("could not answer button press: %s", error)
+
+
+async def _tickets_offered_by(session: AsyncSession, outbox_id: int) -> list[Ticket]:
+    """The tickets a card (one ticket) or a summary card (several) put before a mentor."""
+    link = await session.scalar(
+        select(TicketMessage).where(
+            TicketMessage.outbox_id == outbox_id, TicketMessage.kind == TicketMessageKind.card
+        )
+    )
+    if link is not None:
+        ticket = await session.get(Ticket, link.ticket_id)
+        return [ticket] if ticket is not None else []
+    card = await session.scalar(select(SummaryCard).where(SummaryCard.outbox_id == outbox_id))
+    return await summaries.tickets_on(session, card) if card is not None else []
+
+
+async def _offered_elsewhere(session: AsyncSession, ticket_id: int, failed_outbox_id: int) -> bool:
+    """Whether another card or summary of the ticket is on its way or arrived."""
+    card = await session.scalar(
+        select(func.count())
+        .select_from(TicketMessage)
+        .join(OutboxMessage, OutboxMessage.id == TicketMessage.outbox_id)
+        .where(
+            TicketMessage.ticket_id == ticket_id,
+            TicketMessage.kind == TicketMessageKind.card,
+            OutboxMessage.id != failed_outbox_id,
+            OutboxMessage.status.in_(_ALIVE),
+        )
+    )
+    if card:
+        return True
+    listed = await session.scalar(
+        select(
+            exists()
+            .where(SummaryCardEntry.ticket_id == ticket_id)
+            .where(SummaryCardEntry.summary_id == SummaryCard.id)
+            .where(SummaryCard.outbox_id == OutboxMessage.id)
+            .where(OutboxMessage.id != failed_outbox_id)
+            .where(OutboxMessage.status.in_(_ALIVE))
+        )
+    )
+    return bool(listed)

@@ -1,0 +1,1 @@
+"""Who hears what: the messages an event sends, rendered by views, written to the outbox."""

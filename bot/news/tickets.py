@@ -1,0 +1,491 @@
+"""Who hears what about a ticket: cards and summaries for mentors, news for the author, relays
+of the conversation, alerts for coordinators.
+
+Each message is rendered by ``bot.views.tickets`` in its recipient's language and written to
+the caller's outbox, in the caller's transaction: nothing here talks to Telegram or commits.
+Messages people may reply to are bound to the ticket (``TicketMessage``) by their outbox row;
+their Telegram ids are filled in when they are sent.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.delivery.outbox import Document, FollowUp, MessageRef, Outbox
+from bot.domain import matching, summaries
+from bot.domain.people import language_of
+from bot.domain.tickets import FileRef, link_message, messages_of
+from bot.i18n import locale
+from bot.views.tickets import (
+    card_text,
+    claim_keyboard,
+    claimed_card_text,
+    heading,
+    name,
+    number,
+    quote,
+    rating_keyboard,
+    resolve_keyboard,
+    summary_keyboard,
+    summary_text,
+    taken_card_text,
+    withdrawn_card_text,
+)
+from models import (
+    GroupChat,
+    Person,
+    SummaryCard,
+    Ticket,
+    TicketAttachment,
+    TicketMessage,
+    TicketMessageKind,
+    Topic,
+)
+
+Render = Callable[[str], str]  # language -> text, called with that language active
+
+# A mentor who would wait longer than this for their new-request cards gets a summary card.
+SUMMARY_AFTER_SECONDS = 3.0
+
+
+def ref(link: TicketMessage | SummaryCard) -> MessageRef:
+    """The message a link stands for: its Telegram id, or the outbox row still sending it."""
+    return MessageRef(message_id=link.message_id, outbox_id=link.outbox_id)
+
+
+class TicketNews:
+    """The messages about tickets of one transaction (a handler's or a job's)."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        outbox: Outbox,
+        i18n: I18n,
+        settings: Settings,
+        now: datetime,
+    ) -> None:
+        self.session = session
+        self.outbox = outbox
+        self.i18n = i18n
+        self.settings = settings
+        self.now = now
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def language(self, person: Person | None) -> str:
+        return language_of(person, self.settings.default_language)
+
+    @contextmanager
+    def speaking(self, person: Person | None) -> Iterator[str]:
+        language = self.language(person)
+        with locale(self.i18n, language):
+            yield language
+
+    async def person(self, person_id: int | None) -> Person | None:
+        return await self.session.get(Person, person_id) if person_id is not None else None
+
+    async def topic(self, ticket: Ticket) -> Topic | None:
+        return await self.session.get(Topic, ticket.topic_id) if ticket.topic_id else None
+
+    async def place(self, ticket: Ticket) -> str:
+        """Where the request was filed, as a mentor should read it (in the current language)."""
+        group = await self.session.get(GroupChat, ticket.group_id) if ticket.group_id else None
+        return group.title if group is not None else _("in private")
+
+    async def _bind(
+        self,
+        ticket: Ticket,
+        kind: TicketMessageKind,
+        chat_id: int,
+        sent: MessageRef,
+        person_id: int | None,
+    ) -> TicketMessage:
+        return await link_message(
+            self.session, ticket, kind, chat_id, self.now,
+            message_id=sent.message_id, outbox_id=sent.outbox_id, person_id=person_id,
+        )  # fmt: skip
+
+    async def _send_bound(
+        self,
+        ticket: Ticket,
+        kind: TicketMessageKind,
+        chat_id: int,
+        text: str,
+        *,
+        purpose: str,
+        person_id: int | None,
+        markup: InlineKeyboardMarkup | None = None,
+        reply_to: int | MessageRef | None = None,
+        then: FollowUp | None = None,
+        otherwise: FollowUp | None = None,
+    ) -> TicketMessage:
+        sent = await self.outbox.send(
+            chat_id, text, markup=markup, reply_to=reply_to, purpose=purpose,
+            person_id=person_id, record="ticket_message", then=then, otherwise=otherwise,
+        )  # fmt: skip
+        return await self._bind(ticket, kind, chat_id, sent, person_id)
+
+    async def send_files(
+        self,
+        ticket: Ticket,
+        files: Sequence[FileRef | TicketAttachment],
+        chat_id: int,
+        *,
+        caption: str,
+        reply_to: int | MessageRef | None,
+        kind: TicketMessageKind,
+        person_id: int | None,
+        then: FollowUp | None = None,
+        otherwise: FollowUp | None = None,
+    ) -> None:
+        """Each file as a message of its own; follow-ups wait for the first."""
+        for file in files:
+            document = Document(filename=file.file_name or "file", file_id=file.file_id)
+            send = self.outbox.send_photo if file.kind == "photo" else self.outbox.send_document
+            sent = await send(
+                chat_id, document, caption=caption, reply_to=reply_to, purpose="ticket_file",
+                person_id=person_id, record="ticket_message", then=then, otherwise=otherwise,
+            )  # fmt: skip
+            then = otherwise = None
+            await self._bind(ticket, kind, chat_id, sent, person_id)
+
+    async def relay(
+        self,
+        ticket: Ticket,
+        recipient: Person,
+        chat_id: int,
+        header: str,
+        text: str,
+        files: Sequence[FileRef],
+        *,
+        kind: TicketMessageKind,
+        reply_to: int | MessageRef | None,
+        then: FollowUp | None = None,
+        otherwise: FollowUp | None = None,
+    ) -> None:
+        """Pass a conversation message on: the text with a header, then each file. The
+        follow-ups (telling the writer how it went) wait for the first of them."""
+        if text or not files:
+            await self._send_bound(
+                ticket, kind, chat_id, header + "\n" + quote(text), purpose="ticket_relay",
+                person_id=recipient.id, reply_to=reply_to, then=then, otherwise=otherwise,
+            )  # fmt: skip
+            then = otherwise = None
+        await self.send_files(
+            ticket, files, chat_id, caption=header, reply_to=reply_to, kind=kind,
+            person_id=recipient.id, then=then, otherwise=otherwise,
+        )  # fmt: skip
+
+    async def coordinators(self, programme_id: int) -> list[Person]:
+        """The programme's coordinators, or the admins if it has none."""
+        recipients = await matching.coordinators_of(self.session, programme_id)
+        if not recipients and self.settings.admin_ids:
+            result = await self.session.execute(
+                select(Person).where(Person.telegram_id.in_(self.settings.admin_ids))
+            )
+            recipients = list(result.scalars())
+        return recipients
+
+    async def alert_coordinators(self, programme_id: int, render: Render) -> int:
+        """Tell the programme's coordinators (or the admins); how many were written to."""
+        recipients = await self.coordinators(programme_id)
+        for person in recipients:
+            with self.speaking(person) as language:
+                text = render(language)
+            await self.outbox.send(
+                person.telegram_id, text, purpose="ticket_alert", person_id=person.id
+            )
+        return len(recipients)
+
+    async def tell_person(self, person: Person | None, render: Render) -> None:
+        if person is None:
+            return
+        with self.speaking(person) as language:
+            text = render(language)
+        await self.outbox.send(person.telegram_id, text, purpose="ticket_news", person_id=person.id)
+
+    # --- offering a ticket to mentors ----------------------------------------------------------
+
+    async def offer(self, ticket: Ticket) -> int:
+        """Put the ticket before every candidate mentor: a card each, or a line on their summary
+        card when their chat is busy. Returns how many mentors it was offered to."""
+        candidates = [
+            candidate
+            for candidate in await matching.candidates_for(
+                self.session, ticket, capacity=self.settings.mentor_capacity
+            )
+            # Telegram refused this mentor before (blocked, or never opened the bot); the
+            # coordinators were told then. Writing to them again opens their chat.
+            if candidate.person.private_chat_open
+        ]
+        if not candidates:
+            await self.alert_nobody_has(ticket)
+            return 0
+        for candidate in candidates:
+            mentor = candidate.person
+            waiting = await self.outbox.backlog(mentor.telegram_id)
+            if waiting / self.settings.rate_private_per_second > SUMMARY_AFTER_SECONDS:
+                await self.list_on_summary(ticket, mentor)
+            else:
+                await self.send_card(ticket, mentor)
+        return len(candidates)
+
+    async def alert_nobody_has(self, ticket: Ticket) -> None:
+        """No mentor could get the request: coordinators are asked to assign it by hand."""
+        topic = await self.topic(ticket)
+        await self.alert_coordinators(
+            ticket.programme_id,
+            lambda language: _(
+                "No mentor could get request {heading}: nobody of this topic is free or "
+                "reachable. Assign it by hand: /assign {n}"
+            ).format(heading=heading(ticket, topic, language), n=ticket.id),
+        )
+
+    async def send_card(self, ticket: Ticket, mentor: Person) -> None:
+        author = await self.person(ticket.author_id)
+        topic = await self.topic(ticket)
+        with self.speaking(mentor) as language:
+            text = card_text(ticket, topic, author or mentor, await self.place(ticket), language)
+            markup = claim_keyboard(ticket)
+        await self._send_bound(
+            ticket, TicketMessageKind.card, mentor.telegram_id, text, purpose="ticket_card",
+            person_id=mentor.id, markup=markup,
+        )  # fmt: skip
+
+    async def list_on_summary(self, ticket: Ticket, mentor: Person) -> None:
+        card = await summaries.current(self.session, mentor.id, self.now)
+        fresh = card is None
+        if card is None:
+            card = await summaries.start(self.session, mentor.id, mentor.telegram_id, self.now)
+        await summaries.add(self.session, card, ticket, self.now)
+        text, markup = await self._summary(card, mentor)
+        if fresh:
+            sent = await self.outbox.send(
+                card.chat_telegram_id, text, markup=markup, purpose="ticket_card",
+                person_id=mentor.id, record="summary_card",
+            )  # fmt: skip
+            card.outbox_id = sent.outbox_id
+        else:
+            await self.outbox.edit(card.chat_telegram_id, ref(card), text, markup=markup)
+
+    async def _summary(
+        self, card: SummaryCard, mentor: Person
+    ) -> tuple[str, InlineKeyboardMarkup | None]:
+        listed = await summaries.tickets_on(self.session, card)
+        topic_ids = {t.topic_id for t in listed if t.topic_id is not None}
+        topics = {
+            topic.id: topic
+            for topic in (
+                await self.session.execute(select(Topic).where(Topic.id.in_(topic_ids)))
+            ).scalars()
+        }
+        assignee_ids = {t.assignee_id for t in listed if t.assignee_id is not None}
+        assignees = {
+            person.id: person
+            for person in (
+                await self.session.execute(select(Person).where(Person.id.in_(assignee_ids)))
+            ).scalars()
+        }
+        with self.speaking(mentor) as language:
+            return (
+                summary_text(listed, topics, assignees, mentor.id, language),
+                summary_keyboard(listed),
+            )
+
+    async def refresh_summaries(self, ticket: Ticket) -> None:
+        """Every summary card listing the ticket shows what became of it."""
+        for card in await summaries.cards_listing(self.session, ticket.id):
+            mentor = await self.person(card.person_id)
+            if mentor is None:
+                continue
+            text, markup = await self._summary(card, mentor)
+            await self.outbox.edit(card.chat_telegram_id, ref(card), text, markup=markup)
+
+    async def withdraw_cards(
+        self,
+        ticket: Ticket,
+        *,
+        keep: tuple[int, int] | None = None,
+        taken_by: Person | None = None,
+    ) -> None:
+        """Other mentors' cards say who took the ticket, or that it no longer waits; a card
+        not sent yet is not sent at all."""
+        topic = await self.topic(ticket)
+        for card in await messages_of(self.session, ticket.id, TicketMessageKind.card):
+            if keep == (card.chat_telegram_id, card.message_id) or card.person_id == (
+                taken_by.id if taken_by else None
+            ):
+                continue
+            with self.speaking(await self.person(card.person_id)) as language:
+                if taken_by is not None:
+                    text = taken_card_text(ticket, topic, taken_by, language)
+                else:
+                    text = withdrawn_card_text(ticket, topic, language)
+            await self.outbox.edit(card.chat_telegram_id, ref(card), text, withdraw_unsent=True)
+        await self.refresh_summaries(ticket)
+
+    async def refresh_cards(self, ticket: Ticket) -> None:
+        """Mentors who have not claimed the request yet see its edited text."""
+        author = await self.person(ticket.author_id)
+        topic = await self.topic(ticket)
+        if author is None:
+            return
+        for card in await messages_of(self.session, ticket.id, TicketMessageKind.card):
+            with self.speaking(await self.person(card.person_id)) as language:
+                text = card_text(ticket, topic, author, await self.place(ticket), language)
+                markup = claim_keyboard(ticket)
+            await self.outbox.edit(card.chat_telegram_id, ref(card), text, markup=markup)
+        await self.refresh_summaries(ticket)
+
+    # --- the assignee's card -------------------------------------------------------------------
+
+    async def claimed_card(
+        self, ticket: Ticket, mentor: Person
+    ) -> tuple[str, InlineKeyboardMarkup]:
+        author = await self.person(ticket.author_id)
+        topic = await self.topic(ticket)
+        with self.speaking(mentor) as language:
+            text = claimed_card_text(
+                ticket, topic, author or mentor, await self.place(ticket), language
+            )
+            return text, resolve_keyboard(ticket)
+
+    async def give_card(self, ticket: Ticket, mentor: Person, card: TicketMessage | None) -> None:
+        """The assignee's card: ``card`` turned into it, or a fresh one; then the request's files
+        as replies to it."""
+        text, markup = await self.claimed_card(ticket, mentor)
+        if card is not None:
+            target = ref(card)
+            await self.outbox.edit(card.chat_telegram_id, target, text, markup=markup)
+        else:
+            link = await self._send_bound(
+                ticket, TicketMessageKind.card, mentor.telegram_id, text, purpose="ticket_card",
+                person_id=mentor.id, markup=markup,
+            )  # fmt: skip
+            target = ref(link)
+        if ticket.attachments:
+            await self.send_files(
+                ticket, ticket.attachments, mentor.telegram_id, caption=number(ticket),
+                reply_to=target, kind=TicketMessageKind.card, person_id=mentor.id,
+            )  # fmt: skip
+
+    async def assignee_card(self, ticket: Ticket) -> TicketMessage | None:
+        cards = await messages_of(self.session, ticket.id, TicketMessageKind.card)
+        mine = [card for card in cards if card.person_id == ticket.assignee_id]
+        return mine[-1] if mine else None
+
+    async def restore_card(self, ticket: Ticket) -> None:
+        """A reopened ticket: the assignee's card gets its «Resolve» button back."""
+        card = await self.assignee_card(ticket)
+        mentor = await self.person(ticket.assignee_id)
+        if card is None or mentor is None:
+            return
+        text, markup = await self.claimed_card(ticket, mentor)
+        await self.outbox.edit(card.chat_telegram_id, ref(card), text, markup=markup)
+
+    # --- the conversation ----------------------------------------------------------------------
+
+    async def tell_author(self, ticket: Ticket, render: Render) -> None:
+        """A message in the request's thread (the group, or the author's private chat)."""
+        author = await self.person(ticket.author_id)
+        with self.speaking(author) as language:
+            text = render(language)
+        await self._send_bound(
+            ticket, TicketMessageKind.answer, ticket.chat_telegram_id, text,
+            purpose="ticket_news", person_id=ticket.author_id,
+            reply_to=ticket.request_message_id,
+        )  # fmt: skip
+
+    async def relay_answer(
+        self,
+        ticket: Ticket,
+        mentor: Person,
+        text: str,
+        files: Sequence[FileRef],
+        *,
+        then: FollowUp | None = None,
+        otherwise: FollowUp | None = None,
+    ) -> bool:
+        """The assignee's message, posted as a reply to the request; False without an author."""
+        author = await self.person(ticket.author_id)
+        if author is None:
+            return False
+        with self.speaking(author):
+            header = _("💬 {mentor}, mentor, on {number}:").format(
+                mentor=name(mentor), number=f"<b>{number(ticket)}</b>"
+            )
+        await self.relay(
+            ticket, author, ticket.chat_telegram_id, header, text, files,
+            kind=TicketMessageKind.answer, reply_to=ticket.request_message_id,
+            then=then, otherwise=otherwise,
+        )  # fmt: skip
+        return True
+
+    async def relay_question(
+        self,
+        ticket: Ticket,
+        author: Person,
+        text: str,
+        files: Sequence[FileRef],
+        *,
+        reopened: bool,
+        otherwise: FollowUp | None = None,
+    ) -> bool:
+        """The author's message, sent to the assignee as a reply to their card."""
+        mentor = await self.person(ticket.assignee_id)
+        if mentor is None:
+            return False
+        card = await self.assignee_card(ticket)
+        with self.speaking(mentor):
+            template = (
+                _("🔄 {author} reopened {number}:")
+                if reopened
+                else _("💬 {author}, author, on {number}:")
+            )
+            header = template.format(author=name(author), number=f"<b>{number(ticket)}</b>")
+        await self.relay(
+            ticket, mentor, mentor.telegram_id, header, text, files,
+            kind=TicketMessageKind.question, reply_to=ref(card) if card is not None else None,
+            otherwise=otherwise,
+        )  # fmt: skip
+        return True
+
+    async def ask_rating(self, ticket: Ticket, mentor: Person) -> None:
+        author = await self.person(ticket.author_id)
+        with self.speaking(author):
+            text = _(
+                "{mentor} marked request {number} as resolved. How helpful was the answer? "
+                "Reply to this message to add a comment. If the question is not solved yet, "
+                "reply to the mentor's answer and the request reopens."
+            ).format(mentor=name(mentor), number=f"<b>{number(ticket)}</b>")
+            markup = rating_keyboard(ticket)
+        await self._send_bound(
+            ticket, TicketMessageKind.rating, ticket.chat_telegram_id, text,
+            purpose="ticket_rating", person_id=ticket.author_id, markup=markup,
+            reply_to=ticket.request_message_id,
+        )  # fmt: skip
+
+    async def report_unreachable(
+        self, mentor: Person, programme_id: int, bot_username: str
+    ) -> None:
+        """Coordinators hear once that a mentor's cards cannot reach them."""
+        if not await matching.note_unreachable(self.session, mentor.id, programme_id, self.now):
+            return
+        await self.alert_coordinators(
+            programme_id,
+            lambda _language: _(
+                "I cannot write to mentor {mentor}: they have not started the bot or blocked "
+                "it, so request cards do not reach them. Ask them to open @{bot} and press "
+                "Start."
+            ).format(mentor=name(mentor), bot=html.escape(bot_username)),
+        )

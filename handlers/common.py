@@ -1,0 +1,58 @@
+"""What several routers share: kinds of chat, the private-only answer, numbers, zones, files."""
+
+from __future__ import annotations
+
+from aiogram import F
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+
+from bot.config import Settings
+from bot.delivery import Outbox
+from bot.domain.access import Actor
+from bot.domain.tickets import FileRef
+
+GROUP_TYPES = frozenset({"group", "supergroup"})
+# A filter for routers: the message or event comes from a group.
+IN_GROUP = F.chat.type.in_(GROUP_TYPES)
+IN_PRIVATE = F.chat.type == "private"
+
+
+def in_group(message: Message) -> bool:
+    return message.chat.type in GROUP_TYPES
+
+
+async def private_only(message: Message, outbox: Outbox) -> None:
+    """The answer to a command that shows names or files, sent in a group."""
+    await outbox.reply(message, _("I show this in private only: write the command to me directly."))
+
+
+async def invalid_button(query: CallbackQuery, outbox: Outbox) -> None:
+    """A press of a button whose data no handler accepts (forged, or from an old version)."""
+    await outbox.callback(query, _("This button is not valid."), show_alert=True)
+
+
+def parse_number(text: str | None) -> tuple[int | None, str]:
+    """``"42 rest"`` or ``"#42 rest"`` -> (42, "rest"); no number -> (None, text)."""
+    head, _sep, rest = (text or "").strip().partition(" ")
+    digits = head.lstrip("#")
+    if digits.isdigit() and len(digits) <= 12:
+        return int(digits), rest.strip()
+    return None, (text or "").strip()
+
+
+def zone_of(actor: Actor, settings: Settings) -> str:
+    """The person's own zone, else the deployment's."""
+    return actor.person.timezone or settings.default_timezone
+
+
+def files_of(message: Message) -> list[FileRef]:
+    """The photo (its largest size) or document of a message, by Telegram file id."""
+    if message.photo:
+        return [FileRef("photo", message.photo[-1].file_id)]
+    if message.document:
+        return [FileRef("document", message.document.file_id, message.document.file_name)]
+    return []
+
+
+def content_of(message: Message) -> str:
+    return message.text or message.caption or ""
