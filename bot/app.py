@@ -134,8 +134,8 @@ def build_app(settings: Settings) -> App:
         )
     )
     delivery = Scheduler(bot, session_factory, budget, owner=owner)
-    undeliverable = Undeliverable(i18n, settings, delivery.wake, bot, session_factory)
-    undeliverable.register(delivery)
+    undeliverable = Undeliverable(i18n, settings, delivery, bot, session_factory)
+    undeliverable.register()
     scheduler = AsyncIOScheduler(timezone=UTC)
     storage, isolation = create_storage(settings)
     dispatcher = Dispatcher(
@@ -144,7 +144,7 @@ def build_app(settings: Settings) -> App:
         settings=settings,
         session_factory=session_factory,
         scheduler=scheduler,
-        wake_delivery=delivery.wake,
+        delivery=delivery,
     )
     dispatcher.update.outer_middleware(DbSessionMiddleware(session_factory, inbox, delivery))
     dispatcher.update.outer_middleware(ActorMiddleware(settings))
@@ -192,17 +192,17 @@ async def start(app: App) -> None:
         sla.check_tickets,
         "interval",
         seconds=sla.CHECK_EVERY_SECONDS,
-        args=[app.session_factory, app.delivery.wake, app.i18n, app.settings],
+        args=[app.session_factory, app.delivery, app.i18n, app.settings],
         id="check_tickets",
         replace_existing=True,
         max_instances=1,
         coalesce=True,
     )
     await ReminderRunner(
-        app.scheduler, app.session_factory, app.delivery.wake, app.i18n, app.settings
+        app.scheduler, app.session_factory, app.delivery, app.i18n, app.settings
     ).start()
     await DigestRunner(
-        app.scheduler, app.session_factory, app.delivery.wake, app.i18n, app.settings
+        app.scheduler, app.session_factory, app.delivery, app.i18n, app.settings
     ).start()
     app.scheduler.start()
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
@@ -20,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 import migrations
+from bot import sqlite_inline
 
 MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
 # Any fixed number: replicas starting together take turns at migrating (PostgreSQL only).
@@ -33,14 +37,15 @@ def create_engine(url: str) -> AsyncEngine:
         return create_async_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(
+        url, async_creator=sqlite_inline.connector(parsed.database or ":memory:", timeout=30)
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
         # A killed process loses nothing committed with NORMAL in WAL mode; only a power cut
         # can cost the last transactions, and the commits no longer wait for the disk.
         cursor.execute("PRAGMA synchronous=NORMAL")
@@ -76,14 +81,38 @@ def holding_transaction() -> Iterator[None]:
         _in_transaction.reset(token)
 
 
+# SQLite lets one connection write at a time, and a connection that finds the file locked
+# waits, here in the event loop's own thread (``bot.sqlite_inline``); so this process's writing
+# transactions on one file take turns here instead, and never wait on each other in SQLite.
+_write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def write_lock(session_factory: async_sessionmaker[AsyncSession]) -> asyncio.Lock | None:
+    """The lock a transaction on this database takes first (SQLite only), one per file."""
+    bind = session_factory.kw.get("bind")
+    if not isinstance(bind, AsyncEngine) or bind.dialect.name != "sqlite":
+        return None
+    database = bind.url.database or ":memory:"
+    key = database if database == ":memory:" else str(Path(database).resolve())
+    locks = _write_locks.setdefault(asyncio.get_running_loop(), {})
+    lock = locks.get(key)
+    if lock is None:
+        lock = locks[key] = asyncio.Lock()
+    return lock
+
+
 @asynccontextmanager
 async def transaction(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
     """A session in a transaction that commits on success and rolls back on error."""
-    with holding_transaction():
-        async with session_factory.begin() as session:
-            yield session
+    lock = write_lock(session_factory)
+    async with lock if lock is not None else contextlib.nullcontext():
+        with holding_transaction():
+            async with session_factory.begin() as session:
+                yield session
 
 
 def alembic_config(url: str | None = None) -> Config:

@@ -175,7 +175,7 @@ def tools(data: dict[str, Any]) -> Tools:
         i18n=data["i18n"],
         now=data["now"],
         runner=ReminderRunner(
-            scheduler, session_factory, data["wake_delivery"], data["i18n"], data["settings"]
+            scheduler, session_factory, data["delivery"], data["i18n"], data["settings"]
         ),
     )
 

@@ -41,7 +41,7 @@ async def test_undeliverable_messages_are_recorded(
     await tg.send(person, person, "/start")
     person.started = False  # the person blocked the bot after all
     async with db.begin() as session:
-        outbox = Outbox(session, app.delivery.wake)
+        outbox = Outbox(session, app.delivery)
         await outbox.send(person.id, "Привет", purpose="test")
         await outbox.send(-999, "Привет", purpose="test")
     await app.idle()
@@ -66,7 +66,7 @@ async def test_send_limits_are_respected_not_discovered(
     try:
         person = tg.user("Ольга", started=True)
         async with running.session_factory.begin() as session:
-            outbox = Outbox(session, running.delivery.wake)
+            outbox = Outbox(session, running.delivery)
             for number in range(4):
                 await outbox.send(person.id, f"Сообщение {number}", purpose="test")
         await running.idle()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import icalendar
@@ -27,6 +27,7 @@ from models import (
     GroupChat,
     Meeting,
     MeetingStatus,
+    OutboxMessage,
     Person,
     Programme,
     Reminder,
@@ -448,7 +449,20 @@ def _runner(factory: async_sessionmaker[AsyncSession]) -> tuple[ReminderRunner, 
     """A runner whose scheduler is never started: jobs are planned, and nothing is sent."""
     scheduler = AsyncIOScheduler(timezone=UTC)
     settings = Settings(_env_file=None, bot_token="123456:unused")
-    return ReminderRunner(scheduler, factory, lambda: None, create_i18n(), settings), scheduler
+    return ReminderRunner(scheduler, factory, _NoSender(), create_i18n(), settings), scheduler
+
+
+class _NoSender:
+    """Takes the rows a job writes and sends nothing (as a process that is not the sender)."""
+
+    owner = "tests"
+    leading = False
+
+    def wake(self) -> None:
+        return None
+
+    def adopt(self, rows: Sequence[OutboxMessage]) -> None:
+        return None
 
 
 async def test_catch_up_sends_the_latest_missed_reminder_and_skips_the_rest(

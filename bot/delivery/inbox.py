@@ -28,7 +28,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import dialect_of
+from bot.db import dialect_of, transaction
 from models import InboxUpdate
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class Inbox:
             }
             for u, payload in zip(updates, payloads, strict=True)
         ]
-        async with self.session_factory.begin() as session:
+        async with transaction(self.session_factory) as session:
             insert = postgresql.insert if dialect_of(session) == "postgresql" else sqlite.insert
             statement = (
                 insert(InboxUpdate)
@@ -123,7 +123,7 @@ class Inbox:
         """Unhandled updates to take on: those whose lease lapsed, or every one (on start of
         the only process that polls, when whoever held them is gone)."""
         now = datetime.now(UTC)
-        async with self.session_factory.begin() as session:
+        async with transaction(self.session_factory) as session:
             query = (
                 select(InboxUpdate)
                 .where(InboxUpdate.handled_at.is_(None))
@@ -164,7 +164,7 @@ class Inbox:
         values: dict[str, Any] = {"attempts": stored.attempts, "error": error[:4000]}
         if final:
             values.update(handled_at=now, lease_owner=None, lease_until=None)
-        async with self.session_factory.begin() as session:
+        async with transaction(self.session_factory) as session:
             await session.execute(
                 update(InboxUpdate)
                 .where(InboxUpdate.update_id == stored.update_id)
@@ -174,7 +174,7 @@ class Inbox:
 
     async def renew(self) -> None:
         """Keep the leases of the updates this process holds."""
-        async with self.session_factory.begin() as session:
+        async with transaction(self.session_factory) as session:
             await session.execute(
                 update(InboxUpdate)
                 .where(InboxUpdate.lease_owner == self.owner, InboxUpdate.handled_at.is_(None))
@@ -208,7 +208,7 @@ class Inbox:
     async def prune(self, now: datetime | None = None) -> int:
         """Forget handled updates once Telegram can no longer send them again."""
         moment = (now or datetime.now(UTC)) - KEPT
-        async with self.session_factory.begin() as session:
+        async with transaction(self.session_factory) as session:
             result = await session.execute(
                 delete(InboxUpdate).where(
                     InboxUpdate.handled_at.is_not(None), InboxUpdate.handled_at < moment

@@ -13,6 +13,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db import transaction
 from models import Lease
 
 
@@ -33,7 +34,7 @@ class Leadership:
         """Take the lease, or renew it; False while another live process holds it."""
         now = datetime.now(UTC)
         try:
-            async with self.session_factory.begin() as session:
+            async with transaction(self.session_factory) as session:
                 result = await session.execute(
                     update(Lease)
                     .where(
@@ -53,7 +54,7 @@ class Leadership:
         return True
 
     async def release(self) -> None:
-        async with self.session_factory.begin() as session:
+        async with transaction(self.session_factory) as session:
             await session.execute(
                 update(Lease)
                 .where(Lease.name == self.name, Lease.owner == self.owner)

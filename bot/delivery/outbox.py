@@ -11,9 +11,10 @@ row, so a later edit of it or a reply to it waits for it and then gets its id.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy import event, func, select
@@ -24,6 +25,19 @@ from models import OutboxMessage, OutboxStatus
 
 # Telegram allows 1024 characters in a caption.
 CAPTION_LIMIT = 1024
+# A row written by the sending process itself is held by it from the start, this long.
+LEASE = timedelta(seconds=30)
+
+
+class Sender(Protocol):
+    """The scheduler, as the outbox sees it: told when rows are committed."""
+
+    owner: str
+    leading: bool
+
+    def wake(self) -> None: ...
+
+    def adopt(self, rows: Sequence[OutboxMessage]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -83,12 +97,17 @@ def _follow(params: dict[str, Any], then: FollowUp | None, otherwise: FollowUp |
 
 
 class Outbox:
-    """Messages of one transaction. ``wake`` is called after it commits (the scheduler's)."""
+    """Messages of one transaction, handed to ``sender`` once it commits.
 
-    def __init__(self, session: AsyncSession, wake: Callable[[], None] | None = None) -> None:
+    When this process is the one sending, its rows are held by it from the start and go
+    straight into its queues after the commit; otherwise the sender finds them by polling.
+    """
+
+    def __init__(self, session: AsyncSession, sender: Sender | None = None) -> None:
         self.session = session
-        self._wake = wake
+        self._sender = sender
         self._armed = False
+        self._rows: list[OutboxMessage] = []
         self.callback_answers: list[CallbackAnswer] = []
         self.written = 0
 
@@ -241,14 +260,17 @@ class Outbox:
 
     # --- reading -----------------------------------------------------------------------------
 
-    async def backlog(self, chat_id: int) -> int:
-        """Messages waiting to be sent to the chat, this transaction's included."""
+    async def backlog(self, chat_ids: Sequence[int]) -> dict[int, int]:
+        """Messages waiting to be sent to each chat, this transaction's included."""
         result = await self.session.execute(
-            select(func.count())
-            .select_from(OutboxMessage)
-            .where(OutboxMessage.chat_id == chat_id, OutboxMessage.status == OutboxStatus.pending)
+            select(OutboxMessage.chat_id, func.count())
+            .where(
+                OutboxMessage.chat_id.in_(list(chat_ids)),
+                OutboxMessage.status == OutboxStatus.pending,
+            )
+            .group_by(OutboxMessage.chat_id)
         )
-        return int(result.scalar_one())
+        return {row[0]: row[1] for row in result}
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -307,10 +329,17 @@ class Outbox:
             purpose=purpose,
             person_id=person_id,
             record=record,
+            status=OutboxStatus.pending,
+            attempts=0,
+            created_at=datetime.now(UTC),
         )
+        if self._sender is not None and self._sender.leading:
+            row.lease_owner = self._sender.owner
+            row.lease_until = row.created_at + LEASE
         self.session.add(row)
         await self.session.flush()
         self.written += 1
+        self._rows.append(row)
         self._arm()
         return MessageRef(outbox_id=row.id)
 
@@ -323,13 +352,19 @@ class Outbox:
         return ref.outbox_id
 
     def _arm(self) -> None:
-        if self._armed or self._wake is None:
+        if self._armed or self._sender is None:
             return
         self._armed = True
-        wake = self._wake
+        sender = self._sender
 
         def committed(_session: Session) -> None:
             self._armed = False
-            wake()
+            rows, self._rows = self._rows, []
+            sender.adopt(rows)
+
+        def rolled_back(_session: Session) -> None:
+            self._armed = False
+            self._rows = []
 
         event.listen(self.session.sync_session, "after_commit", committed, once=True)
+        event.listen(self.session.sync_session, "after_soft_rollback", rolled_back, once=True)

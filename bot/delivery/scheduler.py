@@ -1,13 +1,14 @@
 """The one scheduler that sends the outbox: each chat in order, within Telegram's limits.
 
 One bot process sends at a time: the one holding the ``sender`` lease (``Leadership``); the
-others write rows and wait to take over. Rows committed to ``outbox_messages`` are claimed
-(``FOR UPDATE SKIP LOCKED`` with a lease on PostgreSQL) and kept in a queue per chat. A
-chat's next message goes when its own window and the bot-wide window allow (``Budget``); a
-chat waiting for its budget, paused by a 429 or waiting for a retry never holds up another. Every send is recorded in the database as
-soon as Telegram answers, before the next one starts from the same slot, so after a crash only
-the messages that were on their way can arrive twice; the scheduler keeps just as many on
-their way as the bot-wide budget needs (its rate times Telegram's answer time).
+others write rows and wait to take over. The sender holds the rows its own handlers and jobs
+commit from the moment they are written (``adopt``) and claims those of other processes
+(``FOR UPDATE SKIP LOCKED`` with a lease on PostgreSQL), in a queue per chat. A chat's next
+message goes when its own window and the bot-wide window allow (``Budget``); a chat waiting
+for its budget, paused by a 429 or waiting for a retry never holds up another. Every send is
+recorded in the database as soon as Telegram answers, before its slot is used again, so after
+a crash only the messages that were on their way can arrive twice; the scheduler keeps just
+as many on their way as the bot-wide budget needs (its rate times Telegram's answer time).
 
 Telegram's answers decide what happens to a row: sent (its message id is noted where the
 row's ``record`` says, and a follow-up waiting for it is written), retried later (429 after
@@ -32,10 +33,10 @@ import math
 import random
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -53,9 +54,10 @@ from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message, Repl
 from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import dialect_of
+from bot.db import dialect_of, transaction
 from bot.delivery.budget import Budget
 from bot.delivery.leadership import Leadership
+from bot.delivery.outbox import Outbox
 from models import (
     DeliveryFailure,
     MeetingAudience,
@@ -107,7 +109,8 @@ class Delivered:
     forbidden: bool = False
 
 
-Hook = Callable[[AsyncSession, Delivered], Awaitable[None]]
+# Called in the transaction that records the outcome, with an outbox of that transaction.
+Hook = Callable[["Outbox", Delivered], Awaitable[None]]
 
 
 @dataclass
@@ -198,8 +201,33 @@ class Scheduler:
     # --- the outside ---------------------------------------------------------------------------
 
     def wake(self) -> None:
-        """New rows were committed (or something finished): look again now."""
-        self._claim_wanted = True
+        """Something changed (a send finished, a pause ended): look again now."""
+        self._wake.set()
+
+    def adopt(self, rows: Sequence[OutboxMessage]) -> None:
+        """Rows this process just committed: held by it from the start when it sends, so they
+        go into the queues without a claim; otherwise the sender's poll finds them."""
+        if not self.leading:
+            return
+        for row in rows:
+            if row.lease_owner != self.owner or row.id in self._rows or row.id in self._finished:
+                continue
+            self._hold(
+                Row(
+                    id=row.id,
+                    chat_id=row.chat_id,
+                    method=row.method,
+                    params=dict(row.params or {}),
+                    has_file=row.file is not None,
+                    refers_to_id=row.refers_to_id,
+                    withdraw_unsent=row.withdraw_unsent,
+                    purpose=row.purpose,
+                    person_id=row.person_id,
+                    record=row.record,
+                    attempts=row.attempts or 0,
+                    not_before=0.0,
+                )
+            )
         self._wake.set()
 
     @property
@@ -257,7 +285,7 @@ class Scheduler:
             if self._claim_wanted or now_mono >= next_poll:
                 self._claim_wanted = False
                 await self._claim()
-                next_poll = now_mono + self.poll_seconds
+                next_poll = time.monotonic() + self.poll_seconds
             next_at = await self._dispatch()
             timeout = min(
                 max(0.0, next_at - time.time()),
@@ -319,7 +347,7 @@ class Scheduler:
     async def _claim(self, *, takeover: bool = False) -> None:
         """Take the pending rows nobody else holds (all of them, on start) into the queues."""
         now = datetime.now(UTC)
-        async with self.session_factory.begin() as session:
+        async with transaction(self.session_factory) as session:
             query = (
                 select(
                     OutboxMessage.id,
@@ -340,12 +368,9 @@ class Scheduler:
                 .limit(2000)
             )
             if not takeover:
+                # Rows of processes that do not send, and any whose holder let them lapse.
                 query = query.where(
-                    or_(
-                        OutboxMessage.lease_owner.is_(None),
-                        OutboxMessage.lease_owner != self.owner,
-                        OutboxMessage.lease_until < now,
-                    )
+                    or_(OutboxMessage.lease_owner.is_(None), OutboxMessage.lease_until < now)
                 )
             if dialect_of(session) == "postgresql":
                 query = query.with_for_update(skip_locked=True, of=OutboxMessage)
@@ -382,6 +407,8 @@ class Scheduler:
             self._claim_wanted = True
 
     def _hold(self, row: Row) -> None:
+        if row.id in self._rows or row.id in self._finished:
+            return
         self._rows[row.id] = row
         line = self._lines.get(row.chat_id)
         if line is None:
@@ -399,7 +426,7 @@ class Scheduler:
     async def _renew(self) -> None:
         if not self._rows:
             return
-        async with self.session_factory.begin() as session:
+        async with transaction(self.session_factory) as session:
             await session.execute(
                 update(OutboxMessage)
                 .where(
@@ -782,12 +809,15 @@ class _Writer:
     async def _write(self, outcomes: Iterable[Outcome], *, hooks: bool) -> None:
         scheduler = self.scheduler
         now = datetime.now(UTC)
-        followed = False
-        async with scheduler.session_factory.begin() as session:
-            links: dict[str, list[dict[str, int]]] = {}
+        finals: list[dict[str, Any]] = []
+        retries: list[dict[str, Any]] = []
+        dropped: list[int] = []
+        links: dict[str, list[dict[str, int]]] = {}
+        async with transaction(scheduler.session_factory) as session:
+            outbox = Outbox(session, scheduler)
             for outcome in outcomes:
                 row = outcome.row
-                values: dict[str, Any] = {"attempts": outcome.attempts or row.attempts}
+                attempts = outcome.attempts or row.attempts
                 if outcome.moved_to is not None:
                     await session.execute(
                         update(OutboxMessage)
@@ -800,55 +830,80 @@ class _Writer:
                     )
                     continue
                 if outcome.status == OutboxStatus.pending:
-                    retry = outcome.retry_at or time.time()
-                    values.update(not_before=datetime.fromtimestamp(retry, UTC),
-                                  error=outcome.error)  # fmt: skip
-                else:
-                    values.update(status=outcome.status, error=outcome.error, file=None,
-                                  lease_until=None)  # fmt: skip
-                    if outcome.status == OutboxStatus.sent:
-                        values.update(sent_at=now, message_id=outcome.message_id)
-                await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == row.id)
-                    .values(**values)
-                    .execution_options(synchronize_session=False)
-                )
-                if outcome.dropped:
-                    await session.execute(
-                        update(OutboxMessage)
-                        .where(OutboxMessage.id.in_([r.id for r in outcome.dropped]))
-                        .values(
-                            status=OutboxStatus.dropped,
-                            file=None,
-                            lease_until=None,
-                            error=f"folded into {row.id}",
-                        )  # fmt: skip
-                        .execution_options(synchronize_session=False)
-                    )
-                if outcome.status == OutboxStatus.sent and row.record and outcome.message_id:
-                    links.setdefault(row.record, []).append({"o": row.id, "m": outcome.message_id})
-                if outcome.status == OutboxStatus.sent:
+                    retry = datetime.fromtimestamp(outcome.retry_at or time.time(), UTC)
+                    retries.append(
+                        {"b_id": row.id, "b_attempts": attempts, "b_not_before": retry,
+                         "b_error": outcome.error}
+                    )  # fmt: skip
+                    continue
+                sent = outcome.status == OutboxStatus.sent
+                finals.append(
+                    {"b_id": row.id, "b_status": outcome.status, "b_attempts": attempts,
+                     "b_error": outcome.error, "b_sent_at": now if sent else None,
+                     "b_message_id": outcome.message_id if sent else None}
+                )  # fmt: skip
+                dropped.extend(r.id for r in outcome.dropped)
+                if sent:
                     scheduler.sent_total += 1
+                    if row.record and outcome.message_id:
+                        links.setdefault(row.record, []).append(
+                            {"o": row.id, "m": outcome.message_id}
+                        )
                 elif outcome.status == OutboxStatus.failed:
                     scheduler.failed_total += 1
                     await _note_failure(session, outcome, now)
                 if outcome.status in (OutboxStatus.sent, OutboxStatus.failed):
-                    followed |= _follow_up(session, outcome)
+                    await _follow_up(outbox, outcome)
                     if hooks:
-                        await self._hook(session, outcome)
-            for record, pairs in links.items():
-                table, outbox_column, id_column = LINKS[record]
+                        await self._hook(session, outcome, outbox)
+            table = cast(Table, OutboxMessage.__table__)
+            if finals:
                 await session.execute(
                     table.update()
-                    .where(table.c[outbox_column] == bindparam("o"))
+                    .where(table.c.id == bindparam("b_id"))
+                    .values(
+                        status=bindparam("b_status"),
+                        attempts=bindparam("b_attempts"),
+                        error=bindparam("b_error"),
+                        sent_at=bindparam("b_sent_at"),
+                        message_id=bindparam("b_message_id"),
+                        file=None,
+                        lease_until=None,
+                    ),
+                    finals,
+                )
+            if retries:
+                await session.execute(
+                    table.update()
+                    .where(table.c.id == bindparam("b_id"))
+                    .values(
+                        attempts=bindparam("b_attempts"),
+                        not_before=bindparam("b_not_before"),
+                        error=bindparam("b_error"),
+                    ),
+                    retries,
+                )
+            if dropped:
+                await session.execute(
+                    table.update()
+                    .where(table.c.id.in_(dropped))
+                    .values(
+                        status=OutboxStatus.dropped,
+                        file=None,
+                        lease_until=None,
+                        error="folded into another message, or withdrawn",
+                    )  # fmt: skip
+                )
+            for record, pairs in links.items():
+                link_table, outbox_column, id_column = LINKS[record]
+                await session.execute(
+                    link_table.update()
+                    .where(link_table.c[outbox_column] == bindparam("o"))
                     .values({id_column: bindparam("m")}),
                     pairs,
                 )
-        if followed:
-            scheduler.wake()
 
-    async def _hook(self, session: AsyncSession, outcome: Outcome) -> None:
+    async def _hook(self, session: AsyncSession, outcome: Outcome, outbox: Outbox) -> None:
         row = outcome.row
         hooks = (
             self.scheduler.on_sent
@@ -859,7 +914,7 @@ class _Writer:
         if hook is None:
             return
         await hook(
-            session,
+            outbox,
             Delivered(
                 outbox_id=row.id,
                 chat_id=row.chat_id,
@@ -896,25 +951,18 @@ async def _note_failure(session: AsyncSession, outcome: Outcome, now: datetime) 
         )
 
 
-def _follow_up(session: AsyncSession, outcome: Outcome) -> bool:
+async def _follow_up(outbox: Outbox, outcome: Outcome) -> None:
     """Write the message that waited for this outcome (see ``FollowUp``), if there is one."""
     key = "then" if outcome.status == OutboxStatus.sent else "otherwise"
     spec = outcome.row.params.get(key)
-    if not isinstance(spec, dict):
-        return False
-    params: dict[str, Any] = {"text": spec["text"]}
-    if spec.get("reply_to") is not None:
-        params["reply_to"] = spec["reply_to"]
-    session.add(
-        OutboxMessage(
-            chat_id=spec["chat_id"],
-            method="send_text",
-            params=params,
+    if isinstance(spec, dict):
+        await outbox.send(
+            spec["chat_id"],
+            spec["text"],
+            reply_to=spec.get("reply_to"),
             purpose=spec.get("purpose") or "follow_up",
             person_id=spec.get("person_id"),
         )
-    )
-    return True
 
 
 def _markup(data: Any) -> InlineKeyboardMarkup | None:

@@ -5,11 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
-from bot.domain.tickets import open_load
-from models import Person, Role, RoleKind, Ticket, UnreachableMentor, role_topics
+from models import (
+    Person,
+    Role,
+    RoleKind,
+    Ticket,
+    TicketStatus,
+    UnreachableMentor,
+    role_topics,
+)
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
@@ -27,15 +35,35 @@ class Candidate:
         return self.open_tickets < self.capacity
 
 
-async def _last_claims(session: AsyncSession, person_ids: list[int]) -> dict[int, datetime]:
+async def _load_and_last_claim(
+    session: AsyncSession, person_ids: list[int], programme_id: int
+) -> tuple[dict[int, int], dict[int, datetime]]:
+    """Each person's claimed tickets of the programme, and when they last claimed any."""
     if not person_ids:
-        return {}
+        return {}, {}
+    in_progress = case(
+        (and_(Ticket.programme_id == programme_id, Ticket.status == TicketStatus.claimed), 1),
+        else_=0,
+    )
     result = await session.execute(
-        select(Ticket.assignee_id, func.max(Ticket.claimed_at))
+        select(Ticket.assignee_id, func.sum(in_progress), func.max(Ticket.claimed_at))
         .where(Ticket.assignee_id.in_(person_ids))
         .group_by(Ticket.assignee_id)
     )
-    return {person_id: at for person_id, at in result if person_id is not None and at}
+    load: dict[int, int] = {}
+    last: dict[int, datetime] = {}
+    for person_id, count, claimed_at in result.all():
+        if person_id is None:
+            continue
+        load[person_id] = int(count or 0)
+        if claimed_at is not None:
+            last[person_id] = _utc(claimed_at)
+    return load, last
+
+
+def _utc(moment: datetime) -> datetime:
+    """``max()`` over a column comes back without the column's type (naive on SQLite)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 async def mentors_of(
@@ -47,37 +75,35 @@ async def mentors_of(
     claimed counts as longest), so work spreads evenly across the mentors of a topic.
     """
     query = (
-        select(Role)
+        select(Role, Person)
+        .join(Person, Person.id == Role.person_id)
         .where(
             Role.programme_id == programme_id,
             Role.kind == RoleKind.mentor,
             Role.active.is_(True),
         )
         .order_by(Role.id)
+        # Matching needs neither the mentors' other roles nor their topics: not loaded, and
+        # an accidental use fails loudly instead of costing a query per mentor.
+        .options(raiseload(Role.topics), raiseload(Person.roles))
     )
     if topic_id is not None:
         query = query.join(role_topics, role_topics.c.role_id == Role.id).where(
             role_topics.c.topic_id == topic_id
         )
-    roles = list((await session.execute(query)).scalars().unique())
-    person_ids = [role.person_id for role in roles]
-    people = {
-        person.id: person
-        for person in (
-            await session.execute(select(Person).where(Person.id.in_(person_ids)))
-        ).scalars()
-    }
-    load = await open_load(session, person_ids, programme_id)
-    last = await _last_claims(session, person_ids)
+    found = [(row[0], row[1]) for row in (await session.execute(query)).unique()]
+    load, last = await _load_and_last_claim(
+        session, [person.id for _role, person in found], programme_id
+    )
     candidates = [
         Candidate(
-            person=people[role.person_id],
+            person=person,
             role=role,
-            open_tickets=load.get(role.person_id, 0),
+            open_tickets=load.get(person.id, 0),
             capacity=role.capacity or capacity,
-            last_claim=last.get(role.person_id),
+            last_claim=last.get(person.id),
         )
-        for role in roles
+        for role, person in found
     ]
     candidates.sort(key=lambda c: (c.open_tickets, c.last_claim or _NEVER, c.role.id))
     return candidates
@@ -111,7 +137,7 @@ async def note_unreachable(
 
 
 async def note_reachable(session: AsyncSession, person_id: int) -> None:
-    """A card reached the mentor: should they become unreachable again, coordinators hear."""
+    """The mentor can be written to again: should that change, coordinators hear anew."""
     await session.execute(delete(UnreachableMentor).where(UnreachableMentor.person_id == person_id))
 
 

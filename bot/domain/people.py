@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.timezones import normalize_zone
-from models import Person, Role, RoleKind
+from models import Person, Role, RoleKind, UnreachableMentor
 
 # Seen-at is refreshed at most this often, so a busy chat does not rewrite the row each message.
 _SEEN_RESOLUTION = timedelta(minutes=5)
@@ -62,7 +62,12 @@ async def upsert_person(
         if getattr(person, name) != value:
             setattr(person, name, value)
     if private and not person.private_chat_open:
+        # They opened the bot (again): cards reach them, and coordinators would hear anew
+        # should Telegram refuse them later.
         person.private_chat_open = True
+        await session.execute(
+            delete(UnreachableMentor).where(UnreachableMentor.person_id == person.id)
+        )
     if now - person.last_seen_at > _SEEN_RESOLUTION:
         person.last_seen_at = now
     return person

@@ -192,7 +192,7 @@ class DigestRunner(JobRunner):
                 await session.flush()
                 if quiet:
                     return False
-                outbox = Outbox(session, self.wake)
+                outbox = Outbox(session, self.sender)
                 await outbox.send(
                     recipient.telegram_id, text, purpose="weekly_digest",
                     person_id=recipient.person_id,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db import transaction
 from bot.delivery.inbox import Inbox
 from models import OutboxMessage, OutboxStatus
 
@@ -22,7 +23,7 @@ async def prune(
 ) -> tuple[int, int]:
     moment = now or datetime.now(UTC)
     updates = await inbox.prune(moment)
-    async with session_factory.begin() as session:
+    async with transaction(session_factory) as session:
         result = await session.execute(
             delete(OutboxMessage).where(
                 OutboxMessage.status != OutboxStatus.pending,

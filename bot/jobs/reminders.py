@@ -119,7 +119,7 @@ class ReminderRunner(JobRunner):
     async def catch_up(self, now: datetime | None = None) -> CatchUp:
         """Plan what falls due within the horizon; send or skip what was missed."""
         now = now or datetime.now(UTC)
-        async with self.session_factory.begin() as session:
+        async with transaction(self.session_factory) as session:
             finished = await meetings.finish_meetings(session, now)
             rows = await meetings.unsent_before(session, now + HORIZON)
             skip, overdue, ahead = _sort_out(rows, now)
@@ -147,7 +147,7 @@ class ReminderRunner(JobRunner):
             meeting = await session.get(Meeting, reminder.meeting_id) if reminder else None
             if meeting is None:
                 return False
-            news = MeetingNews(session, Outbox(session, self.wake), self.i18n, self.settings, now)
+            news = MeetingNews(session, Outbox(session, self.sender), self.i18n, self.settings, now)
             recipients = await news.remind(meeting)
         log.info("reminder %s of meeting %s: %s chats", reminder_id, meeting.id, recipients)
         return True

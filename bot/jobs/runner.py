@@ -10,26 +10,27 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.delivery.outbox import Sender
 
 
 class JobRunner:
     """A set of APScheduler jobs of one bot process, with what they need to do their work.
 
-    Jobs write what they announce to the outbox in the transaction of what they change;
-    ``wake`` tells the delivery scheduler that there is something to send.
+    Jobs write what they announce to the outbox in the transaction of what they change, and
+    the ``sender`` (the delivery scheduler) takes the rows once it commits.
     """
 
     def __init__(
         self,
         scheduler: AsyncIOScheduler,
         session_factory: async_sessionmaker[AsyncSession],
-        wake: Callable[[], None],
+        sender: Sender,
         i18n: I18n,
         settings: Settings,
     ) -> None:
         self.scheduler = scheduler
         self.session_factory = session_factory
-        self.wake = wake
+        self.sender = sender
         self.i18n = i18n
         self.settings = settings
 

@@ -9,7 +9,6 @@ fails half-way, every breach is announced once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -21,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.db import transaction
-from bot.delivery.outbox import Outbox
+from bot.delivery.outbox import Outbox, Sender
 from bot.domain.tickets import close_resolved
 from bot.news.tickets import TicketNews
 from bot.views.tickets import heading, name
@@ -53,14 +52,14 @@ async def _take(session: AsyncSession, ticket: Ticket, column: str, now: datetim
 
 async def check_tickets(
     session_factory: async_sessionmaker[AsyncSession],
-    wake: Callable[[], None],
+    sender: Sender,
     i18n: I18n,
     settings: Settings,
     now: datetime | None = None,
 ) -> SlaReport:
     now = now or datetime.now(UTC)
     async with transaction(session_factory) as session:
-        news = TicketNews(session, Outbox(session, wake), i18n, settings, now)
+        news = TicketNews(session, Outbox(session, sender), i18n, settings, now)
         unclaimed = await _alert_unclaimed(session, news, settings, now)
         unanswered = await _remind_assignees(session, news, settings, now)
         closed = await close_resolved(session, now, settings.reopen_window)

@@ -13,7 +13,6 @@ hear once, and if no other mentor has the request either, they are asked to assi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aiogram import Bot
@@ -27,7 +26,7 @@ from bot.config import Settings
 from bot.db import transaction
 from bot.delivery.outbox import CallbackAnswer, Outbox
 from bot.delivery.scheduler import Delivered, Scheduler
-from bot.domain import matching, summaries
+from bot.domain import summaries
 from bot.i18n import locale
 from bot.news.tickets import TicketNews
 from models import (
@@ -53,37 +52,27 @@ class Undeliverable:
         self,
         i18n: I18n,
         settings: Settings,
-        wake: Callable[[], None],
+        sender: Scheduler,
         bot: Bot,
         session_factory: async_sessionmaker[AsyncSession],
     ) -> None:
         self.i18n = i18n
         self.settings = settings
-        self.wake = wake
+        self.sender = sender
         self.bot = bot
         self.session_factory = session_factory
 
-    def register(self, scheduler: Scheduler) -> None:
-        scheduler.on_sent["ticket_card"] = self.card_arrived
-        scheduler.on_failed["ticket_card"] = self.card_refused
-
-    def _news(self, session: AsyncSession) -> TicketNews:
-        return TicketNews(
-            session, Outbox(session, self.wake), self.i18n, self.settings, datetime.now(UTC)
-        )
+    def register(self) -> None:
+        self.sender.on_failed["ticket_card"] = self.card_refused
 
     # --- cards -------------------------------------------------------------------------------
 
-    async def card_arrived(self, session: AsyncSession, delivered: Delivered) -> None:
-        """A card reached the mentor: should they become unreachable again, coordinators hear."""
-        if delivered.person_id is not None:
-            await matching.note_reachable(session, delivered.person_id)
-
-    async def card_refused(self, session: AsyncSession, delivered: Delivered) -> None:
+    async def card_refused(self, outbox: Outbox, delivered: Delivered) -> None:
+        session = outbox.session
         offered = await _tickets_offered_by(session, delivered.outbox_id)
         if not offered:
             return
-        news = self._news(session)
+        news = TicketNews(session, outbox, self.i18n, self.settings, datetime.now(UTC))
         mentor = await news.person(delivered.person_id)
         if delivered.forbidden and mentor is not None:
             me = await self.bot.me()
@@ -115,7 +104,7 @@ class Undeliverable:
             )
         try:
             async with transaction(self.session_factory) as session:
-                outbox = Outbox(session, self.wake)
+                outbox = Outbox(session, self.sender)
                 if chat_id is not None and query is None:
                     await outbox.send(chat_id, text, purpose="apology")
         except Exception:

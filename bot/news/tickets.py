@@ -231,10 +231,11 @@ class TicketNews:
         if not candidates:
             await self.alert_nobody_has(ticket)
             return 0
+        waiting = await self.outbox.backlog([c.person.telegram_id for c in candidates])
         for candidate in candidates:
             mentor = candidate.person
-            waiting = await self.outbox.backlog(mentor.telegram_id)
-            if waiting / self.settings.rate_private_per_second > SUMMARY_AFTER_SECONDS:
+            backlog = waiting.get(mentor.telegram_id, 0)
+            if backlog / self.settings.rate_private_per_second > SUMMARY_AFTER_SECONDS:
                 await self.list_on_summary(ticket, mentor)
             else:
                 await self.send_card(ticket, mentor)

@@ -1,0 +1,361 @@
+"""Measure the message pipeline: intake speed, Telegram's limits, one busy chat, memory.
+
+    .venv/bin/python bench/pipeline.py [--scenario all|intake|limits|group-limit|backlog|rss]
+                                       [--database sqlite|postgresql|both] [--runs 3]
+
+Everything runs on this machine: the fake Bot API of the tests (``tests/fakeapi``) on
+127.0.0.1, ``python -m bot`` as a real process, an SQLite file in a temporary directory or a
+fresh database on the PostgreSQL given by ``--postgres`` (default: the local one). No timing
+is asserted anywhere; the script prints figures, and ratios against a baseline measured in
+the same invocation, alternating runs so the machine's drift hits both sides alike.
+
+Scenarios:
+- intake: 300 requests in 10 groups, 2 mentors, the bot's own send limits raised through
+  settings and none at the fake Telegram; against ``bench/bare_bot.py``, a bare aiogram bot
+  making the same calls (an acknowledgement and a card per mentor). Requests per second from
+  the burst to the last card, and the ratio MentorDesk / bare.
+- limits: 150 requests in 50 groups, 2 mentors, Telegram's limits enforced by the fake server
+  (30/s per bot, 1/s per private chat, 20 per minute per group) and the bot's defaults. Lost
+  requests, 429s, the last acknowledgement against the 5 s the 30/s budget needs, and when
+  the last ticket was visible to both mentors (card or summary).
+- group-limit: 300 requests in 10 groups, limits enforced: the 20-a-minute group window
+  binds. Lost requests, 429s, time to the last acknowledgement.
+- backlog: one mentor's chat holds 100 messages waiting while requests arrive at 5/s in
+  other groups: their acknowledgement latency, p50 / p95 / p99.
+- rss: the bot's resident memory after 10,000 delivered messages (limits raised).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.db import create_engine, create_session_factory  # noqa: E402
+from bot.delivery.outbox import Outbox  # noqa: E402
+from tests.burst import (  # noqa: E402
+    BotProcess,
+    Cast,
+    Tally,
+    bot_env,
+    eventually,
+    post_request,
+    post_requests,
+    seed,
+    too_many_requests,
+)
+from tests.fakeapi.server import FakeTelegram, Limits  # noqa: E402
+
+RAISED = {
+    "RATE_GLOBAL_PER_SECOND": "100000",
+    "RATE_PRIVATE_PER_SECOND": "100000",
+    "RATE_GROUP_PER_MINUTE": "6000000",
+}
+TELEGRAM = Limits(
+    global_per_second=30, group_count=20, group_window=60.0, private_count=1, private_window=1.0
+)
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def say(text: str) -> None:
+    print(text, flush=True)  # noqa: T201
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    index = min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))
+    return ordered[index]
+
+
+@asynccontextmanager
+async def database(kind: str, postgres: str, workdir: Path) -> AsyncIterator[str]:
+    """A fresh, empty database: an SQLite file, or a new PostgreSQL database (dropped after)."""
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{workdir / f'bench-{uuid.uuid4().hex[:8]}.sqlite3'}"
+        return
+    name = f"mentordesk_bench_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(postgres)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = make_url(postgres).set(drivername="postgresql+asyncpg", database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        admin = await asyncpg.connect(postgres)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@dataclass
+class Stage:
+    """A fake Telegram, a seeded programme and a bot process serving it."""
+
+    server: FakeTelegram
+    cast: Cast
+    bot: BotProcess
+
+
+@asynccontextmanager
+async def stage(
+    url: str,
+    workdir: Path,
+    *,
+    groups: int,
+    mentors: int,
+    limits: Limits,
+    settings: dict[str, str],
+    bare: bool = False,
+) -> AsyncIterator[Stage]:
+    server = FakeTelegram(limits=limits)
+    await server.start()
+    run_dir = Path(tempfile.mkdtemp(dir=workdir))
+    try:
+        cast = await seed(url, server, groups=groups, mentors=mentors)
+        env = bot_env(url, server, **settings)
+        bot = BotProcess(env, run_dir)
+        if bare:
+            env["MENTOR_IDS"] = ",".join(str(m.id) for m in cast.mentors)
+            bot.command = [str(ROOT / "bench" / "bare_bot.py")]
+        await bot.start(server)
+        await asyncio.sleep(1.0)  # start-up jobs (reminder sweep, digest sync) out of the way
+        try:
+            yield Stage(server, cast, bot)
+        finally:
+            await bot.stop()
+    finally:
+        await server.stop()
+
+
+async def burst(stage_: Stage, count: int) -> Tally:
+    posted_at = time.monotonic()
+    requests = post_requests(stage_.server, stage_.cast, count)
+    return Tally(stage_.server, requests, {r.seq: posted_at for r in requests})
+
+
+def all_cards_in(tally: Tally, cast: Cast, count: int) -> Callable[[], bool]:
+    def done() -> bool:
+        if tally.acknowledged() < count:
+            return False
+        wanted = set(tally.numbers().values())
+        return all(wanted <= tally.visible_to(mentor) for mentor in cast.mentors)
+
+    return done
+
+
+# --- scenarios -------------------------------------------------------------------------------
+
+
+async def intake_once(kind: str, postgres: str, workdir: Path, *, bare: bool) -> float:
+    count = 300
+    async with (
+        database(kind, postgres, workdir) as url,
+        stage(
+            url, workdir, groups=10, mentors=2, limits=Limits.off(), settings=RAISED, bare=bare
+        ) as s,
+    ):
+        tally = await burst(s, count)
+        started = time.monotonic()
+        expected = count * (1 + len(s.cast.mentors))
+
+        def done() -> bool:
+            sends = sum(1 for c in s.server.calls if c.method == "sendMessage" and c.ok)
+            return sends >= expected and tally.acknowledged() == count
+
+        await eventually(done, 300, "every acknowledgement and card")
+        last = max(c.at for c in s.server.calls if c.method == "sendMessage")
+        return count / (last - started)
+
+
+async def intake(kinds: list[str], postgres: str, workdir: Path, runs: int) -> None:
+    say("== intake: 300 requests in 10 groups, 2 mentors, limits raised ==")
+    for kind in kinds:
+        ours, bare = [], []
+        for _ in range(runs):
+            ours.append(await intake_once(kind, postgres, workdir, bare=False))
+            bare.append(await intake_once(kind, postgres, workdir, bare=True))
+        ratios = [o / b for o, b in zip(ours, bare, strict=True)]
+        say(
+            f"{kind:10s} MentorDesk {statistics.median(ours):6.1f} req/s "
+            f"(runs {', '.join(f'{v:.0f}' for v in ours)}) · bare aiogram "
+            f"{statistics.median(bare):6.1f} req/s ({', '.join(f'{v:.0f}' for v in bare)}) · "
+            f"ratio median {statistics.median(ratios):.2f} "
+            f"(min {min(ratios):.2f}, max {max(ratios):.2f})"
+        )
+
+
+async def limits_scenario(kinds: list[str], postgres: str, workdir: Path) -> None:
+    say("== limits: 150 requests in 50 groups, 2 mentors, Telegram's limits enforced ==")
+    for kind in kinds:
+        count = 150
+        async with (
+            database(kind, postgres, workdir) as url,
+            stage(url, workdir, groups=50, mentors=2, limits=TELEGRAM, settings={}) as s,
+        ):
+            tally = await burst(s, count)
+            started = time.monotonic()
+            await eventually(all_cards_in(tally, s.cast, count), 120, "every ticket to mentors")
+            visible = time.monotonic() - started
+            await asyncio.sleep(2)
+            latencies = tally.ack_latencies()
+            lost = count - tally.acknowledged()
+            bound = count / 30
+            say(
+                f"{kind:10s} lost {lost} · 429s {too_many_requests(s.server)} · "
+                f"last ack {max(latencies):.2f} s = {max(latencies) / bound:.2f} × the "
+                f"{bound:.0f} s the 30/s budget needs (median {statistics.median(latencies):.2f}"
+                f" s) · every ticket visible to both mentors after {visible:.1f} s · "
+                f"messages in mentor chats {mentor_messages(s)}"
+            )
+
+
+def mentor_messages(s: Stage) -> str:
+    sends = [sum(1 for m in s.server.history[mentor.id] if m.by_bot) for mentor in s.cast.mentors]
+    edits = [
+        sum(
+            1
+            for c in s.server.calls
+            if c.method == "editMessageText" and c.ok and c.params.get("chat_id") == mentor.id
+        )
+        for mentor in s.cast.mentors
+    ]
+    return " / ".join(f"{a} sent + {b} edits" for a, b in zip(sends, edits, strict=True))
+
+
+async def group_limit(kinds: list[str], postgres: str, workdir: Path) -> None:
+    say("== group-limit: 300 requests in 10 groups, Telegram's limits enforced ==")
+    for kind in kinds:
+        count = 300
+        async with (
+            database(kind, postgres, workdir) as url,
+            stage(url, workdir, groups=10, mentors=2, limits=TELEGRAM, settings={}) as s,
+        ):
+            tally = await burst(s, count)
+            await eventually(lambda: tally.acknowledged() == count, 300, "every acknowledgement")
+            await asyncio.sleep(2)
+            latencies = tally.ack_latencies()
+            say(
+                f"{kind:10s} lost {count - tally.acknowledged()} · 429s "
+                f"{too_many_requests(s.server)} · last ack {max(latencies):.1f} s (30 per group: "
+                f"the window allows it after 60 s) · duplicates {tally.duplicates()}"
+            )
+
+
+async def backlog(kinds: list[str], postgres: str, workdir: Path) -> None:
+    say("== backlog: a mentor's chat holds 100 waiting messages; requests at 5/s elsewhere ==")
+    for kind in kinds:
+        async with (
+            database(kind, postgres, workdir) as url,
+            stage(url, workdir, groups=21, mentors=1, limits=TELEGRAM, settings={}) as s,
+        ):
+            busy = s.cast.mentors[0]
+            engine = create_engine(url)
+            async with create_session_factory(engine).begin() as session:
+                outbox = Outbox(session)
+                for n in range(100):
+                    await outbox.send(busy.id, f"🆕 Карточка {n + 1} из очереди", purpose="bench")
+            await engine.dispose()
+            await eventually(
+                lambda: any(m.by_bot for m in s.server.history[busy.id]), 10, "the backlog starts"
+            )
+            requests = []
+            posted: dict[int, float] = {}
+            # Twenty seconds of requests, one every 0.2 s, never in the busy chat's way.
+            for n in range(100):
+                group = s.cast.groups[1 + n % 20]
+                author = s.cast.activists[1 + n % 20]
+                request = post_request(s.server, author, group, f"Вопрос {n + 1}")
+                posted[request.seq] = time.monotonic()
+                requests.append(request)
+                await asyncio.sleep(0.2)
+            tally = Tally(s.server, requests, posted)
+            await eventually(lambda: tally.acknowledged() == len(requests), 60, "every ack")
+            latencies = [v * 1000 for v in tally.ack_latencies()]
+            waiting = 100 - sum(1 for m in s.server.history[busy.id] if "Карточка" in m.content)
+            say(
+                f"{kind:10s} acknowledgement latency p50 {quantile(latencies, 0.5):.0f} ms · "
+                f"p95 {quantile(latencies, 0.95):.0f} ms · p99 {quantile(latencies, 0.99):.0f} "
+                f"ms · max {max(latencies):.0f} ms · busy chat still waiting: {waiting} "
+                f"of 100 · 429s {too_many_requests(s.server)}"
+            )
+
+
+async def rss(kinds: list[str], postgres: str, workdir: Path) -> None:
+    say("== rss: resident memory after 10,000 delivered messages (limits raised) ==")
+    for kind in kinds:
+        async with (
+            database(kind, postgres, workdir) as url,
+            stage(url, workdir, groups=20, mentors=2, limits=Limits.off(), settings=RAISED) as s,
+        ):
+            at_start = s.bot.rss_kib()
+            sent = 0
+            batch = 0
+            while sent < 10_000:
+                tally = Tally(s.server, post_requests(s.server, s.cast, 250, start=batch * 250))
+                await eventually(lambda t=tally: t.acknowledged() == 250, 120, "a batch")
+                batch += 1
+                sent = sum(1 for c in s.server.calls if c.method == "sendMessage" and c.ok)
+            await eventually(
+                lambda: (
+                    sum(1 for c in s.server.calls if c.method == "sendMessage" and c.ok)
+                    >= batch * 250 * 3
+                ),
+                120,
+                "the last cards",
+            )
+            after = s.bot.rss_kib()
+            say(
+                f"{kind:10s} {sent} messages delivered: RSS {after / 1024:.0f} MiB "
+                f"(at start {at_start / 1024:.0f} MiB; goal ≤ 150 MiB)"
+            )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--scenario",
+        default="all",
+        choices=["all", "intake", "limits", "group-limit", "backlog", "rss"],
+    )
+    parser.add_argument("--database", default="both", choices=["sqlite", "postgresql", "both"])
+    parser.add_argument("--postgres", default=DEFAULT_POSTGRES)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
+    with tempfile.TemporaryDirectory(prefix="mentordesk-bench-") as tmp:
+        workdir = Path(tmp)
+        chosen = args.scenario
+        if chosen in ("all", "intake"):
+            await intake(kinds, args.postgres, workdir, args.runs)
+        if chosen in ("all", "limits"):
+            await limits_scenario(kinds, args.postgres, workdir)
+        if chosen in ("all", "group-limit"):
+            await group_limit(kinds, args.postgres, workdir)
+        if chosen in ("all", "backlog"):
+            await backlog(kinds, args.postgres, workdir)
+        if chosen in ("all", "rss"):
+            await rss(kinds, args.postgres, workdir)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
