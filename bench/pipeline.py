@@ -56,6 +56,7 @@ from tests.burst import (  # noqa: E402
     eventually,
     post_request,
     post_requests,
+    refused_for_flood,
     seed,
     too_many_requests,
 )
@@ -151,6 +152,14 @@ async def burst(stage_: Stage, count: int) -> Tally:
     posted_at = time.monotonic()
     requests = post_requests(stage_.server, stage_.cast, count)
     return Tally(stage_.server, requests, {r.seq: posted_at for r in requests})
+
+
+def acknowledged(tally: Tally, count: int) -> Callable[[], bool]:
+    return lambda: tally.acknowledged() >= count
+
+
+def sent_at_least(server: FakeTelegram, count: int) -> Callable[[], bool]:
+    return lambda: sum(1 for c in server.calls if c.method == "sendMessage" and c.ok) >= count
 
 
 def all_cards_in(tally: Tally, cast: Cast, count: int) -> Callable[[], bool]:
@@ -251,7 +260,7 @@ async def group_limit(kinds: list[str], postgres: str, workdir: Path) -> None:
             stage(url, workdir, groups=10, mentors=2, limits=TELEGRAM, settings={}) as s,
         ):
             tally = await burst(s, count)
-            await eventually(lambda: tally.acknowledged() == count, 300, "every acknowledgement")
+            await eventually(acknowledged(tally, count), 300, "every acknowledgement")
             await asyncio.sleep(2)
             latencies = tally.ack_latencies()
             say(
@@ -259,6 +268,8 @@ async def group_limit(kinds: list[str], postgres: str, workdir: Path) -> None:
                 f"{too_many_requests(s.server)} · last ack {max(latencies):.1f} s (30 per group: "
                 f"the window allows it after 60 s) · duplicates {tally.duplicates()}"
             )
+            for refusal in refused_for_flood(s.server):
+                say(f"           429: {refusal}")
 
 
 async def backlog(kinds: list[str], postgres: str, workdir: Path) -> None:
@@ -276,7 +287,9 @@ async def backlog(kinds: list[str], postgres: str, workdir: Path) -> None:
                     await outbox.send(busy.id, f"🆕 Карточка {n + 1} из очереди", purpose="bench")
             await engine.dispose()
             await eventually(
-                lambda: any(m.by_bot for m in s.server.history[busy.id]), 10, "the backlog starts"
+                lambda b=busy, st=s: any(m.by_bot for m in st.server.history[b.id]),
+                10,
+                "the backlog starts",
             )
             requests = []
             posted: dict[int, float] = {}
@@ -289,7 +302,7 @@ async def backlog(kinds: list[str], postgres: str, workdir: Path) -> None:
                 requests.append(request)
                 await asyncio.sleep(0.2)
             tally = Tally(s.server, requests, posted)
-            await eventually(lambda: tally.acknowledged() == len(requests), 60, "every ack")
+            await eventually(acknowledged(tally, len(requests)), 60, "every acknowledgement")
             latencies = [v * 1000 for v in tally.ack_latencies()]
             waiting = 100 - sum(1 for m in s.server.history[busy.id] if "Карточка" in m.content)
             say(
@@ -312,17 +325,10 @@ async def rss(kinds: list[str], postgres: str, workdir: Path) -> None:
             batch = 0
             while sent < 10_000:
                 tally = Tally(s.server, post_requests(s.server, s.cast, 250, start=batch * 250))
-                await eventually(lambda t=tally: t.acknowledged() == 250, 120, "a batch")
+                await eventually(acknowledged(tally, 250), 120, "a batch")
                 batch += 1
                 sent = sum(1 for c in s.server.calls if c.method == "sendMessage" and c.ok)
-            await eventually(
-                lambda: (
-                    sum(1 for c in s.server.calls if c.method == "sendMessage" and c.ok)
-                    >= batch * 250 * 3
-                ),
-                120,
-                "the last cards",
-            )
+            await eventually(sent_at_least(s.server, batch * 250 * 3), 120, "the last cards")
             after = s.bot.rss_kib()
             say(
                 f"{kind:10s} {sent} messages delivered: RSS {after / 1024:.0f} MiB "

@@ -30,6 +30,8 @@ from bot.delivery.inbox import Inbox, UpdateRunner
 from bot.delivery.intake import poll, renew_leases, webhook_handler
 from bot.delivery.scheduler import Scheduler
 from bot.delivery.telegram import create_bot
+from bot.domain.topic_suggest import classifier_for
+from bot.domain.topics import list_topics
 from bot.i18n import create_i18n
 from bot.jobs import sla
 from bot.jobs.digest import DigestRunner
@@ -174,6 +176,9 @@ def build_app(settings: Settings) -> App:
 async def start(app: App) -> None:
     """Work done once before updates flow: schema, commands menu, jobs, the scheduler."""
     await upgrade(app.engine)
+    async with app.session_factory() as session:
+        # Trained once per process: here rather than on the first request without a hashtag.
+        classifier_for(await list_topics(session))
     await publish_commands(app.bot, app.i18n)
     await app.bot.me()
     app._tasks.append(asyncio.create_task(app.delivery.run(), name="delivery"))

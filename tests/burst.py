@@ -192,9 +192,16 @@ class Tally:
 
 
 def too_many_requests(server: FakeTelegram) -> int:
-    return sum(
-        1 for call in server.calls if call.error is not None and call.error.error_code == 429
-    )
+    return len(refused_for_flood(server))
+
+
+def refused_for_flood(server: FakeTelegram) -> list[str]:
+    """The calls Telegram answered 429, as ``method to chat: description``."""
+    return [
+        f"{call.method} to {call.params.get('chat_id')}: {call.error.description}"
+        for call in server.calls
+        if call.error is not None and call.error.error_code == 429
+    ]
 
 
 def bot_env(database_url: str, server: FakeTelegram, **settings: str) -> dict[str, str]:

@@ -188,6 +188,7 @@ class Scheduler:
         self._claim_wanted = True
         self._tasks: set[asyncio.Task[None]] = set()
         self._paused_all_until = 0.0
+        self._answered_ids: dict[int, bool] = {}  # sends Telegram answered, for the budget
         self._latency = 0.02  # seconds a send takes, answer and record included (EWMA)
         self._stopping = False
         self._stopped = asyncio.Event()
@@ -281,6 +282,7 @@ class Scheduler:
                     await self._let_go()
                     return
                 await self._renew()
+                self.budget.forget_idle()
                 next_renewal = now_mono + SENDER_LEASE.total_seconds() / 3
             if self._claim_wanted or now_mono >= next_poll:
                 self._claim_wanted = False
@@ -438,16 +440,15 @@ class Scheduler:
             )
 
     async def _seed_budget(self) -> None:
-        """Messages sent within the last minute (by an earlier process) still count."""
+        """Messages sent within the last minute (by an earlier sender) still count."""
         since = datetime.now(UTC) - timedelta(seconds=61)
         async with self.session_factory() as session:
             result = await session.execute(
-                select(OutboxMessage.chat_id, func.count())
+                select(OutboxMessage.chat_id, OutboxMessage.sent_at)
                 .where(OutboxMessage.sent_at >= since, OutboxMessage.method.in_(COUNTED))
-                .group_by(OutboxMessage.chat_id)
+                .order_by(OutboxMessage.sent_at)
             )
-            sent: dict[int, int] = {row[0]: row[1] for row in result}
-            await self.budget.seed(sent)
+            self.budget.seed([(row[0], row[1].timestamp()) for row in result if row[1]])
 
     # --- choosing what goes next ---------------------------------------------------------------
 
@@ -467,23 +468,31 @@ class Scheduler:
 
     async def _dispatch(self) -> float:
         """Start sends for the chats that may send now; returns when to look again."""
+        idle_until = time.time() + 3600
         if self._stopping:
-            return time.time() + 3600
+            return idle_until
         limit = self._concurrency()
         deferred: list[tuple[Line, float]] = []
+        room: float | None = 0.0  # the bot-wide window, looked at once a send needs it
         while self._heap and len(self._tasks) < limit:
             now = time.time()
             at, _, chat_id = self._heap[0]
             if at > now:
                 break
-            heapq.heappop(self._heap)
             line = self._lines.get(chat_id)
-            if line is None or line.ready_at != at:
-                continue  # superseded by a later entry
-            line.ready_at = None
-            if line.busy or not line.rows:
-                continue
+            if line is None or line.ready_at != at or line.busy or not line.rows:
+                heapq.heappop(self._heap)
+                if line is not None and line.ready_at == at:
+                    line.ready_at = None
+                continue  # superseded by a later entry, or nothing to send
             head = line.rows[0]
+            if head.method in COUNTED:
+                room = self.budget.bot_delay()
+                if room != 0.0:
+                    # No chat may send before the bot-wide window has room: stop looking.
+                    break
+            heapq.heappop(self._heap)
+            line.ready_at = None
             later = max(head.not_before, line.paused_until, self._paused_all_until)
             if later > now:
                 deferred.append((line, later))
@@ -493,17 +502,22 @@ class Scheduler:
                 self._waiting.setdefault(head.refers_to_id, set()).add(chat_id)
                 continue
             if head.method in COUNTED:
-                delay = await self.budget.delay(chat_id)
+                delay = self.budget.chat_delay(chat_id)
                 if delay > 0:
                     deferred.append((line, now + delay))
                     continue
+                self.budget.start()
             line.busy = True
             task = asyncio.create_task(self._deliver(line, head))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         for line, at in deferred:
             self._schedule(line, at)
-        return self._heap[0][0] if self._heap else time.time() + 3600
+        if room is None or len(self._tasks) >= limit:
+            return idle_until  # an answer on its way wakes the loop
+        if room > 0:
+            return time.time() + room
+        return self._heap[0][0] if self._heap else idle_until
 
     # --- sending one row -----------------------------------------------------------------------
 
@@ -514,6 +528,9 @@ class Scheduler:
         except Exception as error:  # noqa: BLE001 - a bug must not stop the chat forever
             log.exception("outbox %s: unexpected failure", row.id)
             outcome = self._transient(row, f"{type(error).__name__}: {error}")
+        finally:
+            if row.method in COUNTED and not self._answered_ids.pop(row.id, False):
+                self.budget.release()
         try:
             await self._writer.record(outcome)
         except Exception:
@@ -590,9 +607,7 @@ class Scheduler:
             else:
                 params["message_id" if row.method in EDITS else "reply_to"] = message_id
         merged = self._apply_edits(row, params) if row.method == "send_text" else []
-        counted = row.method in COUNTED
-        if counted:
-            self.budget.start()
+        counted = row.method in COUNTED  # its place in the bot-wide window was taken
         try:
             result = await self._call(row, params)
         except TelegramRetryAfter as error:
@@ -631,14 +646,15 @@ class Scheduler:
 
     async def _answered(self, row: Row, counted: bool) -> None:
         if counted:
-            await self.budget.spent(row.chat_id)
+            self._answered_ids[row.id] = True
+            self.budget.spent(row.chat_id)
 
     async def _flood(self, row: Row, error: TelegramRetryAfter, counted: bool) -> Outcome:
         await self._answered(row, counted)
         self.retry_after_total += 1
         until = time.time() + error.retry_after + 0.05
         line = self._lines.get(row.chat_id)
-        if await self.budget.crowded(row.chat_id) or line is None:
+        if self.budget.crowded(row.chat_id) or line is None:
             log.warning("429 for chat %s: it waits %s s", row.chat_id, error.retry_after)
             if line is not None:
                 line.paused_until = until
