@@ -66,6 +66,7 @@ RAISED = {
     "RATE_GLOBAL_PER_SECOND": "100000",
     "RATE_PRIVATE_PER_SECOND": "100000",
     "RATE_GROUP_PER_MINUTE": "6000000",
+    "SEND_CONCURRENCY": "16",
 }
 TELEGRAM = Limits(
     global_per_second=30, group_count=20, group_window=60.0, private_count=1, private_window=1.0

@@ -135,7 +135,9 @@ def build_app(settings: Settings) -> App:
             group_per_minute=settings.rate_group_per_minute,
         )
     )
-    delivery = Scheduler(bot, session_factory, budget, owner=owner)
+    delivery = Scheduler(
+        bot, session_factory, budget, owner=owner, max_in_flight=settings.send_concurrency
+    )
     undeliverable = Undeliverable(i18n, settings, delivery, bot, session_factory)
     undeliverable.register()
     scheduler = AsyncIOScheduler(timezone=UTC)

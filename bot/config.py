@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     rate_global_per_second: float = Field(default=30.0, gt=0)
     rate_private_per_second: float = Field(default=1.0, gt=0)
     rate_group_per_minute: float = Field(default=20.0, gt=0)
+    # How many messages may be on their way to Telegram at once. Each of them could arrive
+    # twice after a crash (Telegram has no idempotency key); more make room for a faster rate
+    # over a slow link. The sender never keeps more on their way than the 30/s budget needs.
+    send_concurrency: int = Field(default=1, ge=1, le=64)
 
     log_level: str = "INFO"
 

@@ -29,7 +29,7 @@ from bot.domain.people import Identity, ensure_role, upsert_person
 from bot.domain.programmes import find_or_create_programme, note_chat, register_chat
 from models import Person, RoleKind, Topic
 from tests.fakeapi.markup import detect_entities
-from tests.fakeapi.models import FakeChat, FakeMessage, FakeUser
+from tests.fakeapi.models import ApiError, FakeChat, FakeMessage, FakeUser
 from tests.fakeapi.server import FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,13 +107,17 @@ async def seed(
     return cast
 
 
-def post_request(server: FakeTelegram, author: FakeUser, chat: FakeChat, text: str) -> FakeMessage:
-    """The author sends ``/ask text`` in the group; the update is queued, nobody waits."""
+def post(server: FakeTelegram, author: FakeUser, chat: FakeChat, body: str) -> FakeMessage:
+    """The author writes ``body`` in the chat; the update is queued, nobody waits."""
     chat.members.setdefault(author.id, "member")
-    body = f"/ask {text}"
     message = server.new_message(chat, author, body=body, entities=detect_entities(body))
     server.enqueue({"message": message.to_api()})
     return message
+
+
+def post_request(server: FakeTelegram, author: FakeUser, chat: FakeChat, text: str) -> FakeMessage:
+    """The author sends ``/ask text`` in the group."""
+    return post(server, author, chat, f"/ask {text}")
 
 
 def post_requests(
@@ -288,10 +292,11 @@ async def eventually(check: Any, timeout: float, what: str) -> None:
 
 
 @contextlib.contextmanager
-def kill_when(server: FakeTelegram, bot: BotProcess, wanted: Any) -> Any:
+def kill_when(server: FakeTelegram, bot: BotProcess, wanted: Any, *, lost: bool = False) -> Any:
     """SIGKILL the bot the moment it makes a call ``wanted(method, params)`` says is the one.
 
-    The call itself still reaches the fake Telegram, as one in flight at a crash would.
+    The call itself still reaches the fake Telegram, as one in flight at a crash would; with
+    ``lost``, it does not (the bot died before the request left).
     """
     fired = asyncio.Event()
 
@@ -299,6 +304,8 @@ def kill_when(server: FakeTelegram, bot: BotProcess, wanted: Any) -> Any:
         if not fired.is_set() and wanted(method, params):
             bot.kill()
             fired.set()
+            if lost:
+                raise ApiError(502, "Bad Gateway: the sender is gone")
 
     server.observers.append(observer)
     try:

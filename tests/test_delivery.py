@@ -1,37 +1,98 @@
-"""Telegram's limits and failures: retried, respected, recorded, never a crash."""
+"""The outbox and its scheduler: Telegram's limits and failures, order, folding, follow-ups.
+
+Messages are written the way handlers and jobs write them (an ``Outbox`` in a transaction) and
+sent by the running bot to the fake Telegram, which enforces its limits and fails on demand.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import App
 from bot.config import Settings
-from bot.delivery import Outbox
-from models import DeliveryFailure, Person
-from tests.conftest import start_app, stop_app
+from bot.db import transaction
+from bot.delivery import MessageRef, Outbox
+from bot.delivery.outbox import FollowUp
+from models import DeliveryFailure, OutboxMessage, OutboxStatus, Person
+from tests.conftest import World, start_app, stop_app
 from tests.fakeapi.client import TelegramClient
+from tests.fakeapi.models import ApiCall
 from tests.fakeapi.server import FakeTelegram, Limits
 
 
-async def test_a_429_is_retried_after_retry_after(
+async def write(app: App, *messages: tuple[int, str]) -> list[MessageRef]:
+    """Messages written in one transaction, as a handler writes them; then sent."""
+    async with transaction(app.session_factory) as session:
+        outbox = Outbox(session, app.delivery)
+        refs = [await outbox.send(chat, text, purpose="test") for chat, text in messages]
+    await app.idle()
+    return refs
+
+
+def calls(server: FakeTelegram, method: str, chat_id: int | None = None) -> list[ApiCall]:
+    return [
+        c
+        for c in server.calls
+        if c.method == method and (chat_id is None or c.params.get("chat_id") == chat_id)
+    ]
+
+
+async def rows(db: async_sessionmaker[AsyncSession]) -> Sequence[OutboxMessage]:
+    async with db() as session:
+        return (
+            (await session.execute(select(OutboxMessage).order_by(OutboxMessage.id)))
+            .scalars()
+            .all()
+        )
+
+
+# --- Telegram's answers ------------------------------------------------------------------------
+
+
+async def test_a_429_is_retried_after_retry_after_and_not_before(
     app: App, tg: TelegramClient, server: FakeTelegram
 ) -> None:
     person = tg.user("Ольга", started=True)
-    server.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+    server.fail_next("sendMessage", 429, "Too Many Requests: retry after 2", retry_after=2)
     await tg.send(person, person, "/help")
     assert "Что можно сделать" in tg.last(person).text
-    failed = [call for call in server.calls if call.method == "sendMessage" and not call.ok]
-    assert len(failed) == 1
+    refused, sent = calls(server, "sendMessage", person.id)
+    assert refused.error is not None and refused.error.error_code == 429
+    assert sent.ok
+    assert sent.at - refused.at >= 2, "the chat did not wait the retry_after Telegram asked for"
 
 
-async def test_server_errors_are_retried_with_backoff(
+async def test_server_errors_are_retried_with_growing_pauses(
     app: App, tg: TelegramClient, server: FakeTelegram
 ) -> None:
+    app.delivery.backoff_base = 0.2
     person = tg.user("Ольга", started=True)
-    server.fail_next("sendMessage", 502, "Bad Gateway", times=2)
+    server.fail_next("sendMessage", 502, "Bad Gateway", times=3)
     await tg.send(person, person, "/help")
     assert "Что можно сделать" in tg.last(person).text
+    attempts = [c.at for c in calls(server, "sendMessage", person.id)]
+    assert len(attempts) == 4
+    # Backoff 0.2, 0.4, 0.8 s, each with jitter of ±50 %: each pause at least half its step.
+    pauses = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
+    assert pauses[0] >= 0.1 and pauses[1] >= 0.2 and pauses[2] >= 0.4
+
+
+async def test_a_message_that_keeps_failing_is_given_up_and_the_chat_goes_on(
+    app: App, tg: TelegramClient, server: FakeTelegram, db: async_sessionmaker[AsyncSession]
+) -> None:
+    app.delivery.backoff_base = 0.01
+    person = tg.user("Ольга", started=True)
+    server.fail_next("sendMessage", 502, "Bad Gateway", times=app.delivery.max_attempts)
+    await write(app, (person.id, "Первое"), (person.id, "Второе"))
+    assert [m.text for m in tg.inbox(person)] == ["Второе"]
+    first = (await rows(db))[-2]
+    assert first.status == OutboxStatus.failed
+    assert first.error is not None and first.error.startswith("gave up after")
 
 
 async def test_undeliverable_messages_are_recorded(
@@ -40,11 +101,7 @@ async def test_undeliverable_messages_are_recorded(
     person = tg.user("Молчун", started=True)
     await tg.send(person, person, "/start")
     person.started = False  # the person blocked the bot after all
-    async with db.begin() as session:
-        outbox = Outbox(session, app.delivery)
-        await outbox.send(person.id, "Привет", purpose="test")
-        await outbox.send(-999, "Привет", purpose="test")
-    await app.idle()
+    await write(app, (person.id, "Привет"), (-999, "Привет"))
     async with db() as session:
         failures = list((await session.execute(select(DeliveryFailure))).scalars())
         stored = (
@@ -54,24 +111,146 @@ async def test_undeliverable_messages_are_recorded(
     assert "can't initiate conversation" in failures[0].error or "blocked" in failures[0].error
     assert "chat not found" in failures[1].error
     assert not stored.private_chat_open
+    assert [r.status for r in (await rows(db))[-2:]] == [OutboxStatus.failed] * 2
+
+
+async def test_a_group_upgraded_to_a_supergroup_gets_its_messages_at_the_new_id(
+    world: World, tg: TelegramClient, app: App
+) -> None:
+    group = await world.registered_group()
+    supergroup = await tg.migrate_to_supergroup(group)
+    await write(app, (group.id, "Для группы"))  # written before the bot learnt the new id
+    assert tg.last(supergroup).text == "Для группы"
+
+
+# --- the limits ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def slow_settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={"rate_private_per_second": 2.0, "rate_global_per_second": 4.0}
+    )
 
 
 async def test_send_limits_are_respected_not_discovered(
-    settings: Settings, server: FakeTelegram, tg: TelegramClient
+    slow_settings: Settings, server: FakeTelegram, tg: TelegramClient
 ) -> None:
-    server.limits = Limits(private_count=2, private_window=1.0)
-    running, task = await start_app(
-        settings.model_copy(update={"rate_private_per_second": 1.0}), server
-    )
+    server.limits = Limits(global_per_second=4, private_count=2, private_window=1.0, group_count=20)
+    running, task = await start_app(slow_settings, server)
+    people = [tg.user(f"Человек {n}", started=True) for n in range(3)]
     try:
-        person = tg.user("Ольга", started=True)
-        async with running.session_factory.begin() as session:
-            outbox = Outbox(session, running.delivery)
-            for number in range(4):
-                await outbox.send(person.id, f"Сообщение {number}", purpose="test")
-        await running.idle()
+        started = time.monotonic()
+        await write(running, *[(p.id, f"Сообщение {n}") for n in range(4) for p in people])
+        elapsed = time.monotonic() - started
     finally:
         await stop_app(running, task)
-    refused = [call for call in server.calls if not call.ok and call.method == "sendMessage"]
-    assert refused == []
-    assert [m.text for m in tg.inbox(person)] == [f"Сообщение {n}" for n in range(4)]
+    assert [c for c in server.calls if not c.ok] == []
+    for person in people:
+        assert [m.text for m in tg.inbox(person)] == [f"Сообщение {n}" for n in range(4)]
+    # Twelve messages at four a second: the first four at once, the rest over two seconds.
+    assert elapsed >= 2
+
+
+async def test_a_chat_waiting_for_its_budget_never_delays_another(
+    slow_settings: Settings, server: FakeTelegram, tg: TelegramClient
+) -> None:
+    running, task = await start_app(slow_settings, server)
+    busy, other = tg.user("Занятой", started=True), tg.user("Другой", started=True)
+    try:
+        await write(running, *[(busy.id, f"Очередь {n}") for n in range(6)], (other.id, "Сразу"))
+    finally:
+        await stop_app(running, task)
+    sent = [m for m in server.history[busy.id] + server.history[other.id] if m.by_bot]
+    order = [m.text for m in sorted(sent, key=lambda m: m.seq)]
+    # The busy chat gets two a second; the other chat's message does not wait behind them.
+    assert order.index("Сразу") <= 2
+    assert [m.text for m in tg.inbox(busy)] == [f"Очередь {n}" for n in range(6)]
+
+
+async def test_a_chats_messages_keep_their_order_through_a_retry(
+    app: App, tg: TelegramClient, server: FakeTelegram
+) -> None:
+    app.delivery.backoff_base = 0.05
+    person = tg.user("Ольга", started=True)
+    server.fail_next("sendMessage", 502, "Bad Gateway")
+    await write(app, *[(person.id, f"Номер {n}") for n in range(5)])
+    assert [m.text for m in tg.inbox(person)] == [f"Номер {n}" for n in range(5)]
+
+
+# --- what is folded before it goes ----------------------------------------------------------
+
+
+async def test_an_edit_of_a_message_not_sent_yet_goes_as_its_content(
+    app: App, tg: TelegramClient, server: FakeTelegram
+) -> None:
+    person = tg.user("Наставник", started=True)
+    async with transaction(app.session_factory) as session:
+        outbox = Outbox(session, app.delivery)
+        card = await outbox.send(person.id, "Новый запрос", purpose="test")
+        await outbox.edit(person.id, card, "Запрос взял(а) Ирина")
+    await app.idle()
+    assert [m.text for m in tg.inbox(person)] == ["Запрос взял(а) Ирина"]
+    assert calls(server, "editMessageText") == []
+
+
+async def test_a_card_withdrawn_before_it_was_sent_is_never_sent(
+    app: App, tg: TelegramClient, db: async_sessionmaker[AsyncSession]
+) -> None:
+    person = tg.user("Наставник", started=True)
+    async with transaction(app.session_factory) as session:
+        outbox = Outbox(session, app.delivery)
+        card = await outbox.send(person.id, "Новый запрос", purpose="test")
+        await outbox.edit(person.id, card, "Запрос уже взят", withdraw_unsent=True)
+        await outbox.send(person.id, "Следующее", purpose="test")
+    await app.idle()
+    assert [m.text for m in tg.inbox(person)] == ["Следующее"]
+    assert [r.status for r in await rows(db)][-3:] == [
+        OutboxStatus.dropped,
+        OutboxStatus.dropped,
+        OutboxStatus.sent,
+    ]
+
+
+async def test_a_later_edit_of_the_same_message_makes_an_earlier_one_unneeded(
+    app: App, tg: TelegramClient, server: FakeTelegram
+) -> None:
+    person = tg.user("Наставник", started=True)
+    [sent] = await write(app, (person.id, "Сводка: 1 запрос"))
+    async with transaction(app.session_factory) as session:
+        outbox = Outbox(session, app.delivery)
+        target = MessageRef(outbox_id=sent.outbox_id)
+        for count in (2, 3, 4):
+            await outbox.edit(person.id, target, f"Сводка: {count} запроса")
+    await app.idle()
+    assert [m.text for m in tg.inbox(person)] == ["Сводка: 4 запроса"]
+    assert len(calls(server, "editMessageText")) == 1
+
+
+async def test_a_follow_up_says_what_became_of_the_message_it_waited_for(
+    app: App, tg: TelegramClient
+) -> None:
+    writer = tg.user("Координатор", started=True)
+    reachable, blocked = tg.user("Ирина", started=True), tg.user("Павел", started=False)
+    async with transaction(app.session_factory) as session:
+        outbox = Outbox(session, app.delivery)
+        for person in (reachable, blocked):
+            await outbox.send(
+                person.id,
+                "Ссылка-приглашение",
+                purpose="test",
+                then=FollowUp(writer.id, f"{person.first_name}: доставлено"),
+                otherwise=FollowUp(writer.id, f"{person.first_name}: не доставлено"),
+            )
+    await app.idle()
+    assert sorted(m.text for m in tg.inbox(writer)) == ["Ирина: доставлено", "Павел: не доставлено"]
+
+
+# --- the guard --------------------------------------------------------------------------------
+
+
+async def test_no_bot_api_call_is_made_while_a_transaction_is_open(app: App) -> None:
+    async with transaction(app.session_factory):
+        with pytest.raises(RuntimeError, match="inside a database transaction"):
+            await app.bot.get_me()
+    assert (await app.bot.get_me()).id == app.bot.id

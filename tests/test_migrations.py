@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.db import create_engine, downgrade, upgrade
+from bot.db import MIGRATION_LOCK, create_engine, downgrade, upgrade
 from models import Base
 
 
@@ -55,15 +55,28 @@ async def test_models_match_migrations(database_url: str) -> None:
 
 
 async def test_replicas_starting_together_migrate_once(database_url: str) -> None:
-    """Two bot processes start at the same moment on one PostgreSQL database."""
+    """Two bot processes start at the same moment on one PostgreSQL database: the second
+    waits for the first's migration lock, then finds nothing left to do."""
     if not database_url.startswith("postgresql"):
         pytest.skip("one process serves an SQLite file; replicas need PostgreSQL (run in CI)")
-    engines = [create_engine(database_url) for _ in range(2)]
+    holder, *engines = [create_engine(database_url) for _ in range(3)]
     try:
+        async with holder.connect() as held:
+            # Another replica is migrating: it holds the lock the migrations take.
+            await held.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            waiting = asyncio.create_task(upgrade(engines[0]))
+            await asyncio.sleep(1.0)
+            assert not waiting.done(), "a migration ran while another replica held the lock"
+            async with engines[1].connect() as connection:
+                assert await _tables(connection) <= {"alembic_version"}
+            await held.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+            await asyncio.wait_for(waiting, 60)
+        # Both at once: neither fails (no table created twice), one version row at head.
         await asyncio.gather(*(upgrade(engine) for engine in engines))
         async with engines[0].connect() as connection:
             versions = (await connection.execute(text("SELECT * FROM alembic_version"))).all()
+            assert set(Base.metadata.tables) <= await _tables(connection)
         assert len(versions) == 1
     finally:
-        for engine in engines:
+        for engine in (holder, *engines):
             await engine.dispose()

@@ -29,8 +29,12 @@ async def ask(tg: TelegramClient, author: FakeUser, chat: FakeChat, question: st
 
 
 def cards(tg: TelegramClient, mentor: FakeUser, n: int) -> list[FakeMessage]:
-    """The bot's messages in the mentor's private chat about ticket ``n`` (newest last)."""
-    return [m for m in tg.messages(mentor) if m.by_bot and f"#{n}" in m.content]
+    """The bot's messages in the mentor's private chat about ticket ``n`` (newest last).
+
+    ``#1`` is a whole number: the card of #12 is not one of #1's.
+    """
+    about = re.compile(rf"#{n}(?!\d)")
+    return [m for m in tg.messages(mentor) if m.by_bot and about.search(m.content)]
 
 
 CARD_BUTTONS = {"Взять", "Claim", "Решено", "Resolve"}

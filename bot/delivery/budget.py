@@ -112,11 +112,6 @@ class Budget:
         self._window(chat_id).add(now)
         self._bot.add(now)
 
-    def crowded(self, chat_id: int) -> bool:
-        """Whether the chat has used half its window or more (a 429 then is the chat's own)."""
-        window = self._window(chat_id)
-        return window.used(time.time()) * 2 >= window.count
-
     def seed(self, sent: Iterable[tuple[int, float]]) -> None:
         """Messages an earlier sender got answered (chat, moment), oldest first: they count."""
         for chat_id, moment in sent:

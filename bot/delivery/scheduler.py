@@ -7,8 +7,9 @@ commit from the moment they are written (``adopt``) and claims those of other pr
 message goes when its own window and the bot-wide window allow (``Budget``); a chat waiting
 for its budget, paused by a 429 or waiting for a retry never holds up another. Every send is
 recorded in the database as soon as Telegram answers, before its slot is used again, so after
-a crash only the messages that were on their way can arrive twice; the scheduler keeps just
-as many on their way as the bot-wide budget needs (its rate times Telegram's answer time).
+a crash only the messages that were on their way can arrive twice: one, by default
+(``SEND_CONCURRENCY``); with more allowed, only as many are on their way as the bot-wide
+budget needs (its rate times Telegram's answer time).
 
 Telegram's answers decide what happens to a row: sent (its message id is noted where the
 row's ``record`` says, and a follow-up waiting for it is written), retried later (429 after
@@ -74,11 +75,12 @@ LEASE = timedelta(seconds=30)
 # The sender's lease: renewed every third of it; a dead sender's work moves on within it.
 SENDER_LEASE = timedelta(seconds=15)
 ELECTION_SECONDS = 2.0
+# 429s in two chats this close together are taken for the bot-wide limit.
+FLOOD_EVIDENCE_SECONDS = 2.0
 POLL_SECONDS = 0.5
 MAX_ATTEMPTS = 6
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 60.0
-MAX_IN_FLIGHT = 16
 # Messages that count against Telegram's limits (new messages and edits).
 COUNTED = frozenset({"send_text", "send_document", "send_photo", "edit_text", "edit_markup"})
 SENDS = frozenset({"send_text", "send_document", "send_photo"})
@@ -169,6 +171,7 @@ class Scheduler:
         on_sent: dict[str, Hook] | None = None,
         on_failed: dict[str, Hook] | None = None,
         poll_seconds: float = POLL_SECONDS,
+        max_in_flight: int = 1,
     ) -> None:
         self.bot = bot
         self.session_factory = session_factory
@@ -177,6 +180,10 @@ class Scheduler:
         self.on_sent = dict(on_sent or {})
         self.on_failed = dict(on_failed or {})
         self.poll_seconds = poll_seconds
+        self.max_in_flight = max_in_flight
+        self.max_attempts = MAX_ATTEMPTS
+        self.backoff_base = BACKOFF_BASE
+        self.backoff_max = BACKOFF_MAX
         self._lines: dict[int, Line] = {}
         self._rows: dict[int, Row] = {}  # every row held, by id
         self._dependents: dict[int, list[Row]] = {}  # outbox id -> rows referring to it
@@ -188,6 +195,7 @@ class Scheduler:
         self._claim_wanted = True
         self._tasks: set[asyncio.Task[None]] = set()
         self._paused_all_until = 0.0
+        self._floods: list[tuple[int, float]] = []  # recent 429s: (chat, when)
         self._answered_ids: dict[int, bool] = {}  # sends Telegram answered, for the budget
         self._latency = 0.02  # seconds a send takes, answer and record included (EWMA)
         self._stopping = False
@@ -462,9 +470,9 @@ class Scheduler:
         self._wake.set()
 
     def _concurrency(self) -> int:
-        """Little's law: just enough on the way to use the bot-wide budget."""
+        """Little's law: just enough on the way to use the bot-wide budget, up to the cap."""
         wanted = self.budget.limits.global_per_second * self._latency * 1.25
-        return max(1, min(MAX_IN_FLIGHT, math.ceil(wanted)))
+        return max(1, min(self.max_in_flight, math.ceil(wanted)))
 
     async def _dispatch(self) -> float:
         """Start sends for the chats that may send now; returns when to look again."""
@@ -652,25 +660,29 @@ class Scheduler:
     async def _flood(self, row: Row, error: TelegramRetryAfter, counted: bool) -> Outcome:
         await self._answered(row, counted)
         self.retry_after_total += 1
-        until = time.time() + error.retry_after + 0.05
-        line = self._lines.get(row.chat_id)
-        if self.budget.crowded(row.chat_id) or line is None:
-            log.warning("429 for chat %s: it waits %s s", row.chat_id, error.retry_after)
-            if line is not None:
-                line.paused_until = until
+        now = time.time()
+        until = now + error.retry_after + 0.05
+        # Telegram does not say whose limit it was. One chat refused: that chat waits. Two
+        # different chats refused within a moment: the bot's own limit, so every chat waits.
+        recent = [chat for chat, at in self._floods if now - at < FLOOD_EVIDENCE_SECONDS]
+        self._floods = [(chat, at) for chat, at in self._floods if now - at < 60]
+        self._floods.append((row.chat_id, now))
+        if any(chat != row.chat_id for chat in recent):
+            log.warning("429s in several chats: every chat waits %s s", error.retry_after)
+            self._paused_all_until = max(self._paused_all_until, until)
         else:
-            # The chat had room of its own: the flood is the bot's, so every chat waits.
-            log.warning("429 while chat %s had room: all chats wait %s s", row.chat_id,
-                        error.retry_after)  # fmt: skip
-            self._paused_all_until = until
+            log.warning("429 for chat %s: it waits %s s", row.chat_id, error.retry_after)
+        line = self._lines.get(row.chat_id)
+        if line is not None:
+            line.paused_until = until
         return Outcome(row, OutboxStatus.pending, retry_at=until, attempts=row.attempts)
 
     def _transient(self, row: Row, error: str) -> Outcome:
         attempts = row.attempts + 1
-        if attempts >= MAX_ATTEMPTS:
+        if attempts >= self.max_attempts:
             return Outcome(row, OutboxStatus.failed, attempts=attempts,
                            error=f"gave up after {attempts} attempts: {error}")  # fmt: skip
-        delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempts - 1))
+        delay = min(self.backoff_max, self.backoff_base * 2 ** (attempts - 1))
         delay *= 0.5 + random.random()  # noqa: S311 - jitter, not security
         log.warning("outbox %s: %s; retry %s in %.1f s", row.id, error, attempts, delay)
         return Outcome(row, OutboxStatus.pending, retry_at=time.time() + delay,
