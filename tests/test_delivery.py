@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.db import transaction
 from bot.delivery import MessageRef, Outbox
 from bot.delivery.outbox import FollowUp
-from models import DeliveryFailure, OutboxMessage, OutboxStatus, Person
+from models import DeliveryFailure, InboxUpdate, OutboxMessage, OutboxStatus, Person
 from tests.conftest import World, start_app, stop_app
 from tests.fakeapi.client import TelegramClient
 from tests.fakeapi.models import ApiCall
@@ -254,3 +254,53 @@ async def test_no_bot_api_call_is_made_while_a_transaction_is_open(app: App) -> 
         with pytest.raises(RuntimeError, match="inside a database transaction"):
             await app.bot.get_me()
     assert (await app.bot.get_me()).id == app.bot.id
+
+
+# --- the inbox --------------------------------------------------------------------------------
+
+
+async def test_updates_are_stored_before_the_offset_confirms_them(
+    app: App, tg: TelegramClient, server: FakeTelegram, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """The next getUpdates tells Telegram the previous ones arrived: they are stored by then."""
+    checked: list[int] = []
+
+    async def stored_when_confirmed(method: str, params: dict[str, object]) -> None:
+        offset = params.get("offset")
+        if method != "getUpdates" or not isinstance(offset, int):
+            return
+        confirming = [
+            update_id
+            for update_id, pending in server._pending.items()  # noqa: SLF001 - the fake's own
+            if pending.served and not pending.done.is_set() and update_id < offset
+        ]
+        async with db() as session:
+            stored = set((await session.execute(select(InboxUpdate.update_id))).scalars())
+        assert set(confirming) <= stored, f"confirmed before stored: {set(confirming) - stored}"
+        checked.extend(confirming)
+
+    server.observers.append(stored_when_confirmed)
+    person = tg.user("Ольга", started=True)
+    for text in ("/help", "/topics", "/my"):
+        await tg.send(person, person, text)
+    server.observers.remove(stored_when_confirmed)
+    assert len(checked) == 3
+
+
+async def test_one_chats_updates_are_handled_in_the_order_they_came(
+    app: App, tg: TelegramClient, server: FakeTelegram
+) -> None:
+    person = tg.user("Ольга", started=True)
+    zones = [f"UTC+{hours}" for hours in range(1, 13)]
+    pending = []
+    for zone in zones:
+        message = server.new_message(
+            server.private_chat(person), person, body=f"/tz {zone}", entities=[
+                {"type": "bot_command", "offset": 0, "length": 3}
+            ],
+        )  # fmt: skip
+        pending.append(server.enqueue({"message": message.to_api()}))
+    for update in pending:
+        await server.wait_processed(update)
+    answers = [m.text for m in tg.inbox(person)]
+    assert answers == [f"Ваш часовой пояс теперь UTC+{h:02d}:00." for h in range(1, 13)]

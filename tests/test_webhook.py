@@ -85,3 +85,38 @@ async def test_a_wrong_secret_gets_401_and_nothing_is_handled(
     db: async_sessionmaker[AsyncSession] = webhook_app.session_factory
     async with db() as session:
         assert (await session.execute(select(InboxUpdate))).first() is None
+
+
+async def test_an_update_is_stored_before_it_is_answered_200(
+    webhook_app: App, tg: TelegramClient, server: FakeTelegram
+) -> None:
+    """Telegram forgets an update once the webhook answers 200: by then it is in the inbox."""
+    person = tg.user("John", language="en", started=True)
+    update = {
+        "update_id": 4242,
+        "message": {
+            "message_id": 1,
+            "date": 1700000000,
+            "chat": {"id": person.id, "type": "private", "first_name": "John"},
+            "from": {"id": person.id, "is_bot": False, "first_name": "John", "language_code": "en"},
+            "text": "/help",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+        },
+    }
+    db: async_sessionmaker[AsyncSession] = webhook_app.session_factory
+    async with aiohttp.ClientSession() as http:
+        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        async with http.post(
+            webhook_app.settings.webhook_url or "", json=update, headers=headers
+        ) as response:
+            assert response.status == 200
+            async with db() as session:
+                stored = await session.get(InboxUpdate, 4242)
+            assert stored is not None and '"/help"' in stored.payload
+        # Telegram sends it again (the 200 got lost): handled once all the same.
+        async with http.post(
+            webhook_app.settings.webhook_url or "", json=update, headers=headers
+        ) as response:
+            assert response.status == 200
+    await webhook_app.idle()
+    assert len([m for m in tg.inbox(person) if "What you can do here" in m.text]) == 1
