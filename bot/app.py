@@ -185,7 +185,7 @@ async def start(app: App) -> None:
     await app.bot.me()
     app._tasks.append(asyncio.create_task(app.delivery.run(), name="delivery"))
     app._tasks.append(
-        asyncio.create_task(renew_leases(app.inbox, app.runner, every=10), name="inbox-leases")
+        asyncio.create_task(renew_leases(app.inbox, app.runner, every=5), name="inbox-leases")
     )
     app.scheduler.add_job(
         prune,

@@ -33,7 +33,7 @@ from models import InboxUpdate
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=30)
+LEASE = timedelta(seconds=15)
 MAX_ATTEMPTS = 3
 RETRY_DELAYS = (1.0, 5.0)
 KEPT = timedelta(days=7)  # Telegram redelivers for a day at most

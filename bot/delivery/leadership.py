@@ -7,6 +7,8 @@ PostgreSQL; the holder's writes are also fenced by its name on the rows it claim
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, update
@@ -15,6 +17,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import transaction
 from models import Lease
+
+
+def _gone(owner: str) -> bool:
+    """Whether ``owner`` (``host:pid:random``, see ``bot.app.process_name``) is a process of
+    this host that has ended. A process elsewhere, or one alive, is not known to be gone."""
+    host, _sep, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname()[:32] or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 class Leadership:
@@ -46,9 +64,15 @@ class Leadership:
                 )
                 if getattr(result, "rowcount", 0) == 1:
                     return True
-                if await session.get(Lease, self.name) is not None:
+                held = await session.get(Lease, self.name)
+                if held is None:
+                    session.add(Lease(name=self.name, owner=self.owner, until=now + self.ttl))
+                elif _gone(held.owner):
+                    # Its holder was a process of this host that no longer runs: no need to
+                    # wait for the lease to lapse (a bot killed and started again).
+                    held.owner, held.until = self.owner, now + self.ttl
+                else:
                     return False
-                session.add(Lease(name=self.name, owner=self.owner, until=now + self.ttl))
         except IntegrityError:
             return False  # another process created it a moment earlier
         return True

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.matching import note_reachable
 from bot.timezones import normalize_zone
-from models import Person, Role, RoleKind, UnreachableMentor
+from models import Person, Role, RoleKind
 
 # Seen-at is refreshed at most this often, so a busy chat does not rewrite the row each message.
 _SEEN_RESOLUTION = timedelta(minutes=5)
@@ -65,9 +66,7 @@ async def upsert_person(
         # They opened the bot (again): cards reach them, and coordinators would hear anew
         # should Telegram refuse them later.
         person.private_chat_open = True
-        await session.execute(
-            delete(UnreachableMentor).where(UnreachableMentor.person_id == person.id)
-        )
+        await note_reachable(session, person.id)
     if now - person.last_seen_at > _SEEN_RESOLUTION:
         person.last_seen_at = now
     return person

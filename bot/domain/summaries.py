@@ -13,12 +13,21 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import SummaryCard, SummaryCardEntry, Ticket
+from models import Person, SummaryCard, SummaryCardEntry, Ticket
 
 # Requests on one card: its text and one button each stay well inside Telegram's limits.
 SUMMARY_SIZE = 25
 # A card further back in the chat than this is not where a mentor looks for new requests.
 SUMMARY_FRESH = timedelta(minutes=30)
+
+
+async def hold_for(session: AsyncSession, person_id: int) -> None:
+    """Take the mentor's summary cards for this transaction (their row, ``FOR UPDATE``).
+
+    Requests arriving side by side each render the whole card; without taking turns, the
+    edit written last could show a card without the request written next to it.
+    """
+    await session.execute(select(Person.id).where(Person.id == person_id).with_for_update())
 
 
 async def current(session: AsyncSession, person_id: int, now: datetime) -> SummaryCard | None:

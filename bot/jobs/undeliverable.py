@@ -16,6 +16,7 @@ import logging
 from datetime import UTC, datetime
 
 from aiogram import Bot
+from aiogram.methods import AnswerCallbackQuery
 from aiogram.types import Update
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.db import transaction
-from bot.delivery.outbox import CallbackAnswer, Outbox
+from bot.delivery.outbox import Outbox
 from bot.delivery.scheduler import Delivered, Scheduler
 from bot.domain import summaries
 from bot.i18n import locale
@@ -110,15 +111,9 @@ class Undeliverable:
         except Exception:
             log.exception("could not apologise for update %s", update.update_id)
         if query is not None:
-            await self._answer(CallbackAnswer(query.id, text[:200], show_alert=True))
-
-    async def _answer(self, answer: CallbackAnswer) -> None:
-        try:
-            await self.bot.answer_callback_query(
-                answer.query_id, text=answer.text, show_alert=answer.show_alert
+            await self.sender.call_now(
+                AnswerCallbackQuery(callback_query_id=query.id, text=text[:200], show_alert=True)
             )
-        except Exception as error:  # noqa: BLE001 - too late to answer, or gone
-            log.info("could not answer button press: %s", error)
 
 
 async def _tickets_offered_by(session: AsyncSession, outbox_id: int) -> list[Ticket]:

@@ -264,6 +264,7 @@ class TicketNews:
         )  # fmt: skip
 
     async def list_on_summary(self, ticket: Ticket, mentor: Person) -> None:
+        await summaries.hold_for(self.session, mentor.id)
         card = await summaries.current(self.session, mentor.id, self.now)
         fresh = card is None
         if card is None:
@@ -306,6 +307,7 @@ class TicketNews:
     async def refresh_summaries(self, ticket: Ticket) -> None:
         """Every summary card listing the ticket shows what became of it."""
         for card in await summaries.cards_listing(self.session, ticket.id):
+            await summaries.hold_for(self.session, card.person_id)
             mentor = await self.person(card.person_id)
             if mentor is None:
                 continue
