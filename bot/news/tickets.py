@@ -314,20 +314,12 @@ class TicketNews:
             text, markup = await self._summary(card, mentor)
             await self.outbox.edit(card.chat_telegram_id, ref(card), text, markup=markup)
 
-    async def withdraw_cards(
-        self,
-        ticket: Ticket,
-        *,
-        keep: tuple[int, int] | None = None,
-        taken_by: Person | None = None,
-    ) -> None:
+    async def withdraw_cards(self, ticket: Ticket, *, taken_by: Person | None = None) -> None:
         """Other mentors' cards say who took the ticket, or that it no longer waits; a card
-        not sent yet is not sent at all."""
+        not sent yet is not sent at all. Summary cards listing it show what became of it."""
         topic = await self.topic(ticket)
         for card in await messages_of(self.session, ticket.id, TicketMessageKind.card):
-            if keep == (card.chat_telegram_id, card.message_id) or card.person_id == (
-                taken_by.id if taken_by else None
-            ):
+            if taken_by is not None and card.person_id == taken_by.id:
                 continue
             with self.speaking(await self.person(card.person_id)) as language:
                 if taken_by is not None:
