@@ -11,7 +11,8 @@ the same invocation, alternating runs so the machine's drift hits both sides ali
 
 Scenarios:
 - intake: 300 requests in 10 groups, 2 mentors, the bot's own send limits raised through
-  settings and none at the fake Telegram; against ``bench/bare_bot.py``, a bare aiogram bot
+  settings (rates, and SEND_CONCURRENCY=16 messages on their way at once, as the bare bot
+  has) and none at the fake Telegram; against ``bench/bare_bot.py``, a bare aiogram bot
   making the same calls (an acknowledgement and a card per mentor). Requests per second from
   the burst to the last card, and the ratio MentorDesk / bare.
 - limits: 150 requests in 50 groups, 2 mentors, Telegram's limits enforced by the fake server

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -89,13 +90,17 @@ _write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asy
 )
 
 
+@functools.cache
+def _database_file(database: str) -> str:
+    return database if database == ":memory:" else str(Path(database).resolve())
+
+
 def write_lock(session_factory: async_sessionmaker[AsyncSession]) -> asyncio.Lock | None:
     """The lock a transaction on this database takes first (SQLite only), one per file."""
     bind = session_factory.kw.get("bind")
     if not isinstance(bind, AsyncEngine) or bind.dialect.name != "sqlite":
         return None
-    database = bind.url.database or ":memory:"
-    key = database if database == ":memory:" else str(Path(database).resolve())
+    key = _database_file(bind.url.database or ":memory:")
     locks = _write_locks.setdefault(asyncio.get_running_loop(), {})
     lock = locks.get(key)
     if lock is None:
