@@ -315,27 +315,43 @@ async def backlog(kinds: list[str], postgres: str, workdir: Path) -> None:
             )
 
 
-async def rss(kinds: list[str], postgres: str, workdir: Path) -> None:
-    say("== rss: resident memory after 10,000 delivered messages (limits raised) ==")
-    for kind in kinds:
-        async with (
-            database(kind, postgres, workdir) as url,
-            stage(url, workdir, groups=20, mentors=2, limits=Limits.off(), settings=RAISED) as s,
-        ):
-            at_start = s.bot.rss_kib()
-            sent = 0
-            batch = 0
-            while sent < 10_000:
+async def memory_after(
+    kind: str, postgres: str, workdir: Path, checkpoints: list[int], *, bare: bool = False
+) -> list[tuple[int, int]]:
+    """The bot's RSS (KiB) at start, then after each number of delivered messages."""
+    async with (
+        database(kind, postgres, workdir) as url,
+        stage(
+            url, workdir, groups=20, mentors=2, limits=Limits.off(), settings=RAISED, bare=bare
+        ) as s,
+    ):
+        found = [(0, s.bot.rss_kib())]
+        batch = 0
+        for target in checkpoints:
+            while sum(1 for c in s.server.calls if c.method == "sendMessage" and c.ok) < target:
                 tally = Tally(s.server, post_requests(s.server, s.cast, 250, start=batch * 250))
                 await eventually(acknowledged(tally, 250), 120, "a batch")
+                await eventually(sent_at_least(s.server, (batch + 1) * 750), 120, "its cards")
                 batch += 1
-                sent = sum(1 for c in s.server.calls if c.method == "sendMessage" and c.ok)
-            await eventually(sent_at_least(s.server, batch * 250 * 3), 120, "the last cards")
-            after = s.bot.rss_kib()
-            say(
-                f"{kind:10s} {sent} messages delivered: RSS {after / 1024:.0f} MiB "
-                f"(at start {at_start / 1024:.0f} MiB; goal ≤ 150 MiB)"
+            found.append(
+                (sum(1 for c in s.server.calls if c.method == "sendMessage"), s.bot.rss_kib())
             )
+        return found
+
+
+async def rss(kinds: list[str], postgres: str, workdir: Path) -> None:
+    say("== rss: resident memory as messages are delivered (limits raised) ==")
+    checkpoints = [5_000, 10_000, 20_000]
+    bare = await memory_after("sqlite", postgres, workdir, checkpoints[:2], bare=True)
+    say("bare aiogram  " + " · ".join(f"{n} sent: {kib / 1024:.0f} MiB" for n, kib in bare))
+    for kind in kinds:
+        ours = await memory_after(kind, postgres, workdir, checkpoints)
+        at_10k = next(kib for n, kib in ours if n >= 10_000)
+        say(
+            f"{kind:13s} "
+            + " · ".join(f"{n} sent: {kib / 1024:.0f} MiB" for n, kib in ours)
+            + f" · after 10,000: {at_10k / bare[-1][1]:.2f} × the bare bot's (goal ≤ 150 MiB)"
+        )
 
 
 async def main() -> None:

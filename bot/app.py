@@ -158,6 +158,9 @@ def build_app(settings: Settings) -> App:
         dispatcher,
         bot,
         inbox,
+        # SQLite writes one transaction at a time: more handlers waiting would only put the
+        # sender's records further back in that queue.
+        concurrency=2 if engine.dialect.name == "sqlite" else 8,
         ordered_across_processes=bool(settings.webhook_url),
         gave_up=undeliverable.apologise,
     )

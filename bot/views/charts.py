@@ -2,7 +2,8 @@
 
 Matplotlib's object API with the Agg canvas is used, never pyplot, so no global figure state
 is shared between threads; ``render_weekly`` runs the drawing in a worker thread so the event
-loop keeps serving updates meanwhile.
+loop keeps serving updates meanwhile. Matplotlib is loaded with the first chart: a bot that
+draws none does not carry its 40 MB.
 """
 
 from __future__ import annotations
@@ -11,15 +12,7 @@ import asyncio
 import io
 from dataclasses import dataclass
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from bot.domain.stats import WeeklySeries  # noqa: E402
+from bot.domain.stats import WeeklySeries
 
 # 1200 x 800 pixels: sharp on a phone screen, well under Telegram's photo limits.
 WIDTH_INCHES, HEIGHT_INCHES, DPI = 7.5, 5.0, 160
@@ -55,6 +48,13 @@ class ChartText:
 
 def draw_weekly(series: WeeklySeries, text: ChartText) -> bytes:
     """Stacked bars, one per week, a segment per topic; returns the PNG's bytes."""
+    import matplotlib  # noqa: PLC0415 - loaded with the first chart (see above)
+
+    matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+    from matplotlib.figure import Figure  # noqa: PLC0415
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
+
     figure = Figure(figsize=(WIDTH_INCHES, HEIGHT_INCHES), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
