@@ -174,8 +174,11 @@ async def send_stats(
     if figures.empty:
         return
     png = await render_weekly(figures.weekly, chart_text(figures.weekly, actor.language))
-    await outbox.answer_photo(
-        message, Document(filename="stats.png", content=png), caption=stats_caption(figures)
+    await outbox.answer_file(
+        message,
+        Document(filename="stats.png", content=png),
+        photo=True,
+        caption=stats_caption(figures),
     )
 
 
@@ -200,12 +203,12 @@ async def send_export(
         )
         return
     files = await export.make_files(data, export_text(figures, actor.language))
-    await outbox.answer_document(
+    await outbox.answer_file(
         message,
         Document(filename=files.xlsx_name, content=files.xlsx),
         caption=export_caption(figures, files.tickets, files.meetings),
     )
-    await outbox.answer_document(
+    await outbox.answer_file(
         message, Document(filename=files.csv_name, content=files.csv), caption=csv_caption()
     )
     export.record_export(session, actor.person.id, programme_ids, period, files, now)

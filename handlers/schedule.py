@@ -492,7 +492,7 @@ async def announce_draft(
 
 
 async def send_own_ics(message: Message, t: Tools, meeting: Meeting) -> None:
-    await t.outbox.answer_document(message, t.news().ics(meeting, t.actor.language))
+    await t.outbox.answer_file(message, t.news().ics(meeting, t.actor.language))
 
 
 async def group_toggled(

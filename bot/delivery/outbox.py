@@ -135,11 +135,12 @@ class Outbox:
             person_id=person_id, record=record,
         )  # fmt: skip
 
-    async def send_document(
+    async def send_file(
         self,
         chat_id: int,
         document: Document,
         *,
+        photo: bool = False,
         caption: str | None = None,
         reply_to: int | MessageRef | None = None,
         purpose: str = "reply",
@@ -148,27 +149,18 @@ class Outbox:
         then: FollowUp | None = None,
         otherwise: FollowUp | None = None,
     ) -> MessageRef:
-        return await self._add_file(
-            "send_document", chat_id, document, caption, reply_to, purpose, person_id, record,
-            then, otherwise,
-        )  # fmt: skip
-
-    async def send_photo(
-        self,
-        chat_id: int,
-        photo: Document,
-        *,
-        caption: str | None = None,
-        reply_to: int | MessageRef | None = None,
-        purpose: str = "reply",
-        person_id: int | None = None,
-        record: str | None = None,
-        then: FollowUp | None = None,
-        otherwise: FollowUp | None = None,
-    ) -> MessageRef:
-        return await self._add_file(
-            "send_photo", chat_id, photo, caption, reply_to, purpose, person_id, record,
-            then, otherwise,
+        """A document, or with ``photo`` a picture shown in the chat; ``caption`` is cut to
+        Telegram's 1024 characters."""
+        params: dict[str, Any] = {"filename": document.filename}
+        if document.file_id is not None:
+            params["file_id"] = document.file_id
+        if caption:
+            params["caption"] = caption[:CAPTION_LIMIT]
+        _follow(params, then, otherwise)
+        return await self._add(
+            chat_id, "send_photo" if photo else "send_document", params,
+            file=document.content if document.file_id is None else None,
+            reply_to=reply_to, purpose=purpose, person_id=person_id, record=record,
         )  # fmt: skip
 
     # --- changes to messages sent (or about to be) -------------------------------------------
@@ -241,15 +233,15 @@ class Outbox:
     ) -> None:
         await self.edit_markup(message.chat.id, MessageRef(message.message_id), reply_markup)
 
-    async def answer_document(
-        self, message: Message, document: Document, *, caption: str | None = None
+    async def answer_file(
+        self,
+        message: Message,
+        document: Document,
+        *,
+        photo: bool = False,
+        caption: str | None = None,
     ) -> MessageRef:
-        return await self.send_document(message.chat.id, document, caption=caption)
-
-    async def answer_photo(
-        self, message: Message, photo: Document, *, caption: str | None = None
-    ) -> MessageRef:
-        return await self.send_photo(message.chat.id, photo, caption=caption)
+        return await self.send_file(message.chat.id, document, photo=photo, caption=caption)
 
     async def callback(
         self, query: CallbackQuery, text: str | None = None, *, show_alert: bool = False
@@ -273,30 +265,6 @@ class Outbox:
         return {row[0]: row[1] for row in result}
 
     # --- writing -----------------------------------------------------------------------------
-
-    async def _add_file(
-        self,
-        method: str,
-        chat_id: int,
-        document: Document,
-        caption: str | None,
-        reply_to: int | MessageRef | None,
-        purpose: str,
-        person_id: int | None,
-        record: str | None,
-        then: FollowUp | None,
-        otherwise: FollowUp | None,
-    ) -> MessageRef:
-        params: dict[str, Any] = {"filename": document.filename}
-        if document.file_id is not None:
-            params["file_id"] = document.file_id
-        if caption:
-            params["caption"] = caption[:CAPTION_LIMIT]
-        _follow(params, then, otherwise)
-        return await self._add(
-            chat_id, method, params, file=document.content if document.file_id is None else None,
-            reply_to=reply_to, purpose=purpose, person_id=person_id, record=record,
-        )  # fmt: skip
 
     async def _add(
         self,

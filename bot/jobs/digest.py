@@ -198,9 +198,10 @@ class DigestRunner(JobRunner):
                     person_id=recipient.person_id,
                 )  # fmt: skip
                 if png is not None:
-                    await outbox.send_photo(
+                    await outbox.send_file(
                         recipient.telegram_id,
                         Document(filename=f"digest-{week_start:%Y-%m-%d}.png", content=png),
+                        photo=True,
                         caption=caption,
                         purpose="weekly_digest",
                         person_id=recipient.person_id,

@@ -1,1 +1,51 @@
-"""Who hears what: the messages an event sends, rendered by views, written to the outbox."""
+"""Who hears what: the messages an event sends, rendered by views, written to the outbox.
+
+``News`` is what both kinds share: the transaction, its outbox, and speaking each
+recipient's language. Nothing here talks to Telegram or commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.delivery.outbox import Outbox
+from bot.domain.people import language_of
+from bot.i18n import locale
+from models import Person
+
+
+class News:
+    """The messages of one transaction (a handler's or a job's)."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        outbox: Outbox,
+        i18n: I18n,
+        settings: Settings,
+        now: datetime,
+    ) -> None:
+        self.session = session
+        self.outbox = outbox
+        self.i18n = i18n
+        self.settings = settings
+        self.now = now
+
+    def language(self, person: Person | None) -> str:
+        return language_of(person, self.settings.default_language)
+
+    @contextmanager
+    def speaking(self, person: Person | None) -> Iterator[str]:
+        """Render in the person's language (the deployment's default for nobody)."""
+        language = self.language(person)
+        with locale(self.i18n, language):
+            yield language
+
+    async def person(self, person_id: int | None) -> Person | None:
+        return await self.session.get(Person, person_id) if person_id is not None else None

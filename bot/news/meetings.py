@@ -11,16 +11,13 @@ from collections.abc import Callable
 from datetime import datetime
 
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
-from bot.delivery.outbox import Document, FollowUp, MessageRef, Outbox
+from bot.delivery.outbox import Document, FollowUp, MessageRef
 from bot.domain import meetings
 from bot.domain.meetings import Place
-from bot.domain.people import language_of
 from bot.i18n import locale
+from bot.news import News
 from bot.views.calendar import ics_filename, meeting_ics
 from bot.views.meetings import (
     announcement_text,
@@ -42,22 +39,8 @@ def announcement(audience: MeetingAudience) -> MessageRef | None:
     return MessageRef.of(audience.announcement_message_id, audience.announcement_outbox_id)
 
 
-class MeetingNews:
+class MeetingNews(News):
     """The messages about meetings of one transaction."""
-
-    def __init__(
-        self,
-        session: AsyncSession,
-        outbox: Outbox,
-        i18n: I18n,
-        settings: Settings,
-        now: datetime,
-    ) -> None:
-        self.session = session
-        self.outbox = outbox
-        self.i18n = i18n
-        self.settings = settings
-        self.now = now
 
     async def places(self, meeting: Meeting) -> list[Place]:
         return await meetings.places(
@@ -91,7 +74,7 @@ class MeetingNews:
         reply_to: MessageRef | None,
         person_id: int | None,
     ) -> None:
-        await self.outbox.send_document(
+        await self.outbox.send_file(
             chat_id,
             self.ics(meeting, language),
             reply_to=reply_to,
@@ -213,9 +196,8 @@ class MeetingNews:
         for person in await meetings.coming_people(self.session, meeting.id):
             if person.telegram_id in reached:
                 continue
-            language = language_of(person, self.settings.default_language)
             zone_name = person.timezone or self.settings.default_timezone
-            with locale(self.i18n, language):
+            with self.speaking(person) as language:
                 text = render(meeting, zone_name, language)
             await self.outbox.send(person.telegram_id, text, purpose=purpose, person_id=person.id)
             told += 1

@@ -10,22 +10,16 @@ their Telegram ids are filled in when they are sent.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import datetime
+from collections.abc import Callable, Sequence
 
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
-from bot.delivery.outbox import Document, FollowUp, MessageRef, Outbox
+from bot.delivery.outbox import Document, FollowUp, MessageRef
 from bot.domain import matching, summaries
-from bot.domain.people import language_of
 from bot.domain.tickets import FileRef, link_message, messages_of
-from bot.i18n import locale
+from bot.news import News
 from bot.views.tickets import (
     card_text,
     claim_keyboard,
@@ -63,36 +57,10 @@ def ref(link: TicketMessage | SummaryCard) -> MessageRef:
     return MessageRef(message_id=link.message_id, outbox_id=link.outbox_id)
 
 
-class TicketNews:
+class TicketNews(News):
     """The messages about tickets of one transaction (a handler's or a job's)."""
 
-    def __init__(
-        self,
-        session: AsyncSession,
-        outbox: Outbox,
-        i18n: I18n,
-        settings: Settings,
-        now: datetime,
-    ) -> None:
-        self.session = session
-        self.outbox = outbox
-        self.i18n = i18n
-        self.settings = settings
-        self.now = now
-
     # --- helpers -------------------------------------------------------------------------------
-
-    def language(self, person: Person | None) -> str:
-        return language_of(person, self.settings.default_language)
-
-    @contextmanager
-    def speaking(self, person: Person | None) -> Iterator[str]:
-        language = self.language(person)
-        with locale(self.i18n, language):
-            yield language
-
-    async def person(self, person_id: int | None) -> Person | None:
-        return await self.session.get(Person, person_id) if person_id is not None else None
 
     async def topic(self, ticket: Ticket) -> Topic | None:
         return await self.session.get(Topic, ticket.topic_id) if ticket.topic_id else None
@@ -151,10 +119,10 @@ class TicketNews:
         """Each file as a message of its own; follow-ups wait for the first."""
         for file in files:
             document = Document(filename=file.file_name or "file", file_id=file.file_id)
-            send = self.outbox.send_photo if file.kind == "photo" else self.outbox.send_document
-            sent = await send(
-                chat_id, document, caption=caption, reply_to=reply_to, purpose="ticket_file",
-                person_id=person_id, record="ticket_message", then=then, otherwise=otherwise,
+            sent = await self.outbox.send_file(
+                chat_id, document, photo=file.kind == "photo", caption=caption,
+                reply_to=reply_to, purpose="ticket_file", person_id=person_id,
+                record="ticket_message", then=then, otherwise=otherwise,
             )  # fmt: skip
             then = otherwise = None
             await self._bind(ticket, kind, chat_id, sent, person_id)
