@@ -318,14 +318,17 @@ def summary_text(
 ) -> str:
     """A mentor's summary card: the requests that arrived at once, and what became of each."""
     waiting = sum(1 for ticket in tickets if ticket.status == TicketStatus.open)
-    lines = [
-        _("📋 New requests for you: {count} waiting").format(count=waiting),
-        _(
-            "Many arrived at once, so they are listed here rather than a card each. "
-            "Press «Claim #N» to take one: its full text comes then."
-        ),
-        "",
-    ]
+    if waiting:
+        lines = [
+            _("📋 New requests for you: {count} waiting").format(count=waiting),
+            _(
+                "Many arrived at once, so they are listed here rather than a card each. "
+                "Press «Claim #N» to take one: its full text comes then."
+            ),
+            "",
+        ]
+    else:
+        lines = [_("📋 None of these requests is waiting any more."), ""]
     for ticket in tickets:
         head = heading(ticket, topics.get(ticket.topic_id or 0), language)
         if ticket.status == TicketStatus.open:
