@@ -539,6 +539,11 @@ class Scheduler:
         finally:
             if row.method in COUNTED and not self._answered_ids.pop(row.id, False):
                 self.budget.release()
+        # The chat goes on as soon as Telegram has answered, while this send keeps its place
+        # among those on their way until its outcome is in the database: so never more than
+        # ``max_in_flight`` messages are sent but not yet recorded, which is what a crash can
+        # repeat, and the records of a busy chat's sends share transactions.
+        self._settle(line, outcome)
         try:
             await self._writer.record(outcome)
         except Exception:
@@ -546,7 +551,6 @@ class Scheduler:
         if outcome.reached_telegram:
             elapsed = time.monotonic() - started
             self._latency = 0.8 * self._latency + 0.2 * elapsed
-        self._settle(line, outcome)
 
     def _settle(self, line: Line, outcome: Outcome) -> None:
         """Apply the outcome to the queues and let waiting chats go on."""

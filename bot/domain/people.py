@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from bot.domain.matching import note_reachable
 from bot.timezones import normalize_zone
@@ -29,8 +30,13 @@ class Identity:
 
 
 async def find_person(session: AsyncSession, telegram_id: int) -> Person | None:
-    result = await session.execute(select(Person).where(Person.telegram_id == telegram_id))
-    return result.scalar_one_or_none()
+    """The person with their roles and the roles' topics, in one query (every update asks)."""
+    result = await session.execute(
+        select(Person)
+        .where(Person.telegram_id == telegram_id)
+        .options(joinedload(Person.roles).joinedload(Role.topics))
+    )
+    return result.unique().scalar_one_or_none()
 
 
 async def upsert_person(

@@ -359,8 +359,7 @@ async def link_message(
         person_id=person_id,
         created_at=now,
     )
-    session.add(link)
-    await session.flush()
+    session.add(link)  # written with the next flush: nothing here needs its id
     return link
 
 
