@@ -15,7 +15,6 @@ from datetime import UTC
 from aiogram import Bot, Dispatcher
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
-from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.utils.i18n import I18n
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -116,6 +115,9 @@ def process_name() -> str:
 def create_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]:
     """Redis, when configured, keeps dialogues and serialises a chat's updates across replicas."""
     if settings.redis_url:
+        # Loaded only when configured: a bot without Redis does not carry its client.
+        from aiogram.fsm.storage.redis import RedisStorage  # noqa: PLC0415
+
         storage = RedisStorage.from_url(settings.redis_url)
         return storage, storage.create_isolation()
     return MemoryStorage(), SimpleEventIsolation()

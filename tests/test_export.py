@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from openpyxl import load_workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -242,3 +243,9 @@ def test_the_period_names_the_files() -> None:
     everything = Period.rolling(stats.PeriodKind.all, datetime(2027, 2, 20, tzinfo=UTC), ZONE)
     assert export.file_stem(everything) == "mentordesk-all-2027-02-20"
     assert export.file_stem(PERIOD) == "mentordesk-2027-02-01-2027-02-14"
+
+
+def test_the_csv_drops_the_same_characters_the_workbook_cannot_hold() -> None:
+    # The export keeps its own copy of openpyxl's pattern so the bot starts without openpyxl.
+    assert export.ILLEGAL_CHARACTERS.pattern == ILLEGAL_CHARACTERS_RE.pattern
+    assert csv_value("a\x01b\x0bc\td\ne") == "abc\td\ne"

@@ -3,6 +3,8 @@
 The workbook has three sheets: every field of every request with the size of its history, the
 meetings with their RSVPs, and a summary of the ``/stats`` figures. Data is read in SQL; the
 files are built in a worker thread (openpyxl's write-only mode keeps 10,000 rows cheap).
+The workbook itself is written in ``bot.domain.workbook``, loaded with the first export:
+openpyxl, and numpy which it brings, are about 20 MB a bot that exports nothing need not carry.
 The words (headers, statuses, sheet names) come from the caller in the reader's language.
 
 Text typed by people is always written as text: the workbook marks such cells as strings, so
@@ -16,17 +18,12 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell import Cell, WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import Result, RowMapping, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -61,6 +58,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 DATE_FORMAT = "DD.MM.YYYY HH:MM"
 CSV_DATE_FORMAT = "%Y-%m-%d %H:%M"
 MAX_COLUMN_WIDTH = 60
+# The characters openpyxl refuses in a cell (its ILLEGAL_CHARACTERS_RE), dropped from the CSV too.
+ILLEGAL_CHARACTERS = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
 
 @dataclass(frozen=True)
@@ -417,71 +416,7 @@ def meeting_rows(data: ExportData, text: ExportText) -> list[list[Value]]:
 
 def printable(text: str) -> str:
     """The text without the control characters an XLSX file cannot hold (tab and newline stay)."""
-    return ILLEGAL_CHARACTERS_RE.sub("", text)
-
-
-def _cell(sheet: WriteOnlyWorksheet, value: Value, *, bold: bool = False) -> Value | Cell:
-    """The value as the sheet gets it: plain when openpyxl writes it right, else a styled cell.
-
-    Wrapping every value in a cell costs a third of the time on big exports, so only text that
-    openpyxl would take for a formula, text on several lines, dates and bold cells are wrapped.
-    """
-    if isinstance(value, str):
-        value = printable(value)
-        formula = value.startswith("=")
-        multiline = "\n" in value
-        if not (formula or multiline or bold):
-            return value
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.data_type = "s"  # never a formula, whatever the text begins with
-        if multiline:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-    elif isinstance(value, datetime):
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.number_format = DATE_FORMAT
-    elif bold:
-        cell = WriteOnlyCell(sheet, value=value)
-    else:
-        return value
-    if bold:
-        cell.font = Font(bold=True)
-    return cell
-
-
-def _width(values: Sequence[Value]) -> float:
-    longest = 0
-    for value in values:
-        if isinstance(value, datetime):
-            longest = max(longest, 16)
-        elif value is not None:
-            longest = max(longest, *(len(line) for line in str(value).split("\n")))
-    return min(MAX_COLUMN_WIDTH, max(8, longest + 2))
-
-
-def _table(workbook: Workbook, title: str, headers: list[str], rows: list[list[Value]]) -> None:
-    sheet = workbook.create_sheet(title[:31])
-    sheet.freeze_panes = "A2"
-    for index, header in enumerate(headers, start=1):
-        sample = [header, *(row[index - 1] for row in rows[:200])]
-        sheet.column_dimensions[get_column_letter(index)].width = _width(sample)
-    sheet.append([_cell(sheet, header, bold=True) for header in headers])
-    for row in rows:
-        sheet.append([_cell(sheet, value) for value in row])
-
-
-def build_xlsx(data: ExportData, text: ExportText) -> bytes:
-    workbook = Workbook(write_only=True)
-    _table(workbook, text.tickets_sheet, text.ticket_headers, ticket_rows(data, text))
-    _table(workbook, text.meetings_sheet, text.meeting_headers, meeting_rows(data, text))
-    summary = workbook.create_sheet(text.summary_sheet[:31])
-    summary.column_dimensions["A"].width = 40
-    for column in "BCD":
-        summary.column_dimensions[column].width = 18
-    for row, bold in text.summary:
-        summary.append([_cell(summary, value, bold=bold) for value in row])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return ILLEGAL_CHARACTERS.sub("", text)
 
 
 def csv_value(value: Value) -> str:
@@ -510,6 +445,8 @@ def file_stem(period: Period) -> str:
 
 
 def build_files(data: ExportData, text: ExportText) -> ExportFiles:
+    from bot.domain.workbook import build_xlsx  # noqa: PLC0415 - openpyxl with the first export
+
     stem = file_stem(data.period)
     return ExportFiles(
         xlsx=build_xlsx(data, text),
