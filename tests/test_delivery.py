@@ -168,6 +168,20 @@ async def test_a_chat_waiting_for_its_budget_never_delays_another(
     assert [m.text for m in tg.inbox(busy)] == [f"Очередь {n}" for n in range(6)]
 
 
+async def test_each_send_starts_the_next_without_waiting_for_the_outbox_poll(
+    app: App, tg: TelegramClient, server: FakeTelegram
+) -> None:
+    # One message on its way at a time (the default): each finished send, once recorded, must
+    # itself start the next one. With the poll an hour away, nothing else would.
+    assert app.delivery.max_in_flight == 1
+    app.delivery.poll_seconds = 3600
+    people = [tg.user(f"Человек {n}", started=True) for n in range(4)]
+    await write(app, *[(p.id, f"Сообщение {n}") for n in range(3) for p in people])
+    for person in people:
+        assert [m.text for m in tg.inbox(person)] == [f"Сообщение {n}" for n in range(3)]
+    assert len(calls(server, "sendMessage")) == 12
+
+
 async def test_a_chats_messages_keep_their_order_through_a_retry(
     app: App, tg: TelegramClient, server: FakeTelegram
 ) -> None:

@@ -519,6 +519,8 @@ class Scheduler:
             task = asyncio.create_task(self._deliver(line, head))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+            # Its place among the sends on their way is free only now, its outcome recorded.
+            task.add_done_callback(lambda _task: self._wake.set())
         for line, at in deferred:
             self._schedule(line, at)
         if room is None or len(self._tasks) >= limit:
