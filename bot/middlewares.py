@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ from aiogram.utils.i18n import I18n, I18nMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.db import holding_transaction, write_lock
+from bot.db import transaction
 from bot.delivery.inbox import Inbox
 from bot.delivery.outbox import CallbackAnswer, Outbox
 from bot.delivery.scheduler import Scheduler
@@ -51,21 +50,13 @@ class DbSessionMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         update_id: int | None = data.get("inbox_update_id")
-        lock = write_lock(self.session_factory)
-        async with lock if lock is not None else contextlib.nullcontext():
-            with holding_transaction():
-                async with self.session_factory() as session:
-                    outbox = Outbox(session, self.delivery)
-                    data["session"] = session
-                    data["outbox"] = outbox
-                    try:
-                        result = await handler(event, data)
-                        if update_id is not None:
-                            await self.inbox.finish(session, update_id)
-                        await session.commit()
-                    except BaseException:
-                        await session.rollback()
-                        raise
+        async with transaction(self.session_factory) as session:
+            outbox = Outbox(session, self.delivery)
+            data["session"] = session
+            data["outbox"] = outbox
+            result = await handler(event, data)
+            if update_id is not None:
+                await self.inbox.finish(session, update_id)
         await self._answer_buttons(event, outbox)
         return result
 

@@ -100,6 +100,7 @@ class InlineConnection:
 
     def __init__(self, connection: sqlite3.Connection, timeout: float) -> None:
         self._conn = connection
+        # SQLAlchemy's adapter looks at this to tell whether the connection is still open.
         self._connection: sqlite3.Connection | None = connection
         self._timeout = timeout
 
@@ -116,9 +117,7 @@ class InlineConnection:
         self._conn.rollback()
 
     async def close(self) -> None:
-        if self._connection is not None:
-            self._connection = None
-            self._conn.close()
+        self.stop()
 
     def stop(self) -> None:
         if self._connection is not None:
