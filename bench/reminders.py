@@ -8,9 +8,11 @@ is asserted anywhere; the script prints figures and ratios to compare runs and m
 
 1. Lateness. ``--reminders`` reminders fall due over about ten seconds, to as many group
    chats, while ``--processes`` reminder runners (separate engines, as separate bot processes
-   would have) share the database. Reported: due -> taken (the conditional UPDATE) and
-   due -> arrived at the API, median / p95 / max, and how many arrived (must be exactly one
-   per reminder).
+   would have) share the database; each has its delivery scheduler, and the one holding the
+   sender's lease sends what all of them write to the outbox (another process's rows are
+   found by its poll, every half second). Reported: due -> taken (the conditional UPDATE)
+   and due -> arrived at the API, median / p95 / max, and how many arrived (must be exactly
+   one per reminder).
 2. Start-up. The reminder rebuild (``ReminderRunner.start``) on an empty table, then with
    ``--future`` reminders spread over the next 30 days, then with the same number all due
    within the planning horizon (the worst case: every one becomes a job). Medians of
@@ -39,10 +41,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import create_bot  # noqa: E402
+from bot.app import create_delivery  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.db import create_engine, create_session_factory, downgrade, upgrade  # noqa: E402
-from bot.delivery import Delivery  # noqa: E402
+from bot.delivery.scheduler import Scheduler  # noqa: E402
+from bot.delivery.telegram import create_bot  # noqa: E402
 from bot.i18n import create_i18n  # noqa: E402
 from bot.jobs.reminders import HORIZON, ReminderRunner  # noqa: E402
 from models import (  # noqa: E402
@@ -105,6 +108,14 @@ def _settings(database_url: str, api: str) -> Settings:
         rate_private_per_second=100_000,
         rate_group_per_minute=6_000_000,
     )
+
+
+def _delivery(
+    settings: Settings, factory: async_sessionmaker[AsyncSession], owner: str
+) -> Scheduler:
+    """A bot process's delivery scheduler, with a bot of its own."""
+    bot = create_bot(settings.token, settings.telegram_api_base)
+    return create_delivery(settings, bot, factory, owner)
 
 
 async def _fresh(database_url: str) -> AsyncEngine:
@@ -173,26 +184,24 @@ async def lateness(database_url: str, api: FakeApi, base: str, count: int, proce
             session.add(Reminder(meeting_id=meeting.id, offset_seconds=600, due_at=due_at))
             due[chat_id] = due_at
     runners = []
-    for _ in range(processes):
+    for number in range(processes):
         process_engine = create_engine(database_url)
+        process_factory = create_session_factory(process_engine)
         scheduler = AsyncIOScheduler(timezone=UTC)
-        bot = create_bot(settings)
-        runner = ReminderRunner(
-            scheduler,
-            create_session_factory(process_engine),
-            Delivery(bot),
-            create_i18n(),
-            settings,
-        )
+        delivery = _delivery(settings, process_factory, f"bench-{number}")
+        sending = asyncio.create_task(delivery.run())
+        runner = ReminderRunner(scheduler, process_factory, delivery, create_i18n(), settings)
         await runner.start()
         scheduler.start()
-        runners.append((runner, scheduler, bot, process_engine))
+        runners.append((scheduler, delivery, sending, process_engine))
     last_due = max(due.values())
     while datetime.now(UTC) < last_due + timedelta(seconds=3):
         await asyncio.sleep(0.2)
-    for _runner, scheduler, bot, process_engine in runners:
+    for scheduler, delivery, sending, process_engine in runners:
         scheduler.shutdown(wait=False)
-        await bot.session.close()
+        await delivery.stop()
+        await sending
+        await delivery.bot.session.close()
         await process_engine.dispose()
     async with factory() as session:
         taken = [
@@ -245,14 +254,14 @@ async def _fill(
 
 async def _start_time(settings: Settings, factory: async_sessionmaker[AsyncSession]) -> float:
     scheduler = AsyncIOScheduler(timezone=UTC)
-    bot = create_bot(settings)
-    runner = ReminderRunner(scheduler, factory, Delivery(bot), create_i18n(), settings)
+    delivery = _delivery(settings, factory, "bench-start")  # never runs: nothing is sent
+    runner = ReminderRunner(scheduler, factory, delivery, create_i18n(), settings)
     began = time.perf_counter()
     await runner.start()
     scheduler.start(paused=True)  # adds the pending jobs, as the real start does, sends nothing
     elapsed = time.perf_counter() - began
     scheduler.shutdown(wait=False)
-    await bot.session.close()
+    await delivery.bot.session.close()
     return elapsed
 
 

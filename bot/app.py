@@ -123,13 +123,13 @@ def create_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]
     return MemoryStorage(), SimpleEventIsolation()
 
 
-def build_app(settings: Settings) -> App:
-    engine = create_engine(settings.database_url)
-    session_factory = create_session_factory(engine)
-    i18n = create_i18n(settings.default_language)
-    bot = create_bot(settings.token, settings.telegram_api_base)
-    owner = process_name()
-    inbox = Inbox(session_factory, owner)
+def create_delivery(
+    settings: Settings,
+    bot: Bot,
+    session_factory: async_sessionmaker[AsyncSession],
+    owner: str,
+) -> Scheduler:
+    """The delivery scheduler, with Telegram's limits as the settings give them."""
     budget = Budget(
         RateLimits(
             global_per_second=settings.rate_global_per_second,
@@ -137,9 +137,19 @@ def build_app(settings: Settings) -> App:
             group_per_minute=settings.rate_group_per_minute,
         )
     )
-    delivery = Scheduler(
+    return Scheduler(
         bot, session_factory, budget, owner=owner, max_in_flight=settings.send_concurrency
     )
+
+
+def build_app(settings: Settings) -> App:
+    engine = create_engine(settings.database_url)
+    session_factory = create_session_factory(engine)
+    i18n = create_i18n(settings.default_language)
+    bot = create_bot(settings.token, settings.telegram_api_base)
+    owner = process_name()
+    inbox = Inbox(session_factory, owner)
+    delivery = create_delivery(settings, bot, session_factory, owner)
     undeliverable = Undeliverable(i18n, settings, delivery, bot, session_factory)
     undeliverable.register()
     scheduler = AsyncIOScheduler(timezone=UTC)
