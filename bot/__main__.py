@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from bot.app import build_app, run_polling, run_webhook
 from bot.config import Settings
+from bot.delivery.poller_lock import AnotherPoller
 
 NO_TOKEN = (
     "BOT_TOKEN is not set. Create a bot with @BotFather in Telegram (/newbot), copy the token "
@@ -44,7 +45,11 @@ def main() -> int:
     if settings.bot_token is None or not settings.bot_token.get_secret_value().strip():
         print(NO_TOKEN, file=sys.stderr)  # noqa: T201
         return 2
-    asyncio.run(_serve(settings))
+    try:
+        asyncio.run(_serve(settings))
+    except AnotherPoller as refused:
+        print(refused, file=sys.stderr)  # noqa: T201
+        return 3
     return 0
 
 

@@ -27,6 +27,7 @@ from bot.db import create_engine, create_session_factory, upgrade
 from bot.delivery.budget import Budget, RateLimits
 from bot.delivery.inbox import Inbox, UpdateRunner
 from bot.delivery.intake import poll, renew_leases, webhook_handler
+from bot.delivery.poller_lock import PollerLock
 from bot.delivery.scheduler import Scheduler
 from bot.delivery.telegram import create_bot
 from bot.domain.topic_suggest import classifier_for
@@ -38,6 +39,8 @@ from bot.jobs.housekeeping import prune
 from bot.jobs.reminders import ReminderRunner
 from bot.jobs.undeliverable import Undeliverable
 from bot.middlewares import ActorI18nMiddleware, ActorMiddleware, DbSessionMiddleware
+from bot.ops import http as ops_http
+from bot.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,7 @@ class App:
     runner: UpdateRunner
     delivery: Scheduler
     scheduler: AsyncIOScheduler
+    metrics: Metrics
     _stop: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
     _closed: bool = field(default=False, repr=False)
@@ -128,6 +132,7 @@ def create_delivery(
     bot: Bot,
     session_factory: async_sessionmaker[AsyncSession],
     owner: str,
+    metrics: Metrics | None = None,
 ) -> Scheduler:
     """The delivery scheduler, with Telegram's limits as the settings give them."""
     budget = Budget(
@@ -138,7 +143,12 @@ def create_delivery(
         )
     )
     return Scheduler(
-        bot, session_factory, budget, owner=owner, max_in_flight=settings.send_concurrency
+        bot,
+        session_factory,
+        budget,
+        owner=owner,
+        max_in_flight=settings.send_concurrency,
+        metrics=metrics,
     )
 
 
@@ -148,8 +158,9 @@ def build_app(settings: Settings) -> App:
     i18n = create_i18n(settings.default_language)
     bot = create_bot(settings.token, settings.telegram_api_base)
     owner = process_name()
+    metrics = Metrics()
     inbox = Inbox(session_factory, owner)
-    delivery = create_delivery(settings, bot, session_factory, owner)
+    delivery = create_delivery(settings, bot, session_factory, owner, metrics)
     undeliverable = Undeliverable(i18n, settings, delivery, bot, session_factory)
     undeliverable.register()
     scheduler = AsyncIOScheduler(timezone=UTC)
@@ -175,6 +186,7 @@ def build_app(settings: Settings) -> App:
         concurrency=2 if engine.dialect.name == "sqlite" else 8,
         ordered_across_processes=bool(settings.webhook_url),
         gave_up=undeliverable.apologise,
+        metrics=metrics,
     )
     return App(
         settings=settings,
@@ -187,6 +199,7 @@ def build_app(settings: Settings) -> App:
         runner=runner,
         delivery=delivery,
         scheduler=scheduler,
+        metrics=metrics,
     )
 
 
@@ -230,9 +243,15 @@ async def start(app: App) -> None:
 
 
 async def run_polling(app: App) -> None:
-    """Long polling until ``app.stop()``: the only process that takes this bot's updates."""
+    """Long polling until ``app.stop()``: the only process that takes this bot's updates
+    (``AnotherPoller`` if another one does)."""
+    lock = PollerLock(app.engine)
+    ops: web.AppRunner | None = None
     try:
+        await lock.acquire()
         await start(app)
+        if app.settings.metrics_port is not None:
+            ops = await ops_http.serve(app, app.settings.metrics_host, app.settings.metrics_port)
         await app.bot.delete_webhook(drop_pending_updates=False)
         # Whoever held the unhandled updates before is gone: Telegram lets one poller in.
         app.runner.submit(await app.inbox.take_waiting(all_of_them=True))
@@ -254,12 +273,17 @@ async def run_polling(app: App) -> None:
         if polling.done() and polling.exception() is not None:
             raise polling.exception()  # type: ignore[misc]
     finally:
+        if ops is not None:
+            await ops.cleanup()
+        await lock.release()
         await app.close()
 
 
 def webhook_application(app: App) -> web.Application:
-    """The aiohttp application that receives updates; a wrong secret gets 401."""
+    """The aiohttp application that receives updates (a wrong secret gets 401), with
+    ``/healthz`` and ``/metrics`` beside them."""
     application = web.Application()
+    ops_http.add_routes(application, app)
     secret = app.settings.webhook_secret
     application.router.add_post(
         app.settings.webhook_path,

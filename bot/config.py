@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_host: str = "127.0.0.1"
     webhook_port: int = 8080
+    # /healthz and /metrics: on the webhook server; by long polling, on this port when set.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     reminder_offsets: Annotated[list[timedelta], NoDecode] = Field(
         default_factory=lambda: [timedelta(hours=24), timedelta(hours=1), timedelta(minutes=10)]
@@ -60,6 +63,11 @@ class Settings(BaseSettings):
     send_concurrency: int = Field(default=1, ge=1, le=64)
 
     log_level: str = "INFO"
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _parse_metrics_port(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -120,3 +120,21 @@ async def test_an_update_is_stored_before_it_is_answered_200(
             assert response.status == 200
     await webhook_app.idle()
     assert len([m for m in tg.inbox(person) if "What you can do here" in m.text]) == 1
+
+
+async def test_health_and_metrics_are_served_beside_the_webhook(
+    webhook_app: App, tg: TelegramClient
+) -> None:
+    person = tg.user("John", language="en")
+    await tg.send(person, person, "/help")
+    base = f"http://127.0.0.1:{webhook_app.settings.webhook_port}"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/healthz") as response:
+            assert response.status == 200
+            health = await response.json()
+        async with http.get(f"{base}/metrics") as response:
+            assert response.status == 200
+            metrics = await response.text()
+    assert health["status"] == "ok"
+    assert health["outbox_backlog"] == 0
+    assert "mentordesk_updates_handled_total 1.0" in metrics

@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import dialect_of, transaction
+from bot.ops.metrics import Metrics
 from models import InboxUpdate
 
 log = logging.getLogger(__name__)
@@ -236,8 +237,10 @@ class UpdateRunner:
         concurrency: int = 8,
         ordered_across_processes: bool = False,
         gave_up: GaveUp | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.dispatcher = dispatcher
+        self.metrics = metrics
         self.bot = bot
         self.inbox = inbox
         # Several processes may receive a chat's updates (webhook replicas): then each update
@@ -321,4 +324,6 @@ class UpdateRunner:
                 await asyncio.sleep(RETRY_DELAYS[min(item.attempts, len(RETRY_DELAYS)) - 1])
                 continue
             self.handled_total += 1
+            if self.metrics is not None:
+                self.metrics.updates_handled.inc()
             return

@@ -59,6 +59,7 @@ from bot.db import dialect_of, transaction
 from bot.delivery.budget import Budget
 from bot.delivery.leadership import Leadership
 from bot.delivery.outbox import Outbox
+from bot.ops.metrics import Metrics, failure_reason
 from models import (
     DeliveryFailure,
     MeetingAudience,
@@ -131,6 +132,7 @@ class Row:
     record: str | None
     attempts: int
     not_before: float
+    created: float = 0.0  # when it was written to the outbox (epoch seconds)
 
 
 @dataclass
@@ -172,8 +174,10 @@ class Scheduler:
         on_failed: dict[str, Hook] | None = None,
         poll_seconds: float = POLL_SECONDS,
         max_in_flight: int = 1,
+        metrics: Metrics | None = None,
     ) -> None:
         self.bot = bot
+        self.metrics = metrics
         self.session_factory = session_factory
         self.budget = budget
         self.owner = owner
@@ -202,6 +206,7 @@ class Scheduler:
         self._stopped = asyncio.Event()
         self._running = False
         self.leading = False
+        self.beat = time.monotonic()  # the last turn of its loop: it is alive, not stuck
         self._writer = _Writer(self)
         self.sent_total = 0
         self.failed_total = 0
@@ -235,6 +240,7 @@ class Scheduler:
                     record=row.record,
                     attempts=row.attempts or 0,
                     not_before=0.0,
+                    created=_epoch(row.created_at),
                 )
             )
         self._wake.set()
@@ -261,16 +267,21 @@ class Scheduler:
         leadership = Leadership(self.session_factory, "sender", self.owner, SENDER_LEASE)
         try:
             while not self._stopping:
+                self.beat = time.monotonic()
                 if not await leadership.hold():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stopped.wait(), ELECTION_SECONDS)
                     continue
                 log.info("this process sends the outbox (%s)", self.owner)
                 self.leading = True
+                if self.metrics is not None:
+                    self.metrics.sender.set(1)
                 try:
                     await self._lead(leadership)
                 finally:
                     self.leading = False
+                    if self.metrics is not None:
+                        self.metrics.sender.set(0)
         finally:
             self._running = False
             with contextlib.suppress(Exception):
@@ -283,7 +294,7 @@ class Scheduler:
         next_renewal = time.monotonic() + SENDER_LEASE.total_seconds() / 3
         while not self._stopping:
             self._wake.clear()
-            now_mono = time.monotonic()
+            now_mono = self.beat = time.monotonic()
             if now_mono >= next_renewal:
                 if not await leadership.hold():
                     log.warning("the sender's lease went to another process; stopping sends")
@@ -329,13 +340,17 @@ class Scheduler:
         """Nothing held, nothing on its way, nothing pending in the database."""
         if self._rows or self._tasks or self._writer.busy:
             return False
+        return await self.waiting() == 0
+
+    async def waiting(self) -> int:
+        """Messages in the outbox not sent yet, whoever wrote or holds them."""
         async with self.session_factory() as session:
             waiting = await session.execute(
                 select(func.count())
                 .select_from(OutboxMessage)
                 .where(OutboxMessage.status == OutboxStatus.pending)
             )
-            return int(waiting.scalar_one()) == 0
+            return int(waiting.scalar_one())
 
     async def call_now(self, method: TelegramMethod[Any]) -> Any:
         """A call that waits for no queue (answering a button press); errors are only logged."""
@@ -372,6 +387,7 @@ class Scheduler:
                     OutboxMessage.record,
                     OutboxMessage.attempts,
                     OutboxMessage.not_before,
+                    OutboxMessage.created_at,
                 )
                 .where(OutboxMessage.status == OutboxStatus.pending)
                 .order_by(OutboxMessage.id)
@@ -411,6 +427,7 @@ class Scheduler:
                     record=values[9],
                     attempts=values[10],
                     not_before=not_before.timestamp() if not_before is not None else 0.0,
+                    created=_epoch(values[12]),
                 )
             )
         if len(found) == 2000:
@@ -546,6 +563,7 @@ class Scheduler:
         # ``max_in_flight`` messages are sent but not yet recorded, which is what a crash can
         # repeat, and the records of a busy chat's sends share transactions.
         self._settle(line, outcome)
+        self._observe(outcome)
         try:
             await self._writer.record(outcome)
         except Exception:
@@ -553,6 +571,15 @@ class Scheduler:
         if outcome.reached_telegram:
             elapsed = time.monotonic() - started
             self._latency = 0.8 * self._latency + 0.2 * elapsed
+
+    def _observe(self, outcome: Outcome) -> None:
+        if self.metrics is None:
+            return
+        if outcome.status == OutboxStatus.sent and outcome.row.created:
+            self.metrics.delivery_seconds.observe(max(0.0, time.time() - outcome.row.created))
+        elif outcome.status == OutboxStatus.failed:
+            reason = failure_reason(outcome.error, forbidden=outcome.forbidden)
+            self.metrics.failures.labels(reason=reason).inc()
 
     def _settle(self, line: Line, outcome: Outcome) -> None:
         """Apply the outcome to the queues and let waiting chats go on."""
@@ -666,6 +693,8 @@ class Scheduler:
     async def _flood(self, row: Row, error: TelegramRetryAfter, counted: bool) -> Outcome:
         await self._answered(row, counted)
         self.retry_after_total += 1
+        if self.metrics is not None:
+            self.metrics.flood.inc()
         now = time.time()
         until = now + error.retry_after + 0.05
         # Telegram does not say whose limit it was. One chat refused: that chat waits. Two
@@ -997,6 +1026,10 @@ async def _follow_up(outbox: Outbox, outcome: Outcome) -> None:
             purpose=spec.get("purpose") or "follow_up",
             person_id=spec.get("person_id"),
         )
+
+
+def _epoch(moment: datetime | None) -> float:
+    return moment.timestamp() if moment is not None else 0.0
 
 
 def _markup(data: Any) -> InlineKeyboardMarkup | None:

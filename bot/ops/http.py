@@ -1,0 +1,99 @@
+"""``GET /healthz`` and ``GET /metrics``: on the webhook server, or on a port of their own
+(``METRICS_PORT``) by long polling.
+
+``/healthz`` answers 200 while the database answers, the delivery scheduler's loop turns (as
+the sender or standing by to take over) and the periodic jobs run; 503 otherwise. Both report
+the inbox and outbox backlogs as the database holds them, for every process together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+log = logging.getLogger(__name__)
+
+# The scheduler's loop turns at least every few seconds (lease renewal, election); a loop
+# silent for longer than this is stuck.
+STALE_SECONDS = 30.0
+DATABASE_TIMEOUT = 5.0
+
+
+@dataclass
+class Health:
+    database: bool
+    scheduler: bool
+    jobs: bool
+    sender: bool
+    inbox_backlog: int | None
+    outbox_backlog: int | None
+
+    @property
+    def ok(self) -> bool:
+        return self.database and self.scheduler and self.jobs
+
+
+async def check(app: App) -> Health:
+    """How this process is, and the backlogs; the metrics' gauges follow the figures."""
+    inbox: int | None = None
+    outbox: int | None = None
+    try:
+        async with asyncio.timeout(DATABASE_TIMEOUT):
+            async with app.session_factory() as session:
+                await session.execute(text("SELECT 1"))
+            inbox = await app.inbox.waiting()
+            outbox = await app.delivery.waiting()
+    except Exception as error:  # noqa: BLE001 - an unreachable database is the answer
+        log.warning("health: the database does not answer (%s: %s)", type(error).__name__, error)
+    delivery = app.delivery
+    scheduler = delivery.running and time.monotonic() - delivery.beat < STALE_SECONDS
+    if inbox is not None:
+        app.metrics.inbox_backlog.set(inbox)
+    if outbox is not None:
+        app.metrics.outbox_backlog.set(outbox)
+    return Health(
+        database=inbox is not None,
+        scheduler=scheduler,
+        jobs=app.scheduler.running,
+        sender=delivery.leading,
+        inbox_backlog=inbox,
+        outbox_backlog=outbox,
+    )
+
+
+def add_routes(application: web.Application, app: App) -> None:
+    async def healthz(_request: web.Request) -> web.Response:
+        health = await check(app)
+        body = {"status": "ok" if health.ok else "unhealthy", **asdict(health)}
+        return web.json_response(body, status=200 if health.ok else 503)
+
+    async def metrics(_request: web.Request) -> web.Response:
+        await check(app)  # the backlog gauges, fresh
+        return web.Response(
+            body=generate_latest(app.metrics.registry),
+            headers={"Content-Type": CONTENT_TYPE_LATEST},
+        )
+
+    application.router.add_get("/healthz", healthz)
+    application.router.add_get("/metrics", metrics)
+
+
+async def serve(app: App, host: str, port: int) -> web.AppRunner:
+    """A small server of its own for the two endpoints (long polling has no other)."""
+    application = web.Application()
+    add_routes(application, app)
+    runner = web.AppRunner(application, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    log.info("health and metrics on http://%s:%s/healthz and /metrics", host, port)
+    return runner
