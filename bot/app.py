@@ -8,7 +8,6 @@ import contextlib
 import logging
 import os
 import secrets
-import socket
 from dataclasses import dataclass, field
 from datetime import UTC
 
@@ -27,6 +26,7 @@ from bot.db import create_engine, create_session_factory, upgrade
 from bot.delivery.budget import Budget, RateLimits
 from bot.delivery.inbox import Inbox, UpdateRunner
 from bot.delivery.intake import poll, renew_leases, webhook_handler
+from bot.delivery.leadership import this_host
 from bot.delivery.poller_lock import PollerLock
 from bot.delivery.scheduler import Scheduler
 from bot.delivery.telegram import create_bot
@@ -113,7 +113,7 @@ class App:
 
 def process_name() -> str:
     """Who holds a lease: this host and process, and a random part against reused pids."""
-    return f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(4)}"
+    return f"{this_host()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def create_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]:
@@ -123,7 +123,10 @@ def create_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]
         from aiogram.fsm.storage.redis import RedisStorage  # noqa: PLC0415
 
         storage = RedisStorage.from_url(settings.redis_url)
-        return storage, storage.create_isolation()
+        # A replica killed while handling leaves its chat's lock behind: it lapses with the
+        # dead replica's inbox leases, so the chat's next update waits no longer than they do
+        # (a handler's transaction holds database work only and takes far less).
+        return storage, storage.create_isolation(lock_kwargs={"timeout": 20})
     return MemoryStorage(), SimpleEventIsolation()
 
 

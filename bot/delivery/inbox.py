@@ -15,8 +15,8 @@ PostgreSQL); a process that dies leaves leases that lapse and are taken over.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -248,7 +248,10 @@ class UpdateRunner:
         self.ordered_across_processes = ordered_across_processes
         self.gave_up = gave_up
         self._slots = asyncio.Semaphore(concurrency)
-        self._lines: dict[int, deque[Stored]] = {}
+        # Each chat's updates by update id; an update taken over from a dead process may be
+        # earlier than the ones already here, and goes before them.
+        self._lines: dict[int, list[Stored]] = {}
+        self._current: dict[int, Stored] = {}  # chat -> the update being handled
         self._held: set[int] = set()
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._stopping = False
@@ -259,7 +262,9 @@ class UpdateRunner:
             if self._stopping or item.update_id in self._held:
                 continue
             self._held.add(item.update_id)
-            self._lines.setdefault(item.chat_key, deque()).append(item)
+            bisect.insort(
+                self._lines.setdefault(item.chat_key, []), item, key=lambda s: s.update_id
+            )
             if item.chat_key not in self._workers:
                 worker = asyncio.create_task(self._work(item.chat_key))
                 self._workers[item.chat_key] = worker
@@ -274,9 +279,11 @@ class UpdateRunner:
     async def stop(self, timeout: float = 15.0) -> None:
         """Finish the updates being handled now; the others stay in the inbox for next time."""
         self._stopping = True
-        for line in self._lines.values():
-            while len(line) > 1:
-                self._held.discard(line.pop().update_id)
+        for key, line in self._lines.items():
+            current = self._current.get(key)
+            for item in [i for i in line if i is not current]:
+                line.remove(item)
+                self._held.discard(item.update_id)
         if self._workers:
             await asyncio.wait(list(self._workers.values()), timeout=timeout)
 
@@ -285,19 +292,33 @@ class UpdateRunner:
         try:
             while line:
                 item = line[0]
-                async with self._slots:
-                    await self._handle(item)
-                line.popleft()
+                if self.ordered_across_processes and not await self._turn_of(item, line):
+                    continue  # an earlier update of the chat joined the line: it goes first
+                self._current[key] = item
+                try:
+                    async with self._slots:
+                        await self._handle(item)
+                finally:
+                    self._current.pop(key, None)
+                line.remove(item)
                 self._held.discard(item.update_id)
         finally:
             self._workers.pop(key, None)
             if not line:
                 self._lines.pop(key, None)
 
+    async def _turn_of(self, item: Stored, line: list[Stored]) -> bool:
+        """Wait, without taking a slot, until the chat's earlier updates that other processes
+        hold are handled. False once the line changed under it: an earlier update taken over
+        from a dead process joined this line (and must go first, or both would wait for each
+        other), or the runner is stopping."""
+        while await self.inbox.earlier_waiting(item):
+            await asyncio.sleep(0.2)
+            if not line or line[0] is not item:
+                return False
+        return True
+
     async def _handle(self, item: Stored) -> None:
-        if self.ordered_across_processes:
-            while await self.inbox.earlier_waiting(item):
-                await asyncio.sleep(0.2)
         update = item.update
         if update is None:
             update = Update.model_validate_json(item.payload, context={"bot": self.bot})

@@ -19,12 +19,18 @@ from bot.db import transaction
 from models import Lease
 
 
+def this_host() -> str:
+    """The host part of a process's name: ``HOSTNAME`` where the environment sets it (a
+    container's name), else the system's host name."""
+    return (os.environ.get("HOSTNAME") or socket.gethostname())[:32]
+
+
 def _gone(owner: str) -> bool:
     """Whether ``owner`` (``host:pid:random``, see ``bot.app.process_name``) is a process of
     this host that has ended. A process elsewhere, or one alive, is not known to be gone."""
     host, _sep, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
-    if host != socket.gethostname()[:32] or not pid_text.isdigit() or int(pid_text) == os.getpid():
+    if host != this_host() or not pid_text.isdigit() or int(pid_text) == os.getpid():
         return False
     try:
         os.kill(int(pid_text), 0)
