@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from sqlalchemy import select
 
 from bot.db import create_engine, create_session_factory, upgrade
@@ -234,8 +235,11 @@ class BotProcess:
         self.starts = 0
         self.command = ["-m", "bot"]
 
-    async def start(self, server: FakeTelegram, timeout: float = 60.0) -> None:
-        """Start it and wait until it polls the fake server."""
+    async def start(
+        self, server: FakeTelegram, timeout: float = 60.0, *, ready_url: str | None = None
+    ) -> None:
+        """Start it and wait until it polls the fake server (or, for a replica serving the
+        webhook, until ``ready_url``, its ``/healthz``, answers 200)."""
         polls = server.count_calls("getUpdates")
         self.starts += 1
         with self.log.open("ab") as log:
@@ -246,12 +250,22 @@ class BotProcess:
             stdout=self.log.open("ab"), stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         deadline = time.monotonic() + timeout
-        while server.count_calls("getUpdates") <= polls:
+        while not await self._ready(server, polls, ready_url):
             if self.process.returncode is not None:
                 raise AssertionError(f"the bot exited: {self.log.read_text()[-3000:]}")
             if time.monotonic() > deadline:
-                raise AssertionError(f"the bot did not poll within {timeout} s")
+                raise AssertionError(f"the bot was not ready within {timeout} s")
             await asyncio.sleep(0.02)
+
+    @staticmethod
+    async def _ready(server: FakeTelegram, polls: int, ready_url: str | None) -> bool:
+        if ready_url is None:
+            return server.count_calls("getUpdates") > polls
+        try:
+            async with aiohttp.ClientSession() as http, http.get(ready_url) as response:
+                return response.status == 200
+        except aiohttp.ClientError:
+            return False
 
     def kill(self) -> None:
         """SIGKILL: no cleanup of any kind, as a crash or an OOM kill."""
