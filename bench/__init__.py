@@ -1,0 +1,1 @@
+"""Performance scripts: each prints figures and ratios against a baseline of the same run."""
