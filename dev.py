@@ -2,7 +2,8 @@
 """The project's two commands, needing only Python 3.11+ on the machine.
 
     python3 dev.py run    # set up .venv if needed, then start the bot (python -m bot)
-    python3 dev.py test   # set up .venv if needed, then ruff, mypy, hadolint and pytest
+    python3 dev.py test   # set up .venv if needed, then ruff, mypy, the Dockerfile, compose
+                          # and nginx checks (hadolint, check-jsonschema, gixy) and pytest
 
 With TEST_DATABASE_URL (PostgreSQL) set, ``test`` runs the suite a second time against it
 (with TEST_REDIS_URL too, if set); .ci/run does that with the machine's local services.
@@ -101,6 +102,20 @@ def test(pytest_args: list[str]) -> int:
         _step("ruff format --check", [tool, "-m", "ruff", "format", "--check", "."]),
         _step("mypy (strict)", [tool, "-m", "mypy"]),
         _step("hadolint Dockerfile", [str(BIN / "hadolint"), "Dockerfile"]),
+        _step(
+            "docker-compose.yml against the compose-spec schema",
+            [
+                str(BIN / "check-jsonschema"),
+                "--builtin-schema",
+                "vendor.compose-spec",
+                "docker-compose.yml",
+            ],
+        ),
+        # HSTS speaks to browsers; only Telegram calls the load balancer.
+        _step(
+            "gixy deploy/nginx.conf",
+            [str(BIN / "gixy"), "--skips", "hsts_header", "deploy/nginx.conf"],
+        ),
         _step("catalogue completeness", [tool, "scripts/i18n.py", "check"]),
     ]
     sqlite_env = {
