@@ -71,6 +71,7 @@ COMMANDS: list[Command] = [
     Command("ticket", __("a request's history: /ticket 42"), _for(EVERYONE)),
     Command("queue", __("open requests on your topics"), _for(RoleKind.mentor.value)),
     Command("reply", __("answer a request: /reply 42 text"), _for(RoleKind.mentor.value)),
+    Command("hours", __("your office hours: /hours Mon 18:00-20:00"), _for(RoleKind.mentor.value)),
     Command(
         "resolve",
         __("mark a request resolved: /resolve 42"),
