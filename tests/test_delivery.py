@@ -6,17 +6,22 @@ sent by the running bot to the fake Telegram, which enforces its limits and fail
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiogram.types import Update
 from sqlalchemy import select
+from sqlalchemy import update as sa_update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import App
 from bot.config import Settings
 from bot.db import transaction
 from bot.delivery import MessageRef, Outbox
+from bot.delivery.inbox import Inbox, UpdateRunner
 from bot.delivery.outbox import FollowUp
 from models import DeliveryFailure, InboxUpdate, OutboxMessage, OutboxStatus, Person
 from tests.conftest import World, start_app, stop_app
@@ -318,3 +323,40 @@ async def test_one_chats_updates_are_handled_in_the_order_they_came(
         await server.wait_processed(update)
     answers = [m.text for m in tg.inbox(person)]
     assert answers == [f"Ваш часовой пояс теперь UTC+{h:02d}:00." for h in range(1, 13)]
+
+
+async def test_an_update_taken_over_from_a_dead_process_goes_before_the_later_ones(
+    app: App, tg: TelegramClient, server: FakeTelegram, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """A replica holds a chat's later update, waiting for the earlier one that a dead replica
+    had stored; once it takes that one over, both are handled, in their order."""
+    person = tg.user("Ольга", started=True)
+
+    def update(number: int, text: str) -> Update:
+        message = server.new_message(
+            server.private_chat(person), person, body=text,
+            entities=[{"type": "bot_command", "offset": 0, "length": 3}],
+        )  # fmt: skip
+        return Update.model_validate(
+            {"update_id": number, "message": message.to_api()}, context={"bot": app.bot}
+        )
+
+    dead = Inbox(app.session_factory, "elsewhere:1:dead")
+    await dead.store([update(900_001, "/tz UTC+1")])
+    async with transaction(db) as session:
+        await session.execute(
+            sa_update(InboxUpdate).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    survivor = UpdateRunner(app.dispatcher, app.bot, app.inbox, ordered_across_processes=True)
+    survivor.submit(await app.inbox.store([update(900_002, "/tz UTC+2")]))
+    await asyncio.sleep(0.5)
+    assert survivor.backlog == 1  # waiting for the earlier update, held by the dead process
+    survivor.submit(await app.inbox.take_waiting(all_of_them=False))
+    for _ in range(500):
+        if survivor.idle():
+            break
+        await asyncio.sleep(0.02)
+    assert survivor.idle(), "the two updates waited for each other"
+    await app.idle()
+    answers = [m.text for m in tg.inbox(person)]
+    assert answers == ["Ваш часовой пояс теперь UTC+01:00.", "Ваш часовой пояс теперь UTC+02:00."]
