@@ -6,6 +6,7 @@ from aiogram import Router
 
 from handlers import (
     audit,
+    booking,
     conversation,
     coordination,
     groups,
@@ -31,6 +32,7 @@ def build_routers() -> list[Router]:
         programmes.router(),
         people.router(),
         hours.router(),
+        booking.router(),
         insight.router(),
         roster.router(),
         audit.router(),

@@ -20,11 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.delivery import Outbox
-from bot.domain import matching, tickets
+from bot.domain import booking, matching, tickets
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError, NotAllowed, NotFound
 from bot.domain.topics import list_topics, match_topic
 from bot.news.tickets import TicketNews
+from bot.views.booking import BookStart
 from bot.views.tickets import (
     PREFIXES,
     AssignButton,
@@ -141,6 +142,8 @@ async def ticket_view(
         builder.button(
             text=_("Cancel request"), callback_data=TicketAction(ticket=ticket.id, action="cancel")
         )
+    if active and booking.may_book(actor, ticket):
+        builder.button(text=_("Book a consultation"), callback_data=BookStart(ticket=ticket.id))
     if ticket.status == TicketStatus.claimed and tickets.may_resolve(actor, ticket):
         builder.button(text=_("Resolve"), callback_data=ResolveButton(ticket=ticket.id))
     builder.adjust(2)

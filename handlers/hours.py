@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
@@ -23,7 +23,7 @@ from bot.views.office_hours import (
     problem_text,
     usage,
 )
-from handlers.common import IN_GROUP, IN_PRIVATE, private_only, zone_of
+from handlers.common import IN_GROUP, IN_PRIVATE, invalid_button, private_only, zone_of
 from models import RoleKind
 
 OFF_WORDS = frozenset({"off", "выходные", "выходной", "отпуск", "wolne", "urlop"})
@@ -35,6 +35,10 @@ def router() -> Router:
     router.message.register(private_only, Command("hours"), IN_GROUP)
     router.message.register(set_or_show_hours, Command("hours"), IN_PRIVATE)
     router.callback_query.register(hours_button, HoursAction.filter())
+    router.callback_query.register(
+        invalid_button,
+        F.data.func(lambda data: str(data).split(":", 1)[0] == HoursAction.__prefix__),
+    )
     return router
 
 

@@ -78,7 +78,7 @@ async def claim_pressed(
     except DomainError as error:
         return await outbox.callback(query, refusal(error), show_alert=True)
     await outbox.callback(query, _("Request {number} is yours.").format(number=number(ticket)))
-    await claimed(ticket, actor, news, pressed_on=query.message)
+    await claimed(ticket, actor.person, news, pressed_on=query.message)
     return None
 
 
@@ -96,9 +96,11 @@ async def _show_taken(
         await news.refresh_summaries(ticket)
 
 
-async def claimed(ticket: Ticket, actor: Actor, news: TicketNews, *, pressed_on: Any) -> None:
-    """After a won claim: the mentor's card, the other cards and summaries, the author's news."""
-    mentor = actor.person
+async def claimed(
+    ticket: Ticket, mentor: Person, news: TicketNews, *, pressed_on: Any, booked: bool = False
+) -> None:
+    """After a won claim (by «Claim», or by the author booking the mentor's time): the
+    mentor's card, the other cards and summaries, the author's news."""
     cards = await tickets.messages_of(news.session, ticket.id, TicketMessageKind.card)
     mine = [c for c in cards if c.person_id == mentor.id]
     if isinstance(pressed_on, Message):
@@ -108,12 +110,15 @@ async def claimed(ticket: Ticket, actor: Actor, news: TicketNews, *, pressed_on:
         mine.sort(key=lambda c: (c.chat_telegram_id, c.message_id) == here)
     await news.give_card(ticket, mentor, mine[-1] if mine else None)
     await news.withdraw_cards(ticket, taken_by=mentor)
+    if booked:
+        return  # the author booked this mentor's time and is told of the booking itself
     await news.tell_author(
         ticket,
         lambda _language: _(
             "{mentor} took your request {number}. The answer will come here; reply to it to "
             "continue the conversation."
         ).format(mentor=name(mentor), number=f"<b>{number(ticket)}</b>"),
+        bookable=True,
     )
 
 

@@ -6,7 +6,7 @@ from models.delivery import DeliveryFailure, InboxUpdate, Lease, OutboxMessage, 
 from models.digest import WeeklyDigest
 from models.invitation import Invitation
 from models.meeting import Meeting, MeetingAudience, MeetingStatus, Reminder, Rsvp
-from models.office_hours import OfficeHours, OfficeHoursOff
+from models.office_hours import Booking, BookingStatus, OfficeHours, OfficeHoursOff
 from models.person import Person, Role, RoleKind, role_topics
 from models.programme import GroupChat, Programme
 from models.ticket import (
@@ -29,6 +29,8 @@ __all__ = [
     "AuditAction",
     "AuditEntry",
     "Base",
+    "Booking",
+    "BookingStatus",
     "DeliveryFailure",
     "GroupChat",
     "InboxUpdate",

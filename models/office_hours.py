@@ -1,10 +1,11 @@
-"""A mentor's office hours: weekly stretches in their own zone, and days off."""
+"""A mentor's office hours (weekly stretches in their own zone, days off) and bookings."""
 
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -39,4 +40,35 @@ class OfficeHoursOff(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     first_day: Mapped[date]
     last_day: Mapped[date]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BookingStatus(enum.StrEnum):
+    booked = "booked"
+    cancelled = "cancelled"
+
+
+class Booking(Base):
+    """An activist's consultation in a mentor's slot, with the meeting it made.
+
+    ``live`` is true while the booking holds its slot and NULL once it no longer does: the
+    unique (mentor, start, live) lets one live booking per slot exist, however many presses
+    race for it, on any database, and any number of cancelled ones beside it.
+    """
+
+    __tablename__ = "bookings"
+    __table_args__ = (UniqueConstraint("mentor_id", "starts_at", "live"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    mentor_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    activist_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="SET NULL"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    status: Mapped[BookingStatus] = mapped_column(
+        Enum(BookingStatus, native_enum=False, length=16, validate_strings=True),
+        default=BookingStatus.booked,
+    )
+    live: Mapped[bool | None] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -22,6 +22,8 @@ from bot.domain.errors import InvalidInput, NotAllowed, NotFound
 from bot.domain.people import language_of
 from bot.domain.schedule_parser import MAX_DURATION, MAX_TITLE
 from models import (
+    Booking,
+    BookingStatus,
     GroupChat,
     Meeting,
     MeetingAudience,
@@ -126,7 +128,7 @@ def _check_plan(plan: MeetingPlan, now: datetime) -> None:
 
 
 def _new_meeting(
-    plan: MeetingPlan, programme_id: int, actor: Actor, video_base_url: str, now: datetime
+    plan: MeetingPlan, programme_id: int, actor: Actor | None, video_base_url: str, now: datetime
 ) -> Meeting:
     duration = plan.duration or DEFAULT_DURATION
     return Meeting(
@@ -138,7 +140,7 @@ def _new_meeting(
         zone=plan.zone,
         video_url=plan.link or new_room(video_base_url),
         status=MeetingStatus.scheduled,
-        created_by_id=actor.person.id,
+        created_by_id=actor.person.id if actor is not None else None,
         created_at=now,
         revision=0,
         audience=[],
@@ -203,6 +205,33 @@ async def schedule_ticket_call(
     return meeting
 
 
+async def schedule_booked_call(
+    session: AsyncSession,
+    ticket: Ticket,
+    mentor: Person,
+    plan: MeetingPlan,
+    *,
+    offsets: Sequence[timedelta],
+    video_base_url: str,
+    now: datetime,
+) -> Meeting:
+    """The consultation an activist booked in a mentor's slot: announced to both of them,
+    hosted by the mentor."""
+    _check_plan(plan, now)
+    meeting = _new_meeting(plan, ticket.programme_id, None, video_base_url, now)
+    meeting.created_by_id = mentor.id
+    meeting.ticket_id = ticket.id
+    meeting.audience = [
+        MeetingAudience(person_id=ticket.author_id),
+        MeetingAudience(person_id=mentor.id),
+    ]
+    session.add(meeting)
+    await session.flush()
+    _add_reminders(session, meeting, offsets, now)
+    await session.flush()
+    return meeting
+
+
 def _add_reminders(
     session: AsyncSession, meeting: Meeting, offsets: Sequence[timedelta], now: datetime
 ) -> None:
@@ -256,6 +285,13 @@ async def cancel_meeting(
     await session.execute(
         delete(Reminder)
         .where(Reminder.meeting_id == meeting.id, Reminder.sent_at.is_(None))
+        .execution_options(synchronize_session=False)
+    )
+    # A booked consultation's slot is free again.
+    await session.execute(
+        update(Booking)
+        .where(Booking.meeting_id == meeting.id, Booking.live.is_(True))
+        .values(status=BookingStatus.cancelled, live=None)
         .execution_options(synchronize_session=False)
     )
     await session.flush()

@@ -15,8 +15,7 @@ import enum
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -308,7 +307,7 @@ async def clear_days_off(session: AsyncSession, person: Person) -> None:
 
 def slots(
     hours: WeeklyHours,
-    zone: ZoneInfo,
+    zone: tzinfo,
     *,
     now: datetime,
     days: int = 14,
@@ -340,7 +339,7 @@ def slots(
     return found
 
 
-def _at(day: date, moment: time, zone: ZoneInfo) -> datetime:
+def _at(day: date, moment: time, zone: tzinfo) -> datetime:
     """That wall-clock moment in the zone, in UTC (zoneinfo settles a moment that a change of
     summer time skips or repeats)."""
     return datetime.combine(day, moment, tzinfo=zone).astimezone(UTC)

@@ -20,6 +20,7 @@ from bot.delivery.outbox import Document, FollowUp, MessageRef
 from bot.domain import matching, summaries
 from bot.domain.tickets import FileRef, link_message, messages_of
 from bot.news import News
+from bot.views.booking import book_button
 from bot.views.tickets import (
     card_text,
     claim_keyboard,
@@ -358,14 +359,16 @@ class TicketNews(News):
 
     # --- the conversation ----------------------------------------------------------------------
 
-    async def tell_author(self, ticket: Ticket, render: Render) -> None:
-        """A message in the request's thread (the group, or the author's private chat)."""
+    async def tell_author(self, ticket: Ticket, render: Render, *, bookable: bool = False) -> None:
+        """A message in the request's thread (the group, or the author's private chat); with
+        ``bookable``, under a button to book a consultation."""
         author = await self.person(ticket.author_id)
         with self.speaking(author) as language:
             text = render(language)
+            markup = book_button(ticket.id) if bookable else None
         await self._send_bound(
             ticket, TicketMessageKind.answer, ticket.chat_telegram_id, text,
-            purpose="ticket_news", person_id=ticket.author_id,
+            purpose="ticket_news", person_id=ticket.author_id, markup=markup,
             reply_to=ticket.request_message_id,
         )  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""mentors' office hours and days off
+"""mentors' office hours, days off and bookings
 
 Revision ID: 0007
 Revises: 0006
@@ -18,6 +18,8 @@ revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+BOOKING_STATUS = sa.Enum("booked", "cancelled", name="bookingstatus", native_enum=False, length=16)
 
 
 def upgrade() -> None:
@@ -61,9 +63,47 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_office_hours_off_person_id"), ["person_id"], unique=False
         )
+    op.create_table(
+        "bookings",
+        sa.Column("id", ID, autoincrement=True, nullable=False),
+        sa.Column("ticket_id", ID, nullable=False),
+        sa.Column("mentor_id", ID, nullable=False),
+        sa.Column("activist_id", ID, nullable=False),
+        sa.Column("meeting_id", ID, nullable=True),
+        sa.Column("starts_at", TIME, nullable=False),
+        sa.Column("ends_at", TIME, nullable=False),
+        sa.Column("status", BOOKING_STATUS, nullable=False),
+        sa.Column("live", sa.Boolean(), nullable=True),
+        sa.Column("created_at", TIME, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["ticket_id"], ["tickets.id"], name=op.f("fk_bookings_ticket_id_tickets"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["mentor_id"], ["people.id"], name=op.f("fk_bookings_mentor_id_people"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["activist_id"], ["people.id"], name=op.f("fk_bookings_activist_id_people"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["meeting_id"], ["meetings.id"], name=op.f("fk_bookings_meeting_id_meetings"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_bookings")),
+        sa.UniqueConstraint(
+            "mentor_id", "starts_at", "live", name=op.f("uq_bookings_mentor_id_starts_at_live")
+        ),
+    )  # fmt: skip
+    with op.batch_alter_table("bookings") as batch_op:
+        batch_op.create_index(batch_op.f("ix_bookings_ticket_id"), ["ticket_id"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("bookings") as batch_op:
+        batch_op.drop_index(batch_op.f("ix_bookings_ticket_id"))
+    op.drop_table("bookings")
     with op.batch_alter_table("office_hours_off") as batch_op:
         batch_op.drop_index(batch_op.f("ix_office_hours_off_person_id"))
     op.drop_table("office_hours_off")

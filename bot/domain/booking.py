@@ -1,0 +1,211 @@
+"""Booking a consultation: an activist takes a free slot of a mentor's office hours for their
+ticket, and the booking makes a meeting for both.
+
+The slots offered are the ticket mentor's (or, while nobody has claimed it, those of every
+mentor of its topic with room for it), over the next two weeks, less the ones booked. A
+booking is atomic: the slot is held by a unique (mentor, start, live) row, so of two presses
+at once, on any replica, exactly one books it and the other hears it was taken. Booking an
+unclaimed ticket gives it to that mentor through the same conditional claim as «Claim».
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot.domain import matching, meetings, office_hours, tickets
+from bot.domain.access import Actor
+from bot.domain.errors import DomainError, NotAllowed
+from bot.domain.meetings import MeetingPlan
+from bot.domain.office_hours import Slot
+from bot.timezones import zone
+from models import Booking, BookingStatus, Meeting, Person, Ticket, TicketStatus
+
+BOOKING_DAYS = 14
+BOOKABLE = (TicketStatus.open, TicketStatus.claimed)
+
+
+class SlotTaken(DomainError):
+    """Somebody booked this slot a moment earlier."""
+
+
+class NotASlot(DomainError):
+    """The moment is not a free slot of that mentor (past, outside their hours, a day off)."""
+
+
+class AlreadyBooked(DomainError):
+    """The ticket already has an upcoming consultation."""
+
+    def __init__(self, booking: Booking) -> None:
+        super().__init__(booking.id)
+        self.booking = booking
+
+
+class NotBookable(DomainError):
+    """The ticket is closed, or nobody could take it."""
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One mentor's free slots."""
+
+    mentor: Person
+    slots: list[Slot]
+
+
+def may_book(actor: Actor, ticket: Ticket) -> bool:
+    return ticket.author_id == actor.person.id
+
+
+async def upcoming_booking(session: AsyncSession, ticket: Ticket, now: datetime) -> Booking | None:
+    return await session.scalar(
+        select(Booking).where(
+            Booking.ticket_id == ticket.id,
+            Booking.live.is_(True),
+            Booking.ends_at > now,
+        )
+    )
+
+
+async def _mentors(session: AsyncSession, ticket: Ticket, *, capacity: int) -> list[Person]:
+    if ticket.status == TicketStatus.claimed and ticket.assignee_id is not None:
+        assignee = await session.get(Person, ticket.assignee_id)
+        return [assignee] if assignee is not None else []
+    return [c.person for c in await matching.candidates_for(session, ticket, capacity=capacity)]
+
+
+async def offers(
+    session: AsyncSession,
+    ticket: Ticket,
+    *,
+    now: datetime,
+    capacity: int,
+    default_zone: str,
+    days: int = BOOKING_DAYS,
+) -> list[Offer]:
+    """Who can be booked for the ticket, with their free slots (mentors without any left out)."""
+    found = []
+    for mentor in await _mentors(session, ticket, capacity=capacity):
+        hours = await office_hours.hours_of(session, mentor)
+        if hours is None:
+            continue
+        mentor_zone = zone(mentor.timezone or default_zone)
+        today = now.astimezone(mentor_zone).date()
+        off = await office_hours.days_off_of(session, mentor, today)
+        booked = set(
+            (
+                await session.execute(
+                    select(Booking.starts_at).where(
+                        Booking.mentor_id == mentor.id,
+                        Booking.live.is_(True),
+                        Booking.starts_at > now,
+                    )
+                )
+            ).scalars()
+        )
+        free = [
+            s
+            for s in office_hours.slots(hours, mentor_zone, now=now, days=days, off=off)
+            if s.starts not in booked
+        ]
+        if free:
+            found.append(Offer(mentor, free))
+    return found
+
+
+async def book(
+    session: AsyncSession,
+    actor: Actor,
+    ticket: Ticket,
+    mentor_id: int,
+    starts_at: datetime,
+    *,
+    now: datetime,
+    capacity: int,
+    default_zone: str,
+    title: str,
+    offsets: Sequence[timedelta],
+    video_base_url: str,
+) -> tuple[Booking, Meeting, bool]:
+    """Book the slot for the ticket's author; returns the booking, its meeting, and whether
+    the booking gave the ticket to the mentor (it was unclaimed)."""
+    if not may_book(actor, ticket):
+        raise NotAllowed("only the ticket's author")
+    if ticket.status not in BOOKABLE:
+        raise NotBookable(ticket.id)
+    existing = await upcoming_booking(session, ticket, now)
+    if existing is not None:
+        raise AlreadyBooked(existing)
+    offer = next(
+        (
+            o
+            for o in await offers(
+                session, ticket, now=now, capacity=capacity, default_zone=default_zone
+            )
+            if o.mentor.id == mentor_id
+        ),
+        None,
+    )
+    slot = next((s for s in offer.slots if s.starts == starts_at), None) if offer else None
+    if offer is None or slot is None:
+        if await _live_at(session, mentor_id, starts_at):
+            raise SlotTaken(starts_at)
+        raise NotASlot(starts_at)
+    booking = Booking(
+        ticket_id=ticket.id,
+        mentor_id=mentor_id,
+        activist_id=actor.person.id,
+        starts_at=slot.starts,
+        ends_at=slot.ends,
+        status=BookingStatus.booked,
+        live=True,
+        created_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(booking)
+    except IntegrityError as error:
+        raise SlotTaken(starts_at) from error
+    claimed = False
+    mentor = await session.scalar(
+        select(Person)
+        .where(Person.id == mentor_id)
+        .options(selectinload(Person.roles))
+        .execution_options(populate_existing=True)
+    )
+    assert mentor is not None
+    if ticket.status == TicketStatus.open:
+        await tickets.claim_ticket(session, ticket, mentor, now, capacity=capacity)
+        claimed = True
+    meeting = await meetings.schedule_booked_call(
+        session,
+        ticket,
+        mentor,
+        MeetingPlan(
+            title=title,
+            starts_at=slot.starts,
+            zone=mentor.timezone or default_zone,
+            duration=slot.ends - slot.starts,
+        ),
+        offsets=offsets,
+        video_base_url=video_base_url,
+        now=now,
+    )
+    booking.meeting_id = meeting.id
+    await session.flush()
+    return booking, meeting, claimed
+
+
+async def _live_at(session: AsyncSession, mentor_id: int, starts_at: datetime) -> bool:
+    found = await session.scalar(
+        select(Booking.id).where(
+            Booking.mentor_id == mentor_id, Booking.starts_at == starts_at, Booking.live.is_(True)
+        )
+    )
+    return found is not None

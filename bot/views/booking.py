@@ -1,0 +1,133 @@
+"""How booking a consultation looks: the days with free slots, then their times, in the
+activist's own zone; and what the activist hears when the booking is made or refused."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.domain.booking import Offer
+from bot.timezones import zone
+from bot.views.meetings import local_time
+from bot.views.office_hours import weekday_names
+
+NAME_LIMIT = 24
+
+
+class BookStart(CallbackData, prefix="bk"):
+    ticket: int
+
+
+class BookDay(CallbackData, prefix="bd"):
+    ticket: int
+    day: int  # date.toordinal() in the activist's zone
+
+
+class BookSlot(CallbackData, prefix="bs"):
+    ticket: int
+    mentor: int
+    at: int  # minutes since the epoch (UTC)
+
+
+def book_button(ticket_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("Book a consultation"), callback_data=BookStart(ticket=ticket_id))
+    return builder.as_markup()
+
+
+def slot_minutes(moment: datetime) -> int:
+    return int(moment.timestamp() // 60)
+
+
+def _days(offers: Sequence[Offer], zone_name: str) -> list[date]:
+    here = zone(zone_name)
+    return sorted({s.starts.astimezone(here).date() for o in offers for s in o.slots})
+
+
+def days_text(ticket_id: int, offers: Sequence[Offer], zone_name: str) -> str:
+    if not offers:
+        return _(
+            "No free consultation times for request #{n} in the next two weeks. The mentor "
+            "will answer here in writing; you can look again later."
+        ).format(n=ticket_id)
+    return _("Choose a day for a consultation on request #{n} (times in {zone}):").format(
+        n=ticket_id, zone=html.escape(zone_name)
+    )
+
+
+def days_keyboard(
+    ticket_id: int, offers: Sequence[Offer], zone_name: str
+) -> InlineKeyboardMarkup | None:
+    days = _days(offers, zone_name)
+    if not days:
+        return None
+    names = weekday_names()
+    builder = InlineKeyboardBuilder()
+    for day in days:
+        builder.button(
+            text=f"{names[day.weekday()]} {day:%d.%m}",
+            callback_data=BookDay(ticket=ticket_id, day=day.toordinal()),
+        )
+    builder.adjust(3)
+    return builder.as_markup()
+
+
+def times_text(ticket_id: int, day: date, zone_name: str) -> str:
+    return _("Free times on {day} ({zone}) for request #{n}:").format(
+        day=f"{weekday_names()[day.weekday()]} {day:%d.%m.%Y}",
+        zone=html.escape(zone_name),
+        n=ticket_id,
+    )
+
+
+def times_keyboard(
+    ticket_id: int, offers: Sequence[Offer], day: date, zone_name: str
+) -> InlineKeyboardMarkup:
+    here = zone(zone_name)
+    several = len(offers) > 1
+    choices = sorted(
+        (s.starts, o.mentor.id, o.mentor.display_name)
+        for o in offers
+        for s in o.slots
+        if s.starts.astimezone(here).date() == day
+    )
+    builder = InlineKeyboardBuilder()
+    for starts, mentor_id, mentor_name in choices:
+        label = f"{starts.astimezone(here):%H:%M}"
+        if several:
+            label += f" · {mentor_name[:NAME_LIMIT]}"
+        builder.button(
+            text=label,
+            callback_data=BookSlot(ticket=ticket_id, mentor=mentor_id, at=slot_minutes(starts)),
+        )
+    builder.adjust(2 if several else 4)
+    back = InlineKeyboardBuilder()
+    back.button(text=_("« Other days"), callback_data=BookStart(ticket=ticket_id))
+    builder.attach(back)
+    return builder.as_markup()
+
+
+def booked_text(
+    ticket_id: int, meeting_id: int, starts_at: datetime, zone_name: str, language: str, mentor: str
+) -> str:
+    return _(
+        "✅ Booked: a consultation with {mentor} on request #{n}, {when}. The invitation with "
+        "the video link and the .ics is below; reminders will come. Meeting #{meeting}."
+    ).format(
+        mentor=html.escape(mentor),
+        n=ticket_id,
+        when=local_time(starts_at, zone_name, language),
+        meeting=meeting_id,
+    )
+
+
+def already_booked_text(ticket_id: int, starts_at: datetime, zone_name: str, language: str) -> str:
+    return _("Request #{n} already has a consultation booked: {when}.").format(
+        n=ticket_id, when=local_time(starts_at, zone_name, language)
+    )

@@ -1,0 +1,201 @@
+"""Booking a consultation in a mentor's office hours: as an activist does it through the bot,
+and fifty races of two activists for one slot on the database itself."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db import create_engine, create_session_factory, transaction
+from bot.domain import booking, office_hours, tickets
+from bot.domain.access import Actor
+from bot.domain.booking import SlotTaken
+from models import Booking, Meeting, MeetingAudience, Person, Reminder, Ticket, TicketStatus, Topic
+from tests.burst import seed
+from tests.conftest import World
+from tests.fakeapi.server import FakeTelegram
+from tests.ticket_steps import ask, card
+
+
+async def _count(db: async_sessionmaker[AsyncSession], model: type) -> int:
+    async with db() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_an_activist_on_moscow_time_books_an_omsk_mentors_evening(
+    world: World, db: async_sessionmaker[AsyncSession]
+) -> None:
+    tg = world.tg
+    activist = tg.user("Активистка", started=True)
+    group = await world.registered_group(members=(activist,))
+    mentor = await world.mentor("Наставница")
+    await tg.send(mentor, mentor, "/tz Asia/Omsk")
+    await tg.send(mentor, mentor, "/hours Пн 18:00-20:00")
+    n = await ask(tg, activist, group, "Как зарегистрировать НКО? #юрист")
+
+    await tg.send(activist, activist, f"/ticket {n}")
+    view = tg.last(activist)
+    await tg.press(activist, view, "Записаться на консультацию")
+    days = tg.last(activist)
+    assert "Выберите день" in days.text and "Europe/Moscow" in days.text
+    assert days.buttons and all(b.startswith("Пн ") for b in days.buttons)
+    await tg.press(activist, days, days.buttons[0])
+    times = tg.message(days)
+    assert times.buttons[:4] == ["15:00", "15:30", "16:00", "16:30"]
+    await tg.press(activist, times, "15:00")
+
+    booked = tg.message(days)
+    assert "✅ Записано" in booked.text and "15:00 MSK" in booked.text
+    async with db() as session:
+        ticket = await session.get(Ticket, n)
+        assert ticket is not None and ticket.status == TicketStatus.claimed
+        made = (await session.execute(select(Booking))).scalar_one()
+        meeting = await session.get(Meeting, made.meeting_id)
+        assert meeting is not None and meeting.ticket_id == n
+        assert made.starts_at.astimezone(UTC).hour == 12  # 15:00 in Moscow, 18:00 in Omsk
+        audience = (await session.execute(select(MeetingAudience.person_id))).scalars().all()
+        assert len(audience) == 2
+        assert await session.scalar(select(func.count()).select_from(Reminder)) == 3
+    for person, local in ((activist, "15:00 MSK"), (mentor, "18:00")):
+        invitations = [m for m in tg.inbox(person) if "Придёте?" in m.text]
+        assert len(invitations) == 1 and local in invitations[0].text, tg.inbox(person)
+        assert any(m.document is not None for m in tg.inbox(person))
+    # The mentor's card now says the request is theirs.
+    assert "Решено" in card(tg, mentor, n).buttons
+
+    # The slot is taken now; a second booking for the same request is refused.
+    await tg.press(activist, view, "Записаться на консультацию")
+    assert "уже записана консультация" in str(tg.last_answer(activist).text)
+    assert await _count(db, Booking) == 1
+
+
+async def test_booking_from_the_claim_notice_goes_on_in_private(
+    world: World, db: async_sessionmaker[AsyncSession]
+) -> None:
+    tg = world.tg
+    activist = tg.user("Активист", started=True)
+    group = await world.registered_group(members=(activist,))
+    mentor = await world.mentor("Наставник")
+    await tg.send(mentor, mentor, "/hours Пн-Вс 10:00-12:00 1h")
+    n = await ask(tg, activist, group, "Нужна помощь с уставом #юрист")
+    await tg.press(mentor, card(tg, mentor, n), "Взять")
+    notice = next(m for m in tg.messages(group) if "взял" in m.text and f"#{n}" in m.text)
+    assert notice.buttons == ["Записаться на консультацию"]
+
+    stranger = tg.user("Посторонний", started=True)
+    group.members[stranger.id] = "member"
+    await tg.press(stranger, notice, "Записаться на консультацию")
+    assert "недействительна" in str(tg.last_answer(stranger).text)  # only the author books
+
+    await tg.press(activist, notice, "Записаться на консультацию")
+    assert "Сначала откройте личный чат" in str(tg.last_answer(activist).text)
+    await tg.start(activist)
+    await tg.press(activist, notice, "Записаться на консультацию")
+    assert "в личные сообщения" in str(tg.last_answer(activist).text)
+    days = tg.last(activist)
+    assert len(days.buttons) >= 13  # every day of the next two weeks has hours
+    await tg.press(activist, days, days.buttons[1])
+    await tg.press(activist, tg.message(days), tg.message(days).buttons[0])
+    assert "✅ Записано" in tg.message(days).text
+    assert await _count(db, Booking) == 1
+
+
+async def test_a_forged_slot_is_refused_and_books_nothing(
+    world: World, db: async_sessionmaker[AsyncSession]
+) -> None:
+    tg = world.tg
+    activist = tg.user("Активистка", started=True)
+    group = await world.registered_group(members=(activist,))
+    mentor = await world.mentor("Наставница")
+    await tg.send(mentor, mentor, "/hours Пн 18:00-20:00")
+    n = await ask(tg, activist, group, "Вопрос о гранте #юрист")
+    await tg.send(activist, activist, f"/ticket {n}")
+    view = tg.last(activist)
+    async with db() as session:
+        mentor_id = await session.scalar(select(Person.id).where(Person.telegram_id == mentor.id))
+    past = int((datetime.now(UTC) - timedelta(days=1)).timestamp() // 60)
+    odd = int((datetime.now(UTC) + timedelta(days=2, minutes=7)).timestamp() // 60)
+    forged = [
+        f"bs:{n}:{mentor_id}:{past}", f"bs:{n}:{mentor_id}:{odd}", f"bs:{n}:999:{odd}",
+        f"bs:{n}:x:1", f"bd:{n}:99999999999", f"bs:{n + 50}:{mentor_id}:{odd}",
+    ]  # fmt: skip
+    for data in forged:
+        await tg.press_data(activist, view, data)
+        answer = tg.last_answer(activist).text
+        assert answer is not None, data
+        assert "больше не свободно" in answer or "недействительна" in answer, (data, answer)
+    assert await _count(db, Booking) == 0
+    assert await _count(db, Meeting) == 0
+
+
+async def test_two_activists_race_for_one_slot_fifty_times(
+    server: FakeTelegram, database_url: str
+) -> None:
+    cast = await seed(database_url, server, groups=2, mentors=1, activists=2)
+    engine = create_engine(database_url)
+    factory = create_session_factory(engine)
+    now = datetime.now(UTC)
+    try:
+        async with transaction(factory) as session:
+            people = {p.telegram_id: p for p in (await session.execute(select(Person))).scalars()}
+            mentor = people[cast.mentors[0].id]
+            await office_hours.set_hours(
+                session, mentor, office_hours.parse_hours("Пн-Вс 00:00-24:00 10m"), now
+            )
+            legal = await session.scalar(select(Topic).where(Topic.code == "legal"))
+            programme_id = next(r.programme_id for r in mentor.roles)
+            numbers: list[tuple[int, int]] = []
+            for round_ in range(50):
+                pair = []
+                for side, fake in enumerate(cast.activists):
+                    ticket, _new = await tickets.open_ticket(
+                        session, programme_id=programme_id, author=people[fake.id],
+                        text=f"Вопрос {round_}-{side}", chat_telegram_id=cast.groups[side].id,
+                        message_id=1000 + round_, group_id=None, topic=legal,
+                        topic_confirmed=True, now=now,
+                    )  # fmt: skip
+                    await tickets.claim_ticket(session, ticket, mentor, now, capacity=1000)
+                    pair.append(ticket.id)
+                numbers.append((pair[0], pair[1]))
+        free = office_hours.slots(
+            office_hours.parse_hours("Пн-Вс 00:00-24:00 10m"),
+            ZoneInfo("Europe/Moscow"),
+            now=now + timedelta(hours=1),
+        )
+
+        async def attempt(ticket_id: int, activist_tg: int, starts_at: datetime) -> str:
+            try:
+                async with transaction(factory) as session:
+                    author = (
+                        await session.execute(
+                            select(Person).where(Person.telegram_id == activist_tg)
+                        )
+                    ).scalar_one()
+                    ticket = await session.get(Ticket, ticket_id)
+                    assert ticket is not None
+                    await booking.book(
+                        session, Actor.of(author, is_admin=False, language="ru"), ticket,
+                        mentor.id, starts_at, now=now, capacity=1000,
+                        default_zone="Europe/Moscow", title="Консультация", offsets=[],
+                        video_base_url="https://meet.example.org",
+                    )  # fmt: skip
+            except SlotTaken:
+                return "taken"
+            return "booked"
+
+        for (first, second), slot in zip(numbers, free, strict=False):
+            outcomes = await asyncio.gather(
+                attempt(first, cast.activists[0].id, slot.starts),
+                attempt(second, cast.activists[1].id, slot.starts),
+            )
+            assert sorted(outcomes) == ["booked", "taken"], (slot, outcomes)
+        async with factory() as session:
+            booked = (await session.execute(select(Booking))).scalars().all()
+        assert len(booked) == 50
+        assert len({b.starts_at for b in booked}) == 50
+    finally:
+        await engine.dispose()
