@@ -266,8 +266,21 @@ async def get_meeting(session: AsyncSession, number: int) -> Meeting:
     return meeting
 
 
-def _check_changeable(actor: Actor, meeting: Meeting, now: datetime) -> None:
-    if not may_manage(actor, meeting):
+def may_cancel(actor: Actor, meeting: Meeting) -> bool:
+    """Those who may manage it, and either side of a call about a ticket (a booked
+    consultation included): the activist may call it off as well as the mentor."""
+    if may_manage(actor, meeting):
+        return True
+    return meeting.ticket_id is not None and any(
+        a.person_id == actor.person.id for a in meeting.audience
+    )
+
+
+def _check_changeable(
+    actor: Actor, meeting: Meeting, now: datetime, *, cancelling: bool = False
+) -> None:
+    allowed = may_cancel(actor, meeting) if cancelling else may_manage(actor, meeting)
+    if not allowed:
         raise NotAllowed("not your meeting")
     if meeting.status != MeetingStatus.scheduled or meeting.ends_at <= now:
         raise InvalidInput("meeting is over or cancelled")
@@ -277,7 +290,7 @@ async def cancel_meeting(
     session: AsyncSession, meeting: Meeting, actor: Actor, now: datetime
 ) -> list[int]:
     """Cancel it and drop its unsent reminders; returns their ids (jobs to remove)."""
-    _check_changeable(actor, meeting, now)
+    _check_changeable(actor, meeting, now, cancelling=True)
     dropped = [reminder.id for reminder in await pending_of(session, meeting.id)]
     meeting.status = MeetingStatus.cancelled
     meeting.cancelled_at = now
