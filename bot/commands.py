@@ -64,6 +64,11 @@ COMMANDS: list[Command] = [
     Command(
         "programmes", __("programmes and their groups"), _for(ADMIN, RoleKind.coordinator.value)
     ),
+    Command(
+        "consultations",
+        __("the week's consultations: /consultations next"),
+        _for(ADMIN, RoleKind.coordinator.value),
+    ),
     Command("newprogramme", __("create a programme: /newprogramme Title"), _for(ADMIN)),
     Command("ask", __("ask the mentors: /ask your question"), _for(EVERYONE), group=True),
     Command("new", __("a new request, step by step"), _for(EVERYONE)),

@@ -7,6 +7,7 @@ from aiogram import Router
 from handlers import (
     audit,
     booking,
+    consultations,
     conversation,
     coordination,
     groups,
@@ -33,6 +34,7 @@ def build_routers() -> list[Router]:
         people.router(),
         hours.router(),
         booking.router(),
+        consultations.router(),
         insight.router(),
         roster.router(),
         audit.router(),

@@ -24,7 +24,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.delivery import Outbox
+from bot.delivery import Document, Outbox
 from bot.delivery.outbox import FollowUp
 from bot.domain import meetings, tickets
 from bot.domain.access import Actor
@@ -42,6 +42,7 @@ from bot.i18n import locale
 from bot.jobs.reminders import ReminderRunner
 from bot.news.meetings import MeetingNews
 from bot.timezones import zone
+from bot.views.calendar import meetings_ics
 from bot.views.meetings import (
     DraftAction,
     GroupToggle,
@@ -694,6 +695,10 @@ async def list_meetings(message: Message, group: GroupChat | None = None, **data
     if any(meetings.may_manage(t.actor, meeting) for meeting in found):
         lines.append(_("Change: /reschedule N date time · cancel: /cancel_meeting N"))
     await t.outbox.answer(message, "\n\n".join(lines))
+    if not in_group(message):
+        # All of them at once, for the person's own calendar.
+        calendar = meetings_ics(found, now=t.now, name=_("MentorDesk meetings"))
+        await t.outbox.answer_file(message, Document(filename="meetings.ics", content=calendar))
 
 
 async def cancel_meeting(message: Message, command: CommandObject, **data: Any) -> None:

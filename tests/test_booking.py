@@ -72,6 +72,18 @@ async def test_an_activist_on_moscow_time_books_an_omsk_mentors_evening(
     assert "уже записана консультация" in str(tg.last_answer(activist).text)
     assert await _count(db, Booking) == 1
 
+    # The activist calls it off: both are told, and the slot is free again.
+    await tg.send(activist, activist, f"/cancel_meeting {made.meeting_id}")
+    assert f"Встреча #{made.meeting_id} отменена" in tg.last(activist).text
+    assert any("отменена" in m.text for m in tg.inbox(mentor)[-3:]), tg.inbox(mentor)[-3:]
+    async with db() as session:
+        again = (await session.execute(select(Booking))).scalar_one()
+        assert again.live is None
+    await tg.press(activist, view, "Записаться на консультацию")
+    days = tg.last(activist)
+    await tg.press(activist, days, days.buttons[0])
+    assert "15:00" in tg.message(days).buttons
+
 
 async def test_booking_from_the_claim_notice_goes_on_in_private(
     world: World, db: async_sessionmaker[AsyncSession]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import icalendar
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -78,9 +79,14 @@ async def test_a_coordinator_schedules_the_conference_in_a_group(
     irina = await world.mentor("Ирина")
     await tg.send(irina, irina, "/tz Asia/Omsk")
     await tg.send(irina, irina, "/meetings")
-    listing = tg.last(irina).content
+    *_earlier, listed, all_of_them = tg.inbox(irina)
+    listing = listed.content
     assert TITLE in listing and "18:00 Asia/Omsk" in listing
     assert "15:00" not in listing.split("(")[0]
+    # With one .ics of every upcoming meeting, for her calendar.
+    assert all_of_them.document is not None and all_of_them.file_bytes is not None
+    events = icalendar.Calendar.from_ical(all_of_them.file_bytes).walk("VEVENT")
+    assert [str(e["summary"]) for e in events] == [TITLE]
 
     # Answers change the counts on the announcement.
     await tg.press(olga, announcement, "✅ Приду · 0")
@@ -242,7 +248,8 @@ async def test_a_mentor_schedules_a_call_about_the_ticket_they_hold(
     assert tg.message(invitation).buttons[0] == "✅ Приду · 1"
     # The call is in both people's /meetings, not in the group's.
     await tg.send(olga, olga, "/meetings")
-    assert f"Созвон по заявке #{n}" in tg.last(olga).content
+    assert f"Созвон по заявке #{n}" in tg.inbox(olga)[-2].content
+    assert tg.last(olga).document is not None  # the .ics of them all
     await tg.send(olga, group, "/meetings")
     assert "Ближайших встреч нет" in tg.last(group).content
 

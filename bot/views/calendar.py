@@ -6,6 +6,7 @@ a VTIMEZONE block; UID and SEQUENCE let a moved or cancelled meeting replace the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import icalendar
@@ -38,6 +39,33 @@ def meeting_ics(
     calendar.add("prodid", PRODUCT_ID)
     calendar.add("version", "2.0")
     calendar.add("method", "CANCEL" if cancelled else "PUBLISH")
+    event = _event(meeting, now, description)
+    if alarm_before is not None and not cancelled:
+        alarm = icalendar.Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", alarm_text or meeting.title)
+        alarm.add("trigger", -alarm_before)
+        event.add_component(alarm)
+    calendar.add_component(event)
+    data: bytes = calendar.to_ical()
+    return data
+
+
+def meetings_ics(meetings: Sequence[Meeting], *, now: datetime, name: str) -> bytes:
+    """Several meetings in one calendar (a week's schedule), each as its own VEVENT."""
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODUCT_ID)
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", name)
+    for meeting in meetings:
+        calendar.add_component(_event(meeting, now, ""))
+    data: bytes = calendar.to_ical()
+    return data
+
+
+def _event(meeting: Meeting, now: datetime, description: str) -> icalendar.Event:
+    cancelled = meeting.status == MeetingStatus.cancelled
     event = icalendar.Event()
     event.add("uid", event_uid(meeting))
     event.add("dtstamp", now.astimezone(UTC))
@@ -49,12 +77,4 @@ def meeting_ics(
     event.add("description", "\n".join(part for part in (description, meeting.video_url) if part))
     event.add("sequence", meeting.revision)
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
-    if alarm_before is not None and not cancelled:
-        alarm = icalendar.Alarm()
-        alarm.add("action", "DISPLAY")
-        alarm.add("description", alarm_text or meeting.title)
-        alarm.add("trigger", -alarm_before)
-        event.add_component(alarm)
-    calendar.add_component(event)
-    data: bytes = calendar.to_ical()
-    return data
+    return event
