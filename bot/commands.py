@@ -78,6 +78,9 @@ COMMANDS: list[Command] = [
     Command("reply", __("answer a request: /reply 42 text"), _for(RoleKind.mentor.value)),
     Command("hours", __("your office hours: /hours Mon 18:00-20:00"), _for(RoleKind.mentor.value)),
     Command(
+        "noshow", __("nobody came to a booked consultation: /noshow 7"), _for(RoleKind.mentor.value)
+    ),
+    Command(
         "resolve",
         __("mark a request resolved: /resolve 42"),
         _for(RoleKind.mentor.value, RoleKind.coordinator.value, ADMIN),

@@ -11,11 +11,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from aiogram import F, Router
+from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.domain import booking, meetings, tickets
-from bot.domain.booking import AlreadyBooked, NotASlot, NotBookable, Offer, SlotTaken
+from bot.domain.booking import AlreadyBooked, NotASlot, NotBookable, NotOver, Offer, SlotTaken
 from bot.domain.errors import DomainError, NotAllowed
 from bot.news.tickets import TicketNews
 from bot.timezones import zone
@@ -30,7 +31,7 @@ from bot.views.booking import (
     times_keyboard,
     times_text,
 )
-from handlers.common import invalid_button, zone_of
+from handlers.common import invalid_button, parse_number, zone_of
 from handlers.mentors import claimed
 from handlers.schedule import Tools, tools
 from models import Person, Ticket
@@ -38,6 +39,7 @@ from models import Person, Ticket
 
 def router() -> Router:
     router = Router(name="booking")
+    router.message.register(no_show, Command("noshow"))
     router.callback_query.register(start_booking, BookStart.filter())
     router.callback_query.register(day_chosen, BookDay.filter())
     router.callback_query.register(slot_chosen, BookSlot.filter())
@@ -218,3 +220,26 @@ async def slot_chosen(query: CallbackQuery, callback_data: BookSlot, **data: Any
         await claimed(ticket, mentor, news, pressed_on=None, booked=True)
     await t.news().announce(meeting)
     t.runner.plan_after_commit(t.session, await meetings.pending_of(t.session, meeting.id))
+
+
+async def no_show(message: Message, command: CommandObject, **data: Any) -> None:
+    """``/noshow N``: the activist did not come to booked consultation N (a meeting number)."""
+    t = tools(data)
+    number, _rest = parse_number(command.args)
+    if number is None:
+        await t.outbox.answer(
+            message, _("Write the consultation's meeting number: /noshow 7 (see /meetings).")
+        )
+        return
+    try:
+        await booking.mark_no_show(t.session, t.actor, number, t.now)
+    except NotOver:
+        await t.outbox.answer(message, _("Consultation #{n} has not ended yet.").format(n=number))
+        return
+    except (NotAllowed, NotBookable):
+        await t.outbox.answer(
+            message,
+            _("Only the mentor of booked consultation #{n} can mark a no-show.").format(n=number),
+        )
+        return
+    await t.outbox.answer(message, _("Noted: nobody came to consultation #{n}.").format(n=number))

@@ -44,8 +44,9 @@ class OfficeHoursOff(Base):
 
 
 class BookingStatus(enum.StrEnum):
-    booked = "booked"
+    booked = "booked"  # held, once it has ended
     cancelled = "cancelled"
+    no_show = "no_show"  # the activist did not come, as the mentor marked it
 
 
 class Booking(Base):

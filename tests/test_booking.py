@@ -14,7 +14,17 @@ from bot.db import create_engine, create_session_factory, transaction
 from bot.domain import booking, office_hours, tickets
 from bot.domain.access import Actor
 from bot.domain.booking import SlotTaken
-from models import Booking, Meeting, MeetingAudience, Person, Reminder, Ticket, TicketStatus, Topic
+from models import (
+    Booking,
+    BookingStatus,
+    Meeting,
+    MeetingAudience,
+    Person,
+    Reminder,
+    Ticket,
+    TicketStatus,
+    Topic,
+)
 from tests.burst import seed
 from tests.conftest import World
 from tests.fakeapi.server import FakeTelegram
@@ -211,3 +221,50 @@ async def test_two_activists_race_for_one_slot_fifty_times(
         assert len({b.starts_at for b in booked}) == 50
     finally:
         await engine.dispose()
+
+
+async def test_a_mentor_marks_a_no_show_and_stats_count_the_consultations(
+    world: World, db: async_sessionmaker[AsyncSession]
+) -> None:
+    tg = world.tg
+    activist = tg.user("Активистка", started=True)
+    group = await world.registered_group(members=(activist,))
+    coordinator = await world.coordinator("Координатор")
+    mentor = await world.mentor("Наставница")
+    await tg.send(mentor, mentor, "/hours Пн-Вс 10:00-12:00 1h")
+    n = await ask(tg, activist, group, "Помогите с отчётом #юрист")
+    await tg.send(activist, activist, f"/ticket {n}")
+    await tg.press(activist, tg.last(activist), "Записаться на консультацию")
+    days = tg.last(activist)
+    await tg.press(activist, days, days.buttons[0])
+    await tg.press(activist, tg.message(days), tg.message(days).buttons[0])
+    async with db() as session:
+        made = (await session.execute(select(Booking))).scalar_one()
+    meeting_id = made.meeting_id
+
+    await tg.send(mentor, mentor, f"/noshow {meeting_id}")
+    assert "ещё не закончилась" in tg.last(mentor).text
+    await tg.send(activist, activist, f"/noshow {meeting_id}")
+    assert "может только её наставник" in tg.last(activist).text
+    await tg.send(mentor, mentor, "/noshow")
+    assert "Напишите номер" in tg.last(mentor).text
+
+    # As if it had been a month ago: it has ended, and nobody came.
+    shift = timedelta(days=-30)
+    async with transaction(db) as session:
+        booked = await session.get(Booking, made.id)
+        meeting = await session.get(Meeting, meeting_id)
+        assert booked is not None and meeting is not None
+        booked.starts_at += shift
+        booked.ends_at += shift
+        meeting.starts_at += shift
+    await tg.send(mentor, mentor, f"/noshow {meeting_id}")
+    assert f"на консультацию #{meeting_id} никто не пришёл" in tg.last(mentor).text
+    async with db() as session:
+        marked = await session.get(Booking, made.id)
+        assert marked is not None and marked.status == BookingStatus.no_show
+
+    await tg.send(coordinator, coordinator, "/stats all")
+    figures = next(m.text for m in reversed(tg.inbox(coordinator)) if "Консультации" in m.text)
+    assert "• всего — 1 / 0 / 0 / 1" in figures
+    assert "• Наставница — 1 / 0 / 0 / 1" in figures

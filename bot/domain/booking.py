@@ -209,3 +209,23 @@ async def _live_at(session: AsyncSession, mentor_id: int, starts_at: datetime) -
         )
     )
     return found is not None
+
+
+class NotOver(DomainError):
+    """The consultation has not ended yet."""
+
+
+async def mark_no_show(
+    session: AsyncSession, actor: Actor, meeting_id: int, now: datetime
+) -> Booking:
+    """The mentor marks that the activist did not come to a booked consultation that ended."""
+    found = await session.scalar(select(Booking).where(Booking.meeting_id == meeting_id))
+    if found is None or found.mentor_id != actor.person.id:
+        raise NotAllowed("only the mentor of a booked consultation")
+    if found.status == BookingStatus.cancelled:
+        raise NotBookable(found.ticket_id)
+    if found.ends_at > now:
+        raise NotOver(meeting_id)
+    found.status = BookingStatus.no_show
+    await session.flush()
+    return found

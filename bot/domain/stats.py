@@ -34,6 +34,8 @@ from bot.domain.access import Actor
 from bot.domain.errors import InvalidInput, NotAllowed
 from bot.timezones import zone
 from models import (
+    Booking,
+    BookingStatus,
     Meeting,
     MeetingStatus,
     Person,
@@ -270,6 +272,21 @@ class MeetingFigures:
 
 
 @dataclass(frozen=True)
+class ConsultationCount:
+    booked: int = 0  # every consultation booked for a moment of the period
+    held: int = 0  # booked, ended, neither cancelled nor marked a no-show
+    cancelled: int = 0
+    no_show: int = 0
+
+
+@dataclass(frozen=True)
+class ConsultationFigures:
+    total: ConsultationCount = field(default_factory=ConsultationCount)
+    by_mentor: list[tuple[Person, ConsultationCount]] = field(default_factory=list)
+    by_topic: list[tuple[Topic | None, ConsultationCount]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class WeeklySeries:
     """Requests per week (Mondays in the period's zone) and topic, for the chart."""
 
@@ -297,6 +314,7 @@ class Stats:
     mentors: list[MentorLoad]
     meetings: MeetingFigures
     weekly: WeeklySeries
+    consultations: ConsultationFigures = field(default_factory=ConsultationFigures)
 
     @property
     def empty(self) -> bool:
@@ -489,7 +507,63 @@ async def collect(
         mentors=await _mentor_loads(session, programme_ids, conditions, rows),
         meetings=await _meetings(session, programme_ids, period, now),
         weekly=weekly_series([(r.created_at, r.topic_id) for r in rows], period, topics),
+        consultations=await _consultations(session, programme_ids, period, now, topics),
     )
+
+
+async def _consultations(
+    session: AsyncSession,
+    programme_ids: Sequence[int],
+    period: Period,
+    now: datetime,
+    topics: dict[int, Topic],
+) -> ConsultationFigures:
+    """Consultations booked for moments of the period, by how they went, mentor and topic."""
+    query = (
+        select(Booking.mentor_id, Ticket.topic_id, Booking.status, Booking.ends_at)
+        .join(Ticket, Ticket.id == Booking.ticket_id)
+        .where(Ticket.programme_id.in_(programme_ids), Booking.starts_at < period.end)
+    )
+    if period.start is not None:
+        query = query.where(Booking.starts_at >= period.start)
+    total = [0, 0, 0, 0]
+    per_mentor: dict[int, list[int]] = {}
+    per_topic: dict[int | None, list[int]] = {}
+    for mentor_id, topic_id, status, ends_at in await session.execute(query):
+        held = status == BookingStatus.booked and ends_at <= now
+        row = [1, int(held), int(status == BookingStatus.cancelled),
+               int(status == BookingStatus.no_show)]  # fmt: skip
+        total = _add(total, row)
+        per_mentor[mentor_id] = _add(per_mentor.get(mentor_id, [0, 0, 0, 0]), row)
+        per_topic[topic_id] = _add(per_topic.get(topic_id, [0, 0, 0, 0]), row)
+    if not total[0]:
+        return ConsultationFigures()
+    people = {
+        p.id: p
+        for p in (
+            await session.execute(select(Person).where(Person.id.in_(list(per_mentor))))
+        ).scalars()
+    }
+    by_mentor = sorted(
+        (
+            (people[key], ConsultationCount(*row))
+            for key, row in per_mentor.items()
+            if key in people
+        ),
+        key=lambda pair: (-pair[1].booked, pair[0].display_name),
+    )
+    by_topic = sorted(
+        (
+            (topics.get(key) if key is not None else None, ConsultationCount(*row))
+            for key, row in per_topic.items()
+        ),
+        key=lambda pair: (-pair[1].booked, _topic_order(pair[0])),
+    )
+    return ConsultationFigures(ConsultationCount(*total), by_mentor, by_topic)
+
+
+def _add(a: list[int], b: list[int]) -> list[int]:
+    return [x + y for x, y in zip(a, b, strict=True)]
 
 
 async def _mentor_loads(

@@ -17,7 +17,14 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.numbers import format_decimal, format_percent
 
 from bot.domain.export import ExportText, Value
-from bot.domain.stats import Durations, Period, PeriodKind, Stats, WeeklySeries
+from bot.domain.stats import (
+    ConsultationCount,
+    Durations,
+    Period,
+    PeriodKind,
+    Stats,
+    WeeklySeries,
+)
 from bot.views.charts import ChartText
 from bot.views.tickets import status_title
 from models import MeetingStatus, Person, Programme, TicketStatus, Topic
@@ -198,7 +205,20 @@ def stats_body(stats: Stats, language: str) -> list[str]:
             held=stats.meetings.held, coming=stats.meetings.coming
         ),
     ]
+    consultations = stats.consultations
+    if consultations.total.booked:
+        lines += ["", _("<b>Consultations</b> (booked / held / cancelled / no-show)")]
+        lines.append(_("• all — {counts}").format(counts=_counts(consultations.total)))
+        for person, count in consultations.by_mentor[:MAX_MENTORS_SHOWN]:
+            name = html.escape(short(mentor_name(person), NAME_LIMIT))
+            lines.append(f"• {name} — {_counts(count)}")
+        for topic, count in consultations.by_topic[:MAX_TOPICS_SHOWN]:
+            lines.append(f"• {html.escape(topic_name(topic, language))} — {_counts(count)}")
     return lines
+
+
+def _counts(count: ConsultationCount) -> str:
+    return f"{count.booked} / {count.held} / {count.cancelled} / {count.no_show}"
 
 
 def stats_text(stats: Stats, language: str) -> str:

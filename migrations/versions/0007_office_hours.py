@@ -19,7 +19,9 @@ down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-BOOKING_STATUS = sa.Enum("booked", "cancelled", name="bookingstatus", native_enum=False, length=16)
+BOOKING_STATUS = sa.Enum(
+    "booked", "cancelled", "no_show", name="bookingstatus", native_enum=False, length=16
+)
 
 
 def upgrade() -> None:
