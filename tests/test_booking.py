@@ -25,10 +25,11 @@ from models import (
     TicketStatus,
     Topic,
 )
+from tests.booking_steps import book_from_ticket, request_with_hours
 from tests.burst import seed
 from tests.conftest import World
 from tests.fakeapi.server import FakeTelegram
-from tests.ticket_steps import ask, card
+from tests.ticket_steps import card
 
 
 async def _count(db: async_sessionmaker[AsyncSession], model: type) -> int:
@@ -40,12 +41,8 @@ async def test_an_activist_on_moscow_time_books_an_omsk_mentors_evening(
     world: World, db: async_sessionmaker[AsyncSession]
 ) -> None:
     tg = world.tg
-    activist = tg.user("Активистка", started=True)
-    group = await world.registered_group(members=(activist,))
-    mentor = await world.mentor("Наставница")
-    await tg.send(mentor, mentor, "/tz Asia/Omsk")
-    await tg.send(mentor, mentor, "/hours Пн 18:00-20:00")
-    n = await ask(tg, activist, group, "Как зарегистрировать НКО? #юрист")
+    scene = await request_with_hours(world, "Пн 18:00-20:00", mentor_zone="Asia/Omsk")
+    activist, mentor, n = scene.activist, scene.mentor, scene.ticket
 
     await tg.send(activist, activist, f"/ticket {n}")
     view = tg.last(activist)
@@ -99,11 +96,8 @@ async def test_booking_from_the_claim_notice_goes_on_in_private(
     world: World, db: async_sessionmaker[AsyncSession]
 ) -> None:
     tg = world.tg
-    activist = tg.user("Активист", started=True)
-    group = await world.registered_group(members=(activist,))
-    mentor = await world.mentor("Наставник")
-    await tg.send(mentor, mentor, "/hours Пн-Вс 10:00-12:00 1h")
-    n = await ask(tg, activist, group, "Нужна помощь с уставом #юрист")
+    scene = await request_with_hours(world, "Пн-Вс 10:00-12:00 1h")
+    activist, group, mentor, n = scene.activist, scene.group, scene.mentor, scene.ticket
     await tg.press(mentor, card(tg, mentor, n), "Взять")
     notice = next(m for m in tg.messages(group) if "взял" in m.text and f"#{n}" in m.text)
     assert notice.buttons == ["Записаться на консультацию"]
@@ -130,11 +124,8 @@ async def test_a_forged_slot_is_refused_and_books_nothing(
     world: World, db: async_sessionmaker[AsyncSession]
 ) -> None:
     tg = world.tg
-    activist = tg.user("Активистка", started=True)
-    group = await world.registered_group(members=(activist,))
-    mentor = await world.mentor("Наставница")
-    await tg.send(mentor, mentor, "/hours Пн 18:00-20:00")
-    n = await ask(tg, activist, group, "Вопрос о гранте #юрист")
+    scene = await request_with_hours(world, "Пн 18:00-20:00")
+    activist, mentor, n = scene.activist, scene.mentor, scene.ticket
     await tg.send(activist, activist, f"/ticket {n}")
     view = tg.last(activist)
     async with db() as session:
@@ -227,17 +218,10 @@ async def test_a_mentor_marks_a_no_show_and_stats_count_the_consultations(
     world: World, db: async_sessionmaker[AsyncSession]
 ) -> None:
     tg = world.tg
-    activist = tg.user("Активистка", started=True)
-    group = await world.registered_group(members=(activist,))
+    scene = await request_with_hours(world, "Пн-Вс 10:00-12:00 1h")
+    activist, mentor = scene.activist, scene.mentor
     coordinator = await world.coordinator("Координатор")
-    mentor = await world.mentor("Наставница")
-    await tg.send(mentor, mentor, "/hours Пн-Вс 10:00-12:00 1h")
-    n = await ask(tg, activist, group, "Помогите с отчётом #юрист")
-    await tg.send(activist, activist, f"/ticket {n}")
-    await tg.press(activist, tg.last(activist), "Записаться на консультацию")
-    days = tg.last(activist)
-    await tg.press(activist, days, days.buttons[0])
-    await tg.press(activist, tg.message(days), tg.message(days).buttons[0])
+    assert "✅ Записано" in (await book_from_ticket(tg, activist, scene.ticket)).text
     async with db() as session:
         made = (await session.execute(select(Booking))).scalar_one()
     meeting_id = made.meeting_id
