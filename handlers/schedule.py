@@ -188,6 +188,8 @@ def refusal(error: DomainError) -> str:
         return _("There is no such meeting.")
     if isinstance(error, NotAllowed):
         return _("Only the programme's coordinators or the meeting's organiser can do this.")
+    if isinstance(error, meetings.SlotBusy):
+        return _("Another consultation is booked with this mentor at that time.")
     return _("This meeting is over or cancelled, so it cannot be changed.")
 
 

@@ -252,3 +252,38 @@ async def test_a_mentor_marks_a_no_show_and_stats_count_the_consultations(
     figures = next(m.text for m in reversed(tg.inbox(coordinator)) if "Консультации" in m.text)
     assert "• всего — 1 / 0 / 0 / 1" in figures
     assert "• Наставница — 1 / 0 / 0 / 1" in figures
+
+
+async def test_a_rescheduled_consultation_moves_its_slot_and_reminders(
+    world: World, db: async_sessionmaker[AsyncSession]
+) -> None:
+    tg = world.tg
+    scene = await request_with_hours(world, "Пн-Вс 10:00-12:00 1h")
+    activist, mentor = scene.activist, scene.mentor
+    first = await book_from_ticket(tg, activist, scene.ticket, day=1, time="10:00")
+    assert "✅ Записано" in first.text
+    async with db() as session:
+        made = (await session.execute(select(Booking))).scalar_one()
+    old_start = made.starts_at
+
+    # The mentor moves it a day on; the activist hears of it; the old slot is free again.
+    moved_to = old_start.astimezone(ZoneInfo("Europe/Moscow")) + timedelta(days=1, hours=1)
+    await tg.send(mentor, mentor, f"/reschedule {made.meeting_id} {moved_to:%d.%m.%Y %H:%M}")
+    assert f"Встреча #{made.meeting_id} перенесена" in tg.last(mentor).text
+    assert any("Перенос" in m.text for m in tg.inbox(activist)[-3:]), tg.inbox(activist)[-3:]
+    async with db() as session:
+        booked = await session.get(Booking, made.id)
+        assert booked is not None and booked.starts_at == moved_to.astimezone(UTC)
+        reminders = (await session.execute(select(Reminder))).scalars().all()
+        assert reminders and all(
+            r.due_at == moved_to.astimezone(UTC) - timedelta(seconds=r.offset_seconds)
+            for r in reminders
+        )
+    async with transaction(db) as session:
+        ticket = await session.get(Ticket, scene.ticket)
+        assert ticket is not None
+        freed = await booking.offers(
+            session, ticket, now=datetime.now(UTC), capacity=10, default_zone="Europe/Moscow"
+        )
+    assert old_start in {slot.starts for offer in freed for slot in offer.slots}
+    assert moved_to.astimezone(UTC) not in {slot.starts for offer in freed for slot in offer.slots}

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.access import Actor
-from bot.domain.errors import InvalidInput, NotAllowed, NotFound
+from bot.domain.errors import DomainError, InvalidInput, NotAllowed, NotFound
 from bot.domain.people import language_of
 from bot.domain.schedule_parser import MAX_DURATION, MAX_TITLE
 from models import (
@@ -91,6 +91,10 @@ def new_room(video_base_url: str) -> str:
     """A fresh Jitsi room: 120 random bits in lower case, since Jitsi folds room names' case."""
     token = base64.b32encode(secrets.token_bytes(15)).decode().lower()
     return f"{video_base_url.rstrip('/')}/{ROOM_PREFIX}{token}"
+
+
+class SlotBusy(DomainError):
+    """The mentor already has another consultation booked at that moment."""
 
 
 def may_schedule_for(actor: Actor, programme_id: int) -> bool:
@@ -329,11 +333,28 @@ async def reschedule_meeting(
     _check_changeable(actor, meeting, now)
     if starts_at <= now:
         raise InvalidInput("past")
+    booked = await session.scalar(
+        select(Booking).where(Booking.meeting_id == meeting.id, Booking.live.is_(True))
+    )
+    if booked is not None and starts_at != booked.starts_at:
+        clash = await session.scalar(
+            select(Booking.id).where(
+                Booking.mentor_id == booked.mentor_id,
+                Booking.starts_at == starts_at,
+                Booking.live.is_(True),
+            )
+        )
+        if clash is not None:
+            raise SlotBusy(starts_at)
     meeting.starts_at = starts_at
     meeting.zone = zone
     if duration is not None:
         meeting.duration_minutes = max(1, int(duration.total_seconds() // 60))
     meeting.revision += 1
+    if booked is not None:
+        # A booked consultation moves with its slot: the old one is free again.
+        booked.starts_at = starts_at
+        booked.ends_at = starts_at + meeting.duration
     result = await session.execute(select(Reminder).where(Reminder.meeting_id == meeting.id))
     for reminder in result.scalars():
         reminder.due_at = starts_at - timedelta(seconds=reminder.offset_seconds)
