@@ -208,9 +208,6 @@ class Scheduler:
         self.leading = False
         self.beat = time.monotonic()  # the last turn of its loop: it is alive, not stuck
         self._writer = _Writer(self)
-        self.sent_total = 0
-        self.failed_total = 0
-        self.retry_after_total = 0
 
     # --- the outside ---------------------------------------------------------------------------
 
@@ -692,7 +689,6 @@ class Scheduler:
 
     async def _flood(self, row: Row, error: TelegramRetryAfter, counted: bool) -> Outcome:
         await self._answered(row, counted)
-        self.retry_after_total += 1
         if self.metrics is not None:
             self.metrics.flood.inc()
         now = time.time()
@@ -907,13 +903,11 @@ class _Writer:
                 )  # fmt: skip
                 dropped.extend(r.id for r in outcome.dropped)
                 if sent:
-                    scheduler.sent_total += 1
                     if row.record and outcome.message_id:
                         links.setdefault(row.record, []).append(
                             {"o": row.id, "m": outcome.message_id}
                         )
                 elif outcome.status == OutboxStatus.failed:
-                    scheduler.failed_total += 1
                     await _note_failure(session, outcome, now)
                 if outcome.status in (OutboxStatus.sent, OutboxStatus.failed):
                     await _follow_up(outbox, outcome)

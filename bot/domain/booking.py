@@ -80,6 +80,34 @@ async def _mentors(session: AsyncSession, ticket: Ticket, *, capacity: int) -> l
     return [c.person for c in await matching.candidates_for(session, ticket, capacity=capacity)]
 
 
+async def free_slots(
+    session: AsyncSession, mentor: Person, *, now: datetime, days: int, default_zone: str
+) -> list[Slot] | None:
+    """The mentor's slots from ``now`` over ``days`` days that nobody has booked, on days they
+    are not off; None for a mentor without office hours."""
+    hours = await office_hours.hours_of(session, mentor)
+    if hours is None:
+        return None
+    mentor_zone = zone(mentor.timezone or default_zone)
+    off = await office_hours.days_off_of(session, mentor, now.astimezone(mentor_zone).date())
+    booked = set(
+        (
+            await session.execute(
+                select(Booking.starts_at).where(
+                    Booking.mentor_id == mentor.id,
+                    Booking.live.is_(True),
+                    Booking.starts_at > now,
+                )
+            )
+        ).scalars()
+    )
+    return [
+        s
+        for s in office_hours.slots(hours, mentor_zone, now=now, days=days, off=off)
+        if s.starts not in booked
+    ]
+
+
 async def offers(
     session: AsyncSession,
     ticket: Ticket,
@@ -88,32 +116,15 @@ async def offers(
     capacity: int,
     default_zone: str,
     days: int = BOOKING_DAYS,
+    mentor_id: int | None = None,
 ) -> list[Offer]:
-    """Who can be booked for the ticket, with their free slots (mentors without any left out)."""
+    """Who can be booked for the ticket (or only ``mentor_id``, if they can), with their free
+    slots; mentors without any are left out."""
     found = []
     for mentor in await _mentors(session, ticket, capacity=capacity):
-        hours = await office_hours.hours_of(session, mentor)
-        if hours is None:
+        if mentor_id is not None and mentor.id != mentor_id:
             continue
-        mentor_zone = zone(mentor.timezone or default_zone)
-        today = now.astimezone(mentor_zone).date()
-        off = await office_hours.days_off_of(session, mentor, today)
-        booked = set(
-            (
-                await session.execute(
-                    select(Booking.starts_at).where(
-                        Booking.mentor_id == mentor.id,
-                        Booking.live.is_(True),
-                        Booking.starts_at > now,
-                    )
-                )
-            ).scalars()
-        )
-        free = [
-            s
-            for s in office_hours.slots(hours, mentor_zone, now=now, days=days, off=off)
-            if s.starts not in booked
-        ]
+        free = await free_slots(session, mentor, now=now, days=days, default_zone=default_zone)
         if free:
             found.append(Offer(mentor, free))
     return found
@@ -142,19 +153,13 @@ async def book(
     existing = await upcoming_booking(session, ticket, now)
     if existing is not None:
         raise AlreadyBooked(existing)
-    offer = next(
-        (
-            o
-            for o in await offers(
-                session, ticket, now=now, capacity=capacity, default_zone=default_zone
-            )
-            if o.mentor.id == mentor_id
-        ),
-        None,
-    )
-    slot = next((s for s in offer.slots if s.starts == starts_at), None) if offer else None
-    if offer is None or slot is None:
-        if await _live_at(session, mentor_id, starts_at):
+    offered = await offers(
+        session, ticket, now=now, capacity=capacity, default_zone=default_zone,
+        mentor_id=mentor_id,
+    )  # fmt: skip
+    slot = next((s for o in offered for s in o.slots if s.starts == starts_at), None)
+    if slot is None:
+        if await office_hours.booked_at(session, mentor_id, starts_at) is not None:
             raise SlotTaken(starts_at)
         raise NotASlot(starts_at)
     booking = Booking(
@@ -167,12 +172,6 @@ async def book(
         live=True,
         created_at=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(booking)
-    except IntegrityError as error:
-        raise SlotTaken(starts_at) from error
-    claimed = False
     mentor = await session.scalar(
         select(Person)
         .where(Person.id == mentor_id)
@@ -180,9 +179,14 @@ async def book(
         .execution_options(populate_existing=True)
     )
     assert mentor is not None
-    if ticket.status == TicketStatus.open:
+    try:
+        async with session.begin_nested():
+            session.add(booking)
+    except IntegrityError as error:
+        raise SlotTaken(starts_at) from error
+    claimed = ticket.status == TicketStatus.open
+    if claimed:
         await tickets.claim_ticket(session, ticket, mentor, now, capacity=capacity)
-        claimed = True
     meeting = await meetings.schedule_booked_call(
         session,
         ticket,
@@ -200,15 +204,6 @@ async def book(
     booking.meeting_id = meeting.id
     await session.flush()
     return booking, meeting, claimed
-
-
-async def _live_at(session: AsyncSession, mentor_id: int, starts_at: datetime) -> bool:
-    found = await session.scalar(
-        select(Booking.id).where(
-            Booking.mentor_id == mentor_id, Booking.starts_at == starts_at, Booking.live.is_(True)
-        )
-    )
-    return found is not None
 
 
 class NotOver(DomainError):

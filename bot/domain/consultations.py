@@ -11,10 +11,9 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import matching, office_hours
+from bot.domain import booking, matching
 from bot.domain.errors import InvalidInput
 from bot.domain.office_hours import Slot
-from bot.timezones import zone
 from models import Booking, Meeting, MeetingStatus, Person
 
 THIS_WEEK = frozenset({"", "week", "неделя", "эта", "tydzień", "tydzien"})
@@ -88,24 +87,14 @@ async def week(
             )
         ).scalars()
         booked = sorted((Slot(b.starts_at, b.ends_at) for b in booked_rows), key=lambda s: s.starts)
-        free: list[Slot] = []
-        hours = await office_hours.hours_of(session, mentor)
-        if hours is not None and ends > now:
-            mentor_zone = zone(mentor.timezone or default_zone)
-            since = max(now, starts)
-            off = await office_hours.days_off_of(
-                session, mentor, since.astimezone(mentor_zone).date()
-            )
-            taken = {s.starts for s in booked}
-            free = [
-                s
-                for s in office_hours.slots(
-                    hours, mentor_zone, now=since, days=(ends - since).days + 1, off=off
-                )
-                if starts <= s.starts < ends and s.starts not in taken
-            ]
-        if hours is not None or booked:
-            rows.append(MentorWeek(mentor, free, booked))
+        since = max(now, starts)
+        free = await booking.free_slots(
+            session, mentor, now=since, days=max(0, (ends - since).days + 1),
+            default_zone=default_zone,
+        )  # fmt: skip
+        if free is not None or booked:
+            in_week = [s for s in free or [] if starts <= s.starts < ends]
+            rows.append(MentorWeek(mentor, in_week, booked))
     found = (
         await session.execute(
             select(Meeting)

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import office_hours
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError, InvalidInput, NotAllowed, NotFound
 from bot.domain.people import language_of
@@ -336,16 +337,12 @@ async def reschedule_meeting(
     booked = await session.scalar(
         select(Booking).where(Booking.meeting_id == meeting.id, Booking.live.is_(True))
     )
-    if booked is not None and starts_at != booked.starts_at:
-        clash = await session.scalar(
-            select(Booking.id).where(
-                Booking.mentor_id == booked.mentor_id,
-                Booking.starts_at == starts_at,
-                Booking.live.is_(True),
-            )
-        )
-        if clash is not None:
-            raise SlotBusy(starts_at)
+    if (
+        booked is not None
+        and starts_at != booked.starts_at
+        and await office_hours.booked_at(session, booked.mentor_id, starts_at) is not None
+    ):
+        raise SlotBusy(starts_at)
     meeting.starts_at = starts_at
     meeting.zone = zone
     if duration is not None:

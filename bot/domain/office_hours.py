@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import OfficeHours, OfficeHoursOff, Person
+from models import Booking, OfficeHours, OfficeHoursOff, Person
 
 DEFAULT_SLOT = timedelta(minutes=30)
 SHORTEST_SLOT = timedelta(minutes=10)
@@ -300,6 +300,15 @@ async def days_off_of(session: AsyncSession, person: Person, today: date) -> lis
 
 async def clear_days_off(session: AsyncSession, person: Person) -> None:
     await session.execute(delete(OfficeHoursOff).where(OfficeHoursOff.person_id == person.id))
+
+
+async def booked_at(session: AsyncSession, mentor_id: int, starts_at: datetime) -> int | None:
+    """The live booking holding that slot of the mentor, if any."""
+    return await session.scalar(
+        select(Booking.id).where(
+            Booking.mentor_id == mentor_id, Booking.starts_at == starts_at, Booking.live.is_(True)
+        )
+    )
 
 
 # --- slots -----------------------------------------------------------------------------------
