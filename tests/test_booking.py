@@ -7,8 +7,10 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.db import create_engine, create_session_factory, transaction
 from bot.domain import booking, office_hours, tickets
@@ -287,3 +289,46 @@ async def test_a_rescheduled_consultation_moves_its_slot_and_reminders(
         )
     assert old_start in {slot.starts for offer in freed for slot in offer.slots}
     assert moved_to.astimezone(UTC) not in {slot.starts for offer in freed for slot in offer.slots}
+
+
+async def test_a_booking_whose_claim_was_lost_leaves_nothing_behind(
+    server: FakeTelegram, database_url: str
+) -> None:
+    """The activist saw the request open and booked mentor A; mentor B took it a moment
+    earlier. The claim fails, and the slot it would have held is not kept either."""
+    cast = await seed(database_url, server, groups=1, mentors=2, activists=1)
+    engine = create_engine(database_url)
+    factory = create_session_factory(engine)
+    now = datetime.now(UTC)
+    try:
+        async with transaction(factory) as session:
+            people = {p.telegram_id: p for p in (await session.execute(select(Person))).scalars()}
+            first, second = (people[m.id] for m in cast.mentors)
+            author = people[cast.activists[0].id]
+            hours = office_hours.parse_hours("Пн-Вс 10:00-12:00 1h")
+            await office_hours.set_hours(session, first, hours, now)
+            legal = await session.scalar(select(Topic).where(Topic.code == "legal"))
+            ticket, _new = await tickets.open_ticket(
+                session, programme_id=next(r.programme_id for r in first.roles), author=author,
+                text="Вопрос", chat_telegram_id=cast.groups[0].id, message_id=1, group_id=None,
+                topic=legal, topic_confirmed=True, now=now,
+            )  # fmt: skip
+            await tickets.claim_ticket(session, ticket, second, now, capacity=10)
+            slot = office_hours.slots(hours, ZoneInfo("Europe/Moscow"), now=now)[0]
+            # As the booking press saw it: still open.
+            set_committed_value(ticket, "status", TicketStatus.open)
+            set_committed_value(ticket, "assignee_id", None)
+            with pytest.raises(tickets.AlreadyTaken):
+                await booking.book(
+                    session, Actor.of(author, is_admin=False, language="ru"), ticket,
+                    first.id, slot.starts, now=now, capacity=10,
+                    default_zone="Europe/Moscow", title="Консультация", offsets=[],
+                    video_base_url="https://meet.example.org",
+                )  # fmt: skip
+        async with factory() as session:
+            assert await session.scalar(select(func.count()).select_from(Booking)) == 0
+            assert await session.scalar(select(func.count()).select_from(Meeting)) == 0
+            kept = await session.get(Ticket, ticket.id)
+            assert kept is not None and kept.assignee_id == second.id
+    finally:
+        await engine.dispose()

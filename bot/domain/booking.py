@@ -179,14 +179,17 @@ async def book(
         .execution_options(populate_existing=True)
     )
     assert mentor is not None
+    claimed = ticket.status == TicketStatus.open
     try:
+        # The slot and the claim together: a claim lost to another mentor takes the booking
+        # back with it, and a slot lost to another activist leaves the ticket as it was.
         async with session.begin_nested():
             session.add(booking)
+            await session.flush()
+            if claimed:
+                await tickets.claim_ticket(session, ticket, mentor, now, capacity=capacity)
     except IntegrityError as error:
         raise SlotTaken(starts_at) from error
-    claimed = ticket.status == TicketStatus.open
-    if claimed:
-        await tickets.claim_ticket(session, ticket, mentor, now, capacity=capacity)
     meeting = await meetings.schedule_booked_call(
         session,
         ticket,
