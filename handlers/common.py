@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from aiogram import F
-from aiogram.types import CallbackQuery, Message
+from typing import Any
+
+from aiogram.filters import Filter
+from aiogram.types import CallbackQuery, Message, TelegramObject
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
@@ -12,9 +14,26 @@ from bot.domain.access import Actor
 from bot.domain.tickets import FileRef
 
 GROUP_TYPES = frozenset({"group", "supergroup"})
-# A filter for routers: the message or event comes from a group.
-IN_GROUP = F.chat.type.in_(GROUP_TYPES)
-IN_PRIVATE = F.chat.type == "private"
+
+
+class ChatKind(Filter):
+    """The event happened in a chat of one of these kinds (a button press has no chat here).
+
+    Checked in the event loop: aiogram runs a bare magic filter such as ``F.chat.type`` in a
+    worker thread, a thread hop for every check of every update.
+    """
+
+    def __init__(self, kinds: frozenset[str]) -> None:
+        self.kinds = kinds
+
+    async def __call__(self, event: TelegramObject) -> bool:
+        chat: Any = getattr(event, "chat", None)
+        return chat is not None and chat.type in self.kinds
+
+
+# Filters for routers: the message or event comes from a group, or from a private chat.
+IN_GROUP = ChatKind(GROUP_TYPES)
+IN_PRIVATE = ChatKind(frozenset({"private"}))
 
 
 def in_group(message: Message) -> bool:

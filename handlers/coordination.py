@@ -45,7 +45,7 @@ from bot.views.tickets import (
     topic_keyboard,
     when,
 )
-from handlers.common import IN_GROUP, invalid_button, parse_number, private_only
+from handlers.common import IN_GROUP, IN_PRIVATE, invalid_button, parse_number, private_only
 from handlers.ticket_common import refusal
 from models import ACTIVE_STATUSES, RoleKind, Ticket, TicketStatus, Topic
 
@@ -70,7 +70,7 @@ STATUS_WORDS = {
 
 def router() -> Router:
     router = Router(name="coordination")
-    private = F.chat.type == "private"
+    private = IN_PRIVATE
     router.message.register(private_only, Command(*PRIVATE_ONLY), IN_GROUP)
     router.message.register(show_ticket, Command("ticket"), private)
     router.message.register(my_tickets, Command("my"), private)

@@ -6,7 +6,7 @@ import html
 from datetime import datetime
 from typing import Any
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.filters import (
     JOIN_TRANSITION,
     ChatMemberUpdatedFilter,
@@ -33,7 +33,7 @@ from bot.domain.programmes import (
     note_chat,
     register_chat,
 )
-from handlers.common import IN_GROUP, in_group
+from handlers.common import IN_GROUP, IN_PRIVATE, in_group
 from models import GroupChat, Programme, RoleKind
 
 # Commands that make sense in a group the bot serves no programme in yet.
@@ -47,13 +47,19 @@ class RegisterPick(CallbackData, prefix="reg"):
 def router() -> Router:
     router = Router(name="groups")
     router.my_chat_member.register(bot_added, ChatMemberUpdatedFilter(JOIN_TRANSITION), IN_GROUP)
-    router.message.register(migrated, F.migrate_to_chat_id)
-    router.message.register(migrated, F.migrate_from_chat_id)
+    router.message.register(migrated, _Migration())
     router.message.register(register, Command("register"), IN_GROUP)
-    router.message.register(register_in_private, Command("register"), F.chat.type == "private")
+    router.message.register(register_in_private, Command("register"), IN_PRIVATE)
     router.callback_query.register(register_picked, RegisterPick.filter())
     router.message.register(not_registered, IN_GROUP, _UnregisteredCommand())
     return router
+
+
+class _Migration(Filter):
+    """The service message of a group's move to a supergroup (either side of it)."""
+
+    async def __call__(self, message: Message) -> bool:
+        return bool(message.migrate_to_chat_id or message.migrate_from_chat_id)
 
 
 class _UnregisteredCommand(Filter):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from datetime import datetime
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
@@ -17,14 +17,13 @@ from bot.delivery import Outbox
 from bot.domain.access import Actor
 from bot.domain.invitations import InvitationProblem, InvitationRefused, redeem_invitation
 from bot.domain.programmes import list_programmes
+from handlers.common import IN_PRIVATE
 from models import RoleKind
 
 
 def router() -> Router:
     router = Router(name="start")
-    router.message.register(
-        start_with_token, CommandStart(deep_link=True), F.chat.type == "private"
-    )
+    router.message.register(start_with_token, CommandStart(deep_link=True), IN_PRIVATE)
     router.message.register(start, CommandStart())
     router.message.register(help_command, Command("help"))
     return router
