@@ -141,7 +141,9 @@ async def stage(
             env["MENTOR_IDS"] = ",".join(str(m.id) for m in cast.mentors)
             bot.command = [str(ROOT / "bench" / "bare_bot.py")]
         await bot.start(server)
-        await asyncio.sleep(1.0)  # start-up jobs (reminder sweep, digest sync) out of the way
+        # Start-up work out of the way: the reminder sweep, the digest sync, and the topic
+        # model trained in a worker thread (about 2 s of CPU, with scikit-learn and the vectors).
+        await asyncio.sleep(3.0)
         try:
             yield Stage(server, cast, bot)
         finally:

@@ -30,7 +30,7 @@ from bot.delivery.leadership import this_host
 from bot.delivery.poller_lock import PollerLock
 from bot.delivery.scheduler import Scheduler
 from bot.delivery.telegram import create_bot
-from bot.domain.topic_suggest import classifier_for
+from bot.domain.topic_learning import Suggesters
 from bot.domain.topics import list_topics
 from bot.i18n import create_i18n
 from bot.jobs import sla
@@ -175,6 +175,7 @@ def build_app(settings: Settings) -> App:
         session_factory=session_factory,
         scheduler=scheduler,
         delivery=delivery,
+        suggesters=Suggesters(session_factory),
     )
     dispatcher.update.outer_middleware(DbSessionMiddleware(session_factory, inbox, delivery))
     dispatcher.update.outer_middleware(ActorMiddleware(settings))
@@ -210,8 +211,12 @@ async def start(app: App) -> None:
     """Work done once before updates flow: schema, commands menu, jobs, the scheduler."""
     await upgrade(app.engine)
     async with app.session_factory() as session:
-        # Trained once per process: here rather than on the first request without a hashtag.
-        classifier_for(await list_topics(session))
+        topics = await list_topics(session)
+    # Trained in a worker thread while updates flow: the first request that no hashtag or
+    # keyword places need not wait for it.
+    app._tasks.append(
+        asyncio.create_task(app.dispatcher["suggesters"].warm_up(topics), name="topic-model")
+    )
     await publish_commands(app.bot, app.i18n)
     await app.bot.me()
     app._tasks.append(asyncio.create_task(app.delivery.run(), name="delivery"))

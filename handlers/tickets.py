@@ -27,7 +27,7 @@ from bot.domain import tickets
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError
 from bot.domain.programmes import list_programmes
-from bot.domain.topic_suggest import choose_topic, suggest_topic
+from bot.domain.topic_learning import Suggesters, record_label
 from bot.domain.topics import list_topics
 from bot.news.tickets import TicketNews
 from bot.views.tickets import (
@@ -129,6 +129,7 @@ async def ask_in_group(
     i18n: I18n,
     settings: Settings,
     now: datetime,
+    suggesters: Suggesters,
     group: GroupChat | None = None,
 ) -> None:
     if not (command.args or "").strip() and not files_of(message):
@@ -142,7 +143,7 @@ async def ask_in_group(
         )
         return
     news = TicketNews(session, outbox, i18n, settings, now)
-    await file_in_group(message, command.args or "", actor, news, group)
+    await file_in_group(message, command.args or "", actor, news, suggesters, group)
 
 
 async def mention_in_group(
@@ -154,10 +155,11 @@ async def mention_in_group(
     i18n: I18n,
     settings: Settings,
     now: datetime,
+    suggesters: Suggesters,
     group: GroupChat | None = None,
 ) -> None:
     news = TicketNews(session, outbox, i18n, settings, now)
-    await file_in_group(message, request_text, actor, news, group)
+    await file_in_group(message, request_text, actor, news, suggesters, group)
 
 
 async def reply_in_group(
@@ -168,10 +170,11 @@ async def reply_in_group(
     i18n: I18n,
     settings: Settings,
     now: datetime,
+    suggesters: Suggesters,
     group: GroupChat | None = None,
 ) -> None:
     news = TicketNews(session, outbox, i18n, settings, now)
-    await file_in_group(message, content_of(message), actor, news, group)
+    await file_in_group(message, content_of(message), actor, news, suggesters, group)
 
 
 async def file_in_group(
@@ -179,6 +182,7 @@ async def file_in_group(
     text: str,
     actor: Actor,
     news: TicketNews,
+    suggesters: Suggesters,
     group: GroupChat | None,
 ) -> None:
     outbox = news.outbox
@@ -202,7 +206,7 @@ async def file_in_group(
         await outbox.reply(message, refusal(error))
         return
     topics = await list_topics(news.session)
-    topic, named = choose_topic(topics, cleaned)
+    topic, named = await suggesters.choose(news.session, group.programme_id, topics, cleaned)
     ticket, created = await tickets.open_ticket(
         news.session,
         programme_id=group.programme_id,
@@ -232,8 +236,9 @@ async def acknowledge(
     named: bool,
 ) -> None:
     """Offer the new ticket to mentors, then answer in the thread with its number. Both go
-    out after the commit, so the answer never announces a ticket that was not stored."""
-    mentors = await news.offer(ticket)
+    out after the commit, so the answer never announces a ticket that was not stored. A
+    request with no likely topic waits for its author to choose one."""
+    mentors = await news.offer(ticket) if topic is not None else 0
     markup = None if named else topic_keyboard(ticket, topics, actor.language)
     sent = await news.outbox.send(
         message.chat.id,
@@ -413,6 +418,7 @@ async def start_draft(
     outbox: Outbox,
     actor: Actor,
     state: FSMContext,
+    suggesters: Suggesters,
 ) -> None:
     await state.clear()
     programmes = tickets.request_programmes(actor)
@@ -440,7 +446,7 @@ async def start_draft(
         )
     if len(programmes) == 1:
         await state.update_data(programme_id=programmes[0])
-        await _ask_topic(message, session, outbox, actor, state)
+        await _ask_topic(message, session, outbox, actor, state, suggesters)
         return
     builder = InlineKeyboardBuilder()
     for programme in await list_programmes(session, programmes):
@@ -476,12 +482,17 @@ async def _ask_topic(
     outbox: Outbox,
     actor: Actor,
     state: FSMContext,
+    suggesters: Suggesters,
     *,
     edit: bool = False,
 ) -> None:
     data = await state.get_data()
     topics = await list_topics(session)
-    suggested = suggest_topic(topics, data["text"]).topic if data.get("text") else None
+    suggested = None
+    if data.get("text"):
+        suggested, _named = await suggesters.choose(
+            session, int(data["programme_id"]), topics, data["text"]
+        )
     text = _("Choose the topic of your request:")
     if suggested is not None:
         text += "\n" + _("I suggest «{topic}».").format(
@@ -555,6 +566,7 @@ async def draft_pressed(
     i18n: I18n,
     settings: Settings,
     now: datetime,
+    suggesters: Suggesters,
 ) -> Any:
     message = query.message
     current = await state.get_state()
@@ -571,7 +583,7 @@ async def draft_pressed(
         if callback_data.value not in tickets.request_programmes(actor):
             return await outbox.callback(query, _("This button is not valid."), show_alert=True)
         await state.update_data(programme_id=callback_data.value)
-        await _ask_topic(message, session, outbox, actor, state, edit=True)
+        await _ask_topic(message, session, outbox, actor, state, suggesters, edit=True)
         return None
     if action == "topic" and current == Draft.topic.state:
         if await session.get(Topic, callback_data.value) is None:
@@ -593,7 +605,7 @@ async def draft_pressed(
             )
         return None
     if action == "retopic" and current == Draft.confirm.state:
-        await _ask_topic(message, session, outbox, actor, state, edit=True)
+        await _ask_topic(message, session, outbox, actor, state, suggesters, edit=True)
         return None
     if action == "send" and current == Draft.confirm.state:
         news = TicketNews(session, outbox, i18n, settings, now)
@@ -638,6 +650,7 @@ async def _send_draft(message: Message, actor: Actor, state: FSMContext, news: T
             message, _("This request was already sent as {number}.").format(number=number(ticket))
         )
         return
+    await record_label(session, ticket, topic, "chosen", news.now)
     mentors = await news.offer(ticket)
     await outbox.edit_message(
         message, ack_text(ticket, topic, actor.language, named=True, mentors=mentors)

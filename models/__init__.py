@@ -22,7 +22,7 @@ from models.ticket import (
     TicketStatus,
     UnreachableMentor,
 )
-from models.topic import Topic
+from models.topic import Topic, TopicExample
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -59,6 +59,7 @@ __all__ = [
     "TicketMessageKind",
     "TicketStatus",
     "Topic",
+    "TopicExample",
     "UTCDateTime",
     "UnreachableMentor",
     "WeeklyDigest",

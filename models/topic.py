@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Integer, String
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base
+from models.base import Base, utcnow
 
 
 class Topic(Base):
@@ -24,3 +26,24 @@ class Topic(Base):
 
     def title(self, language: str) -> str:
         return self.title_en if language == "en" else self.title_ru
+
+
+class TopicExample(Base):
+    """A request whose topic a person confirmed or chose: what the programme's topic
+    suggester learns from. One per request, holding its latest label."""
+
+    __tablename__ = "topic_examples"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    programme_id: Mapped[int] = mapped_column(
+        ForeignKey("programmes.id", ondelete="CASCADE"), index=True
+    )
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), unique=True
+    )
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    # How the label came: "confirmed" (the suggestion was right), "corrected", "chosen" (picked
+    # in the private dialogue).
+    source: Mapped[str] = mapped_column(String(16))
+    labelled_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import audit
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError, InvalidInput, NotAllowed, NotFound
+from bot.domain.topic_learning import record_label
 from models import (
     ACTIVE_STATUSES,
     AuditAction,
@@ -437,6 +438,7 @@ async def set_topic(
     changed = ticket.topic_id != topic.id
     if not changed and ticket.topic_confirmed:
         return False
+    source = "confirmed" if not changed else "chosen" if ticket.topic_id is None else "corrected"
     ticket.topic_id = topic.id
     ticket.topic_confirmed = True
     record(
@@ -447,6 +449,8 @@ async def set_topic(
         actor=actor.person,
         details={"topic": topic.code, "confirmed": True},
     )
+    # Every confirmation or correction teaches the programme's topic suggester.
+    await record_label(session, ticket, topic, source, now)
     await session.flush()
     return changed
 

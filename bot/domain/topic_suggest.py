@@ -1,33 +1,49 @@
-"""Suggesting a request's topic: hashtags first, then keywords, then a classifier of examples."""
+"""Suggesting a request's topic: hashtags first, then keywords, then a model of examples.
+
+The model is scikit-learn's logistic regression over TF-IDF of word stems and of character
+n-grams, with the mean of the words' Russian vectors (navec's 250K-word embeddings, shipped
+inside the natasha package) beside them. It learns from the Russian examples shipped here,
+each topic's keywords and titles, and above all the programme's own labelled requests: every
+confirmation or correction of a topic is one (``TopicExample``). When no topic is likely, it
+says so, and the bot asks instead of guessing.
+"""
 
 from __future__ import annotations
 
 import csv
-import math
+import importlib.util
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache
 from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import snowballstemmer
 
 from bot.domain.topics import match_topic
 from models import Topic
 
-# The seeded catch-all topic, suggested when nothing in the text points to another topic.
-FALLBACK_CODE = "other"
+if TYPE_CHECKING:
+    from navec import Navec
+    from sklearn.pipeline import Pipeline
+
 # Keywords this long also match words they begin ("налог" in "налоговая"); shorter ones
 # ("ано", "ип", "прав") must equal a word or its stem, or they would match half the language.
 PREFIX_MIN = 4
-# Labelled requests shipped beside this module (columns topic, text): the ``tuning`` rows of
-# tests/data/requests_ru.tsv, and nothing else, so that its ``fresh`` rows stay unseen.
+# Labelled requests shipped beside this module (columns topic, text): the rows of
+# tests/data/requests_ru.tsv, and nothing of the held-out sets beside it.
 EXAMPLES = "topic_examples_ru.tsv"
-# Gradient descent for the classifier. Cross-validation on the examples gave the same accuracy
-# for 50 to 1000 steps and L2 from 0 to 0.03, so these are simply cheap and stable.
-TRAINING_STEPS = 100
-LEARNING_RATE = 1.5
-L2_PENALTY = 0.01
+# The model's settings, chosen by 5-fold cross-validation over the shipped examples alone.
+REGULARISATION_C = 30.0
+VECTOR_WEIGHT = 2.0  # the mean word vector's length beside the unit-length TF-IDF rows
+# A programme's own labelled requests count this many times a shipped example.
+OWN_EXAMPLE_WEIGHT = 3.0
+# Below this probability the likeliest topic is no suggestion: the author is asked instead.
+LIKELY = 0.3
+WORD_VECTORS = "data/emb/navec_news_v1_1B_250K_300d_100q.tar"
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _HASHTAG = re.compile(r"(?<![\w#])#(\w{1,64})", re.UNICODE)
@@ -109,10 +125,11 @@ def _keyword_hits(keywords: Iterable[str], words: Sequence[_Token]) -> dict[int,
 
 @dataclass(frozen=True)
 class Example:
-    """A request labelled by hand with its topic's code."""
+    """A request labelled with its topic's code; the programme's own count more."""
 
     topic: str
     text: str
+    weight: float = 1.0
 
 
 @cache
@@ -122,120 +139,129 @@ def shipped_examples() -> tuple[Example, ...]:
     return tuple(Example(row["topic"], row["text"]) for row in rows)
 
 
-def _features(words: Sequence[_Token], hits: Mapping[str, int]) -> dict[str, float]:
-    """One feature per stem of the text, and per topic the number of words its keywords matched.
-
-    Topic features start with '#', which no stem contains.
-    """
-    features = dict.fromkeys((_stem(t.word) for t in words if len(t.word) > 1), 1.0)
-    features.update((f"#{code}", float(count)) for code, count in hits.items() if count)
-    return features
-
-
-def _probabilities(logits: Sequence[float]) -> list[float]:
-    top = max(logits)
-    exps = [math.exp(value - top) for value in logits]
-    total = sum(exps)
-    return [value / total for value in exps]
-
-
-def _documents(
-    keywords: Mapping[str, Sequence[str]], examples: Iterable[Example]
-) -> list[tuple[dict[str, float], int]]:
-    """The features and topic index of each example of the topics, and of each keyword list."""
-    codes = list(keywords)
-    documents = []
-    for example in examples:
-        if example.topic in keywords:
-            words = tokens(example.text)
-            hits = {code: len(_keyword_hits(keywords[code], words)) for code in codes}
-            documents.append((_features(words, hits), codes.index(example.topic)))
-    for label, code in enumerate(codes):
-        stems = [_stem(part) for k in keywords[code] for part in _Keyword.of(k).parts]
-        if stems:
-            documents.append(({**dict.fromkeys(stems, 1.0), f"#{code}": 1.0}, label))
-    return documents
-
-
-def _fit(
-    documents: Sequence[tuple[Mapping[str, float], int]], width: int
-) -> tuple[dict[str, tuple[float, ...]], tuple[float, ...]]:
-    """Weights (per feature, one for each of ``width`` topics) and biases by gradient descent."""
-    names = list(dict.fromkeys(name for document, _ in documents for name in document))
-    index = {name: i for i, name in enumerate(names)}
-    rows = [([index[name] for name in d], list(d.values()), label) for d, label in documents]
-    weights = [[0.0] * len(names) for _ in range(width)]  # per topic, one for each feature
-    bias = [0.0] * width
-    for _ in range(TRAINING_STEPS if rows else 0):
-        gradient = [[0.0] * len(names) for _ in range(width)]
-        bias_gradient = [0.0] * width
-        for ids, values, label in rows:
-            logits = [
-                b + sum(w[i] * v for i, v in zip(ids, values, strict=True))
-                for b, w in zip(bias, weights, strict=True)
-            ]
-            errors = _probabilities(logits)
-            errors[label] -= 1.0
-            for row, error in zip(gradient, errors, strict=True):
-                for i, v in zip(ids, values, strict=True):
-                    row[i] += error * v
-            bias_gradient = [g + e for g, e in zip(bias_gradient, errors, strict=True)]
-        weights = [
-            [
-                w - LEARNING_RATE * (g / len(rows) + L2_PENALTY * w)
-                for w, g in zip(ws, gs, strict=True)
-            ]
-            for ws, gs in zip(weights, gradient, strict=True)
-        ]
-        bias = [b - LEARNING_RATE * g / len(rows) for b, g in zip(bias, bias_gradient, strict=True)]
-    return {name: tuple(ws[i] for ws in weights) for name, i in index.items()}, tuple(bias)
-
-
 @dataclass(frozen=True)
-class TopicClassifier:
-    """Softmax regression over stems and keyword matches, for text that no keyword matches.
+class TopicTerms:
+    """What the model knows of a topic besides examples: its code, keywords and titles."""
 
-    Trained together with the keyword counts, the stems' weights learn what keywords miss;
-    text whose every keyword count is zero leans to the catch-all topic, as the examples do.
-    Naive Bayes over the same stems did worse than keywords alone in cross-validation over
-    the examples; this did a little better, on the requests that no keyword matches.
-    """
-
-    codes: tuple[str, ...]
-    weights: Mapping[str, tuple[float, ...]]  # feature -> weight for each code
-    bias: tuple[float, ...]
+    code: str
+    words: tuple[str, ...]
 
     @classmethod
-    def train(
-        cls, keywords: Mapping[str, Sequence[str]], examples: Iterable[Example]
-    ) -> TopicClassifier:
-        """Learn the topics named in ``keywords`` from the examples of those topics.
+    def of(cls, topic: Topic) -> TopicTerms:
+        titles = [topic.title_ru, topic.title_en, getattr(topic, "title_pl", None) or ""]
+        return cls(topic.code, tuple(w for w in (*topic.keywords, *titles) if w and w.strip()))
 
-        Each topic's keywords also make one example, so a topic without examples is learnt too.
+
+def terms_of(topics: Sequence[Topic]) -> tuple[TopicTerms, ...]:
+    return tuple(TopicTerms.of(topic) for topic in topics)
+
+
+_vectors_lock = threading.Lock()
+
+
+@cache
+def _word_vectors() -> Navec:
+    """navec's Russian word vectors, from the natasha package's own data (no download)."""
+    from navec import Navec  # noqa: PLC0415 - about 100 MB: loaded with the first model
+
+    spec = importlib.util.find_spec("natasha")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the natasha package (it ships the word vectors) is not installed")
+    return Navec.load(str(Path(spec.submodule_search_locations[0]) / WORD_VECTORS))
+
+
+def _stems(text: str) -> list[str]:
+    return [_stem(t.word) for t in tokens(text) if len(t.word) > 1]
+
+
+def _mean_vectors(texts: Iterable[str]) -> Any:
+    """Each text's mean word vector, scaled to ``VECTOR_WEIGHT`` (zeros without known words)."""
+    import numpy as np  # noqa: PLC0415 - loaded with scikit-learn, in the training thread
+
+    with _vectors_lock:
+        vectors = _word_vectors()
+    rows = []
+    for text in texts:
+        known = [vectors[w] for w in _WORD.findall(normalize(text)) if w in vectors]
+        mean = np.mean(known, axis=0) if known else np.zeros(vectors.pq.dim, dtype=np.float32)
+        length = float(np.linalg.norm(mean))
+        rows.append(mean * (VECTOR_WEIGHT / length) if length else mean)
+    return np.vstack(rows)
+
+
+def _pipeline() -> Pipeline:
+    # scikit-learn and SciPy take a second and about 80 MB: loaded with the first model.
+    from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: PLC0415
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+    from sklearn.pipeline import FeatureUnion, make_pipeline  # noqa: PLC0415
+    from sklearn.preprocessing import FunctionTransformer  # noqa: PLC0415
+
+    return make_pipeline(
+        FeatureUnion(
+            [
+                ("stems", TfidfVectorizer(analyzer=_stems, sublinear_tf=True)),
+                (
+                    "chars",
+                    TfidfVectorizer(
+                        analyzer="char_wb",
+                        ngram_range=(3, 5),
+                        sublinear_tf=True,
+                        preprocessor=normalize,
+                    ),
+                ),
+                ("vectors", FunctionTransformer(_mean_vectors)),
+            ]
+        ),
+        LogisticRegression(C=REGULARISATION_C, max_iter=3000),
+    )
+
+
+class TopicModel:
+    """Which topic a text is about, with how likely; see the module's description."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+
+    @classmethod
+    def train(cls, topics: Sequence[TopicTerms], examples: Iterable[Example]) -> TopicModel:
+        """Learn the topics from the examples of those topics and from each topic's words.
+
+        Slow (a fraction of a second, longer the first time): run it in a worker thread.
         """
-        weights, bias = _fit(_documents(keywords, examples), len(keywords))
-        return cls(tuple(keywords), weights, bias)
+        codes = {topic.code for topic in topics}
+        texts, labels, weights = [], [], []
+        for example in examples:
+            if example.topic in codes:
+                texts.append(example.text)
+                labels.append(example.topic)
+                weights.append(example.weight)
+        for topic in topics:
+            if topic.words:  # so that a topic with no example yet is learnt too
+                texts.append(" ".join(topic.words))
+                labels.append(topic.code)
+                weights.append(1.0)
+        if len(set(labels)) < 2:
+            raise ValueError("a model needs at least two topics with words or examples")
+        pipeline = _pipeline()
+        pipeline.fit(texts, labels, logisticregression__sample_weight=weights)
+        return cls(pipeline)
 
-    def guess(self, features: Mapping[str, float]) -> str | None:
-        """The likeliest topic's code; None when no feature of the text was ever seen."""
-        known = {name: value for name, value in features.items() if name in self.weights}
-        if not known:
+    def likeliest(self, text: str) -> tuple[str, float] | None:
+        """The likeliest topic's code and its probability; None for text with nothing the
+        model has seen (no known stem, character sequence or word), which it cannot place."""
+        features = self._pipeline[0].transform([text])
+        if not features.nnz:
             return None
-        logits = list(self.bias)
-        for name, value in known.items():
-            for k, weight in enumerate(self.weights[name]):
-                logits[k] += value * weight
-        return self.codes[max(range(len(logits)), key=logits.__getitem__)]
+        probabilities = self._pipeline[-1].predict_proba(features)[0]
+        best = int(probabilities.argmax())
+        return str(self._pipeline.classes_[best]), float(probabilities[best])
 
-
-@lru_cache(maxsize=8)
-def _trained(keywords: tuple[tuple[str, tuple[str, ...]], ...]) -> TopicClassifier:
-    return TopicClassifier.train(dict(keywords), shipped_examples())
-
-
-def classifier_for(topics: Sequence[Topic]) -> TopicClassifier:
-    """The classifier for these topics and keywords, trained on the shipped examples once."""
-    return _trained(tuple((topic.code, tuple(topic.keywords)) for topic in topics))
+    def suggest(self, topics: Sequence[Topic], text: str) -> Topic | None:
+        """The likeliest of the topics, or None when none is likely enough to suggest."""
+        found = self.likeliest(text)
+        if found is None or found[1] < LIKELY:
+            return None
+        return next((topic for topic in topics if topic.code == found[0]), None)
 
 
 def hashtag_topic(topics: Sequence[Topic], text: str) -> Topic | None:
@@ -247,16 +273,12 @@ def hashtag_topic(topics: Sequence[Topic], text: str) -> Topic | None:
     return None
 
 
-def suggest_topic(
-    topics: Sequence[Topic], text: str, classifier: TopicClassifier | None = None
-) -> Suggestion:
-    """The topic whose keywords cover most words of the text, else the classifier's guess.
+def keyword_topic(topics: Sequence[Topic], text: str) -> Suggestion | None:
+    """The topic whose keywords cover most words of the text, if any keyword matches.
 
     Each word counts once per topic. Between topics covering as many words, the longer
     matches win (a long stem such as "реабилитац" says more than "цен"), then the topic
-    matched earlier in the text. When no keyword matches, the classifier (by default the one
-    trained on the shipped examples) guesses from the stems; without a guess, or when it
-    guesses so, the catch-all topic is suggested.
+    matched earlier in the text.
     """
     words = tokens(text)
     best: Suggestion | None = None
@@ -269,19 +291,23 @@ def suggest_topic(
         if best is None or rank > best_rank:
             best = Suggestion(topic, len(hits), tuple(words[i].word for i in sorted(hits)))
             best_rank = rank
-    if best is not None:
-        return best
-    classifier = classifier_for(topics) if classifier is None else classifier
-    code = classifier.guess(_features(words, {})) or FALLBACK_CODE
-    by_code = {topic.code: topic for topic in topics}
-    return Suggestion(by_code.get(code) or by_code.get(FALLBACK_CODE))
+    return best
+
+
+def suggest_topic(topics: Sequence[Topic], text: str, model: TopicModel | None) -> Suggestion:
+    """The keywords' topic, else the model's when it is likely; else no topic (ask)."""
+    found = keyword_topic(topics, text)
+    if found is not None:
+        return found
+    return Suggestion(model.suggest(topics, text) if model is not None else None)
 
 
 def choose_topic(
-    topics: Sequence[Topic], text: str, classifier: TopicClassifier | None = None
+    topics: Sequence[Topic], text: str, model: TopicModel | None
 ) -> tuple[Topic | None, bool]:
-    """The request's topic and whether its author named it (by hashtag) or it is a guess."""
+    """The request's topic and whether its author named it (by hashtag) or it is a guess;
+    None when nothing is likely enough to guess."""
     named = hashtag_topic(topics, text)
     if named is not None:
         return named, True
-    return suggest_topic(topics, text, classifier).topic, False
+    return suggest_topic(topics, text, model).topic, False

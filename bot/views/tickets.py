@@ -206,6 +206,17 @@ def ack_text(
     ticket: Ticket, topic: Topic | None, language: str, *, named: bool, mentors: int
 ) -> str:
     """The bot's answer in the thread: number, topic and what happens next."""
+    if topic is None:
+        return "\n".join(
+            [
+                _("Request {number} accepted.").format(number=f"<b>{number(ticket)}</b>"),
+                _(
+                    "Which topic is it about? Choose it below, and the mentors of that topic "
+                    "will see your request."
+                ),
+                _("History: /ticket {n}").format(n=ticket.id),
+            ]
+        )
     lines = [
         _("Request {number} accepted. Topic: {topic}.").format(
             number=f"<b>{number(ticket)}</b>", topic=topic_title(topic, language)

@@ -1,0 +1,152 @@
+"""What a programme's topic suggester learns from, and the model each programme uses now.
+
+Every confirmation or correction of a request's topic is kept as a labelled example of its
+programme (``record_label``, in the caller's transaction). ``Suggesters`` holds one model per
+programme and, when the programme's examples have changed, trains a new one in a worker thread
+while the previous one (or the model of the shipped examples) goes on serving: a request never
+waits for training, and the event loop never runs it. Each process notices changes made by
+the others from the examples' count and latest label, so replicas learn alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from functools import lru_cache
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.domain.topic_suggest import (
+    OWN_EXAMPLE_WEIGHT,
+    Example,
+    TopicModel,
+    TopicTerms,
+    hashtag_topic,
+    keyword_topic,
+    shipped_examples,
+    terms_of,
+)
+from models import Ticket, Topic, TopicExample
+
+log = logging.getLogger(__name__)
+
+# What a programme's examples looked like when its model was trained: count, latest label.
+Version = tuple[int, datetime | None]
+
+
+async def record_label(
+    session: AsyncSession, ticket: Ticket, topic: Topic, source: str, now: datetime
+) -> None:
+    """The request's topic as a person confirmed or chose it: one example per request, with
+    its latest label (``source``: confirmed, corrected or chosen)."""
+    example = await session.scalar(select(TopicExample).where(TopicExample.ticket_id == ticket.id))
+    if example is None:
+        session.add(
+            TopicExample(
+                programme_id=ticket.programme_id,
+                ticket_id=ticket.id,
+                topic_id=topic.id,
+                text=ticket.text,
+                source=source,
+                labelled_at=now,
+            )
+        )
+        return
+    example.topic_id = topic.id
+    example.text = ticket.text
+    example.source = source
+    example.labelled_at = now
+
+
+async def examples_of(session: AsyncSession, programme_id: int) -> list[Example]:
+    rows = await session.execute(
+        select(Topic.code, TopicExample.text)
+        .join(Topic, Topic.id == TopicExample.topic_id)
+        .where(TopicExample.programme_id == programme_id)
+        .order_by(TopicExample.id)
+    )
+    return [Example(code, text, OWN_EXAMPLE_WEIGHT) for code, text in rows]
+
+
+async def _version(session: AsyncSession, programme_id: int) -> Version:
+    count, latest = (
+        await session.execute(
+            select(func.count(), func.max(TopicExample.labelled_at)).where(
+                TopicExample.programme_id == programme_id
+            )
+        )
+    ).one()
+    return int(count), latest
+
+
+@lru_cache(maxsize=8)
+def base_model(terms: tuple[TopicTerms, ...]) -> TopicModel:
+    """The model of the shipped examples and the topics' words: once per process."""
+    return TopicModel.train(terms, shipped_examples())
+
+
+class Suggesters:
+    """The topic model of each programme; see the module's description."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self.session_factory = session_factory
+        self._models: dict[tuple[int, tuple[TopicTerms, ...]], tuple[Version, TopicModel]] = {}
+        self._training: dict[tuple[int, tuple[TopicTerms, ...]], asyncio.Task[None]] = {}
+
+    async def warm_up(self, topics: Sequence[Topic]) -> None:
+        """Train the shipped examples' model ahead of the first request that needs it."""
+        await asyncio.to_thread(base_model, terms_of(topics))
+
+    async def choose(
+        self, session: AsyncSession, programme_id: int, topics: Sequence[Topic], text: str
+    ) -> tuple[Topic | None, bool]:
+        """The request's topic and whether its author named it (by hashtag); else the
+        keywords' topic, else the model's when it is likely; else None (ask the author)."""
+        named = hashtag_topic(topics, text)
+        if named is not None:
+            return named, True
+        found = keyword_topic(topics, text)
+        if found is not None:
+            return found.topic, False
+        model = await self.model_for(session, programme_id, topics)
+        return model.suggest(topics, text), False
+
+    async def model_for(
+        self, session: AsyncSession, programme_id: int, topics: Sequence[Topic]
+    ) -> TopicModel:
+        """The programme's latest model, or while a newer one trains, the one before it."""
+        terms = terms_of(topics)
+        key = (programme_id, terms)
+        version = await _version(session, programme_id)
+        current = self._models.get(key)
+        if current is not None and current[0] == version:
+            return current[1]
+        if version[0] and key not in self._training:
+            self._training[key] = asyncio.create_task(self._train(key, version))
+        if current is not None:
+            return current[1]
+        return await asyncio.to_thread(base_model, terms)
+
+    async def settled(self) -> None:
+        """Wait until no model is being trained (for tests, and before stopping)."""
+        while self._training:
+            await asyncio.gather(*self._training.values(), return_exceptions=True)
+
+    async def _train(self, key: tuple[int, tuple[TopicTerms, ...]], version: Version) -> None:
+        programme_id, terms = key
+        try:
+            async with self.session_factory() as session:
+                own = await examples_of(session, programme_id)
+            examples = [*shipped_examples(), *own]
+            model = await asyncio.to_thread(TopicModel.train, terms, examples)
+            self._models[key] = (version, model)
+        except Exception:
+            log.exception("training the topic model of programme %s failed", programme_id)
+            previous = self._models.get(key)
+            if previous is not None:  # not tried again until the examples change again
+                self._models[key] = (version, previous[1])
+        finally:
+            self._training.pop(key, None)
