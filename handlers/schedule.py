@@ -176,7 +176,12 @@ def tools(data: dict[str, Any]) -> Tools:
         i18n=data["i18n"],
         now=data["now"],
         runner=ReminderRunner(
-            scheduler, session_factory, data["delivery"], data["i18n"], data["settings"]
+            scheduler,
+            session_factory,
+            data["delivery"],
+            data["i18n"],
+            data["settings"],
+            clock=data["clock"],
         ),
     )
 
