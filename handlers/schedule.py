@@ -701,6 +701,10 @@ async def list_meetings(message: Message, group: GroupChat | None = None, **data
         lines.append(meeting_line(meeting, zone_name, t.actor.language, counts))
     if any(meetings.may_manage(t.actor, meeting) for meeting in found):
         lines.append(_("Change: /reschedule N date time · cancel: /cancel_meeting N"))
+    elif any(meetings.may_cancel(t.actor, meeting) for meeting in found):
+        lines.append(
+            _("A booked consultation: move it with /reschedule N, cancel: /cancel_meeting N")
+        )
     await t.outbox.answer(message, "\n\n".join(lines))
     if not in_group(message):
         # All of them at once, for the person's own calendar.
