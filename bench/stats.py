@@ -276,7 +276,7 @@ async def measure(database_url: str, large: int, small: int, rounds: int) -> Non
     async def export_files(programme_id: int) -> export.ExportFiles:
         async with factory() as session:
             found = await stats.collect(session, [programme_id], period, NOW)
-            data = await export.collect_export(session, [programme_id], period)
+            data = await export.collect_export(session, [programme_id], period, NOW)
         with locale(i18n, "ru"):
             words = export_text(found, "ru")
         return await export.make_files(data, words)

@@ -20,6 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import handlers
+from bot.clock import Clock, utc_now
 from bot.commands import publish_commands
 from bot.config import Settings
 from bot.db import create_engine, create_session_factory, upgrade
@@ -62,6 +63,7 @@ class App:
     delivery: Scheduler
     scheduler: AsyncIOScheduler
     metrics: Metrics
+    clock: Clock = utc_now
     _stop: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
     _closed: bool = field(default=False, repr=False)
@@ -155,7 +157,7 @@ def create_delivery(
     )
 
 
-def build_app(settings: Settings) -> App:
+def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
     i18n = create_i18n(settings.default_language)
@@ -176,6 +178,7 @@ def build_app(settings: Settings) -> App:
         scheduler=scheduler,
         delivery=delivery,
         suggesters=Suggesters(session_factory),
+        clock=clock,
     )
     dispatcher.update.outer_middleware(DbSessionMiddleware(session_factory, inbox, delivery))
     dispatcher.update.outer_middleware(ActorMiddleware(settings))
@@ -204,6 +207,7 @@ def build_app(settings: Settings) -> App:
         delivery=delivery,
         scheduler=scheduler,
         metrics=metrics,
+        clock=clock,
     )
 
 
@@ -242,7 +246,7 @@ async def start(app: App) -> None:
         coalesce=True,
     )
     await ReminderRunner(
-        app.scheduler, app.session_factory, app.delivery, app.i18n, app.settings
+        app.scheduler, app.session_factory, app.delivery, app.i18n, app.settings, clock=app.clock
     ).start()
     await DigestRunner(
         app.scheduler, app.session_factory, app.delivery, app.i18n, app.settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiogram import BaseMiddleware
@@ -13,6 +13,7 @@ from aiogram.types import Chat, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.db import transaction
 from bot.delivery.inbox import Inbox
@@ -78,7 +79,8 @@ class DbSessionMiddleware(BaseMiddleware):
 class ActorMiddleware(BaseMiddleware):
     """Loads or creates the person behind the update with their roles, as ``actor``.
 
-    It also puts the group's row (``group``) in the data when the update comes from a group.
+    It also puts the group's row (``group``) in the data when the update comes from a group,
+    and the moment the update is handled at (``now``), read from the dispatcher's ``clock``.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -88,7 +90,8 @@ class ActorMiddleware(BaseMiddleware):
         session: AsyncSession = data["session"]
         user: User | None = data.get("event_from_user")
         chat: Chat | None = data.get("event_chat")
-        now = datetime.now(UTC)
+        clock: Clock = data.get("clock", utc_now)
+        now = clock()
         if user is not None and not user.is_bot:
             identity = Identity(
                 telegram_id=user.id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
@@ -60,11 +60,11 @@ async def set_or_show_hours(
     command: CommandObject,
     actor: Actor,
     settings: Settings,
+    now: datetime,
 ) -> None:
     if not actor.has(RoleKind.mentor):
         await outbox.answer(message, _("Office hours are for mentors."))
         return
-    now = message.date
     args = (command.args or "").strip()
     head, _sep, rest = args.partition(" ")
     lead = ""
@@ -97,6 +97,7 @@ async def hours_button(
     callback_data: HoursAction,
     actor: Actor,
     settings: Settings,
+    now: datetime,
 ) -> None:
     if not actor.has(RoleKind.mentor) or callback_data.action not in (
         "change",
@@ -105,7 +106,6 @@ async def hours_button(
     ):
         await outbox.callback(query, _("This button is not valid."), show_alert=True)
         return
-    now = datetime.now(UTC)
     if callback_data.action == "change":
         await outbox.callback(query)
         if isinstance(query.message, Message):

@@ -193,7 +193,7 @@ async def send_export(
 ) -> None:
     stats.check_scope(actor, programme_ids)
     figures = await stats.collect(session, programme_ids, period, now)
-    data = await export.collect_export(session, programme_ids, period)
+    data = await export.collect_export(session, programme_ids, period, now)
     if not data.tickets and not data.meetings:
         await outbox.answer(
             message,

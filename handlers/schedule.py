@@ -176,7 +176,12 @@ def tools(data: dict[str, Any]) -> Tools:
         i18n=data["i18n"],
         now=data["now"],
         runner=ReminderRunner(
-            scheduler, session_factory, data["delivery"], data["i18n"], data["settings"]
+            scheduler,
+            session_factory,
+            data["delivery"],
+            data["i18n"],
+            data["settings"],
+            clock=data["clock"],
         ),
     )
 
@@ -696,6 +701,10 @@ async def list_meetings(message: Message, group: GroupChat | None = None, **data
         lines.append(meeting_line(meeting, zone_name, t.actor.language, counts))
     if any(meetings.may_manage(t.actor, meeting) for meeting in found):
         lines.append(_("Change: /reschedule N date time · cancel: /cancel_meeting N"))
+    elif any(meetings.may_cancel(t.actor, meeting) for meeting in found):
+        lines.append(
+            _("A booked consultation: move it with /reschedule N, cancel: /cancel_meeting N")
+        )
     await t.outbox.answer(message, "\n\n".join(lines))
     if not in_group(message):
         # All of them at once, for the person's own calendar.

@@ -12,7 +12,8 @@ import os
 import re
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -22,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import App, build_app, run_polling
+from bot.clock import utc_now
 from bot.config import Settings
 from tests.fakeapi.client import TelegramClient
 from tests.fakeapi.models import FakeChat, FakeUser
@@ -111,13 +113,34 @@ def settings(
     )
 
 
-async def start_app(settings: Settings, server: FakeTelegram) -> tuple[App, asyncio.Task[None]]:
+class SettableClock:
+    """The bot's clock in a test: the real time until the test sets a moment of its own."""
+
+    def __init__(self) -> None:
+        self.moment: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.moment or datetime.now(UTC)
+
+    def set(self, moment: datetime) -> None:
+        assert moment.tzinfo is not None
+        self.moment = moment
+
+
+@pytest.fixture
+def clock() -> SettableClock:
+    return SettableClock()
+
+
+async def start_app(
+    settings: Settings, server: FakeTelegram, clock: SettableClock | None = None
+) -> tuple[App, asyncio.Task[None]]:
     """Build the real App and let it poll the fake server until it is ready for updates.
 
     From then on every update a test delivers waits until this bot has handled it and sent
     what it said (``server.settle``), so a test reads the answers right after the call.
     """
-    app = build_app(settings)
+    app = build_app(settings, clock=clock or utc_now)
     polls_before = server.count_calls("getUpdates")
     task = asyncio.create_task(run_polling(app))
     for _ in range(600):
@@ -138,8 +161,8 @@ async def stop_app(app: App, task: asyncio.Task[None]) -> None:
 
 
 @pytest.fixture
-async def app(settings: Settings, server: FakeTelegram) -> AsyncIterator[App]:
-    running, task = await start_app(settings, server)
+async def app(settings: Settings, server: FakeTelegram, clock: SettableClock) -> AsyncIterator[App]:
+    running, task = await start_app(settings, server, clock)
     try:
         yield running
     finally:
@@ -158,6 +181,7 @@ class World:
     tg: TelegramClient
     app: App
     admin: FakeUser
+    clock: SettableClock = field(default_factory=SettableClock)  # the app's, from the fixture
 
     async def registered_group(
         self,
@@ -202,5 +226,5 @@ class World:
 
 
 @pytest.fixture
-def world(tg: TelegramClient, app: App, admin: FakeUser) -> World:
-    return World(tg=tg, app=app, admin=admin)
+def world(tg: TelegramClient, app: App, admin: FakeUser, clock: SettableClock) -> World:
+    return World(tg=tg, app=app, admin=admin, clock=clock)

@@ -332,3 +332,37 @@ async def test_a_booking_whose_claim_was_lost_leaves_nothing_behind(
             assert kept is not None and kept.assignee_id == second.id
     finally:
         await engine.dispose()
+
+
+async def test_hours_across_midnight_in_the_activists_zone_are_shown_on_her_day(
+    world: World, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """Omsk Tuesday 01:00 is Moscow Monday 22:00: the hours are accepted, offered on Monday
+    evening, and the booking is 01:00 on Tuesday for the mentor."""
+    world.clock.set(datetime(2027, 2, 28, 12, tzinfo=UTC))  # Sunday
+    tg = world.tg
+    scene = await request_with_hours(world, "Вт 01:00-02:00 1h", mentor_zone="Asia/Omsk")
+    activist, mentor, n = scene.activist, scene.mentor, scene.ticket
+    assert any("Часы консультаций сохранены" in m.text for m in tg.inbox(mentor))
+    await tg.send(activist, activist, f"/ticket {n}")
+    view = tg.last(activist)
+    await tg.press(activist, view, "Записаться на консультацию")
+    days = tg.last(activist)
+    assert days.buttons == ["Пн 01.03", "Пн 08.03"]
+    await tg.press(activist, days, "Пн 01.03")
+    assert tg.message(days).buttons[0] == "22:00"
+    await tg.press(activist, tg.message(days), "22:00")
+    assert "✅ Записано" in tg.message(days).text and "22:00 MSK" in tg.message(days).text
+    [invitation] = [m.text for m in tg.inbox(mentor) if "Придёте?" in m.text]
+    assert "2 марта" in invitation and "01:00" in invitation, invitation
+    async with db() as session:
+        made = (await session.execute(select(Booking))).scalar_one()
+    assert made.starts_at == datetime(2027, 3, 1, 19, tzinfo=UTC)
+
+    # A second booking for the request, by a button made up for another slot, is refused.
+    async with db() as session:
+        mentor_id = await session.scalar(select(Person.id).where(Person.telegram_id == mentor.id))
+    other = int(datetime(2027, 3, 8, 19, tzinfo=UTC).timestamp() // 60)
+    answer = await tg.press_data(activist, view, f"bs:{n}:{mentor_id}:{other}")
+    assert "уже записана консультация" in str(answer.text)
+    assert await _count(db, Booking) == 1 and await _count(db, Meeting) == 1

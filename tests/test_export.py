@@ -1,4 +1,4 @@
-"""``/export``: the workbook's three sheets, the CSV read back, and the command end to end."""
+"""``/export``: the workbook's five sheets, the CSV read back, and the command end to end."""
 
 from __future__ import annotations
 
@@ -17,17 +17,30 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db import create_engine, create_session_factory, upgrade
 from bot.domain import export, stats
 from bot.domain.export import ExportFiles, csv_value
-from bot.domain.stats import Period
+from bot.domain.stats import ConsultationState, Period
 from bot.i18n import create_i18n, locale
 from bot.views.stats import export_text
-from models import AuditAction, AuditEntry
+from models import AuditAction, AuditEntry, Booking, BookingStatus, Person, Ticket
+from tests.booking_steps import book_from_ticket
 from tests.conftest import World
 from tests.fakeapi.client import TelegramClient
 from tests.fakeapi.models import FakeMessage
-from tests.insight_steps import EXPECTED, FIRST_DAY, HOUR, LAST_DAY, NOW, T0, ZONE, Cohort
-from tests.ticket_steps import ask, card
+from tests.insight_steps import (
+    DAY,
+    EXPECTED,
+    FIRST_DAY,
+    HOUR,
+    LAST_DAY,
+    MINUTE,
+    NOW,
+    T0,
+    ZONE,
+    Cohort,
+)
+from tests.ticket_steps import ask, card, number_in
 
 PERIOD = Period.days(FIRST_DAY, LAST_DAY, ZONE)
+SHEETS = ["Requests", "Meetings", "Consultations", "Consultation figures", "Summary"]
 FORMULA = '=HYPERLINK("http://example.org","Нажми")'
 
 
@@ -49,7 +62,7 @@ async def cohort(database_url: str) -> AsyncIterator[Cohort]:
 
 async def _files(cohort: Cohort, language: str = "en") -> ExportFiles:
     figures = await stats.collect(cohort.session, [cohort.programme.id], PERIOD, NOW)
-    data = await export.collect_export(cohort.session, [cohort.programme.id], PERIOD)
+    data = await export.collect_export(cohort.session, [cohort.programme.id], PERIOD, NOW)
     with locale(create_i18n(), language):
         text = export_text(figures, language)
     return await export.make_files(data, text)
@@ -65,13 +78,13 @@ def _csv_rows(data: bytes, delimiter: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=delimiter))
 
 
-async def test_the_workbook_has_three_sheets_with_the_right_rows(cohort: Cohort) -> None:
+async def test_the_workbook_has_five_sheets_with_the_right_rows(cohort: Cohort) -> None:
     files = await _files(cohort)
-    assert files.tickets == EXPECTED.total and files.meetings == 2
+    assert files.tickets == EXPECTED.total and files.meetings == 2 and files.consultations == 0
     assert files.xlsx_name == "mentordesk-2027-02-01-2027-02-14.xlsx"
     assert files.csv_name == "mentordesk-2027-02-01-2027-02-14.csv"
     workbook = load_workbook(io.BytesIO(files.xlsx))
-    assert workbook.sheetnames == ["Requests", "Meetings", "Summary"]
+    assert workbook.sheetnames == SHEETS
 
     tickets = _sheet_rows(files.xlsx, 0)
     headers, rows = tickets[0], tickets[1:]
@@ -107,7 +120,7 @@ async def test_the_workbook_has_three_sheets_with_the_right_rows(cohort: Cohort)
     assert meeting["Who is coming"] == "Ольга, Пётр" and meeting["Who is not coming"] == "Анна"
     assert dict(zip(meetings[0], meetings[2], strict=True))["Status"] == "cancelled"
 
-    summary = {row[0]: row[1:] for row in _sheet_rows(files.xlsx, 2) if row and row[0]}
+    summary = {row[0]: row[1:] for row in _sheet_rows(files.xlsx, 4) if row and row[0]}
     assert summary["Requests filed"][0] == EXPECTED.total
     assert summary["People served"][0] == EXPECTED.people
     assert summary["resolved"][0] == 3 and summary["cancelled"][0] == 1
@@ -117,6 +130,72 @@ async def test_the_workbook_has_three_sheets_with_the_right_rows(cohort: Cohort)
     assert summary["Ratings given"][0] == 3 and summary["Rated 4–5, %"][0] == 66.7
     assert summary["Сергей"][:3] == [1, 2, 180]
     assert summary["Meetings held"][0] == 1
+
+
+async def _book(
+    cohort: Cohort,
+    ticket: Ticket,
+    mentor: Person,
+    starts_at: datetime,
+    status: BookingStatus = BookingStatus.booked,
+) -> None:
+    cohort.session.add(
+        Booking(
+            ticket_id=ticket.id, mentor_id=mentor.id, activist_id=ticket.author_id,
+            starts_at=starts_at, ends_at=starts_at + HOUR, status=status,
+            live=None if status == BookingStatus.cancelled else True,
+            created_at=starts_at - 2 * DAY,
+        )
+    )  # fmt: skip
+    await cohort.session.flush()
+
+
+async def test_the_consultations_sheets_list_each_one_and_count_them(cohort: Cohort) -> None:
+    t = cohort.tickets
+    await _book(cohort, t[1], cohort.irina, T0 + 2 * DAY)  # held
+    await _book(cohort, t[2], cohort.irina, T0 + 3 * DAY, BookingStatus.no_show)
+    await _book(cohort, t[3], cohort.sergey, T0 + 4 * DAY, BookingStatus.cancelled)
+    await _book(cohort, t[4], cohort.sergey, T0 + 9 * DAY)  # held
+    await _book(cohort, t[5], cohort.irina, T0 + 30 * DAY)  # after the period
+    others = await cohort.session.scalar(
+        select(Ticket).where(Ticket.programme_id == cohort.other.id).limit(1)
+    )
+    assert others is not None
+    await _book(cohort, others, cohort.omsk_mentor, T0 + 2 * DAY)  # another programme's
+    await cohort.session.commit()
+
+    files = await _files(cohort)
+    assert files.consultations == 4
+    rows = _sheet_rows(files.xlsx, 2)
+    by_request = {row[1]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
+    assert list(by_request) == [t[1].id, t[2].id, t[3].id, t[4].id]  # in order of time
+    first = by_request[t[1].id]
+    assert first["Programme"] == "ШСП на Донбассе" and first["Topic"] == "Legal matters"
+    assert first["Mentor"] == "Ирина" and first["Activist"] == "Ольга"
+    # 3 February, 09:00 in Moscow: local wall time, and UTC beside it.
+    assert first["Starts (Europe/Moscow)"] == datetime(2027, 2, 3, 9, tzinfo=UTC).replace(
+        tzinfo=None
+    )
+    assert first["Starts (UTC)"] == datetime(2027, 2, 3, 6, tzinfo=UTC).replace(tzinfo=None)
+    assert first["Duration, minutes"] == 60 and first["Status"] == "held"
+    assert [by_request[t[n].id]["Status"] for n in (2, 3, 4)] == ["no-show", "called off", "held"]
+    assert by_request[t[3].id]["Mentor"] == "Сергей"
+
+    figures = {row[0]: row[1:5] for row in _sheet_rows(files.xlsx, 3) if row and row[0]}
+    assert figures["Consultations"] == ["Booked", "Held", "Cancelled", "No-show"]
+    assert figures["All"] == [4, 2, 1, 1]
+    assert figures["Ирина"] == [2, 1, 0, 1] and figures["Сергей"] == [2, 1, 1, 0]
+    assert figures["Legal matters"] == [2, 1, 0, 1]
+    grants = cohort.topics["grants"].title("en")
+    assert figures[grants] == [2, 1, 1, 0]
+
+    # One that has not ended yet is upcoming.
+    early = await export.collect_export(
+        cohort.session, [cohort.programme.id], PERIOD, T0 + 2 * DAY + 30 * MINUTE
+    )
+    states = {r.ticket_id: r.state for r in early.consultations}
+    assert states[t[1].id] == ConsultationState.upcoming
+    assert states[t[4].id] == ConsultationState.upcoming
 
 
 async def test_the_csv_reads_back_to_the_same_rows_as_the_sheet(cohort: Cohort) -> None:
@@ -155,10 +234,10 @@ async def test_text_that_looks_like_a_formula_stays_text(cohort: Cohort) -> None
 
 
 async def test_another_programmes_requests_are_never_exported(cohort: Cohort) -> None:
-    data = await export.collect_export(cohort.session, [cohort.other.id], PERIOD)
+    data = await export.collect_export(cohort.session, [cohort.other.id], PERIOD, NOW)
     assert {r.programme for r in data.tickets} == {"Школа НКО Омска"}
     assert len(data.tickets) == 2 and len(data.meetings) == 1
-    mine = await export.collect_export(cohort.session, [cohort.programme.id], PERIOD)
+    mine = await export.collect_export(cohort.session, [cohort.programme.id], PERIOD, NOW)
     assert "Школа НКО Омска" not in {r.programme for r in mine.tickets}
 
 
@@ -203,7 +282,7 @@ async def test_a_coordinator_exports_the_programmes_requests(
     assert xlsx.file_bytes is not None and table.file_bytes is not None
     assert "2 requests, 0 meetings" in xlsx.content
     workbook = load_workbook(io.BytesIO(xlsx.file_bytes))
-    assert workbook.sheetnames == ["Requests", "Meetings", "Summary"]
+    assert workbook.sheetnames == SHEETS
     assert workbook["Requests"].max_row == 3 and workbook["Meetings"].max_row == 1
     rows = _csv_rows(table.file_bytes, ",")
     assert len(rows) == 3 and {rows[1][0], rows[2][0]} == {str(first), str(first + 1)}
@@ -249,3 +328,54 @@ def test_the_csv_drops_the_same_characters_the_workbook_cannot_hold() -> None:
     # The export keeps its own copy of openpyxl's pattern so the bot starts without openpyxl.
     assert export.ILLEGAL_CHARACTERS.pattern == ILLEGAL_CHARACTERS_RE.pattern
     assert csv_value("a\x01b\x0bc\td\ne") == "abc\td\ne"
+
+
+async def test_a_coordinator_exports_the_weeks_consultations(
+    world: World, tg: TelegramClient
+) -> None:
+    """Booked, held, cancelled and no-show consultations of two mentors and two topics, made
+    through the bot; the coordinator's export a few days later lists and counts them."""
+    world.clock.set(datetime(2027, 3, 1, 6, tzinfo=UTC))  # Monday, 09:00 in Moscow
+    olga, petr = tg.user("Ольга", started=True), tg.user("Пётр", started=True)
+    group = await world.registered_group(members=(olga, petr))
+    coordinator = await world.coordinator("Наталья")
+    irina = await world.mentor("Ирина", "legal")
+    sergey = await world.mentor("Сергей", "grants")
+    for mentor in (irina, sergey):
+        await tg.send(mentor, mentor, "/hours Пн-Вс 10:00-12:00 1h")
+    legal = await ask(tg, olga, group, "Как зарегистрировать НКО? #юрист")
+    grant = await ask(tg, petr, group, "Как подать заявку на грант? #гранты")
+    lease = await ask(tg, petr, group, "Какой договор аренды подписать? #юрист")
+    held = await book_from_ticket(tg, olga, legal, day=1, time="10:00")  # Tuesday
+    missed = await book_from_ticket(tg, petr, grant, day=1, time="11:00")
+    called_off = await book_from_ticket(tg, petr, lease, day=2, time="10:00")  # Wednesday
+    assert all("✅ Записано" in m.text for m in (held, missed, called_off))
+    meeting = {n: number_in(m.text.split("Встреча")[-1]) for n, m in (
+        (grant, missed), (lease, called_off))}  # fmt: skip
+    await tg.send(petr, petr, f"/cancel_meeting {meeting[lease]}")
+
+    world.clock.set(datetime(2027, 3, 3, 9, tzinfo=UTC))  # Wednesday, 12:00 in Moscow
+    await tg.send(sergey, sergey, f"/noshow {meeting[grant]}")
+    assert "никто не пришёл" in tg.last(sergey).text
+    await tg.send(coordinator, coordinator, "/export week")
+    xlsx = _document(tg.messages(coordinator), ".xlsx")
+    assert xlsx.file_bytes is not None
+    workbook = load_workbook(io.BytesIO(xlsx.file_bytes))
+    assert workbook.sheetnames[2:4] == ["Консультации", "Итоги консультаций"]
+    rows = _sheet_rows(xlsx.file_bytes, 2)
+    by_request = {row[1]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
+    assert {n: r["Статус"] for n, r in by_request.items()} == {
+        legal: "прошла",
+        grant: "неявка",
+        lease: "отменена",
+    }
+    assert by_request[grant]["Наставник"] == "Сергей" and by_request[grant]["Активист"] == "Пётр"
+    assert by_request[legal]["Начало (Europe/Moscow)"] == datetime(
+        2027, 3, 2, 10, tzinfo=UTC
+    ).replace(tzinfo=None)
+    assert by_request[legal]["Начало (UTC)"] == datetime(2027, 3, 2, 7, tzinfo=UTC).replace(
+        tzinfo=None
+    )
+    figures = {row[0]: row[1:5] for row in _sheet_rows(xlsx.file_bytes, 3) if row and row[0]}
+    assert figures["Всего"] == [3, 1, 1, 1]
+    assert figures["Ирина"] == [2, 1, 1, 0] and figures["Сергей"] == [1, 0, 0, 1]

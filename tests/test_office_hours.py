@@ -41,6 +41,9 @@ def test_the_forms_a_mentor_types() -> None:
     assert [s.weekday for s in week.stretches] == [0, 1, 2, 3, 4]
     assert week.slot == timedelta(minutes=45)
     assert parse_hours("Sob 22:00-24:00, 1h").stretches == (Stretch(5, time(22), time.max),)
+    # Polish calendars' short names: pn wt śr cz pt sb nd.
+    polish = parse_hours("pn 9-10, wt 9-10, śr 9-10, cz 9-10, pt 9-10, sb 9-10, nd 9-10")
+    assert [s.weekday for s in polish.stretches] == [0, 1, 2, 3, 4, 5, 6]
     across_the_weekend = parse_hours("Пт-Пн 10-11").stretches
     assert [s.weekday for s in across_the_weekend] == [0, 4, 5, 6]
 

@@ -6,6 +6,8 @@ mentor of its topic with room for it), over the next two weeks, less the ones bo
 booking is atomic: the slot is held by a unique (mentor, start, live) row, so of two presses
 at once, on any replica, exactly one books it and the other hears it was taken. Booking an
 unclaimed ticket gives it to that mentor through the same conditional claim as «Claim».
+The activist moves a booking to another free slot of the same mentor the same way: the new
+slot is taken atomically, the old one is free again, and the meeting and its reminders move.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.meetings import MeetingPlan
 from bot.domain.office_hours import Slot
 from bot.timezones import zone
-from models import Booking, BookingStatus, Meeting, Person, Ticket, TicketStatus
+from models import Booking, BookingStatus, Meeting, MeetingStatus, Person, Ticket, TicketStatus
 
 BOOKING_DAYS = 14
 BOOKABLE = (TicketStatus.open, TicketStatus.claimed)
@@ -207,6 +209,97 @@ async def book(
     booking.meeting_id = meeting.id
     await session.flush()
     return booking, meeting, claimed
+
+
+class NotMovable(DomainError):
+    """The consultation has begun, or was cancelled: there is nothing to move."""
+
+
+@dataclass(frozen=True)
+class Move:
+    """A booking moved to another slot: what changed, for the news and the reminder jobs."""
+
+    booking: Booking
+    meeting: Meeting
+    previous: datetime
+    reminders: list[meetings.PlannedReminder]
+
+
+def may_move(actor: Actor, found: Booking) -> bool:
+    """The activist who booked it; the mentor moves a consultation with ``/reschedule``."""
+    return found.activist_id == actor.person.id
+
+
+async def movable_booking(
+    session: AsyncSession, actor: Actor, booking_id: int, now: datetime
+) -> tuple[Booking, Meeting]:
+    """The actor's booking that is still ahead and live, with its meeting; else why not."""
+    found = await session.get(Booking, booking_id) if 0 < booking_id < 2**62 else None
+    if found is None or not may_move(actor, found):
+        raise NotAllowed("only the activist who booked it")
+    meeting = await session.get(Meeting, found.meeting_id) if found.meeting_id else None
+    if (
+        meeting is None
+        or found.live is not True
+        or found.starts_at <= now
+        or meeting.status != MeetingStatus.scheduled
+    ):
+        raise NotMovable(booking_id)
+    return found, meeting
+
+
+async def booking_of_meeting(session: AsyncSession, meeting_id: int) -> Booking | None:
+    """The booking a consultation's meeting was made for (cancelled or not), if it is one."""
+    if not 0 < meeting_id < 2**62:
+        return None
+    return await session.scalar(
+        select(Booking).where(Booking.meeting_id == meeting_id).order_by(Booking.id.desc()).limit(1)
+    )
+
+
+async def move_offers(
+    session: AsyncSession, found: Booking, *, now: datetime, default_zone: str
+) -> list[Offer]:
+    """The booking mentor's free slots (theirs only: the request stays with them)."""
+    mentor = await session.get(Person, found.mentor_id)
+    if mentor is None:
+        return []
+    free = await free_slots(session, mentor, now=now, days=BOOKING_DAYS, default_zone=default_zone)
+    return [Offer(mentor, free)] if free else []
+
+
+async def move(
+    session: AsyncSession,
+    actor: Actor,
+    booking_id: int,
+    starts_at: datetime,
+    *,
+    now: datetime,
+    default_zone: str,
+) -> Move:
+    """Move the activist's booking to another free slot of the same mentor, with its meeting
+    and reminders. Atomic like booking: of two people taking one slot at once, exactly one
+    gets it, and the other's booking stays where it was."""
+    found, meeting = await movable_booking(session, actor, booking_id, now)
+    offered = await move_offers(session, found, now=now, default_zone=default_zone)
+    slot = next((s for o in offered for s in o.slots if s.starts == starts_at), None)
+    if slot is None:
+        holder = await office_hours.booked_at(session, found.mentor_id, starts_at)
+        if holder is not None and holder != found.id:
+            raise SlotTaken(starts_at)
+        raise NotASlot(starts_at)
+    previous = found.starts_at
+    try:
+        async with session.begin_nested():
+            found.starts_at = slot.starts
+            found.ends_at = slot.ends
+            await session.flush()
+    except IntegrityError as error:
+        raise SlotTaken(starts_at) from error
+    reminders = await meetings.move_meeting(
+        session, meeting, slot.starts, now, duration=slot.ends - slot.starts
+    )
+    return Move(found, meeting, previous, reminders)
 
 
 class NotOver(DomainError):

@@ -1,8 +1,9 @@
 """``/export``: the requests of a period as an XLSX workbook and the same requests as CSV.
 
-The workbook has three sheets: every field of every request with the size of its history, the
-meetings with their RSVPs, and a summary of the ``/stats`` figures. Data is read in SQL; the
-files are built in a worker thread (openpyxl's write-only mode keeps 10,000 rows cheap).
+The workbook has five sheets: every field of every request with the size of its history, the
+meetings with their RSVPs, the booked consultations with how each went, the consultation
+figures by mentor and by topic, and a summary of the other ``/stats`` figures. Data is read in
+SQL; the files are built in a worker thread (openpyxl's write-only mode keeps 10,000 rows cheap).
 The workbook itself is written in ``bot.domain.workbook``, loaded with the first export:
 openpyxl, and numpy which it brings, are about 20 MB a bot that exports nothing need not carry.
 The words (headers, statuses, sheet names) come from the caller in the reader's language.
@@ -20,7 +21,7 @@ import csv
 import io
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +31,9 @@ from sqlalchemy.orm import aliased
 
 from bot.domain import audit
 from bot.domain.stats import (
+    ConsultationState,
     Period,
+    consultation_state,
     first_claim_at,
     first_claims,
     in_period,
@@ -40,6 +43,7 @@ from bot.domain.stats import (
 from bot.timezones import zone
 from models import (
     AuditAction,
+    Booking,
     GroupChat,
     Meeting,
     MeetingStatus,
@@ -122,10 +126,27 @@ class MeetingRecord:
 
 
 @dataclass(frozen=True)
+class ConsultationRecord:
+    """A booked consultation; times are in UTC."""
+
+    meeting_id: int | None
+    ticket_id: int
+    programme: str
+    topic: Topic | None
+    mentor: PersonName
+    activist: PersonName
+    starts_at: datetime
+    ends_at: datetime
+    state: ConsultationState
+    booked_at: datetime
+
+
+@dataclass(frozen=True)
 class ExportData:
     period: Period
     tickets: list[TicketRecord]
     meetings: list[MeetingRecord]
+    consultations: list[ConsultationRecord] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -134,12 +155,17 @@ class ExportText:
 
     tickets_sheet: str
     meetings_sheet: str
+    consultations_sheet: str
+    consultation_figures_sheet: str
     summary_sheet: str
     ticket_headers: list[str]
     meeting_headers: list[str]
+    consultation_headers: list[str]
+    consultation_figures: list[tuple[list[Value], bool]]  # rows, and bold or not
     summary: list[tuple[list[Value], bool]]  # rows of the summary sheet, and bold or not
     statuses: dict[TicketStatus, str]
     meeting_statuses: dict[MeetingStatus, str]
+    consultation_states: dict[ConsultationState, str]
     language: str  # for topic titles
     no_topic: str
     yes: str
@@ -158,6 +184,7 @@ class ExportFiles:
     csv_name: str
     tickets: int
     meetings: int
+    consultations: int
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -168,9 +195,10 @@ def _seconds(value: object) -> float | None:
 
 
 async def collect_export(
-    session: AsyncSession, programme_ids: Sequence[int], period: Period
+    session: AsyncSession, programme_ids: Sequence[int], period: Period, now: datetime
 ) -> ExportData:
-    """The period's requests in one query of plain columns, and its meetings."""
+    """The period's requests in one query of plain columns, its meetings, and its booked
+    consultations (held or not as of ``now``)."""
     author, mentor = aliased(Person), aliased(Person)
     conditions = in_period(programme_ids, period)
     events = per_ticket(TicketEvent, func.count(TicketEvent.id), conditions)
@@ -226,7 +254,75 @@ async def collect_export(
     )
     topics = {topic.id: topic for topic in (await session.execute(select(Topic))).scalars()}
     tickets = [_ticket_record(row, topics) for row in result.mappings()]
-    return ExportData(period, tickets, await _meetings(session, programme_ids, period))
+    return ExportData(
+        period,
+        tickets,
+        await _meetings(session, programme_ids, period),
+        await _consultations(session, programme_ids, period, now, topics),
+    )
+
+
+def _name(row: RowMapping, prefix: str) -> PersonName:
+    return PersonName(
+        row[f"{prefix}_first"],
+        row[f"{prefix}_last"],
+        row[f"{prefix}_username"],
+        row[f"{prefix}_telegram_id"],
+    )
+
+
+async def _consultations(
+    session: AsyncSession,
+    programme_ids: Sequence[int],
+    period: Period,
+    now: datetime,
+    topics: dict[int, Topic],
+) -> list[ConsultationRecord]:
+    """Consultations booked for moments of the period (as ``/stats`` counts them)."""
+    mentor, activist = aliased(Person), aliased(Person)
+    columns = {
+        "meeting_id": Booking.meeting_id,
+        "ticket_id": Booking.ticket_id,
+        "programme": Programme.title,
+        "topic_id": Ticket.topic_id,
+        "starts_at": Booking.starts_at,
+        "ends_at": Booking.ends_at,
+        "status": Booking.status,
+        "created_at": Booking.created_at,
+    }
+    for prefix, person in (("mentor", mentor), ("activist", activist)):
+        columns |= {
+            f"{prefix}_first": person.first_name,
+            f"{prefix}_last": person.last_name,
+            f"{prefix}_username": person.username,
+            f"{prefix}_telegram_id": person.telegram_id,
+        }
+    query = (
+        select(*(column.label(name) for name, column in columns.items()))
+        .join(Ticket, Ticket.id == Booking.ticket_id)
+        .join(Programme, Programme.id == Ticket.programme_id)
+        .join(mentor, mentor.id == Booking.mentor_id)
+        .join(activist, activist.id == Booking.activist_id)
+        .where(Ticket.programme_id.in_(programme_ids), Booking.starts_at < period.end)
+        .order_by(Booking.starts_at, Booking.id)
+    )
+    if period.start is not None:
+        query = query.where(Booking.starts_at >= period.start)
+    return [
+        ConsultationRecord(
+            meeting_id=row["meeting_id"],
+            ticket_id=row["ticket_id"],
+            programme=row["programme"],
+            topic=topics.get(row["topic_id"] or 0),
+            mentor=_name(row, "mentor"),
+            activist=_name(row, "activist"),
+            starts_at=row["starts_at"],
+            ends_at=row["ends_at"],
+            state=consultation_state(row["status"], row["ends_at"], now),
+            booked_at=row["created_at"],
+        )
+        for row in (await session.execute(query)).mappings()
+    ]
 
 
 def _ticket_record(row: RowMapping, topics: dict[int, Topic]) -> TicketRecord:
@@ -411,6 +507,27 @@ def meeting_rows(data: ExportData, text: ExportText) -> list[list[Value]]:
     ]
 
 
+def consultation_rows(data: ExportData, text: ExportText) -> list[list[Value]]:
+    zone_name = data.period.zone
+    return [
+        [
+            r.meeting_id,
+            r.ticket_id,
+            r.programme,
+            text.topic(r.topic),
+            r.mentor.display_name,
+            r.activist.display_name,
+            r.activist.username,
+            _local(r.starts_at, zone_name),
+            _local(r.starts_at, "UTC"),
+            round((r.ends_at - r.starts_at).total_seconds() / 60),
+            text.consultation_states[r.state],
+            _local(r.booked_at, zone_name),
+        ]
+        for r in data.consultations
+    ]
+
+
 # --- files -----------------------------------------------------------------------------------
 
 
@@ -455,6 +572,7 @@ def build_files(data: ExportData, text: ExportText) -> ExportFiles:
         csv_name=f"{stem}.csv",
         tickets=len(data.tickets),
         meetings=len(data.meetings),
+        consultations=len(data.consultations),
     )
 
 
@@ -483,6 +601,7 @@ def record_export(
                 "period": period.token,
                 "tickets": files.tickets,
                 "meetings": files.meetings,
+                "consultations": files.consultations,
                 "files": [files.xlsx_name, files.csv_name],
             },
         )

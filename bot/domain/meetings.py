@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import office_hours
@@ -326,32 +327,50 @@ async def reschedule_meeting(
     *,
     duration: timedelta | None = None,
 ) -> list[PlannedReminder]:
-    """Move the meeting and each of its reminders with it; RSVPs stay as they are.
-
-    A reminder already sent for the old time is armed again for the new one, and one whose
-    new moment has passed is skipped. Returns the reminders to plan.
-    """
+    """Move the meeting, its booked slot if it has one, and its reminders; RSVPs stay as they
+    are. Returns the reminders to plan."""
     _check_changeable(actor, meeting, now)
     if starts_at <= now:
         raise InvalidInput("past")
     booked = await session.scalar(
         select(Booking).where(Booking.meeting_id == meeting.id, Booking.live.is_(True))
     )
-    if (
-        booked is not None
-        and starts_at != booked.starts_at
-        and await office_hours.booked_at(session, booked.mentor_id, starts_at) is not None
-    ):
-        raise SlotBusy(starts_at)
-    meeting.starts_at = starts_at
+    if booked is not None:
+        if (
+            starts_at != booked.starts_at
+            and await office_hours.booked_at(session, booked.mentor_id, starts_at) is not None
+        ):
+            raise SlotBusy(starts_at)
+        # A booked consultation moves with its slot, and the old one is free again; a moment
+        # booked by someone else in the meantime stops it here (the unique live slot).
+        try:
+            async with session.begin_nested():
+                booked.starts_at = starts_at
+                booked.ends_at = starts_at + (duration or meeting.duration)
+                await session.flush()
+        except IntegrityError as error:
+            raise SlotBusy(starts_at) from error
     meeting.zone = zone
+    return await move_meeting(session, meeting, starts_at, now, duration=duration)
+
+
+async def move_meeting(
+    session: AsyncSession,
+    meeting: Meeting,
+    starts_at: datetime,
+    now: datetime,
+    *,
+    duration: timedelta | None = None,
+) -> list[PlannedReminder]:
+    """Move the meeting and each of its reminders with it; the caller checked who may.
+
+    A reminder already sent for the old time is armed again for the new one, and one whose
+    new moment has passed is skipped. Returns the reminders to plan.
+    """
+    meeting.starts_at = starts_at
     if duration is not None:
         meeting.duration_minutes = max(1, int(duration.total_seconds() // 60))
     meeting.revision += 1
-    if booked is not None:
-        # A booked consultation moves with its slot: the old one is free again.
-        booked.starts_at = starts_at
-        booked.ends_at = starts_at + meeting.duration
     result = await session.execute(select(Reminder).where(Reminder.meeting_id == meeting.id))
     for reminder in result.scalars():
         reminder.due_at = starts_at - timedelta(seconds=reminder.offset_seconds)

@@ -32,12 +32,12 @@ MAX_DAYS_OFF = 92  # a long holiday; more is a typo more often than a plan
 WEEKDAYS: dict[str, int] = {}
 for _number, _names in enumerate(
     [
-        "пн пон понедельник mon monday pon poniedziałek poniedzialek",
+        "пн пон понедельник mon monday pn pon poniedziałek poniedzialek",
         "вт вто вторник tue tues tuesday wt wto wtorek",
         "ср сре среда wed wednesday śr sr śro sro środa sroda",
-        "чт чет четверг thu thur thurs thursday czw czwartek",
+        "чт чет четверг thu thur thurs thursday cz czw czwartek",
         "пт пят пятница fri friday pt pią pia piątek piatek",
-        "сб суб суббота sat saturday sob sobota",
+        "сб суб суббота sat saturday sb sob sobota",
         "вс вос воскресенье sun sunday nd ndz niedz niedziela",
     ]
 ):

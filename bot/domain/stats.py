@@ -271,6 +271,25 @@ class MeetingFigures:
     coming: int = 0  # "I'll come" answers to those meetings
 
 
+class ConsultationState(enum.StrEnum):
+    """How a booked consultation went, as the figures and the export count it."""
+
+    upcoming = "upcoming"  # booked, not ended yet
+    held = "held"  # booked, ended, and not marked a no-show
+    cancelled = "cancelled"
+    no_show = "no_show"
+
+
+def consultation_state(
+    status: BookingStatus, ends_at: datetime, now: datetime
+) -> ConsultationState:
+    if status == BookingStatus.cancelled:
+        return ConsultationState.cancelled
+    if status == BookingStatus.no_show:
+        return ConsultationState.no_show
+    return ConsultationState.held if ends_at <= now else ConsultationState.upcoming
+
+
 @dataclass(frozen=True)
 class ConsultationCount:
     booked: int = 0  # every consultation booked for a moment of the period
@@ -530,9 +549,10 @@ async def _consultations(
     per_mentor: dict[int, list[int]] = {}
     per_topic: dict[int | None, list[int]] = {}
     for mentor_id, topic_id, status, ends_at in await session.execute(query):
-        held = status == BookingStatus.booked and ends_at <= now
-        row = [1, int(held), int(status == BookingStatus.cancelled),
-               int(status == BookingStatus.no_show)]  # fmt: skip
+        state = consultation_state(status, ends_at, now)
+        row = [1, int(state == ConsultationState.held),
+               int(state == ConsultationState.cancelled),
+               int(state == ConsultationState.no_show)]  # fmt: skip
         total = _add(total, row)
         per_mentor[mentor_id] = _add(per_mentor.get(mentor_id, [0, 0, 0, 0]), row)
         per_topic[topic_id] = _add(per_topic.get(topic_id, [0, 0, 0, 0]), row)

@@ -21,6 +21,7 @@ from bot.domain.export import (
     ExportData,
     ExportText,
     Value,
+    consultation_rows,
     meeting_rows,
     printable,
     ticket_rows,
@@ -76,16 +77,28 @@ def _table(workbook: Workbook, title: str, headers: list[str], rows: list[list[V
         sheet.append([_cell(sheet, value) for value in row])
 
 
+def _figures(workbook: Workbook, title: str, rows: list[tuple[list[Value], bool]]) -> None:
+    """A sheet of figures: a label in the first column, numbers beside it, bold headings."""
+    sheet = workbook.create_sheet(title[:31])
+    sheet.column_dimensions["A"].width = 40
+    for column in "BCDE":
+        sheet.column_dimensions[column].width = 18
+    for row, bold in rows:
+        sheet.append([_cell(sheet, value, bold=bold) for value in row])
+
+
 def build_xlsx(data: ExportData, text: ExportText) -> bytes:
     workbook = Workbook(write_only=True)
     _table(workbook, text.tickets_sheet, text.ticket_headers, ticket_rows(data, text))
     _table(workbook, text.meetings_sheet, text.meeting_headers, meeting_rows(data, text))
-    summary = workbook.create_sheet(text.summary_sheet[:31])
-    summary.column_dimensions["A"].width = 40
-    for column in "BCD":
-        summary.column_dimensions[column].width = 18
-    for row, bold in text.summary:
-        summary.append([_cell(summary, value, bold=bold) for value in row])
+    _table(
+        workbook,
+        text.consultations_sheet,
+        text.consultation_headers,
+        consultation_rows(data, text),
+    )
+    _figures(workbook, text.consultation_figures_sheet, text.consultation_figures)
+    _figures(workbook, text.summary_sheet, text.summary)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

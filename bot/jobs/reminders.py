@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from apscheduler.jobstores.base import JobLookupError
 from sqlalchemy import event
@@ -69,7 +69,7 @@ class ReminderRunner(JobRunner):
 
     def plan(self, reminders: Sequence[PlannedReminder], now: datetime | None = None) -> int:
         """Add (or move) the jobs of reminders due within the horizon; how many were planned."""
-        now = now or datetime.now(UTC)
+        now = now or self.clock()
         planned = 0
         for reminder in reminders:
             if reminder.due_at > now + HORIZON:
@@ -118,7 +118,7 @@ class ReminderRunner(JobRunner):
 
     async def catch_up(self, now: datetime | None = None) -> CatchUp:
         """Plan what falls due within the horizon; send or skip what was missed."""
-        now = now or datetime.now(UTC)
+        now = now or self.clock()
         async with transaction(self.session_factory) as session:
             finished = await meetings.finish_meetings(session, now)
             rows = await meetings.unsent_before(session, now + HORIZON)
@@ -139,7 +139,7 @@ class ReminderRunner(JobRunner):
     async def send(self, reminder_id: int) -> bool:
         """The job: take the reminder and write its messages, in one transaction; False if it
         was not this process's to send (taken already, cancelled, or its meeting began)."""
-        now = datetime.now(UTC)
+        now = self.clock()
         async with transaction(self.session_factory) as session:
             if not await meetings.take_reminder(session, reminder_id, now):
                 return False

@@ -9,6 +9,7 @@ from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.delivery.outbox import Sender
 
@@ -27,12 +28,15 @@ class JobRunner:
         sender: Sender,
         i18n: I18n,
         settings: Settings,
+        *,
+        clock: Clock = utc_now,
     ) -> None:
         self.scheduler = scheduler
         self.session_factory = session_factory
         self.sender = sender
         self.i18n = i18n
         self.settings = settings
+        self.clock = clock
 
     def every(self, seconds: float, job: Callable[[], Awaitable[Any]], job_id: str) -> None:
         """Run ``job`` every ``seconds``: one run at a time, missed runs folded into one."""

@@ -304,6 +304,11 @@ def accepted_forms() -> str:
 
 
 def problem_text(error: ScheduleError) -> str:
+    return problem_reason(error) + "\n\n" + accepted_forms() + "\n" + _("Nothing was scheduled.")
+
+
+def problem_reason(error: ScheduleError) -> str:
+    """What is wrong with the date and time typed, in one sentence."""
     fragment = html.escape(error.fragment)
     reasons = {
         ScheduleProblem.no_date: _("I could not find a date and time at the start."),
@@ -320,10 +325,9 @@ def problem_text(error: ScheduleError) -> str:
         ScheduleProblem.title_too_long: _("The title is too long: at most {limit} characters."),
         ScheduleProblem.extra_text: _("I did not understand «{fragment}»."),
     }
-    reason = reasons[error.problem].format(
+    return reasons[error.problem].format(
         fragment=fragment,
         limit=MAX_TITLE,
         shortest=duration_text(MIN_DURATION),
         longest=duration_text(MAX_DURATION),
     )
-    return reason + "\n\n" + accepted_forms() + "\n" + _("Nothing was scheduled.")

@@ -19,6 +19,7 @@ from babel.numbers import format_decimal, format_percent
 from bot.domain.export import ExportText, Value
 from bot.domain.stats import (
     ConsultationCount,
+    ConsultationState,
     Durations,
     Period,
     PeriodKind,
@@ -358,11 +359,43 @@ def summary_rows(stats: Stats, language: str) -> list[tuple[list[Value], bool]]:
     return rows
 
 
+def consultation_state_title(state: ConsultationState) -> str:
+    titles = {
+        ConsultationState.upcoming: _("upcoming"),
+        ConsultationState.held: _("held"),
+        ConsultationState.cancelled: _("called off"),
+        ConsultationState.no_show: _("no-show"),
+    }
+    return titles[state]
+
+
+def consultation_figure_rows(stats: Stats, language: str) -> list[tuple[list[Value], bool]]:
+    """The consultation figures of ``/stats`` as a sheet: in all, by mentor, by topic."""
+    figures = stats.consultations
+    counts = [_("Booked"), _("Held"), _("Cancelled"), _("No-show")]
+
+    def numbers(count: ConsultationCount) -> list[Value]:
+        return [count.booked, count.held, count.cancelled, count.no_show]
+
+    rows: list[tuple[list[Value], bool]] = [
+        ([_("Consultations"), *counts], True),
+        ([_("All"), *numbers(figures.total)], False),
+        ([], False),
+        ([_("Mentor"), *counts], True),
+    ]
+    rows += [([mentor_name(person), *numbers(c)], False) for person, c in figures.by_mentor]
+    rows += [([], False), ([_("Topic"), *counts], True)]
+    rows += [([topic_name(topic, language), *numbers(c)], False) for topic, c in figures.by_topic]
+    return rows
+
+
 def export_text(stats: Stats, language: str) -> ExportText:
     zone_note = f" ({stats.period.zone})"
     return ExportText(
         tickets_sheet=_("Requests"),
         meetings_sheet=_("Meetings"),
+        consultations_sheet=_("Consultations"),
+        consultation_figures_sheet=_("Consultation figures"),
         summary_sheet=_("Summary"),
         ticket_headers=[
             _("Number"),
@@ -414,9 +447,25 @@ def export_text(stats: Stats, language: str) -> ExportText:
             _("Who is coming"),
             _("Who is not coming"),
         ],
+        consultation_headers=[
+            _("Meeting number"),
+            _("Request number"),
+            _("Programme"),
+            _("Topic"),
+            _("Mentor"),
+            _("Activist"),
+            _("Activist's username"),
+            _("Starts") + zone_note,
+            _("Starts") + " (UTC)",
+            _("Duration, minutes"),
+            _("Status"),
+            _("Booked") + zone_note,
+        ],
+        consultation_figures=consultation_figure_rows(stats, language),
         summary=summary_rows(stats, language),
         statuses={status: status_title(status) for status in TicketStatus},
         meeting_statuses={status: meeting_status_title(status) for status in MeetingStatus},
+        consultation_states={state: consultation_state_title(state) for state in ConsultationState},
         language=language,
         no_topic=_("no topic"),
         yes=_("yes"),
