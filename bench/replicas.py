@@ -97,7 +97,8 @@ async def once(replicas: int, count: int, postgres: str, redis: str, workdir: Pa
                 bot = BotProcess(env, run_dir)
                 bots.append(bot)
                 await bot.start(server, ready_url=f"http://127.0.0.1:{port}/healthz")
-            await asyncio.sleep(3.0)  # start-up work (reminders, digest, topic model) out of the way
+            # Start-up work (reminders, digest, the topic model) out of the way.
+            await asyncio.sleep(3.0)
             pids = [bot.process.pid for bot in bots if bot.process is not None]
             cpu_before = [cpu_seconds(pid) for pid in pids]
             own_before = own_cpu_seconds()
