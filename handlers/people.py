@@ -20,9 +20,8 @@ from bot.domain.people import set_language, set_timezone
 from bot.domain.topics import list_topics
 from bot.languages import LANGUAGE_NAMES, LANGUAGES
 from bot.timezones import UnknownZoneError, normalize_zone
+from bot.views.meetings import zone_examples
 from models import GroupChat
-
-ZONE_EXAMPLES = "MSK, UTC+6, Asia/Omsk, Europe/Moscow"
 
 
 class LanguageChoice(CallbackData, prefix="lang"):
@@ -102,7 +101,8 @@ async def time_zone(
                 zone=html.escape(group.timezone or settings.default_timezone)
             )
         await outbox.answer(
-            message, answer + "\n" + _("To change: /tz {examples}").format(examples=ZONE_EXAMPLES)
+            message,
+            answer + "\n" + _("To change: /tz {examples}").format(examples=zone_examples(", ")),
         )
         return
     try:
@@ -118,7 +118,7 @@ async def time_zone(
         await outbox.answer(
             message,
             _("I do not know the time zone «{zone}». Examples: {examples}.").format(
-                zone=html.escape(text[:64]), examples=ZONE_EXAMPLES
+                zone=html.escape(text[:64]), examples=zone_examples(", ")
             ),
         )
         return

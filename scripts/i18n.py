@@ -16,7 +16,6 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections import Counter
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -90,9 +89,10 @@ def fill(language: str, source: Path) -> None:
 def markup_differs(msgid: str, msgstr: str) -> str | None:
     """What a translation lost or gained of its msgid's placeholders and tags, or None."""
     for what, pattern in (("placeholders", PLACEHOLDER), ("HTML tags", TAG)):
-        original, translated = Counter(pattern.findall(msgid)), Counter(pattern.findall(msgstr))
+        original = sorted(pattern.findall(msgid))
+        translated = sorted(pattern.findall(msgstr))
         if original != translated:
-            return f"{what} differ ({sorted(original.elements())} → {sorted(translated.elements())})"
+            return f"{what} differ ({original} → {translated})"
     return None
 
 

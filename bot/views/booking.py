@@ -14,8 +14,8 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain.booking import Offer
 from bot.timezones import zone
-from bot.views.meetings import local_time
 from bot.views.dates import date_label, day_label
+from bot.views.meetings import local_time
 
 NAME_LIMIT = 24
 
