@@ -116,7 +116,8 @@ def short(text: str, limit: int) -> str:
 def programmes_text(programmes: Sequence[Programme]) -> str:
     """The programmes' titles, the first few only: «A», «B», «C» and 4 more."""
     named = ", ".join(
-        f"«{html.escape(short(p.title, 80))}»" for p in programmes[:MAX_PROGRAMMES_NAMED]
+        _("«{title}»").format(title=html.escape(short(p.title, 80)))
+        for p in programmes[:MAX_PROGRAMMES_NAMED]
     )
     hidden = len(programmes) - MAX_PROGRAMMES_NAMED
     if hidden > 0:
