@@ -29,10 +29,13 @@ FOREIGN = re.compile(
 def assert_polish(messages: Iterable[FakeMessage]) -> None:
     """No Russian letter and no English word in what the bot said, buttons included (commands
     such as /resolve are names, not words)."""
+    checked = 0
     for message in messages:
         text = COMMAND.sub("", " ".join([message.content, *message.buttons]))
         assert not CYRILLIC.search(text), text
         assert not FOREIGN.search(text), text
+        checked += 1
+    assert checked, "the bot said nothing to check"
 
 
 async def _language(db: async_sessionmaker[AsyncSession], user: FakeUser) -> str | None:
@@ -137,7 +140,21 @@ async def test_a_polish_request_is_filed_claimed_answered_and_rated_in_polish(
     await tg.send(anna, anna, f"/ticket {n}")
     history = tg.last(anna).content
     assert "Kwestie prawne" in history and "ocenił(a) odpowiedź: 5/5" in history
-    assert_polish(tg.bot_messages_since(mark))
+
+    # The coordinator's figures and files speak Polish too.
+    joanna = await world.coordinator("Joanna", language="pl")
+    mark_coordinator = tg.mark()
+    await tg.send(joanna, joanna, "/stats miesiąc")
+    await tg.send(joanna, joanna, "/export")
+    said = [m for m in tg.bot_messages_since(mark_coordinator) if m.chat.id == joanna.id]
+    figures = next(m.content for m in said if "Statystyki" in m.content)
+    assert f"📊 Statystyki · „{PROGRAMME}”" in figures
+    assert "• Kwestie prawne — 1" in figures and "• rozwiązane: 1" in figures
+    assert "Oceny: średnio 5,0 na 5, ocen: 1" in figures
+    assert any(m.content.startswith(f"Eksport · „{PROGRAMME}” · ") for m in said), said
+    # Everything said to the Polish people and their group (the admin's chat is Russian).
+    polish = {group.id, anna.id, marek.id, ewa.id, joanna.id}
+    assert_polish(m for m in tg.bot_messages_since(mark) if m.chat.id in polish)
 
 
 async def test_polish_office_hours_and_a_polish_schedule(
