@@ -12,6 +12,7 @@ from models import Person
 from tests.conftest import World
 from tests.fakeapi.client import TelegramClient
 from tests.fakeapi.models import FakeMessage, FakeUser
+from tests.fakeapi.server import FakeTelegram
 from tests.ticket_steps import card, number_in, ticket
 
 PROGRAMME = "Centrum KLUCZ – doradztwo ogólne i specjalistyczne"
@@ -44,8 +45,16 @@ async def _language(db: async_sessionmaker[AsyncSession], user: FakeUser) -> str
 
 
 async def test_telegrams_polish_gets_polish_and_lang_switches_to_it_and_back(
-    world: World, tg: TelegramClient, db: async_sessionmaker[AsyncSession]
+    world: World, tg: TelegramClient, db: async_sessionmaker[AsyncSession], server: FakeTelegram
 ) -> None:
+    # Telegram shows Polish people the command menu in Polish.
+    for scope in ("all_private_chats", "all_group_chats"):
+        menu = {
+            c["command"]: c["description"] for c in server.commands[f'{{"type": "{scope}"}}|pl']
+        }
+        assert menu["ask"] == "zapytaj mentorów: /ask Twoje pytanie"
+        assert menu["lang"] == "język: rosyjski, angielski lub polski"
+
     anna = tg.user("Anna", language="pl", started=True)
     mark = tg.mark()
     await tg.send(anna, anna, "/help")
