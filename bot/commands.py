@@ -16,6 +16,7 @@ from babel.support import LazyProxy
 
 from bot.domain.access import Actor
 from bot.i18n import locale
+from bot.languages import LANGUAGES
 from models import RoleKind
 
 EVERYONE = "everyone"
@@ -46,7 +47,7 @@ COMMANDS: list[Command] = [
     Command("start", __("start the bot or accept an invitation"), _for(EVERYONE)),
     Command("help", __("what you can do here"), _for(EVERYONE), group=True),
     Command("topics", __("consultation topics and their hashtags"), _for(EVERYONE), group=True),
-    Command("lang", __("language: Russian or English"), _for(EVERYONE), group=True),
+    Command("lang", __("language: Russian, English or Polish"), _for(EVERYONE), group=True),
     Command("tz", __("your time zone, e.g. /tz Asia/Omsk"), _for(EVERYONE), group=True),
     Command(
         "register",
@@ -142,8 +143,9 @@ def commands_for(actor: Actor, *, private: bool) -> list[Command]:
 
 
 async def publish_commands(bot: Bot, i18n: I18n) -> None:
-    """Set the command menu in Russian (the default) and English, for private chats and groups."""
-    for language in ("ru", "en"):
+    """Set the command menu in every language (the default one for all others), for private chats
+    and groups."""
+    for language in LANGUAGES:
         with locale(i18n, language):
             private = [
                 BotCommand(command=c.name, description=str(c.description))

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.durations import parse_duration
+from bot.languages import LANGUAGES
 from bot.timezones import UnknownZoneError, normalize_zone
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/mentordesk.sqlite3"
@@ -104,8 +105,8 @@ class Settings(BaseSettings):
     @field_validator("default_language")
     @classmethod
     def _check_language(cls, value: str) -> str:
-        if value not in ("ru", "en"):
-            raise ValueError("DEFAULT_LANGUAGE must be ru or en")
+        if value not in LANGUAGES:
+            raise ValueError(f"DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}")
         return value
 
     @field_validator("telegram_api_base", "video_base_url")

@@ -54,7 +54,7 @@ ASSIGN_CHOICES = 20
 PRIVATE_ONLY = ("ticket", "tickets", "my", "queue", "assign")
 ACTIONS = frozenset({"assign", "topic", "cancel", "cancel_yes", "back"})
 
-# Words for /tickets: status values, and the Russian beginnings people type.
+# Words for /tickets: status values, and the Russian and Polish beginnings people type.
 STATUS_WORDS = {
     **{status.value: status for status in TicketStatus},
     "откр": TicketStatus.open,
@@ -65,6 +65,12 @@ STATUS_WORDS = {
     "реш": TicketStatus.resolved,
     "закр": TicketStatus.closed,
     "отмен": TicketStatus.cancelled,
+    "otwart": TicketStatus.open,
+    "oczek": TicketStatus.open,
+    "przyj": TicketStatus.claimed,
+    "rozwi": TicketStatus.resolved,
+    "zamkn": TicketStatus.closed,
+    "anul": TicketStatus.cancelled,
 }
 
 

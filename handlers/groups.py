@@ -211,7 +211,7 @@ async def _register_by_title(
     own = await _registrable_programmes(session, actor)
     matches = [p for p in own if p.title.lower() == title.lower()]
     if not matches:
-        titles = ", ".join(f"«{html.escape(p.title)}»" for p in own)
+        titles = ", ".join(_("«{title}»").format(title=html.escape(p.title)) for p in own)
         await outbox.answer(
             message,
             _("You coordinate no programme called «{title}». Yours: {titles}.").format(

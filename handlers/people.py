@@ -16,13 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.delivery import Outbox
 from bot.domain.access import Actor
-from bot.domain.people import LANGUAGES, set_language, set_timezone
+from bot.domain.people import set_language, set_timezone
 from bot.domain.topics import list_topics
+from bot.languages import LANGUAGE_NAMES, LANGUAGES
 from bot.timezones import UnknownZoneError, normalize_zone
+from bot.views.meetings import zone_examples
 from models import GroupChat
-
-LANGUAGE_NAMES = {"ru": "Русский", "en": "English"}
-ZONE_EXAMPLES = "MSK, UTC+6, Asia/Omsk, Europe/Moscow"
 
 
 class LanguageChoice(CallbackData, prefix="lang"):
@@ -49,13 +48,17 @@ async def choose_language(
     message: Message, outbox: Outbox, command: CommandObject, actor: Actor, i18n: I18n
 ) -> None:
     code = (command.args or "").strip().lower()
+    # "/lang polski" means what "/lang pl" does.
+    code = {name.lower(): known for known, name in LANGUAGE_NAMES.items()}.get(code, code)
     if not code:
         await outbox.answer(message, _("Choose your language:"), reply_markup=language_keyboard())
         return
     if code not in LANGUAGES:
         await outbox.answer(
             message,
-            _("Unknown language «{code}». Available: ru, en.").format(code=html.escape(code[:20])),
+            _("Unknown language «{code}». Available: {languages}.").format(
+                code=html.escape(code[:20]), languages=", ".join(LANGUAGES)
+            ),
         )
         return
     set_language(actor.person, code)
@@ -98,7 +101,8 @@ async def time_zone(
                 zone=html.escape(group.timezone or settings.default_timezone)
             )
         await outbox.answer(
-            message, answer + "\n" + _("To change: /tz {examples}").format(examples=ZONE_EXAMPLES)
+            message,
+            answer + "\n" + _("To change: /tz {examples}").format(examples=zone_examples(", ")),
         )
         return
     try:
@@ -114,7 +118,7 @@ async def time_zone(
         await outbox.answer(
             message,
             _("I do not know the time zone «{zone}». Examples: {examples}.").format(
-                zone=html.escape(text[:64]), examples=ZONE_EXAMPLES
+                zone=html.escape(text[:64]), examples=zone_examples(", ")
             ),
         )
         return

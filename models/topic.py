@@ -17,7 +17,8 @@ class Topic(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     title_ru: Mapped[str] = mapped_column(String(100))
     title_en: Mapped[str] = mapped_column(String(100))
-    # Hashtags without '#', lower case: ["юрист", "legal"].
+    title_pl: Mapped[str] = mapped_column(String(100))
+    # Hashtags without '#', lower case: ["юрист", "legal", "prawnik"].
     hashtags: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Keywords and word stems, Russian and English, used to suggest a topic from free text.
     keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -25,7 +26,8 @@ class Topic(Base):
     active: Mapped[bool] = mapped_column(default=True)
 
     def title(self, language: str) -> str:
-        return self.title_en if language == "en" else self.title_ru
+        """The title in the reader's language; Russian, the default, for any other."""
+        return {"en": self.title_en, "pl": self.title_pl}.get(language, self.title_ru)
 
 
 class TopicExample(Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -80,3 +81,40 @@ async def test_replicas_starting_together_migrate_once(database_url: str) -> Non
     finally:
         for engine in (holder, *engines):
             await engine.dispose()
+
+
+async def test_topics_get_polish_titles_and_hashtags(database_url: str) -> None:
+    """The default topics get their Polish titles and hashtags; a topic a deployment added
+    itself shows its English title to Polish readers; going down removes only what was added."""
+    engine = create_engine(database_url)
+    try:
+        await upgrade(engine, "0007")
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO topics (code, title_ru, title_en, hashtags, keywords, position,"
+                    " active) VALUES ('sport', 'Спорт', 'Sport', :tags, '[]', 9, :yes)"
+                ),
+                {"tags": '["спорт", "inne"]', "yes": True},
+            )
+        await upgrade(engine)
+        async with engine.connect() as connection:
+            rows = {
+                code: (title, json.loads(tags) if isinstance(tags, str) else tags)
+                for code, title, tags in await connection.execute(
+                    text("SELECT code, title_pl, hashtags FROM topics")
+                )
+            }
+        assert rows["legal"] == ("Kwestie prawne", ["юрист", "право", "legal", "law", "prawnik",
+                                                    "prawo"])  # fmt: skip
+        assert rows["sport"] == ("Sport", ["спорт", "inne"])
+        # "inne" already named the deployment's own topic: it stays there alone.
+        assert rows["other"] == ("Inne", ["другое", "other", "вопрос", "pytanie"])
+        await downgrade(engine, "0007")
+        async with engine.connect() as connection:
+            legal = await connection.scalar(text("SELECT hashtags FROM topics WHERE code='legal'"))
+        assert (json.loads(legal) if isinstance(legal, str) else legal) == [
+            "юрист", "право", "legal", "law"
+        ]  # fmt: skip
+    finally:
+        await engine.dispose()

@@ -37,7 +37,7 @@ def cards(tg: TelegramClient, mentor: FakeUser, n: int) -> list[FakeMessage]:
     return [m for m in tg.messages(mentor) if m.by_bot and about.search(m.content)]
 
 
-CARD_BUTTONS = {"Взять", "Claim", "Решено", "Resolve"}
+CARD_BUTTONS = {"Взять", "Claim", "Biorę", "Решено", "Resolve", "Rozwiązane"}
 
 
 def card(tg: TelegramClient, mentor: FakeUser, n: int) -> FakeMessage:

@@ -10,12 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from bot.domain.matching import note_reachable
+from bot.languages import LANGUAGES, spoken
 from bot.timezones import normalize_zone
 from models import Person, Role, RoleKind
 
 # Seen-at is refreshed at most this often, so a busy chat does not rewrite the row each message.
 _SEEN_RESOLUTION = timedelta(minutes=5)
-LANGUAGES = ("ru", "en")
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,7 @@ def language_of(person: Person | None, default: str) -> str:
         return default
     if person.language in LANGUAGES:
         return person.language
-    code = (person.telegram_language or "").split("-")[0].lower()
-    return code if code in LANGUAGES else default
+    return spoken(person.telegram_language) or default
 
 
 def set_language(person: Person, language: str) -> None:

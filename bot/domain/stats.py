@@ -119,7 +119,8 @@ ROLLING_DAYS = {PeriodKind.week: 7, PeriodKind.month: 30, PeriodKind.quarter: 90
 DEFAULT_PERIOD = PeriodKind.month
 MAX_RANGE_DAYS = 3700
 
-# What people type after /stats, in both languages; the Russian ones by their beginnings.
+# What people type after /stats, in each language; those with letters beyond ASCII by their
+# beginnings (недели, miesiąca).
 PERIOD_WORDS = {
     "week": PeriodKind.week,
     "month": PeriodKind.month,
@@ -130,6 +131,13 @@ PERIOD_WORDS = {
     "квартал": PeriodKind.quarter,
     "все": PeriodKind.all,
     "всё": PeriodKind.all,
+    "tydzień": PeriodKind.week,
+    "tydzien": PeriodKind.week,
+    "miesiąc": PeriodKind.month,
+    "miesiac": PeriodKind.month,
+    "kwartał": PeriodKind.quarter,
+    "kwartal": PeriodKind.quarter,
+    "wszystko": PeriodKind.all,
 }
 _DATE = r"(\d{1,2})\.(\d{1,2})\.(\d{4})"
 _RANGE = re.compile(rf"^{_DATE}\s*(?:-|–|—|\.\.)\s*{_DATE}$")

@@ -148,7 +148,7 @@ class TopicTerms:
 
     @classmethod
     def of(cls, topic: Topic) -> TopicTerms:
-        titles = [topic.title_ru, topic.title_en, getattr(topic, "title_pl", None) or ""]
+        titles = (topic.title_ru, topic.title_en, topic.title_pl)
         return cls(topic.code, tuple(w for w in (*topic.keywords, *titles) if w and w.strip()))
 
 

@@ -29,6 +29,7 @@ from bot.delivery.outbox import Outbox
 from bot.delivery.scheduler import Delivered, Scheduler
 from bot.domain import summaries
 from bot.i18n import locale
+from bot.languages import spoken
 from bot.news.tickets import TicketNews
 from models import (
     OutboxMessage,
@@ -95,9 +96,8 @@ class Undeliverable:
         if query is not None and query.message is not None:
             chat_id = query.message.chat.id
         sender = query.from_user if query is not None else (message.from_user if message else None)
-        language = self.settings.default_language
-        if sender is not None and sender.language_code in ("ru", "en"):
-            language = sender.language_code
+        told = spoken(sender.language_code) if sender is not None else None
+        language = told or self.settings.default_language
         with locale(self.i18n, language):
             text = _(
                 "Sorry, something went wrong on my side and I could not handle this. "

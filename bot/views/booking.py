@@ -18,8 +18,8 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain.booking import Offer
 from bot.timezones import zone
+from bot.views.dates import date_label, day_label
 from bot.views.meetings import local_time
-from bot.views.office_hours import weekday_names
 
 NAME_LIMIT = 24
 
@@ -116,11 +116,10 @@ def days_keyboard(
     days = _days(offers, zone_name)
     if not days:
         return None
-    names = weekday_names()
     builder = InlineKeyboardBuilder()
     for day in days:
         builder.button(
-            text=f"{names[day.weekday()]} {day:%d.%m}",
+            text=day_label(day),
             callback_data=buttons.day(day),
         )
     builder.adjust(3)
@@ -129,7 +128,7 @@ def days_keyboard(
 
 def times_text(ticket_id: int, day: date, zone_name: str) -> str:
     return _("Free times on {day} ({zone}) for request #{n}:").format(
-        day=f"{weekday_names()[day.weekday()]} {day:%d.%m.%Y}",
+        day=date_label(day),
         zone=html.escape(zone_name),
         n=ticket_id,
     )

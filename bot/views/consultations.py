@@ -17,7 +17,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.domain.consultations import Week
 from bot.domain.office_hours import Slot
-from bot.views.office_hours import weekday_names
+from bot.views.dates import day_label
 
 FREE_COLOUR = "#009E73"  # Okabe-Ito green and vermillion: told apart by colour-blind readers
 BOOKED_COLOUR = "#D55E00"
@@ -33,7 +33,6 @@ def week_title(week: Week, zone_name: str) -> str:
 
 
 def week_text(week: Week, viewer_zone: tzinfo, zone_name: str) -> str:
-    names = weekday_names()
     lines = [f"<b>{week_title(week, zone_name)}</b>", ""]
     if week.meetings:
         current = None
@@ -41,7 +40,7 @@ def week_text(week: Week, viewer_zone: tzinfo, zone_name: str) -> str:
             local = meeting.starts_at.astimezone(viewer_zone)
             if local.date() != current:
                 current = local.date()
-                lines.append(f"<b>{names[current.weekday()]} {current:%d.%m}</b>")
+                lines.append(f"<b>{day_label(current)}</b>")
             lines.append(f"  {local:%H:%M} #{meeting.id} {html.escape(meeting.title[:80])}")
     else:
         lines.append(_("No consultations or meetings this week."))
@@ -71,13 +70,9 @@ class WeekText:
 
 
 def week_labels(week: Week, zone_name: str) -> WeekText:
-    names = weekday_names()
     return WeekText(
         title=week_title(week, zone_name),
-        days=[
-            f"{names[d.weekday()]} {d:%d.%m}"
-            for d in (week.first_day + timedelta(days=n) for n in range(7))
-        ],
+        days=[day_label(week.first_day + timedelta(days=n)) for n in range(7)],
         free=_("free"),
         booked=_("booked"),
         empty=_("No mentor has set office hours yet (/hours)."),

@@ -292,15 +292,20 @@ def draft_text(
 # --- explanations ------------------------------------------------------------------------
 
 
+def zone_examples(separator: str = " · ") -> str:
+    """Zones as the reader's programmes would name theirs (Polish readers get CET and Warsaw)."""
+    return separator.join(_("MSK · UTC+6 · Asia/Omsk · Europe/Moscow").split(" · "))
+
+
 def accepted_forms() -> str:
-    dates, zones, durations = ACCEPTED_FORMS
+    dates, durations = ACCEPTED_FORMS
     return _(
         "Write: /schedule date time [zone] [duration] [link] title\n"
         "Dates and times: {dates}\n"
         "Zone (optional, else yours, else the group's): {zones}\n"
         "Duration (optional, 1 h by default): {durations}\n"
         "Example: /schedule 27.02 15:00 MSK 90m Video conference with the coordinators"
-    ).format(dates=dates, zones=zones, durations=durations)
+    ).format(dates=dates + " · " + _("tomorrow 15:00"), zones=zone_examples(), durations=durations)
 
 
 def problem_text(error: ScheduleError) -> str:

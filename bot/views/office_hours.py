@@ -12,16 +12,13 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain.office_hours import DaysOff, HoursError, Problem, WeeklyHours, clock
+from bot.views.dates import weekday_names
 
 DETAIL_LIMIT = 40
 
 
 class HoursAction(CallbackData, prefix="oh"):
     action: str  # "change", "clear" or "clear_off"
-
-
-def weekday_names() -> list[str]:
-    return [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")]
 
 
 def usage() -> str:

@@ -14,7 +14,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_decimal, format_percent, get_decimal_symbol
 
 from bot.domain.export import ExportText, Value
 from bot.domain.stats import (
@@ -117,7 +117,8 @@ def short(text: str, limit: int) -> str:
 def programmes_text(programmes: Sequence[Programme]) -> str:
     """The programmes' titles, the first few only: «A», «B», «C» and 4 more."""
     named = ", ".join(
-        f"«{html.escape(short(p.title, 80))}»" for p in programmes[:MAX_PROGRAMMES_NAMED]
+        _("«{title}»").format(title=html.escape(short(p.title, 80)))
+        for p in programmes[:MAX_PROGRAMMES_NAMED]
     )
     hidden = len(programmes) - MAX_PROGRAMMES_NAMED
     if hidden > 0:
@@ -470,8 +471,9 @@ def export_text(stats: Stats, language: str) -> ExportText:
         no_topic=_("no topic"),
         yes=_("yes"),
         no=_("no"),
-        # Spreadsheets in Russian locales split CSV on semicolons, in English ones on commas.
-        csv_delimiter=";" if language == "ru" else ",",
+        # Spreadsheets split CSV on semicolons where the decimal mark is a comma (Russian,
+        # Polish), on commas elsewhere.
+        csv_delimiter=";" if get_decimal_symbol(language) == "," else ",",
     )
 
 

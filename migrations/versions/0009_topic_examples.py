@@ -1,7 +1,7 @@
 """topic examples: requests whose topic people confirmed or chose, per programme
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02 02:40:00
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 # Telegram ids exceed 32 bits; SQLite autoincrements only a column typed exactly INTEGER.
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
