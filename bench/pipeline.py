@@ -141,9 +141,7 @@ async def stage(
             env["MENTOR_IDS"] = ",".join(str(m.id) for m in cast.mentors)
             bot.command = [str(ROOT / "bench" / "bare_bot.py")]
         await bot.start(server)
-        # Start-up work out of the way: the reminder sweep, the digest sync, and the topic
-        # model trained in a worker thread (about 2 s of CPU, with scikit-learn and the vectors).
-        await asyncio.sleep(3.0)
+        await asyncio.sleep(1.0)  # start-up jobs (reminder sweep, digest sync) out of the way
         try:
             yield Stage(server, cast, bot)
         finally:

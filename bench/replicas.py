@@ -97,8 +97,7 @@ async def once(replicas: int, count: int, postgres: str, redis: str, workdir: Pa
                 bot = BotProcess(env, run_dir)
                 bots.append(bot)
                 await bot.start(server, ready_url=f"http://127.0.0.1:{port}/healthz")
-            # Start-up work (reminders, digest, the topic model) out of the way.
-            await asyncio.sleep(3.0)
+            await asyncio.sleep(1.0)  # start-up jobs out of the way
             pids = [bot.process.pid for bot in bots if bot.process is not None]
             cpu_before = [cpu_seconds(pid) for pid in pids]
             own_before = own_cpu_seconds()

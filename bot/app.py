@@ -216,13 +216,13 @@ async def start(app: App) -> None:
     await upgrade(app.engine)
     async with app.session_factory() as session:
         topics = await list_topics(session)
-    # Trained in a worker thread while updates flow: the first request that no hashtag or
-    # keyword places need not wait for it.
-    app._tasks.append(
-        asyncio.create_task(app.dispatcher["suggesters"].warm_up(topics), name="topic-model")
-    )
+    # Trained in a worker thread (a few seconds of CPU the first time in a process) while the
+    # commands are published, and before updates flow: a request never waits for it holding
+    # its transaction, and no burst competes with it for the CPU.
+    warm_up = asyncio.create_task(app.dispatcher["suggesters"].warm_up(topics))
     await publish_commands(app.bot, app.i18n)
     await app.bot.me()
+    await warm_up
     app._tasks.append(asyncio.create_task(app.delivery.run(), name="delivery"))
     app._tasks.append(
         asyncio.create_task(renew_leases(app.inbox, app.runner, every=5), name="inbox-leases")

@@ -85,7 +85,7 @@ async def test_the_author_changes_a_suggested_topic_and_the_cards_follow(
     group = await world.registered_group(members=(olga, petr))
     lawyer = await world.mentor("Ирина", "legal")
     fundraiser = await world.mentor("Анна", "grants")
-    n = await ask(tg, olga, group, "Нужен совет по уставу для заявки")
+    n = await ask(tg, olga, group, "Нужен совет по уставу нашей АНО")
     ack = tg.last(group)
     assert "✅ Юридические вопросы" in ack.buttons
 

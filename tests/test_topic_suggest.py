@@ -1,17 +1,20 @@
-"""Topic suggestion: hashtags, keywords stemmed in Russian and English, a model of examples.
+"""Topic suggestion: hashtags, and a model of examples, keywords and word vectors.
 
-``tests/data/requests_ru.tsv`` holds realistic requests labelled by hand (its ``set`` column
-tells the rows written first, ``tuning``, from those written later, ``fresh``). The keyword list
-(migration 0003) was extended while looking at them, and all of them are shipped as
-``bot/domain/topic_examples_ru.tsv``: the examples the model learns from. The model's kind and
-settings were chosen by cross-validation over these rows alone.
+``tests/data/requests_ru.tsv`` holds realistic requests labelled by hand, all shipped as
+``bot/domain/topic_examples_ru.tsv``: the examples the model learns from. Its ``set`` column
+tells how they came: ``tuning`` rows were written first (the keyword list of migration 0003
+was extended while looking at them), ``fresh`` ones later, and ``second`` ones by someone who
+saw neither the keywords nor the model; those were first scored as held-out (74.0%), then
+used to choose the model's design (the keywords as features of the model instead of a rule
+ahead of it) and to train it.
 
-``tests/data/requests_ru_heldout.tsv`` (154 requests, 22 per topic) and
-``tests/data/six_groups_ru.tsv`` (a new programme's own six topics: 10 requests per topic that
-stand for its coordinator's corrections, 15 per topic to score) were written apart from the
-code, by someone who saw neither the keywords nor the model, and were never used to change
-anything. Their accuracy is the honest estimate for new text; the tests print it and guard
-against a model that does worse than the one they were first scored on.
+``tests/data/requests_ru_heldout.tsv`` (140 requests, 20 per topic) and the ``test`` rows of
+``tests/data/six_groups_ru.tsv`` (a new programme's own six topics) were then written the
+same way, apart from the code, and never used to change anything: their accuracy is the
+honest estimate for new text. The six groups' ``train`` rows stand for the coordinator's 10
+corrections per topic; its ``dev`` rows were the first test rows, scored once (68.9%) and
+used since only to check settings. The tests print the figures and guard against a model that
+does worse than the one they were first scored on.
 """
 
 from __future__ import annotations
@@ -41,10 +44,10 @@ from models import Topic
 
 DATA = Path(__file__).parent / "data"
 CODES = {"legal", "grants", "rehabilitation", "business", "psychology", "education", "other"}
-# The accuracy the model had on the held-out sets when they were first scored (the goals are
-# 85% and 80%): a change that does worse fails here.
-HELD_OUT_FLOOR = 0.72
-SIX_GROUPS_FLOOR = 0.66
+# Held-out: 80.0% when first scored, short of the 85% goal; a change that does worse fails
+# here. The new programme's six topics: 88.9% when first scored, and the goal is 80%.
+HELD_OUT_FLOOR = 0.78
+SIX_GROUPS_FLOOR = 0.80  # the goal itself
 # A new programme's six project groups, as its coordinator would title them (seed 001).
 SIX_GROUPS = {
     "culture": "Культура",
@@ -79,7 +82,7 @@ def _rows(name: str) -> list[dict[str, str]]:
 
 
 def test_the_labelled_sets_are_large_and_cover_every_topic() -> None:
-    for name, least in (("requests_ru.tsv", 60), ("requests_ru_heldout.tsv", 100)):
+    for name, least in (("requests_ru.tsv", 300), ("requests_ru_heldout.tsv", 140)):
         rows = _rows(name)
         assert len(rows) >= least
         assert set(Counter(row["topic"] for row in rows)) == CODES
@@ -87,11 +90,13 @@ def test_the_labelled_sets_are_large_and_cover_every_topic() -> None:
     six = _rows("six_groups_ru.tsv")
     assert Counter((row["set"], row["topic"]) for row in six) == {
         **{("train", code): 10 for code in SIX_GROUPS},
+        **{("dev", code): 15 for code in SIX_GROUPS},
         **{("test", code): 15 for code in SIX_GROUPS},
     }
 
 
 def test_the_shipped_examples_are_the_labelled_rows_and_no_held_out_one() -> None:
+    """The held-out requests and the new programme's requests never train the model."""
     shipped = [(example.topic, example.text) for example in shipped_examples()]
     assert shipped == [(row["topic"], row["text"]) for row in _rows("requests_ru.tsv")]
     held_out = {row["text"] for row in _rows("requests_ru_heldout.tsv")}
@@ -233,8 +238,8 @@ def test_without_keywords_the_model_learns_from_examples() -> None:
     guess = suggest_topic(topics, "Бессонница замучила, что делать", model)
     assert guess.topic is psychology and guess.score == 0
     assert suggest_topic(topics, "Встреча группы будет?", model).topic is other
-    # Keywords still decide when they match.
-    assert suggest_topic(topics, "АНО и бессонница", model).topic is legal
+    # A topic's keyword speaks for it even with no example like the text.
+    assert suggest_topic(topics, "Нужна АНО", model).topic is legal
     with pytest.raises(ValueError, match="two topics"):
         TopicModel.train(terms_of([_topic(4, "lonely", [])]), [])
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -25,8 +26,8 @@ from bot.domain.topic_suggest import (
     TopicModel,
     TopicTerms,
     hashtag_topic,
-    keyword_topic,
     shipped_examples,
+    suggest_topic,
     terms_of,
 )
 from models import Ticket, Topic, TopicExample
@@ -82,9 +83,18 @@ async def _version(session: AsyncSession, programme_id: int) -> Version:
     return int(count), latest
 
 
-@lru_cache(maxsize=8)
+_base_training = threading.Lock()
+
+
 def base_model(terms: tuple[TopicTerms, ...]) -> TopicModel:
-    """The model of the shipped examples and the topics' words: once per process."""
+    """The model of the shipped examples and the topics' words: trained once per process;
+    a caller that comes while it trains waits for it rather than training it again."""
+    with _base_training:
+        return _base_model(terms)
+
+
+@lru_cache(maxsize=8)
+def _base_model(terms: tuple[TopicTerms, ...]) -> TopicModel:
     return TopicModel.train(terms, shipped_examples())
 
 
@@ -95,6 +105,9 @@ class Suggesters:
         self.session_factory = session_factory
         self._models: dict[tuple[int, tuple[TopicTerms, ...]], tuple[Version, TopicModel]] = {}
         self._training: dict[tuple[int, tuple[TopicTerms, ...]], asyncio.Task[None]] = {}
+        # The newest examples a request has seen, per model: a training still on its way when
+        # they came is followed by another.
+        self._wanted: dict[tuple[int, tuple[TopicTerms, ...]], Version] = {}
 
     async def warm_up(self, topics: Sequence[Topic]) -> None:
         """Train the shipped examples' model ahead of the first request that needs it."""
@@ -104,15 +117,12 @@ class Suggesters:
         self, session: AsyncSession, programme_id: int, topics: Sequence[Topic], text: str
     ) -> tuple[Topic | None, bool]:
         """The request's topic and whether its author named it (by hashtag); else the
-        keywords' topic, else the model's when it is likely; else None (ask the author)."""
+        model's when it is likely; else None (ask the author)."""
         named = hashtag_topic(topics, text)
         if named is not None:
             return named, True
-        found = keyword_topic(topics, text)
-        if found is not None:
-            return found.topic, False
         model = await self.model_for(session, programme_id, topics)
-        return model.suggest(topics, text), False
+        return suggest_topic(topics, text, model).topic, False
 
     async def model_for(
         self, session: AsyncSession, programme_id: int, topics: Sequence[Topic]
@@ -124,8 +134,9 @@ class Suggesters:
         current = self._models.get(key)
         if current is not None and current[0] == version:
             return current[1]
+        self._wanted[key] = version
         if version[0] and key not in self._training:
-            self._training[key] = asyncio.create_task(self._train(key, version))
+            self._training[key] = asyncio.create_task(self._train(key))
         if current is not None:
             return current[1]
         return await asyncio.to_thread(base_model, terms)
@@ -135,18 +146,28 @@ class Suggesters:
         while self._training:
             await asyncio.gather(*self._training.values(), return_exceptions=True)
 
-    async def _train(self, key: tuple[int, tuple[TopicTerms, ...]], version: Version) -> None:
+    async def _train(self, key: tuple[int, tuple[TopicTerms, ...]]) -> None:
         programme_id, terms = key
+        version: Version | None = None
         try:
-            async with self.session_factory() as session:
-                own = await examples_of(session, programme_id)
-            examples = [*shipped_examples(), *own]
-            model = await asyncio.to_thread(TopicModel.train, terms, examples)
-            self._models[key] = (version, model)
+            while version is None or _newer(self._wanted.get(key), version):
+                async with self.session_factory() as session:
+                    version = await _version(session, programme_id)
+                    own = await examples_of(session, programme_id)
+                examples = [*shipped_examples(), *own]
+                model = await asyncio.to_thread(TopicModel.train, terms, examples)
+                self._models[key] = (version, model)
         except Exception:
             log.exception("training the topic model of programme %s failed", programme_id)
             previous = self._models.get(key)
-            if previous is not None:  # not tried again until the examples change again
-                self._models[key] = (version, previous[1])
+            if previous is not None and version is not None:
+                self._models[key] = (version, previous[1])  # not tried again until they change
         finally:
             self._training.pop(key, None)
+
+
+def _newer(seen: Version | None, trained: Version) -> bool:
+    """Whether a request saw a label later than the ones a model was trained on."""
+    if seen is None or seen[1] is None:
+        return False
+    return trained[1] is None or seen[1] > trained[1]

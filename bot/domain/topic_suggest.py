@@ -1,11 +1,11 @@
-"""Suggesting a request's topic: hashtags first, then keywords, then a model of examples.
+"""Suggesting a request's topic: a hashtag names it; else a model of examples suggests one.
 
 The model is scikit-learn's logistic regression over TF-IDF of word stems and of character
-n-grams, with the mean of the words' Russian vectors (navec's 250K-word embeddings, shipped
-inside the natasha package) beside them. It learns from the Russian examples shipped here,
-each topic's keywords and titles, and above all the programme's own labelled requests: every
-confirmation or correction of a topic is one (``TopicExample``). When no topic is likely, it
-says so, and the bot asks instead of guessing.
+n-grams, the mean of the words' Russian vectors (navec's 250K-word embeddings, shipped inside
+the natasha package), and how many words each topic's keywords match. It learns from the
+Russian examples shipped here, each topic's keywords and titles, and above all the
+programme's own labelled requests: every confirmation or correction of a topic is one
+(``TopicExample``). When no topic is likely, it says so, and the bot asks instead of guessing.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import csv
 import importlib.util
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -39,6 +39,8 @@ EXAMPLES = "topic_examples_ru.tsv"
 # The model's settings, chosen by 5-fold cross-validation over the shipped examples alone.
 REGULARISATION_C = 30.0
 VECTOR_WEIGHT = 2.0  # the mean word vector's length beside the unit-length TF-IDF rows
+KEYWORD_WEIGHT = 0.5  # per word a topic's keywords match (counted up to KEYWORD_CAP words)
+KEYWORD_CAP = 3
 # A programme's own labelled requests count this many times a shipped example.
 OWN_EXAMPLE_WEIGHT = 3.0
 # Below this probability the likeliest topic is no suggestion: the author is asked instead.
@@ -48,11 +50,17 @@ WORD_VECTORS = "data/emb/navec_news_v1_1B_250K_300d_100q.tar"
 _WORD = re.compile(r"\w+", re.UNICODE)
 _HASHTAG = re.compile(r"(?<![\w#])#(\w{1,64})", re.UNICODE)
 _CYRILLIC = re.compile(r"[а-я]")
+_DIGITS = re.compile(r"\d+")
 
 
-@cache
+_stemmers = threading.local()  # a stemmer keeps the word it works on: one per thread
+
+
 def _stemmer(language: str) -> snowballstemmer.Stemmer:
-    return snowballstemmer.stemmer(language)
+    found: dict[str, snowballstemmer.Stemmer] = _stemmers.__dict__.setdefault("by_language", {})
+    if language not in found:
+        found[language] = snowballstemmer.stemmer(language)
+    return found[language]
 
 
 def normalize(text: str) -> str:
@@ -144,12 +152,21 @@ class TopicTerms:
     """What the model knows of a topic besides examples: its code, keywords and titles."""
 
     code: str
-    words: tuple[str, ...]
+    keywords: tuple[str, ...]
+    titles: tuple[str, ...]
 
     @classmethod
     def of(cls, topic: Topic) -> TopicTerms:
         titles = (topic.title_ru, topic.title_en, topic.title_pl)
-        return cls(topic.code, tuple(w for w in (*topic.keywords, *titles) if w and w.strip()))
+        return cls(
+            topic.code,
+            tuple(k for k in topic.keywords if k.strip()),
+            tuple(t for t in titles if t and t.strip()),
+        )
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return (*self.keywords, *self.titles)
 
 
 def terms_of(topics: Sequence[Topic]) -> tuple[TopicTerms, ...]:
@@ -168,6 +185,11 @@ def _word_vectors() -> Navec:
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the natasha package (it ships the word vectors) is not installed")
     return Navec.load(str(Path(spec.submodule_search_locations[0]) / WORD_VECTORS))
+
+
+def _letters(text: str) -> str:
+    """The text for character n-grams: numbers (dates, sums, years) say nothing of a topic."""
+    return _DIGITS.sub(" ", normalize(text))
 
 
 def _stems(text: str) -> list[str]:
@@ -189,7 +211,25 @@ def _mean_vectors(texts: Iterable[str]) -> Any:
     return np.vstack(rows)
 
 
-def _pipeline() -> Pipeline:
+def _keyword_counts(topics: Sequence[TopicTerms]) -> Callable[[Iterable[str]], Any]:
+    """For each text, how many of its words each topic's keywords match (capped)."""
+    import numpy as np  # noqa: PLC0415 - loaded with scikit-learn, in the training thread
+
+    keywords = [topic.keywords for topic in topics]
+
+    def counts(texts: Iterable[str]) -> Any:
+        rows = []
+        for text in texts:
+            words = tokens(text)
+            rows.append(
+                [min(len(_keyword_hits(k, words)), KEYWORD_CAP) * KEYWORD_WEIGHT for k in keywords]
+            )
+        return np.array(rows, dtype=float).reshape(-1, len(keywords))
+
+    return counts
+
+
+def _pipeline(topics: Sequence[TopicTerms]) -> Pipeline:
     # scikit-learn and SciPy take a second and about 80 MB: loaded with the first model.
     from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: PLC0415
     from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
@@ -206,10 +246,11 @@ def _pipeline() -> Pipeline:
                         analyzer="char_wb",
                         ngram_range=(3, 5),
                         sublinear_tf=True,
-                        preprocessor=normalize,
+                        preprocessor=_letters,
                     ),
                 ),
                 ("vectors", FunctionTransformer(_mean_vectors)),
+                ("keywords", FunctionTransformer(_keyword_counts(topics))),
             ]
         ),
         LogisticRegression(C=REGULARISATION_C, max_iter=3000),
@@ -242,7 +283,7 @@ class TopicModel:
                 weights.append(1.0)
         if len(set(labels)) < 2:
             raise ValueError("a model needs at least two topics with words or examples")
-        pipeline = _pipeline()
+        pipeline = _pipeline(topics)
         pipeline.fit(texts, labels, logisticregression__sample_weight=weights)
         return cls(pipeline)
 
@@ -295,11 +336,14 @@ def keyword_topic(topics: Sequence[Topic], text: str) -> Suggestion | None:
 
 
 def suggest_topic(topics: Sequence[Topic], text: str, model: TopicModel | None) -> Suggestion:
-    """The keywords' topic, else the model's when it is likely; else no topic (ask)."""
-    found = keyword_topic(topics, text)
-    if found is not None:
-        return found
-    return Suggestion(model.suggest(topics, text) if model is not None else None)
+    """The model's likely topic (None: ask the author). The model knows Russian (its shipped
+    examples and word vectors are), so text with no Russian in it goes by the keywords, which
+    are in English and Polish too; and so does everything without a model."""
+    if model is None or not _CYRILLIC.search(normalize(text)):
+        found = keyword_topic(topics, text)
+        if found is not None or model is None:
+            return found or Suggestion(None)
+    return Suggestion(model.suggest(topics, text))
 
 
 def choose_topic(
