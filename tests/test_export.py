@@ -19,11 +19,11 @@ from bot.domain import export, stats
 from bot.domain.export import ExportFiles, csv_value
 from bot.domain.stats import Period
 from bot.i18n import create_i18n, locale
+from bot.sandbox.emulator.client import TelegramClient
+from bot.sandbox.emulator.models import FakeMessage
 from bot.views.stats import export_text
 from models import AuditAction, AuditEntry
 from tests.conftest import World
-from tests.fakeapi.client import TelegramClient
-from tests.fakeapi.models import FakeMessage
 from tests.insight_steps import EXPECTED, FIRST_DAY, HOUR, LAST_DAY, NOW, T0, ZONE, Cohort
 from tests.ticket_steps import ask, card
 

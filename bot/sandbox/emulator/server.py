@@ -1,8 +1,9 @@
-"""A fake Telegram Bot API server: the real aiogram ``Bot`` talks to it over HTTP on 127.0.0.1.
+"""The Bot API emulator's server: the real aiogram ``Bot`` talks to it over HTTP on 127.0.0.1.
 
 It keeps people, chats, messages and files, hands updates out by ``getUpdates`` long polling or
-posts them to a webhook, and answers as Telegram does, errors and flood limits included.
-Tests act through :class:`tests.fakeapi.client.TelegramClient`; this module is the Telegram side.
+posts them to a webhook, and answers as Telegram does, errors, flood limits and injected faults
+included. People act through :class:`bot.sandbox.emulator.client.TelegramClient`; this module
+is the Telegram side.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from tests.fakeapi.markup import MarkupError, parse_html, utf16_len
-from tests.fakeapi.models import (
+from bot.sandbox.emulator.markup import MarkupError, parse_html, utf16_len
+from bot.sandbox.emulator.models import (
     ApiCall,
     ApiError,
     CallbackAnswer,
