@@ -208,6 +208,7 @@ class TelegramClient:
             message.caption_entities = detect_entities(text)
         message.edited = True
         message.edit_date = int(time.time())
+        self.server.changed(message)
         await self._deliver_message(message, edited=True)
         return message
 
