@@ -88,8 +88,10 @@ async def run_sandbox(
 
 
 async def _run(base: Settings, *, port: int, empty: bool, directory: Path) -> None:
-    # Every call to the emulator would be an access-log line: keep the terminal for the address.
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Every call to the emulator, update and job run would be a line: keep the terminal for
+    # the address and for what goes wrong.
+    for noisy in ("aiohttp.access", "aiogram.event", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     emulator = FakeTelegram(token="1000:SANDBOX", bot_id=1000, bot_username=BOT_USERNAME)
     await emulator.start()
     app: App | None = None

@@ -307,12 +307,17 @@ class Sandbox:
 
     # -- the API ------------------------------------------------------------------------------
 
+    def language(self, request: web.Request) -> str:
+        language = request.query.get("lang", self.default_language)
+        return language if language in ("ru", "en") else self.default_language
+
     async def world(self, request: web.Request) -> web.Response:
+        """Everyone the visitor can act as; their profiles in the language of the page."""
         details = await self.languages_and_roles()
         people = []
         for person in self.cast.people:
             language, roles = details[person.id]
-            with locale(self.i18n, language):
+            with locale(self.i18n, self.language(request)):
                 profile = str(person.profile)
             if person is self.cast.admin:
                 roles = ["admin", *roles]
@@ -335,10 +340,7 @@ class Sandbox:
         )
 
     async def strings(self, request: web.Request) -> web.Response:
-        language = request.query.get("lang", self.default_language)
-        if language not in ("ru", "en"):
-            language = self.default_language
-        with locale(self.i18n, language):
+        with locale(self.i18n, self.language(request)):
             strings = page_strings()
             strings.update(
                 {
@@ -391,7 +393,9 @@ class Sandbox:
             reply_to = self.tg.server.find_message(chat.id, int(body["reply_to"]))
         if not chat.is_private and not chat.bot_is_in and chat.migrated_to is None:
             # Nobody to deliver to: the message just stays in the group, as in Telegram.
-            self.tg.server.new_message(chat, person.user, body=text, reply_to=reply_to)
+            self.tg.server.new_message(
+                chat, person.user, body=text, entities=detect_entities(text), reply_to=reply_to
+            )
             return web.json_response({"ok": True})
         where: FakeChat | FakeUser = person.user if chat.is_private else chat
         self.in_background(self.tg.send(person.user, where, text, reply_to=reply_to))

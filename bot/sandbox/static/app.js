@@ -4,6 +4,7 @@
 const state = {
   world: null,
   strings: {},
+  language: null,
   person: null,
   chat: null,
   replyTo: null,
@@ -53,6 +54,7 @@ async function useLanguage(language) {
     stringsByLanguage[language] = await api(`/api/strings?lang=${encodeURIComponent(language)}`);
   }
   state.strings = stringsByLanguage[language];
+  state.language = language;
   document.documentElement.lang = language;
   for (const node of document.querySelectorAll("[data-text]")) node.textContent = t(node.dataset.text);
 }
@@ -60,7 +62,7 @@ async function useLanguage(language) {
 // -- people -----------------------------------------------------------------------------------
 
 async function loadWorld() {
-  state.world = await api("/api/world");
+  state.world = await api(`/api/world?lang=${encodeURIComponent(state.language || "")}`);
   renderPeople();
 }
 
@@ -90,7 +92,7 @@ async function choosePerson(id, chatId) {
   state.replyTo = null;
   await loadWorld();
   await useLanguage(currentPerson().language);
-  renderPeople();
+  await loadWorld();
   $("acting").textContent = t("acting_as", { name: currentPerson().name });
   await loadChats();
   const wanted = chatId ?? (state.chats.some((c) => c.id === state.chat) ? state.chat : id);
