@@ -62,6 +62,8 @@ def _sandbox(settings: Settings, *, empty: bool) -> int:
     except SandboxBusy as busy:
         print(busy, file=sys.stderr)  # noqa: T201
         return 3
+    except KeyboardInterrupt:  # Ctrl+C before the bot took over the signal
+        return 130
     except OSError as error:
         print(f"The sandbox could not start: {error}", file=sys.stderr)  # noqa: T201
         return 2

@@ -139,12 +139,17 @@ def page_strings() -> dict[str, str]:
 class Events:
     """Server-sent events: every page open gets each change as ``{"chat": id}``."""
 
-    queues: set[asyncio.Queue[str]] = field(default_factory=set)
+    queues: set[asyncio.Queue[str | None]] = field(default_factory=set)
 
     def publish(self, message: FakeMessage) -> None:
         payload = json.dumps({"chat": message.chat.id, "message": message.message_id})
         for queue in self.queues:
             queue.put_nowait(payload)
+
+    def close(self) -> None:
+        """End every stream, so that stopping the sandbox does not wait for open pages."""
+        for queue in self.queues:
+            queue.put_nowait(None)
 
 
 @dataclass
@@ -461,7 +466,7 @@ class Sandbox:
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
         await response.prepare(request)
-        queue: asyncio.Queue[str] = asyncio.Queue()
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
         self.events.queues.add(queue)
         try:
             await response.write(b": connected\n\n")
@@ -471,6 +476,8 @@ class Sandbox:
                 except TimeoutError:
                     await response.write(b": keep-alive\n\n")
                     continue
+                if payload is None:
+                    break
                 await response.write(f"data: {payload}\n\n".encode())
         except (ConnectionResetError, asyncio.CancelledError):
             pass
@@ -502,6 +509,7 @@ class Sandbox:
         return application
 
     async def close(self) -> None:
+        self.events.close()
         for task in list(self.tasks):
             task.cancel()
         for task in list(self.tasks):

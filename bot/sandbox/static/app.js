@@ -6,6 +6,7 @@ const state = {
   strings: {},
   language: null,
   person: null,
+  shown: null, // the person whose chats are on the screen, once they are
   chat: null,
   replyTo: null,
   seen: {}, // "person:chat" -> seq of the last message seen there
@@ -73,7 +74,7 @@ function renderPeople() {
     const button = element("button");
     button.type = "button";
     button.dataset.person = person.id;
-    if (person.id === state.person) button.classList.add("active");
+    if (person.id === state.shown) button.classList.add("active");
     const who = element("span", "who");
     who.append(element("div", "name", person.name));
     const roles = element("div", "sub roles");
@@ -88,15 +89,23 @@ function renderPeople() {
 }
 
 async function choosePerson(id, chatId) {
+  // The chat shown belongs to the person before: nothing may load it as the new one.
+  const previous = state.chat;
+  state.chat = null;
   state.person = id;
+  state.shown = null;
   state.replyTo = null;
+  state.chats = [];
+  renderChats();
   await loadWorld();
   await useLanguage(currentPerson().language);
   await loadWorld();
   $("acting").textContent = t("acting_as", { name: currentPerson().name });
   await loadChats();
-  const wanted = chatId ?? (state.chats.some((c) => c.id === state.chat) ? state.chat : id);
+  const wanted = chatId ?? (state.chats.some((c) => c.id === previous) ? previous : id);
   await openChat(wanted);
+  state.shown = id;
+  renderPeople();
 }
 
 // -- chats ------------------------------------------------------------------------------------
@@ -357,9 +366,15 @@ function refresh(chatId) {
   refreshing = setTimeout(async () => {
     refreshing = null;
     if (state.person === null) return;
-    await loadChats();
-    if (state.chat !== null) await loadMessages(false);
-    await loadWorld();
+    const person = state.person;
+    try {
+      await loadChats();
+      if (state.chat !== null && state.person === person) await loadMessages(false);
+      await loadWorld();
+    } catch (error) {
+      // The visitor switched person meanwhile: the next change refreshes the new view.
+      console.debug("refresh skipped:", error);
+    }
   }, 80);
 }
 
