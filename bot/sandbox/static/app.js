@@ -301,7 +301,9 @@ function startLink(href) {
 function offerLink(payload) {
   const list = $("link-people");
   list.replaceChildren();
-  for (const person of state.world.people) {
+  // The person acting now first: opening a link oneself is the usual case.
+  const people = [...state.world.people].sort((a, b) => (b.id === state.person) - (a.id === state.person));
+  for (const person of people) {
     const button = element("button", "", person.id === state.person ? `${person.name} ✓` : person.name);
     button.type = "button";
     button.dataset.person = person.id;
@@ -315,6 +317,7 @@ function offerLink(payload) {
     list.append(item);
   }
   $("link-dialog").showModal();
+  list.querySelector("button").focus();
 }
 
 document.addEventListener("click", (event) => {
