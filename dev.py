@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
-"""The project's two commands, needing only Python 3.11+ on the machine.
+"""The project's commands, needing only Python 3.11+ on the machine.
 
+    python3 dev.py demo   # set up .venv if needed, then the sandbox: the bot against a
+                          # built-in Telegram, a web page on http://127.0.0.1:8088, no token
+                          # (add --empty to start without the seeded programme)
     python3 dev.py run    # set up .venv if needed, then start the bot (python -m bot)
     python3 dev.py test   # set up .venv if needed, then ruff, mypy, the Dockerfile, compose
                           # and nginx checks (hadolint, check-jsonschema, gixy) and pytest
@@ -54,6 +57,11 @@ def ensure_env(extras: str) -> None:
 def run() -> int:
     ensure_env("")
     return subprocess.call([str(PYTHON), "-m", "bot"], cwd=ROOT)
+
+
+def demo(options: list[str]) -> int:
+    ensure_env("")
+    return subprocess.call([str(PYTHON), "-m", "bot", "--sandbox", *options], cwd=ROOT)
 
 
 def _step(name: str, command: list[str], env: dict[str, str] | None = None) -> bool:
@@ -134,6 +142,8 @@ def main(argv: list[str]) -> int:
     match argv:
         case ["run"]:
             return run()
+        case ["demo", *options] if set(options) <= {"--empty"}:
+            return demo(options)
         case ["test", *rest]:
             return test(rest)
         case ["setup"]:

@@ -3,7 +3,7 @@
     .venv/bin/python bench/pipeline.py [--scenario all|intake|limits|group-limit|backlog|rss]
                                        [--database sqlite|postgresql|both] [--runs 3]
 
-Everything runs on this machine: the fake Bot API of the tests (``tests/fakeapi``) on
+Everything runs on this machine: the fake Bot API of the tests (``bot/sandbox/emulator``) on
 127.0.0.1, ``python -m bot`` as a real process, an SQLite file in a temporary directory or a
 fresh database on the PostgreSQL given by ``--postgres`` (default: the local one). No timing
 is asserted anywhere; the script prints figures, and ratios against a baseline measured in
@@ -49,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.db import create_engine, create_session_factory  # noqa: E402
 from bot.delivery.outbox import Outbox  # noqa: E402
+from bot.sandbox.emulator.server import FakeTelegram, Limits  # noqa: E402
 from tests.burst import (  # noqa: E402
     BotProcess,
     Cast,
@@ -61,7 +62,6 @@ from tests.burst import (  # noqa: E402
     seed,
     too_many_requests,
 )
-from tests.fakeapi.server import FakeTelegram, Limits  # noqa: E402
 
 RAISED = {
     "RATE_GLOBAL_PER_SECOND": "100000",

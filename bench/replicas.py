@@ -29,9 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.pipeline import DEFAULT_POSTGRES, RAISED, burst, database, say  # noqa: E402
 from bench.pipeline import Stage as _Stage  # noqa: E402
+from bot.sandbox.emulator.server import FakeTelegram, Limits  # noqa: E402
 from tests.balancer import RoundRobin, free_port  # noqa: E402
 from tests.burst import BotProcess, bot_env, eventually, seed  # noqa: E402
-from tests.fakeapi.server import FakeTelegram, Limits  # noqa: E402
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
 HOOK = "/telegram/hook"

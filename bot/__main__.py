@@ -1,7 +1,12 @@
-"""``python -m bot``: read settings, apply migrations, then poll or serve the webhook."""
+"""``python -m bot``: read settings, apply migrations, then poll or serve the webhook.
+
+``python -m bot --sandbox [--empty]`` runs the bot against the built-in Bot API emulator instead,
+with a web page to act as the people of a seeded programme (or of none, with ``--empty``).
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
@@ -32,7 +37,41 @@ async def _serve(settings: Settings) -> None:
         await run_polling(app)
 
 
-def main() -> int:
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="run against the built-in Bot API emulator, with a web page on 127.0.0.1 "
+        "(SANDBOX_PORT, 8088 by default); no token needed",
+    )
+    parser.add_argument(
+        "--empty",
+        action="store_true",
+        help="with --sandbox: no seeded programme; start from /register and /invite",
+    )
+    return parser.parse_args(argv)
+
+
+def _sandbox(settings: Settings, *, empty: bool) -> int:
+    # Loaded only for the sandbox: a deployment does not carry the emulator into memory.
+    from bot.sandbox.run import SandboxBusy, run_sandbox  # noqa: PLC0415
+
+    try:
+        asyncio.run(run_sandbox(settings, port=settings.sandbox_port, empty=empty))
+    except SandboxBusy as busy:
+        print(busy, file=sys.stderr)  # noqa: T201
+        return 3
+    except KeyboardInterrupt:  # Ctrl+C before the bot took over the signal
+        return 130
+    except OSError as error:
+        print(f"The sandbox could not start: {error}", file=sys.stderr)  # noqa: T201
+        return 2
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = _arguments(argv)
     try:
         settings = Settings()
     except ValidationError as error:
@@ -42,6 +81,8 @@ def main() -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if arguments.sandbox:
+        return _sandbox(settings, empty=arguments.empty)
     if settings.bot_token is None or not settings.bot_token.get_secret_value().strip():
         print(NO_TOKEN, file=sys.stderr)  # noqa: T201
         return 2

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     send_concurrency: int = Field(default=1, ge=1, le=64)
 
     log_level: str = "INFO"
+    # The page of `python -m bot --sandbox` (`python3 dev.py demo`), on 127.0.0.1 only.
+    sandbox_port: int = Field(default=8088, ge=1, le=65535)
 
     @field_validator("metrics_port", mode="before")
     @classmethod

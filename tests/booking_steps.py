@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.sandbox.emulator.client import TelegramClient
+from bot.sandbox.emulator.models import FakeChat, FakeMessage, FakeUser
 from tests.conftest import World
-from tests.fakeapi.client import TelegramClient
-from tests.fakeapi.models import FakeChat, FakeMessage, FakeUser
 from tests.ticket_steps import ask
 
 BOOK = "Записаться на консультацию"

@@ -28,10 +28,10 @@ from sqlalchemy import select
 from bot.db import create_engine, create_session_factory, upgrade
 from bot.domain.people import Identity, ensure_role, upsert_person
 from bot.domain.programmes import find_or_create_programme, note_chat, register_chat
+from bot.sandbox.emulator.markup import detect_entities
+from bot.sandbox.emulator.models import ApiError, FakeChat, FakeMessage, FakeUser
+from bot.sandbox.emulator.server import FakeTelegram
 from models import Person, RoleKind, Topic
-from tests.fakeapi.markup import detect_entities
-from tests.fakeapi.models import ApiError, FakeChat, FakeMessage, FakeUser
-from tests.fakeapi.server import FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMME = "Школа социального предпринимательства"

@@ -11,9 +11,9 @@ import icalendar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.sandbox.emulator.client import TelegramClient
+from bot.sandbox.emulator.models import FakeChat, FakeMessage, FakeUser
 from models import Meeting, Reminder
-from tests.fakeapi.client import TelegramClient
-from tests.fakeapi.models import FakeChat, FakeMessage, FakeUser
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 TITLE = "Видеоконференция с координаторами Луганской и Донецкой групп"

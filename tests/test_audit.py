@@ -6,9 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain import audit
+from bot.sandbox.emulator.client import TelegramClient
 from models import AuditAction, AuditEntry, Person
 from tests.conftest import World
-from tests.fakeapi.client import TelegramClient
 from tests.ticket_steps import ask, card
 
 

@@ -16,6 +16,7 @@ from bot.db import create_engine, create_session_factory, transaction
 from bot.domain import booking, office_hours, tickets
 from bot.domain.access import Actor
 from bot.domain.booking import SlotTaken
+from bot.sandbox.emulator.server import FakeTelegram
 from models import (
     Booking,
     BookingStatus,
@@ -30,7 +31,6 @@ from models import (
 from tests.booking_steps import book_from_ticket, request_with_hours
 from tests.burst import seed
 from tests.conftest import World
-from tests.fakeapi.server import FakeTelegram
 from tests.ticket_steps import card
 
 

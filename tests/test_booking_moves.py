@@ -17,11 +17,11 @@ from bot.db import create_engine, create_session_factory, transaction
 from bot.domain import booking, office_hours, tickets
 from bot.domain.access import Actor
 from bot.domain.booking import NotASlot, SlotTaken
+from bot.sandbox.emulator.server import FakeTelegram
 from models import Booking, Meeting, Person, Reminder, Topic
 from tests.booking_steps import BOOK, book_from_ticket, request_with_hours
 from tests.burst import seed
 from tests.conftest import World
-from tests.fakeapi.server import FakeTelegram
 from tests.ticket_steps import ask
 
 MOSCOW = ZoneInfo("Europe/Moscow")

@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.jobs.reminders import ReminderRunner
+from bot.sandbox.emulator.models import FakeMessage, FakeUser
 from models import Booking, Meeting, Reminder
 from tests.conftest import World
-from tests.fakeapi.models import FakeMessage, FakeUser
 from tests.ticket_steps import ask
 
 WARSAW = ZoneInfo("Europe/Warsaw")

@@ -11,8 +11,8 @@ from PIL import Image
 
 from bot.domain.consultations import parse_week
 from bot.domain.errors import InvalidInput
+from bot.sandbox.emulator.models import FakeMessage
 from tests.conftest import World
-from tests.fakeapi.models import FakeMessage
 from tests.ticket_steps import ask
 
 BOOKED = (0xD5, 0x5E, 0x00)

@@ -23,11 +23,11 @@ from bot.db import transaction
 from bot.delivery import MessageRef, Outbox
 from bot.delivery.inbox import Inbox, UpdateRunner
 from bot.delivery.outbox import FollowUp
+from bot.sandbox.emulator.client import TelegramClient
+from bot.sandbox.emulator.models import ApiCall
+from bot.sandbox.emulator.server import FakeTelegram, Limits
 from models import DeliveryFailure, InboxUpdate, OutboxMessage, OutboxStatus, Person
 from tests.conftest import World, start_app, stop_app
-from tests.fakeapi.client import TelegramClient
-from tests.fakeapi.models import ApiCall
-from tests.fakeapi.server import FakeTelegram, Limits
 
 
 async def write(app: App, *messages: tuple[int, str]) -> list[MessageRef]:

@@ -13,11 +13,11 @@ from sqlalchemy import select
 from bot.app import App
 from bot.config import Settings
 from bot.jobs.digest import JOB_PREFIX, DigestRunner, due_week
+from bot.sandbox.emulator.client import TelegramClient
+from bot.sandbox.emulator.models import FakeMessage, FakeUser
+from bot.sandbox.emulator.server import FakeTelegram
 from models import WeeklyDigest
 from tests.conftest import World, start_app, stop_app
-from tests.fakeapi.client import TelegramClient
-from tests.fakeapi.models import FakeMessage, FakeUser
-from tests.fakeapi.server import FakeTelegram
 from tests.test_stats_chart import bar_groups
 from tests.test_stats_flow import OMSK, coordinator_of
 from tests.ticket_steps import ask, card

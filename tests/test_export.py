@@ -19,12 +19,12 @@ from bot.domain import export, stats
 from bot.domain.export import ExportFiles, csv_value
 from bot.domain.stats import ConsultationState, Period
 from bot.i18n import create_i18n, locale
+from bot.sandbox.emulator.client import TelegramClient
+from bot.sandbox.emulator.models import FakeMessage
 from bot.views.stats import export_text
 from models import AuditAction, AuditEntry, Booking, BookingStatus, Person, Ticket
 from tests.booking_steps import book_from_ticket
 from tests.conftest import World
-from tests.fakeapi.client import TelegramClient
-from tests.fakeapi.models import FakeMessage
 from tests.insight_steps import (
     DAY,
     EXPECTED,

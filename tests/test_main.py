@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from tests.fakeapi.server import FakeTelegram
+from bot.sandbox.emulator.server import FakeTelegram
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:

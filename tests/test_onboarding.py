@@ -8,10 +8,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import App
+from bot.sandbox.emulator.client import TelegramClient
+from bot.sandbox.emulator.models import FakeUser
 from models import GroupChat, Invitation, Person, Programme, Role, RoleKind
 from tests.conftest import PROGRAMME, World
-from tests.fakeapi.client import TelegramClient
-from tests.fakeapi.models import FakeUser
 
 
 async def _roles(db: async_sessionmaker[AsyncSession], telegram_id: int) -> list[Role]:

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 
 from bot.app import App
 from bot.config import Settings
+from bot.sandbox.emulator.server import FakeTelegram
 from models import Ticket
 from tests.burst import post_request
 from tests.conftest import World
-from tests.fakeapi.server import FakeTelegram
 
 
 def _free_port() -> int:

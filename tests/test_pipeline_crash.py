@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from bot.db import create_engine, create_session_factory
+from bot.sandbox.emulator.server import FakeTelegram, Limits
 from models import InboxUpdate, Meeting, OutboxMessage, OutboxStatus, Reminder, Ticket
 from tests.burst import (
     BotProcess,
@@ -33,7 +34,6 @@ from tests.burst import (
     post_requests,
     seed,
 )
-from tests.fakeapi.server import FakeTelegram, Limits
 
 TELEGRAM = Limits(
     global_per_second=30, group_count=20, group_window=60.0, private_count=1, private_window=1.0

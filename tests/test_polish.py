@@ -8,11 +8,11 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.sandbox.emulator.client import TelegramClient
+from bot.sandbox.emulator.models import FakeMessage, FakeUser
+from bot.sandbox.emulator.server import FakeTelegram
 from models import Person
 from tests.conftest import World
-from tests.fakeapi.client import TelegramClient
-from tests.fakeapi.models import FakeMessage, FakeUser
-from tests.fakeapi.server import FakeTelegram
 from tests.ticket_steps import card, number_in, ticket
 
 PROGRAMME = "Centrum KLUCZ – doradztwo ogólne i specjalistyczne"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.config import Settings
+from bot.sandbox.emulator.client import TelegramClient
+from bot.sandbox.emulator.server import FakeTelegram
 from tests.conftest import World
-from tests.fakeapi.client import TelegramClient
-from tests.fakeapi.server import FakeTelegram
 
 PROGRAMME = "Centrum KLUCZ – doradztwo ogólne i specjalistyczne"
 

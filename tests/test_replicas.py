@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.sandbox.emulator.server import FakeTelegram
 from models import InboxUpdate, Reminder, Ticket
 from tests.balancer import RoundRobin, free_port
 from tests.burst import (
@@ -32,7 +33,6 @@ from tests.burst import (
     refused_for_flood,
     seed,
 )
-from tests.fakeapi.server import FakeTelegram
 from tests.test_pipeline_crash import TELEGRAM, TITLE, _count, _typed
 
 pytestmark = pytest.mark.skipif(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.sandbox.emulator.client import TelegramClient
+from bot.sandbox.emulator.models import FakeUser
 from bot.views.roster import MentorAction, RosterPage
 from models import AuditAction, AuditEntry, Person, Role, RoleKind, TicketEventKind, TicketStatus
 from tests.conftest import World
-from tests.fakeapi.client import TelegramClient
-from tests.fakeapi.models import FakeUser
 from tests.test_stats_flow import OMSK, coordinator_of
 from tests.ticket_steps import ask, card, cards, event_kinds, ticket
 

@@ -8,10 +8,10 @@ import icalendar
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.sandbox.emulator.client import TelegramClient
+from bot.sandbox.emulator.models import FakeChat, FakeUser
 from models import MeetingStatus
 from tests.conftest import PROGRAMME, World
-from tests.fakeapi.client import TelegramClient
-from tests.fakeapi.models import FakeChat, FakeUser
 from tests.schedule_steps import (
     MOSCOW,
     TITLE,

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.app import App, build_app, start
 from bot.config import Settings
 from bot.jobs.reminders import job_id
+from bot.sandbox.emulator.client import TelegramClient
+from bot.sandbox.emulator.models import FakeUser
+from bot.sandbox.emulator.server import FakeTelegram
 from tests.conftest import World, start_app, stop_app
-from tests.fakeapi.client import TelegramClient
-from tests.fakeapi.models import FakeUser
-from tests.fakeapi.server import FakeTelegram
 from tests.schedule_steps import (
     all_meetings,
     announcements_in,

@@ -7,9 +7,9 @@ import asyncio
 import sys
 from pathlib import Path
 
+from bot.sandbox.emulator.models import FakeUser
+from bot.sandbox.emulator.server import FakeTelegram
 from tests.burst import ROOT, BotProcess, bot_env, eventually, post
-from tests.fakeapi.models import FakeUser
-from tests.fakeapi.server import FakeTelegram
 
 
 async def test_a_second_poller_is_refused_and_the_first_keeps_working(

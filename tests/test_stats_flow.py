@@ -8,11 +8,11 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.sandbox.emulator.client import TelegramClient
+from bot.sandbox.emulator.models import FakeUser
 from bot.views.stats import InsightPick
 from models import Programme
 from tests.conftest import TOKEN_IN_LINK, World
-from tests.fakeapi.client import TelegramClient
-from tests.fakeapi.models import FakeUser
 from tests.test_stats_chart import bar_groups
 from tests.ticket_steps import ask, card
 

@@ -11,9 +11,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import App, build_app
+from bot.sandbox.emulator.client import TelegramClient
 from models import Person, Role, RoleKind, TicketEvent, TicketEventKind, TicketStatus
 from tests.conftest import World
-from tests.fakeapi.client import TelegramClient
 from tests.ticket_steps import all_tickets, ask, card, cards, event_kinds, ticket
 
 ROUNDS = 50

@@ -8,10 +8,10 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import App
+from bot.sandbox.emulator.client import TelegramClient
+from bot.sandbox.emulator.models import FakeChat, FakeUser
 from models import Ticket, TicketEventKind, TicketStatus
 from tests.conftest import World
-from tests.fakeapi.client import TelegramClient
-from tests.fakeapi.models import FakeChat, FakeUser
 from tests.ticket_steps import ask, card, event_kinds, number_in, ticket
 
 QUESTION = "Как зарегистрировать АНО в ЛНР по российскому законодательству?"

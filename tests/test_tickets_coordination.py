@@ -8,9 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import App
 from bot.jobs.sla import SlaReport, check_tickets
+from bot.sandbox.emulator.client import TelegramClient
 from models import Person, TicketEventKind, TicketStatus
 from tests.conftest import World
-from tests.fakeapi.client import TelegramClient
 from tests.ticket_steps import ask, card, cards, event_kinds, ticket
 
 

@@ -15,11 +15,11 @@ import pytest
 from bot.app import App
 from bot.config import Settings
 from bot.domain.summaries import SUMMARY_SIZE
+from bot.sandbox.emulator.client import TelegramClient
+from bot.sandbox.emulator.markup import detect_entities
+from bot.sandbox.emulator.models import FakeChat, FakeMessage, FakeUser
 from models import TicketStatus
 from tests.conftest import World
-from tests.fakeapi.client import TelegramClient
-from tests.fakeapi.markup import detect_entities
-from tests.fakeapi.models import FakeChat, FakeMessage, FakeUser
 from tests.ticket_steps import ticket
 
 NUMBER = re.compile(r"#(\d+)(?!\d)")

@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.domain.tickets import MAX_REQUEST
+from bot.sandbox.emulator.client import TelegramClient
+from bot.sandbox.emulator.models import FakeChat, FakeMessage, FakeUser
 from tests.conftest import World
-from tests.fakeapi.client import TelegramClient
-from tests.fakeapi.models import FakeChat, FakeMessage, FakeUser
 from tests.ticket_steps import all_tickets
 
 # Printable text in any script, with whitespace, markup characters and emoji, but no lone

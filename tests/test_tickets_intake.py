@@ -7,10 +7,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.sandbox.emulator.client import TelegramClient
+from bot.sandbox.emulator.server import FakeTelegram
 from models import DeliveryFailure, Person, Role, TicketEventKind, TicketStatus, Topic
 from tests.conftest import World
-from tests.fakeapi.client import TelegramClient
-from tests.fakeapi.server import FakeTelegram
 from tests.ticket_steps import all_tickets, ask, card, cards, event_kinds, number_in, ticket
 
 QUESTION = "Как зарегистрировать АНО в ЛНР по российскому законодательству?"

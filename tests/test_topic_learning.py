@@ -8,9 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import App
 from bot.domain.topic_learning import Suggesters
+from bot.sandbox.emulator.client import TelegramClient
 from models import Topic, TopicExample
 from tests.conftest import World
-from tests.fakeapi.client import TelegramClient
 from tests.ticket_steps import ask, card, cards, ticket
 
 # Requests about a craft fair: about selling (business), though the shipped examples place

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import App, build_app, run_webhook
 from bot.config import Settings
+from bot.sandbox.emulator.client import TelegramClient
+from bot.sandbox.emulator.server import FakeTelegram
 from models import InboxUpdate
-from tests.fakeapi.client import TelegramClient
-from tests.fakeapi.server import FakeTelegram
 
 SECRET = "s3cret-token_for-tests"
 

@@ -7,9 +7,9 @@ import re
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.sandbox.emulator.client import TelegramClient
+from bot.sandbox.emulator.models import FakeChat, FakeMessage, FakeUser
 from models import Ticket, TicketEvent, TicketEventKind
-from tests.fakeapi.client import TelegramClient
-from tests.fakeapi.models import FakeChat, FakeMessage, FakeUser
 
 NUMBER = re.compile(r"#(\d+)")
 

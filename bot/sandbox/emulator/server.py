@@ -1,8 +1,9 @@
-"""A fake Telegram Bot API server: the real aiogram ``Bot`` talks to it over HTTP on 127.0.0.1.
+"""The Bot API emulator's server: the real aiogram ``Bot`` talks to it over HTTP on 127.0.0.1.
 
 It keeps people, chats, messages and files, hands updates out by ``getUpdates`` long polling or
-posts them to a webhook, and answers as Telegram does, errors and flood limits included.
-Tests act through :class:`tests.fakeapi.client.TelegramClient`; this module is the Telegram side.
+posts them to a webhook, and answers as Telegram does, errors, flood limits and injected faults
+included. People act through :class:`bot.sandbox.emulator.client.TelegramClient`; this module
+is the Telegram side.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from tests.fakeapi.markup import MarkupError, parse_html, utf16_len
-from tests.fakeapi.models import (
+from bot.sandbox.emulator.markup import MarkupError, parse_html, utf16_len
+from bot.sandbox.emulator.models import (
     ApiCall,
     ApiError,
     CallbackAnswer,
@@ -104,6 +105,8 @@ Handler = Callable[[dict[str, Any], dict[str, Upload]], Awaitable[Any]]
 # Called with (method, params) before a method runs: lets a test look at the world as it is
 # at the moment the bot speaks (say, whether what it announces is already stored).
 Observer = Callable[[str, dict[str, Any]], Awaitable[None]]
+# Called after a message appeared, changed or went away (the sandbox's page follows these).
+Watcher = Callable[[FakeMessage], None]
 
 
 @dataclass
@@ -198,6 +201,7 @@ class FakeTelegram:
         self.calls: list[ApiCall] = []
         self._received: dict[str, int] = {}
         self.observers: list[Observer] = []
+        self.watchers: list[Watcher] = []
         # Set by a test's running bot: waits until the bot has handled and sent everything.
         self.settle: Callable[[], Awaitable[None]] | None = None
         self.commands: dict[str, list[dict[str, Any]]] = {}
@@ -315,7 +319,13 @@ class FakeTelegram:
             **fields,
         )
         self.history[chat.id].append(message)
+        self.changed(message)
         return message
+
+    def changed(self, message: FakeMessage) -> None:
+        """Tell the watchers that ``message`` is new, was edited or was deleted."""
+        for watcher in self.watchers:
+            watcher(message)
 
     def find_message(self, chat_id: int, message_id: int) -> FakeMessage | None:
         for message in reversed(self.history.get(chat_id, [])):
@@ -969,6 +979,7 @@ class FakeTelegram:
             setattr(message, key, value)
         message.edited = True
         message.edit_date = int(time.time())
+        self.changed(message)
         return self._sent(message)
 
     async def _api_editMessageText(self, params: dict[str, Any], uploads: dict[str, Upload]) -> Any:
@@ -1022,6 +1033,7 @@ class FakeTelegram:
         if not message.by_bot and not chat.is_private and chat.bot_status != "administrator":
             raise _bad("message can't be deleted")
         message.deleted = True
+        self.changed(message)
         return True
 
     async def _api_answerCallbackQuery(

@@ -1,7 +1,7 @@
 """People on the Telegram side: they write, press buttons, add the bot to groups, read replies.
 
 Every action becomes the update Telegram would send and waits until the bot has handled it, so
-a test reads the bot's answers right after the call.
+a test (or the sandbox's seeding) reads the bot's answers right after the call.
 """
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ import secrets
 import time
 from typing import Any
 
-from tests.fakeapi.markup import detect_entities
-from tests.fakeapi.models import (
+from bot.sandbox.emulator.markup import detect_entities
+from bot.sandbox.emulator.models import (
     CallbackAnswer,
     CallbackQueryRecord,
     FakeChat,
     FakeMessage,
     FakeUser,
 )
-from tests.fakeapi.server import FakeTelegram
+from bot.sandbox.emulator.server import FakeTelegram
 
 # The smallest valid PNG: what a person's photo carries when a test does not care.
 TINY_PNG = bytes.fromhex(
@@ -208,6 +208,7 @@ class TelegramClient:
             message.caption_entities = detect_entities(text)
         message.edited = True
         message.edit_date = int(time.time())
+        self.server.changed(message)
         await self._deliver_message(message, edited=True)
         return message
 
