@@ -175,13 +175,20 @@ async def day_chosen(query: CallbackQuery, callback_data: BookDay, **data: Any) 
     ticket = await _ticket(t, query, callback_data.ticket)
     if ticket is None or await _already(t, query, ticket):
         return
-    try:
-        day = date.fromordinal(callback_data.day)
-    except (ValueError, OverflowError):
-        await t.outbox.callback(query, _("This button is not valid."), show_alert=True)
+    day = await _day_pressed(t, query, callback_data.day)
+    if day is None:
         return
     await t.outbox.callback(query)
     await _show_times(t, query, ticket, day)
+
+
+async def _day_pressed(t: Tools, query: CallbackQuery, ordinal: int) -> date | None:
+    """The day a button names; a forged one is answered and gives None."""
+    try:
+        return date.fromordinal(ordinal)
+    except (ValueError, OverflowError):
+        await t.outbox.callback(query, _("This button is not valid."), show_alert=True)
+        return None
 
 
 async def _show_times(t: Tools, query: CallbackQuery, ticket: Ticket, day: date) -> None:
@@ -349,10 +356,8 @@ async def move_day_chosen(query: CallbackQuery, callback_data: MoveDay, **data: 
     movable = await _movable(t, query, callback_data.booking)
     if movable is None:
         return
-    try:
-        day = date.fromordinal(callback_data.day)
-    except (ValueError, OverflowError):
-        await t.outbox.callback(query, _("This button is not valid."), show_alert=True)
+    day = await _day_pressed(t, query, callback_data.day)
+    if day is None:
         return
     found = movable[0]
     await t.outbox.callback(query)
