@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -38,9 +39,11 @@ def ensure_env(extras: str) -> None:
     if not PYTHON.exists():
         _say("creating .venv")
         venv.EnvBuilder(with_pip=True).create(VENV)
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+    project = (ROOT / "pyproject.toml").read_bytes()
+    wanted = hashlib.sha256(project + extras.encode()).hexdigest()
     installed = STAMP.read_text().split() if STAMP.exists() else []
-    if wanted in installed:
+    # The dev extras hold everything the bot itself needs too.
+    if wanted in installed or hashlib.sha256(project + b"dev").hexdigest() in installed:
         return
     _say(f"installing dependencies{' (' + extras + ')' if extras else ''}")
     quiet = [] if os.environ.get("VERBOSE") else ["-q"]
@@ -54,14 +57,23 @@ def ensure_env(extras: str) -> None:
     STAMP.write_text(" ".join([*installed, wanted]))
 
 
+def _serve(arguments: list[str]) -> int:
+    """Run the bot in the foreground. Ctrl+C reaches it from the terminal; a SIGTERM sent to
+    this script (a service manager, a test) is passed on, so the bot stops as it should."""
+    bot = subprocess.Popen([str(PYTHON), "-m", "bot", *arguments], cwd=ROOT)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda signum, _frame: bot.send_signal(signum))
+    return bot.wait()
+
+
 def run() -> int:
     ensure_env("")
-    return subprocess.call([str(PYTHON), "-m", "bot"], cwd=ROOT)
+    return _serve([])
 
 
 def demo(options: list[str]) -> int:
     ensure_env("")
-    return subprocess.call([str(PYTHON), "-m", "bot", "--sandbox", *options], cwd=ROOT)
+    return _serve(["--sandbox", *options])
 
 
 def _step(name: str, command: list[str], env: dict[str, str] | None = None) -> bool:

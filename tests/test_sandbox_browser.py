@@ -61,8 +61,9 @@ class Sandbox:
 
 
 @pytest.fixture
-async def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Sandbox]:
-    """``python -m bot --sandbox`` (``--empty`` when the test is marked so) in a fresh directory."""
+async def sandbox(request: pytest.FixtureRequest) -> AsyncIterator[Sandbox]:
+    """``python3 dev.py demo`` (``--empty`` when the test is marked so), as a visitor starts
+    it: the checkout's own .venv, and a fresh sandbox under its data/sandbox/."""
     empty = request.node.get_closest_marker("empty_sandbox") is not None
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("WEBHOOK_", "REDIS_"))},
@@ -72,11 +73,10 @@ async def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "bot",
-        "--sandbox",
+        str(ROOT / "dev.py"),
+        "demo",
         *(["--empty"] if empty else []),
-        cwd=tmp_path,
+        cwd=ROOT,
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
