@@ -32,7 +32,7 @@ from bot.delivery.poller_lock import PollerLock
 from bot.delivery.scheduler import Scheduler
 from bot.delivery.telegram import create_bot
 from bot.domain.topic_learning import Suggesters
-from bot.domain.topics import list_topics
+from bot.domain.topics import default_topics
 from bot.i18n import create_i18n
 from bot.jobs import sla
 from bot.jobs.digest import DigestRunner
@@ -214,8 +214,8 @@ def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
 async def start(app: App) -> None:
     """Work done once before updates flow: schema, commands menu, jobs, the scheduler."""
     await upgrade(app.engine)
-    async with app.session_factory() as session:
-        topics = await list_topics(session)
+    # Every programme starts from the defaults: their model serves most requests at first.
+    topics = default_topics()
     # Trained in a worker thread while updates flow: the first request that no hashtag or
     # keyword places need not wait for it.
     app._tasks.append(
