@@ -88,8 +88,8 @@ async def in_group(
         await outbox.reply(
             message,
             _(
-                "This group is not registered to a programme yet. An admin or a coordinator "
-                "can send /register."
+                "This group is not registered to a programme yet, so I cannot take requests "
+                "here. An admin or a coordinator can send /register."
             ),
         )
         return
@@ -239,7 +239,7 @@ async def _subcommand(
             note = _("Keywords saved.")
         else:
             moved = await domain.move_topic(session, topic, -1 if action == "up" else 1)
-            note = _("Moved.") if moved else _("It is already at the end of the list.")
+            note = _("Moved.") if moved else _("It is already first or last.")
     except DomainError as error:
         await outbox.answer(message, refusal(error, actor.language))
         return
@@ -379,7 +379,7 @@ async def pressed(
     try:
         if action in ("up", "down"):
             moved = await domain.move_topic(session, topic, -1 if action == "up" else 1)
-            note = _("Moved.") if moved else _("It is already at the end of the list.")
+            note = _("Moved.") if moved else _("It is already first or last.")
         elif action == "archive":
             await domain.archive_topics(session, programme.id, [topic])
             note = _("Archived: it is offered no more; its requests keep it.")

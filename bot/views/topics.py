@@ -159,10 +159,10 @@ def edit_prompt(topic: Topic | None, field: str, language: str) -> str:
             "point to this topic in a request without a hashtag. They replace the current "
             "ones. Send «-» for none, or /cancel."
         ).format(topic=title)
-    names = {"ru": _("Russian"), "en": _("English"), "pl": _("Polish")}
+    names = {"ru": _("in Russian"), "en": _("in English"), "pl": _("in Polish")}
     return _(
-        "Send the title of «{topic}» in {language} (up to {limit} characters), or /cancel."
-    ).format(topic=title, language=names.get(field, field), limit=MAX_TITLE)
+        "Send the title of «{topic}» {in_language} (up to {limit} characters), or /cancel."
+    ).format(topic=title, in_language=names.get(field, field), limit=MAX_TITLE)
 
 
 def usage(codes: Sequence[str]) -> str:
