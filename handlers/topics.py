@@ -10,6 +10,7 @@ hashtags, keywords, a new topic) takes the next message as its value.
 from __future__ import annotations
 
 import html
+from datetime import datetime
 from typing import Any
 
 from aiogram import Router
@@ -22,6 +23,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Outbox
+from bot.domain import audit
 from bot.domain import topics as domain
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError
@@ -38,7 +40,7 @@ from bot.views.topics import (
     usage,
 )
 from handlers.common import IN_GROUP, IN_PRIVATE, content_of
-from models import GroupChat, Programme, RoleKind, Topic
+from models import AuditAction, GroupChat, Programme, RoleKind, Topic
 
 # Subcommands and the words people may use for them.
 SUBCOMMANDS = {
@@ -122,6 +124,19 @@ async def _show_members_list(
 # --- coordinators ------------------------------------------------------------------------------
 
 
+def _audit(
+    session: AsyncSession, actor: Actor, now: datetime, change: str, topics: list[Topic]
+) -> None:
+    audit.record(
+        session,
+        AuditAction.topics_changed,
+        now,
+        actor_id=actor.person.id,
+        programme_id=topics[0].programme_id,
+        details={"change": change, "topics": [topic.code for topic in topics]},
+    )
+
+
 async def _programmes(session: AsyncSession, actor: Actor) -> list[Programme]:
     ids = None if actor.is_admin else actor.programmes(RoleKind.coordinator)
     return await list_programmes(session, ids)
@@ -134,6 +149,7 @@ async def in_private(
     outbox: Outbox,
     actor: Actor,
     state: FSMContext,
+    now: datetime,
 ) -> None:
     if await state.get_state() is not None:
         # Another dialogue was under way: /topics takes over from it.
@@ -169,7 +185,7 @@ async def in_private(
     if not args:
         await _send_list(message, session, outbox, actor, programme)
         return
-    await _subcommand(message, session, outbox, actor, programme, args)
+    await _subcommand(message, session, outbox, actor, programme, args, now)
 
 
 async def _send_list(
@@ -197,6 +213,7 @@ async def _subcommand(
     actor: Actor,
     programme: Programme,
     args: str,
+    now: datetime,
 ) -> None:
     """``/topics <subcommand> <code> ...`` in the chosen programme; a refusal changes nothing."""
     head, _space, rest = args.partition(" ")
@@ -208,11 +225,11 @@ async def _subcommand(
         await outbox.answer(message, usage(codes))
         return
     if action == "add":
-        await _add(message, session, outbox, actor, programme, rest)
+        await _add(message, session, outbox, actor, programme, rest, now)
         return
     if action in ("archive", "restore"):
         await _archive_or_restore(
-            message, session, outbox, actor, programme.id, topics, words, action
+            message, session, outbox, actor, programme.id, topics, words, action, now
         )
         return
     topic = domain.match_topic(topics, words[0])
@@ -223,6 +240,8 @@ async def _subcommand(
         )
         return
     value = rest[len(words[0]) :].strip()
+    change = {"rename": "renamed", "tags": "hashtags", "words": "keywords"}.get(action, "moved")
+    changed = True
     try:
         if action == "rename":
             language, _space, title = value.partition(" ")
@@ -238,11 +257,13 @@ async def _subcommand(
             domain.set_keywords(topic, "" if value == "-" else value)
             note = _("Keywords saved.")
         else:
-            moved = await domain.move_topic(session, topic, -1 if action == "up" else 1)
-            note = _("Moved.") if moved else _("It is already first or last.")
+            changed = await domain.move_topic(session, topic, -1 if action == "up" else 1)
+            note = _("Moved.") if changed else _("It is already first or last.")
     except DomainError as error:
         await outbox.answer(message, refusal(error, actor.language))
         return
+    if changed:
+        _audit(session, actor, now, change, [topic])
     await outbox.answer(
         message, card_text(topic, actor.language, note=note), reply_markup=card_keyboard(topic)
     )
@@ -255,6 +276,7 @@ async def _add(
     actor: Actor,
     programme: Programme,
     text: str,
+    now: datetime,
 ) -> bool:
     """A new topic from «code Title» (or one word, both code and title); True when added."""
     code, _space, title = " ".join(text.split()).partition(" ")
@@ -263,6 +285,7 @@ async def _add(
     except DomainError as error:
         await outbox.answer(message, refusal(error, actor.language))
         return False
+    _audit(session, actor, now, "added", [topic])
     note = _("Topic added. Mentors can be invited to it: /invite mentor {code}").format(
         code=html.escape(topic.code)
     )
@@ -281,6 +304,7 @@ async def _archive_or_restore(
     topics: list[Topic],
     words: list[str],
     action: str,
+    now: datetime,
 ) -> None:
     """Archive (or restore) every named topic, or none of them."""
     chosen: list[Topic] = []
@@ -311,6 +335,7 @@ async def _archive_or_restore(
     except DomainError as error:
         await outbox.answer(message, refusal(error, actor.language))
         return
+    _audit(session, actor, now, "archived" if action == "archive" else "restored", chosen)
     titles = ", ".join(f"«{html.escape(t.title(actor.language))}»" for t in chosen)
     if action == "archive":
         text = _("Archived: {topics}. They are offered no more; their requests keep them.").format(
@@ -339,6 +364,7 @@ async def pressed(
     outbox: Outbox,
     actor: Actor,
     state: FSMContext,
+    now: datetime,
 ) -> Any:
     message = query.message
     if not isinstance(message, Message) or message.chat.type != "private":
@@ -355,7 +381,7 @@ async def pressed(
         await outbox.callback(query)
         if pending:
             await outbox.edit_message(message, f"«{html.escape(programme.title)}»")
-            await _subcommand(message, session, outbox, actor, programme, pending)
+            await _subcommand(message, session, outbox, actor, programme, pending, now)
         else:
             await _send_list(message, session, outbox, actor, programme, edit=True)
         return None
@@ -380,11 +406,15 @@ async def pressed(
         if action in ("up", "down"):
             moved = await domain.move_topic(session, topic, -1 if action == "up" else 1)
             note = _("Moved.") if moved else _("It is already first or last.")
+            if moved:
+                _audit(session, actor, now, "moved", [topic])
         elif action == "archive":
             await domain.archive_topics(session, programme.id, [topic])
+            _audit(session, actor, now, "archived", [topic])
             note = _("Archived: it is offered no more; its requests keep it.")
         elif action == "restore":
             dropped = await domain.restore_topics(session, programme.id, [topic])
+            _audit(session, actor, now, "restored", [topic])
             note = _("Offered again.")
             if dropped:
                 note += " " + _(
@@ -425,7 +455,12 @@ async def cancel_edit(message: Message, outbox: Outbox, state: FSMContext) -> No
 
 
 async def edit_value(
-    message: Message, session: AsyncSession, outbox: Outbox, actor: Actor, state: FSMContext
+    message: Message,
+    session: AsyncSession,
+    outbox: Outbox,
+    actor: Actor,
+    state: FSMContext,
+    now: datetime,
 ) -> None:
     text = content_of(message).strip()
     if text.startswith("/"):
@@ -440,7 +475,7 @@ async def edit_value(
     field = str(data.get(FIELD_KEY) or "")
     again = "\n" + _("Send it again, or /cancel.")
     if field == "add":
-        if await _add(message, session, outbox, actor, programme, text):
+        if await _add(message, session, outbox, actor, programme, text, now):
             await state.set_state(None)
         else:
             await outbox.answer(message, again.strip())
@@ -465,6 +500,13 @@ async def edit_value(
     except DomainError as error:
         await outbox.answer(message, refusal(error, actor.language) + again)
         return
+    _audit(
+        session,
+        actor,
+        now,
+        {"tags": "hashtags", "words": "keywords"}.get(field, "renamed"),
+        [topic],
+    )
     await state.set_state(None)
     await outbox.answer(
         message, card_text(topic, actor.language, note=note), reply_markup=card_keyboard(topic)

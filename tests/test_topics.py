@@ -155,6 +155,11 @@ async def test_a_coordinator_sets_up_the_six_project_groups_of_a_district_progra
     shown = tg.last(district).text
     assert all(title in shown for _code, title in GROUPS) and "#дети" in shown
     assert "Юридические вопросы" not in shown
+    # Who changed what is on the audit trail.
+    await tg.send(world.admin, world.admin, "/audit")
+    trail = tg.last(world.admin).text
+    assert f"Светлана отправил(а) в архив темы «{DISTRICT}»: legal, grants" in trail
+    assert "Светлана добавил(а) темы" in trail and "Админ добавил(а) темы" in trail
     # The school's topics are untouched: the seven defaults and its sport.
     school_topics = await _topics(db, SCHOOL)
     assert sorted(school_topics) == sorted([*DEFAULTS, "спорт"])
