@@ -39,7 +39,7 @@ from bot.views.topics import (
     refusal,
     usage,
 )
-from handlers.common import IN_GROUP, IN_PRIVATE, content_of
+from handlers.common import IN_GROUP, IN_PRIVATE, NotCommand, content_of
 from models import AuditAction, GroupChat, Programme, RoleKind, Topic
 
 # Subcommands and the words people may use for them.
@@ -70,7 +70,7 @@ def router() -> Router:
         cancel_edit, Command("cancel"), IN_PRIVATE, StateFilter(TopicsEdit.value)
     )
     router.message.register(in_private, Command("topics"), IN_PRIVATE)
-    router.message.register(edit_value, StateFilter(TopicsEdit.value), IN_PRIVATE)
+    router.message.register(edit_value, StateFilter(TopicsEdit.value), IN_PRIVATE, NotCommand())
     router.callback_query.register(pressed, TopicsAction.filter())
     return router
 
@@ -151,8 +151,8 @@ async def in_private(
     state: FSMContext,
     now: datetime,
 ) -> None:
-    if await state.get_state() is not None:
-        # Another dialogue was under way: /topics takes over from it.
+    if await state.get_state() == TopicsEdit.value.state:
+        # A change begun with a button and not sent: /topics starts afresh.
         await state.set_state(None)
     args = (command.args or "").strip()
     programmes = await _programmes(session, actor)
@@ -463,9 +463,6 @@ async def edit_value(
     now: datetime,
 ) -> None:
     text = content_of(message).strip()
-    if text.startswith("/"):
-        # Another command: the change waits, as the prompt said.
-        return
     data = await state.get_data()
     programme = await get_programme(session, int(data.get(PROGRAMME_KEY) or 0))
     if programme is None or not actor.coordinates(programme.id):
@@ -474,6 +471,10 @@ async def edit_value(
         return
     field = str(data.get(FIELD_KEY) or "")
     again = "\n" + _("Send it again, or /cancel.")
+    if not text:
+        # A photo or a sticker: nothing to take as a title, hashtags or keywords.
+        await outbox.answer(message, again.strip())
+        return
     if field == "add":
         if await _add(message, session, outbox, actor, programme, text, now):
             await state.set_state(None)
