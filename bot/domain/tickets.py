@@ -434,6 +434,9 @@ async def set_topic(
     """Confirm or change the topic; True when it changed."""
     if not may_set_topic(actor, ticket):
         raise NotAllowed("topic")
+    if topic.programme_id != ticket.programme_id or not topic.active:
+        # Each programme has its own topics; an archived one is offered no more.
+        raise InvalidInput("topic")
     if ticket.status not in ACTIVE_STATUSES:
         raise WrongStatus(ticket)
     changed = ticket.topic_id != topic.id
