@@ -185,7 +185,7 @@ async def test_bad_input_gets_a_clear_answer_and_changes_nothing(
         "/topics rename legal ru": "Название пустое",
         "/topics rename legal " + "я" * (MAX_TITLE + 1): "не длиннее 100 символов",
         # Archiving the last active topic, with the others in the same command.
-        "/topics archive " + " ".join(DEFAULTS): "последняя действующая тема",
+        "/topics archive " + " ".join(DEFAULTS): "Хотя бы одна тема должна остаться действующей",
         # Unknown codes, malformed hashtags, unknown subcommands.
         "/topics archive legal nosuch": "нет темы «nosuch»",
         "/topics tags nosuch #x": "нет темы «nosuch»",
@@ -201,7 +201,7 @@ async def test_bad_input_gets_a_clear_answer_and_changes_nothing(
     listed = await coordinator.send("/topics")
     other = await coordinator.press(listed, "Другое")
     alert = await tg.press(svetlana, other, "В архив")
-    assert alert.show_alert and "последняя действующая тема" in (alert.text or "")
+    assert alert.show_alert and "должна остаться действующей" in (alert.text or "")
     await coordinator.send("/topics restore " + " ".join(DEFAULTS[:-1]))
     assert await _snapshot(db) == before
 

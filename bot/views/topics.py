@@ -85,7 +85,8 @@ def manage_keyboard(
     programme_id: int, topics: Sequence[Topic], language: str
 ) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    for topic in topics:
+    # The active topics in their order, then the archived ones.
+    for topic in sorted(topics, key=lambda t: not t.active):
         mark = "" if topic.active else "🗄 "
         builder.button(
             text=(mark + topic.title(language))[:60],
@@ -104,7 +105,7 @@ def card_text(topic: Topic, language: str, *, note: str = "") -> str:
     keywords = ", ".join(topic.keywords)
     if len(keywords) > KEYWORDS_SHOWN:
         keywords = keywords[:KEYWORDS_SHOWN] + "…"
-    state = _("active") if topic.active else _("archived")
+    state = _("offered") if topic.active else _("archived")
     lines = [
         f"<b>{html.escape(topic.title(language))}</b> · {state}",
         _("Code: {code}").format(code=f"<code>{html.escape(topic.code)}</code>"),
@@ -199,7 +200,8 @@ def refusal(error: DomainError, language: str) -> str:
         ).format(word=html.escape(error.tag), code=MAX_CODE, keyword=MAX_KEYWORD)
     if isinstance(error, LastActiveTopic):
         return _(
-            "This is the programme's last active topic: add or restore another before archiving it."
+            "At least one topic must stay active: add or restore another before archiving "
+            "the last one."
         )
     if isinstance(error, TooMany):
         return _("Too many: at most {limit}.").format(limit=error.limit)
