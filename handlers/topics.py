@@ -17,7 +17,7 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -170,15 +170,10 @@ async def in_private(
         programme = programmes[0]
     if programme is None:
         await state.update_data({PENDING_KEY: args})
-        builder = InlineKeyboardBuilder()
-        for each in programmes[:20]:
-            builder.button(
-                text=each.title[:60],
-                callback_data=TopicsAction(action="programme", programme=each.id),
-            )
-        builder.adjust(1)
         await outbox.answer(
-            message, _("Topics of which programme?"), reply_markup=builder.as_markup()
+            message,
+            _("Topics of which programme?"),
+            reply_markup=await _programme_choice(session, actor),
         )
         return
     await state.update_data({PROGRAMME_KEY: programme.id})
@@ -186,6 +181,17 @@ async def in_private(
         await _send_list(message, session, outbox, actor, programme)
         return
     await _subcommand(message, session, outbox, actor, programme, args, now)
+
+
+async def _programme_choice(session: AsyncSession, actor: Actor) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for programme in (await _programmes(session, actor))[:20]:
+        builder.button(
+            text=programme.title[:60],
+            callback_data=TopicsAction(action="programme", programme=programme.id),
+        )
+    builder.adjust(1)
+    return builder.as_markup()
 
 
 async def _send_list(
@@ -199,7 +205,8 @@ async def _send_list(
 ) -> None:
     topics = await domain.list_topics(session, programme.id, archived=True)
     text = manage_text(programme, topics, actor.language)
-    markup = manage_keyboard(programme.id, topics, actor.language)
+    several = len(await _programmes(session, actor)) > 1
+    markup = manage_keyboard(programme.id, topics, actor.language, switch=several)
     if edit:
         await outbox.edit_message(message, text, reply_markup=markup)
     else:
@@ -384,6 +391,14 @@ async def pressed(
             await _subcommand(message, session, outbox, actor, programme, pending, now)
         else:
             await _send_list(message, session, outbox, actor, programme, edit=True)
+        return None
+    if action == "switch":
+        await outbox.callback(query)
+        await outbox.edit_message(
+            message,
+            _("Topics of which programme?"),
+            reply_markup=await _programme_choice(session, actor),
+        )
         return None
     if action == "list":
         await state.update_data({PROGRAMME_KEY: programme.id})

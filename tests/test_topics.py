@@ -290,6 +290,12 @@ async def test_a_coordinator_of_several_programmes_picks_one_and_edits_with_butt
     await admin.send("/topics add шахматы Шахматы")
     assert "шахматы" in await _topics(db, "Школа НКО Омска")
     assert "шахматы" not in await _topics(db, SCHOOL)
+    # /topics shows the chosen programme again, with a way to another.
+    listed = await admin.send("/topics")
+    assert "Темы программы «Школа НКО Омска»" in listed.text and "Шахматы" in listed.text
+    choice = await admin.press(listed, "🔀 Другая программа")
+    listed = await admin.press(choice, SCHOOL)
+    assert f"Темы программы «{SCHOOL}»" in listed.text and "Шахматы" not in listed.text
 
 
 @given(st.text(max_size=MAX_TITLE + 20))

@@ -8,7 +8,7 @@ import html
 from collections.abc import Sequence
 
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -82,8 +82,10 @@ def manage_text(programme: Programme, topics: Sequence[Topic], language: str) ->
 
 
 def manage_keyboard(
-    programme_id: int, topics: Sequence[Topic], language: str
+    programme_id: int, topics: Sequence[Topic], language: str, *, switch: bool = False
 ) -> InlineKeyboardMarkup:
+    """A button per topic, then «Add a topic», and «Another programme» for a coordinator of
+    several (``switch``)."""
     builder = InlineKeyboardBuilder()
     # The active topics in their order, then the archived ones.
     for topic in sorted(topics, key=lambda t: not t.active):
@@ -93,11 +95,19 @@ def manage_keyboard(
             callback_data=TopicsAction(action="card", programme=programme_id, topic=topic.id),
         )
     builder.adjust(2)
-    builder.row()
-    builder.button(
-        text="➕ " + _("Add a topic"),
-        callback_data=TopicsAction(action="add", programme=programme_id),
+    builder.row(
+        InlineKeyboardButton(
+            text="➕ " + _("Add a topic"),
+            callback_data=TopicsAction(action="add", programme=programme_id).pack(),
+        )
     )
+    if switch:
+        builder.row(
+            InlineKeyboardButton(
+                text="🔀 " + _("Another programme"),
+                callback_data=TopicsAction(action="switch", programme=programme_id).pack(),
+            )
+        )
     return builder.as_markup()
 
 
