@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.db import create_engine, create_session_factory, downgrade, upgrade  # noqa: E402
 from bot.domain import export, stats  # noqa: E402
 from bot.domain.stats import Period, PeriodKind  # noqa: E402
+from bot.domain.topics import add_default_topics, list_topics
 from bot.i18n import create_i18n, locale  # noqa: E402
 from bot.views.charts import draw_weekly  # noqa: E402
 from bot.views.stats import chart_text, export_text  # noqa: E402
@@ -53,7 +54,6 @@ from models import (  # noqa: E402
     TicketEvent,
     TicketEventKind,
     TicketStatus,
-    Topic,
 )
 
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
@@ -96,7 +96,8 @@ async def seed(
         programme = Programme(title=title, created_at=NOW - SPAN)
         session.add(programme)
         await session.flush()
-        topics = list((await session.execute(select(Topic).order_by(Topic.position))).scalars())
+        await add_default_topics(session, programme)
+        topics = await list_topics(session, programme.id)
         base = programme.id * 1_000_000
         people = [
             Person(

@@ -32,7 +32,6 @@ from bot.delivery.poller_lock import PollerLock
 from bot.delivery.scheduler import Scheduler
 from bot.delivery.telegram import create_bot
 from bot.domain.topic_learning import Suggesters
-from bot.domain.topics import list_topics
 from bot.i18n import create_i18n
 from bot.jobs import sla
 from bot.jobs.digest import DigestRunner
@@ -214,15 +213,8 @@ def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
 async def start(app: App) -> None:
     """Work done once before updates flow: schema, commands menu, jobs, the scheduler."""
     await upgrade(app.engine)
-    async with app.session_factory() as session:
-        topics = await list_topics(session)
-    # Trained in a worker thread (a few seconds of CPU the first time in a process) while the
-    # commands are published, and before updates flow: a request never waits for it holding
-    # its transaction, and no burst competes with it for the CPU.
-    warm_up = asyncio.create_task(app.dispatcher["suggesters"].warm_up(topics))
     await publish_commands(app.bot, app.i18n)
     await app.bot.me()
-    await warm_up
     app._tasks.append(asyncio.create_task(app.delivery.run(), name="delivery"))
     app._tasks.append(
         asyncio.create_task(renew_leases(app.inbox, app.runner, every=5), name="inbox-leases")

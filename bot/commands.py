@@ -46,7 +46,12 @@ def _for(*who: str) -> frozenset[str]:
 COMMANDS: list[Command] = [
     Command("start", __("start the bot or accept an invitation"), _for(EVERYONE)),
     Command("help", __("what you can do here"), _for(EVERYONE), group=True),
-    Command("topics", __("consultation topics and their hashtags"), _for(EVERYONE), group=True),
+    Command(
+        "topics",
+        __("topics and their hashtags; coordinators change them here"),
+        _for(EVERYONE),
+        group=True,
+    ),
     Command("lang", __("language: Russian, English or Polish"), _for(EVERYONE), group=True),
     Command("tz", __("your time zone, e.g. /tz Asia/Omsk"), _for(EVERYONE), group=True),
     Command(

@@ -21,6 +21,7 @@ from handlers import (
     schedule,
     start,
     tickets,
+    topics,
 )
 
 
@@ -38,6 +39,8 @@ def build_routers() -> list[Router]:
         insight.router(),
         roster.router(),
         audit.router(),
+        # Before schedule and tickets: a title or hashtags sent after a /topics button.
+        topics.router(),
         # Before tickets: a reply to the bot during the /schedule dialogue is not a request.
         schedule.router(),
         # Tickets last: replies to the bot become requests, so other features see them first;

@@ -36,6 +36,13 @@ IN_GROUP = ChatKind(GROUP_TYPES)
 IN_PRIVATE = ChatKind(frozenset({"private"}))
 
 
+class NotCommand(Filter):
+    """A message that is not a command: in a dialogue, commands go to their own handlers."""
+
+    async def __call__(self, message: Message) -> bool:
+        return not content_of(message).startswith("/")
+
+
 def in_group(message: Message) -> bool:
     return message.chat.type in GROUP_TYPES
 

@@ -23,7 +23,7 @@ from bot.delivery import Outbox
 from bot.domain import booking, matching, tickets
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError, NotAllowed, NotFound
-from bot.domain.topics import list_topics, match_topic
+from bot.domain.topics import list_topics, match_topic, topics_by_id
 from bot.news.tickets import TicketNews
 from bot.views.booking import BookStart
 from bot.views.tickets import (
@@ -106,7 +106,7 @@ async def ticket_view(
         + [e.actor_id for e in events]
         + [int(e.details.get("to") or 0) or None for e in events],
     )
-    topics = await list_topics(session)
+    topics = await list_topics(session, ticket.programme_id, archived=True)
     topic = next((t for t in topics if t.id == ticket.topic_id), None)
     language = actor.language
     zone_name = actor.person.timezone or settings.default_timezone
@@ -293,7 +293,9 @@ async def ticket_action(
         if not tickets.may_set_topic(actor, ticket):
             return await outbox.callback(query, refusal(NotAllowed("topic")), show_alert=True)
         await outbox.callback(query)
-        markup = topic_keyboard(ticket, await list_topics(session), actor.language)
+        markup = topic_keyboard(
+            ticket, await list_topics(session, ticket.programme_id), actor.language
+        )
         await outbox.edit_message_markup(message, markup)
         return None
     if not tickets.may_cancel(actor, ticket):
@@ -444,13 +446,13 @@ async def _list_view(
     else:
         programmes = None if actor.is_admin else actor.programmes(RoleKind.coordinator)
         found = await tickets.list_tickets(
-            session, programmes, status=status, topic_id=topic.id if topic else None, page=page
+            session, programmes, status=status, topic_code=topic.code if topic else None, page=page
         )
         title = _("Requests: {count}").format(count=found.total)
         empty = _("No requests match.")
     if not found.total:
         return empty, None
-    topics = {t.id: t for t in await list_topics(session)}
+    topics = await topics_by_id(session, list({t.programme_id for t in found.tickets}))
     lines = [title] + [
         ticket_line(ticket, topics.get(ticket.topic_id or 0), actor.language)
         for ticket in found.tickets
@@ -474,7 +476,7 @@ def tickets_usage(topics: list[Topic]) -> str:
     return _(
         "Usage: /tickets [status] [topic]. Statuses: open, claimed, resolved, closed, "
         "cancelled. Topics: {codes}. Example: /tickets open legal"
-    ).format(codes=", ".join(topic.code for topic in topics))
+    ).format(codes=", ".join(dict.fromkeys(topic.code for topic in topics)))
 
 
 async def all_tickets(
@@ -483,7 +485,12 @@ async def all_tickets(
     if not (actor.is_admin or actor.has(RoleKind.coordinator)):
         await outbox.answer(message, _("The list of all requests is for coordinators. Yours: /my"))
         return
-    topics = await list_topics(session)
+    programmes = None if actor.is_admin else actor.programmes(RoleKind.coordinator)
+    # Active topics first: a code names an archived topic only where no active one has it.
+    topics = sorted(
+        (await topics_by_id(session, programmes)).values(),
+        key=lambda t: (not t.active, t.position, t.id),
+    )
     status: TicketStatus | None = None
     topic: Topic | None = None
     for word in (command.args or "").lower().split()[:3]:
@@ -500,7 +507,7 @@ async def all_tickets(
                 message,
                 _("I do not understand «{word}».").format(word=html.escape(word[:40]))
                 + "\n"
-                + tickets_usage(topics),
+                + tickets_usage([t for t in topics if t.active]),
             )
             return
     text, markup = await _list_view(session, actor, "all", page=0, status=status, topic=topic)
@@ -517,7 +524,11 @@ async def list_page(
     if not isinstance(query.message, Message):
         return await outbox.callback(query)
     status = STATUS_WORDS.get(callback_data.status) if callback_data.status else None
-    topic = await session.get(Topic, callback_data.topic) if callback_data.topic else None
+    topic = (
+        await session.get(Topic, callback_data.topic) if 0 < callback_data.topic < 2**62 else None
+    )
+    if topic is not None and not (actor.is_admin or actor.coordinates(topic.programme_id)):
+        topic = None
     invalid = (callback_data.status and status is None) or (callback_data.topic and topic is None)
     if callback_data.view == "all" and not (actor.is_admin or actor.has(RoleKind.coordinator)):
         invalid = True

@@ -49,12 +49,19 @@ def router() -> Router:
     return router
 
 
-def usage(topics: list[Topic]) -> str:
-    codes = ", ".join(topic.code for topic in topics)
+def usage(codes: list[str]) -> str:
     return _(
         "Usage: /invite mentor followed by one or more topics, or /invite coordinator. "
         "Topics: {codes}. Example: /invite mentor legal grants"
-    ).format(codes=codes)
+    ).format(codes=", ".join(codes))
+
+
+async def _codes(session: AsyncSession, programmes: list[Programme]) -> list[str]:
+    """The codes of the programmes' active topics, each once."""
+    codes: dict[str, None] = {}
+    for programme in programmes:
+        codes.update((topic.code, None) for topic in await list_topics(session, programme.id))
+    return list(codes)
 
 
 def may_invite(actor: Actor, kind: RoleKind, programme_id: int) -> bool:
@@ -88,38 +95,23 @@ async def invite(
         await outbox.answer(message, _("Only a programme coordinator can invite people."))
         return
     words = (command.args or "").split()
-    all_topics = await list_topics(session)
-    if not words or words[0].lower() not in KIND_WORDS or len(words) > MAX_TOPIC_WORDS + 1:
-        await outbox.answer(message, usage(all_topics))
-        return
-    kind = KIND_WORDS[words[0].lower()]
-    topics: list[Topic] = []
-    if kind == RoleKind.mentor:
-        if len(words) < 2:
-            await outbox.answer(message, usage(all_topics))
-            return
-        try:
-            topics = await resolve_topics(session, words[1:])
-        except UnknownTopics as unknown:
-            await outbox.answer(
-                message,
-                _("Unknown topics: {words}.").format(words=html.escape(", ".join(unknown.words)))
-                + "\n"
-                + usage(all_topics),
-            )
-            return
-    elif len(words) > 1:
-        await outbox.answer(message, usage(all_topics))
-        return
-
+    kind = KIND_WORDS.get(words[0].lower()) if words else None
     if group is not None:
         if group.programme_id is None:
             await outbox.answer(message, _("Register this group first: /register"))
             return
         programmes = [p for p in [await get_programme(session, group.programme_id)] if p]
     else:
-        programmes = await _candidate_programmes(session, actor, kind)
-    programmes = [p for p in programmes if may_invite(actor, kind, p.id)]
+        programmes = await _candidate_programmes(session, actor, kind or RoleKind.mentor)
+    programmes = [p for p in programmes if may_invite(actor, kind or RoleKind.mentor, p.id)]
+    if (
+        kind is None
+        or len(words) > MAX_TOPIC_WORDS + 1
+        or (kind == RoleKind.mentor and len(words) < 2)
+        or (kind == RoleKind.coordinator and len(words) > 1)
+    ):
+        await outbox.answer(message, usage(await _codes(session, programmes)))
+        return
     if not programmes:
         if kind == RoleKind.coordinator and not actor.is_admin:
             await outbox.answer(message, _("Only an admin can invite coordinators."))
@@ -130,10 +122,31 @@ async def invite(
         else:
             await outbox.answer(message, _("There is no programme to invite to yet."))
         return
-    if len(programmes) > 1:
+    # A mentor's topics are the programme's own: each programme where every word names one.
+    choices: list[tuple[Programme, list[Topic]]] = []
+    unknown: list[str] | None = None
+    for programme in programmes:
+        topics: list[Topic] = []
+        if kind == RoleKind.mentor:
+            try:
+                topics = await resolve_topics(session, programme.id, words[1:])
+            except UnknownTopics as missing:
+                if unknown is None or len(missing.words) < len(unknown):
+                    unknown = missing.words
+                continue
+        choices.append((programme, topics))
+    if not choices:
+        await outbox.answer(
+            message,
+            _("Unknown topics: {words}.").format(words=html.escape(", ".join(unknown or [])))
+            + "\n"
+            + usage(await _codes(session, programmes)),
+        )
+        return
+    if len(choices) > 1:
         builder = InlineKeyboardBuilder()
-        topic_ids = ".".join(str(t.id) for t in topics)
-        for programme in programmes[:20]:
+        for programme, topics in choices[:20]:
+            topic_ids = ".".join(str(t.id) for t in topics)
             builder.button(
                 text=programme.title[:60],
                 callback_data=InvitePick(
@@ -145,7 +158,8 @@ async def invite(
             message, _("Invite to which programme?"), reply_markup=builder.as_markup()
         )
         return
-    text = await _make_link(session, actor, kind, topics, programmes[0], settings, bot, now)
+    programme, topics = choices[0]
+    text = await _make_link(session, actor, kind, topics, programme, settings, bot, now)
     if message.chat.type == "private":
         await outbox.answer(message, text)
         return
@@ -239,7 +253,7 @@ async def invite_picked(
             wanted = [int(part) for part in callback_data.topics.split(".") if part]
         except ValueError:
             return await outbox.callback(query, _("This button is not valid."), show_alert=True)
-        by_id = {t.id: t for t in await list_topics(session)}
+        by_id = {t.id: t for t in await list_topics(session, programme.id)}
         topics = [by_id[i] for i in wanted if i in by_id]
         if not topics or len(topics) != len(wanted):
             return await outbox.callback(query, _("This button is not valid."), show_alert=True)

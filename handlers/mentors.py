@@ -18,7 +18,7 @@ from bot.delivery import Outbox
 from bot.domain import summaries, tickets
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError
-from bot.domain.topics import list_topics
+from bot.domain.topics import topics_by_id
 from bot.news.tickets import TicketNews
 from bot.views.tickets import (
     ClaimButton,
@@ -154,7 +154,7 @@ async def _queue_view(
     session: AsyncSession, actor: Actor, settings: Settings, *, page: int
 ) -> tuple[str, Any]:
     found = await tickets.queue_of(session, actor.person, page=page, per_page=8)
-    topics = {topic.id: topic for topic in await list_topics(session)}
+    topics = await topics_by_id(session, list({ticket.programme_id for ticket in found.tickets}))
     if not found.total:
         return _("No open requests on your topics right now."), None
     lines = [_("Open requests on your topics: {count}").format(count=found.total)]

@@ -1,4 +1,4 @@
-"""A person's own settings: ``/lang``, ``/tz``; and ``/topics``, the list of topics."""
+"""A person's own settings: ``/lang`` and ``/tz``."""
 
 from __future__ import annotations
 
@@ -11,13 +11,11 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.delivery import Outbox
 from bot.domain.access import Actor
 from bot.domain.people import set_language, set_timezone
-from bot.domain.topics import list_topics
 from bot.languages import LANGUAGE_NAMES, LANGUAGES
 from bot.timezones import UnknownZoneError, normalize_zone
 from bot.views.meetings import zone_examples
@@ -33,7 +31,6 @@ def router() -> Router:
     router.message.register(choose_language, Command("lang"))
     router.callback_query.register(language_chosen, LanguageChoice.filter())
     router.message.register(time_zone, Command("tz"))
-    router.message.register(topics, Command("topics"))
     return router
 
 
@@ -123,19 +120,3 @@ async def time_zone(
         )
         return
     await outbox.answer(message, _("Your time zone is now {zone}.").format(zone=html.escape(zone)))
-
-
-async def topics(message: Message, outbox: Outbox, session: AsyncSession, actor: Actor) -> None:
-    lines = [
-        "• <b>{title}</b> — {tags}".format(
-            title=html.escape(topic.title(actor.language)),
-            tags=" ".join(f"#{html.escape(tag)}" for tag in topic.hashtags),
-        )
-        for topic in await list_topics(session)
-    ]
-    await outbox.answer(
-        message,
-        _("Consultation topics. Add a hashtag to your request to choose one:")
-        + "\n"
-        + "\n".join(lines),
-    )

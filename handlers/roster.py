@@ -26,7 +26,7 @@ from bot.domain.errors import DomainError, NotFound
 from bot.domain.programmes import get_programme, list_programmes
 from bot.domain.roster import CAPACITY_CHOICES, LastTopic, RosterEntry
 from bot.domain.stats import coordinated
-from bot.domain.topics import list_topics
+from bot.domain.topics import get_topic, list_topics
 from bot.filters import HasRole
 from bot.news.tickets import TicketNews
 from bot.views.roster import (
@@ -47,7 +47,7 @@ from bot.views.roster import (
     topics_prompt,
 )
 from handlers.common import IN_GROUP, private_only, zone_of
-from models import Person, Programme, RoleKind, Ticket, Topic
+from models import Person, Programme, RoleKind, Ticket
 
 
 def router() -> Router:
@@ -159,7 +159,7 @@ async def mentor_pressed(
             await show_card()
         elif action == "topics":
             found = await current()
-            topics = await list_topics(session)
+            topics = await list_topics(session, role.programme_id)
             await outbox.callback(query)
             await outbox.edit_message(
                 message,
@@ -167,15 +167,15 @@ async def mentor_pressed(
                 reply_markup=topics_keyboard(found, topics, actor.language),
             )
         elif action == "topic":
-            topic = await session.get(Topic, value) if 0 < value < 2**62 else None
-            if topic is None or not topic.active:
+            topic = await get_topic(session, role.programme_id, value)
+            if topic is None:
                 return await outbox.callback(query, _("This button is not valid."), show_alert=True)
             added = await roster.toggle_topic(session, actor, role, topic, now)
             title = topic.title(actor.language)
             await outbox.callback(
                 query, (_("Added: {topic}") if added else _("Removed: {topic}")).format(topic=title)
             )
-            topics = await list_topics(session)
+            topics = await list_topics(session, role.programme_id)
             await outbox.edit_message_markup(
                 message, topics_keyboard(await current(), topics, actor.language)
             )

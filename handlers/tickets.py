@@ -28,7 +28,7 @@ from bot.domain.access import Actor
 from bot.domain.errors import DomainError
 from bot.domain.programmes import list_programmes
 from bot.domain.topic_learning import Suggesters, record_label
-from bot.domain.topics import list_topics
+from bot.domain.topics import get_topic, list_topics
 from bot.news.tickets import TicketNews
 from bot.views.tickets import (
     DraftButton,
@@ -205,7 +205,7 @@ async def file_in_group(
     except DomainError as error:
         await outbox.reply(message, refusal(error))
         return
-    topics = await list_topics(news.session)
+    topics = await list_topics(news.session, group.programme_id)
     topic, named = await suggesters.choose(news.session, group.programme_id, topics, cleaned)
     ticket, created = await tickets.open_ticket(
         news.session,
@@ -268,11 +268,12 @@ async def topic_pressed(
     settings: Settings,
     now: datetime,
 ) -> Any:
-    topic = next((t for t in await list_topics(session) if t.id == callback_data.topic), None)
     try:
         ticket = await tickets.get_ticket(session, callback_data.ticket)
     except DomainError as error:
         return await outbox.callback(query, refusal(error), show_alert=True)
+    # Only an active topic of the ticket's own programme: buttons are never trusted.
+    topic = await get_topic(session, ticket.programme_id, callback_data.topic)
     if topic is None:
         return await outbox.callback(query, _("This button is not valid."), show_alert=True)
     if not tickets.may_set_topic(actor, ticket):
@@ -487,7 +488,7 @@ async def _ask_topic(
     edit: bool = False,
 ) -> None:
     data = await state.get_data()
-    topics = await list_topics(session)
+    topics = await list_topics(session, int(data["programme_id"]))
     suggested = None
     if data.get("text"):
         suggested, _named = await suggesters.choose(
@@ -513,7 +514,7 @@ async def _ask_confirmation(
     edit: bool,
 ) -> None:
     data = await state.get_data()
-    topic = await session.get(Topic, data["topic_id"])
+    topic = await get_topic(session, int(data["programme_id"]), int(data["topic_id"]))
     builder = InlineKeyboardBuilder()
     builder.button(text=_("Send"), callback_data=DraftButton(action="send"))
     builder.button(text=_("Change topic"), callback_data=DraftButton(action="retopic"))
@@ -586,7 +587,8 @@ async def draft_pressed(
         await _ask_topic(message, session, outbox, actor, state, suggesters, edit=True)
         return None
     if action == "topic" and current == Draft.topic.state:
-        if await session.get(Topic, callback_data.value) is None:
+        programme_id = int((await state.get_data())["programme_id"])
+        if await get_topic(session, programme_id, callback_data.value) is None:
             return await outbox.callback(query, _("This button is not valid."), show_alert=True)
         await state.update_data(topic_id=callback_data.value)
         if (await state.get_data()).get("text"):
@@ -619,7 +621,7 @@ async def _send_draft(message: Message, actor: Actor, state: FSMContext, news: T
     data = await state.get_data()
     await state.clear()
     programme_id = int(data["programme_id"])
-    topic = await session.get(Topic, int(data["topic_id"]))
+    topic = await get_topic(session, programme_id, int(data["topic_id"]))
     if programme_id not in tickets.request_programmes(actor) or topic is None:
         await outbox.edit_message(
             message, _("This request can no longer be sent. Start again with /new.")

@@ -20,6 +20,7 @@ class AuditAction(enum.StrEnum):
     ticket_reassigned = "ticket_reassigned"
     ticket_cancelled = "ticket_cancelled"
     exported = "exported"
+    topics_changed = "topics_changed"  # a coordinator added, renamed, archived ... topics
 
 
 class AuditEntry(Base):

@@ -1,20 +1,29 @@
-"""Consultation topics: data seeded by a migration and edited by coordinators, never an enum."""
+"""Consultation topics: each programme's own, started from the defaults and edited by its
+coordinators; data, never an enum."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
 
 
 class Topic(Base):
+    """A topic of one programme. Codes are unique within the programme; so are hashtags (kept
+    by ``bot.domain.topics``, a JSON list has no constraint). An archived topic (``active``
+    false) is offered nowhere but keeps its tickets, mentors and figures."""
+
     __tablename__ = "topics"
+    __table_args__ = (UniqueConstraint("programme_id", "code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    code: Mapped[str] = mapped_column(String(32), unique=True)
+    programme_id: Mapped[int] = mapped_column(
+        ForeignKey("programmes.id", ondelete="CASCADE"), index=True
+    )
+    code: Mapped[str] = mapped_column(String(32))
     title_ru: Mapped[str] = mapped_column(String(100))
     title_en: Mapped[str] = mapped_column(String(100))
     title_pl: Mapped[str] = mapped_column(String(100))

@@ -73,7 +73,9 @@ async def seed(
     cast = Cast(groups=[], activists=[], mentors=[], coordinator=user("Координатор"))
     async with factory.begin() as session:
         programme, _ = await find_or_create_programme(session, PROGRAMME, now)
-        legal = await session.scalar(select(Topic).where(Topic.code == "legal"))
+        legal = await session.scalar(
+            select(Topic).where(Topic.programme_id == programme.id, Topic.code == "legal")
+        )
         assert legal is not None
 
         async def person(fake: FakeUser, kind: RoleKind) -> Person:

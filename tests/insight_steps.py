@@ -12,13 +12,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import tickets
 from bot.domain.access import Actor
 from bot.domain.people import Identity, ensure_role, upsert_person
 from bot.domain.programmes import find_or_create_programme, note_chat, register_chat
+from bot.domain.topics import list_topics
 from models import (
     GroupChat,
     Meeting,
@@ -30,7 +30,6 @@ from models import (
     Rsvp,
     Ticket,
     TicketStatus,
-    Topic,
 )
 
 ZONE = "Europe/Moscow"
@@ -93,9 +92,7 @@ class Cohort:
         self.other, _ = await find_or_create_programme(
             self.session, "Школа НКО Омска", T0 - 30 * DAY
         )
-        self.topics = {
-            t.code: t for t in (await self.session.execute(select(Topic))).scalars().all()
-        }
+        self.topics = {t.code: t for t in await list_topics(self.session, self.programme.id)}
         self.admin = await self.person("Админ")
         self.group = await self.chat(-5001, "Луганская группа", self.programme)
         self.omsk = await self.chat(-5002, "Омская группа", self.other)

@@ -161,8 +161,10 @@ async def test_two_activists_race_for_one_slot_fifty_times(
             await office_hours.set_hours(
                 session, mentor, office_hours.parse_hours("Пн-Вс 00:00-24:00 10m"), now
             )
-            legal = await session.scalar(select(Topic).where(Topic.code == "legal"))
             programme_id = next(r.programme_id for r in mentor.roles)
+            legal = await session.scalar(
+                select(Topic).where(Topic.programme_id == programme_id, Topic.code == "legal")
+            )
             numbers: list[tuple[int, int]] = []
             for round_ in range(50):
                 pair = []
@@ -307,7 +309,11 @@ async def test_a_booking_whose_claim_was_lost_leaves_nothing_behind(
             author = people[cast.activists[0].id]
             hours = office_hours.parse_hours("Пн-Вс 10:00-12:00 1h")
             await office_hours.set_hours(session, first, hours, now)
-            legal = await session.scalar(select(Topic).where(Topic.code == "legal"))
+            legal = await session.scalar(
+                select(Topic).where(
+                    Topic.programme_id == first.roles[0].programme_id, Topic.code == "legal"
+                )
+            )
             ticket, _new = await tickets.open_ticket(
                 session, programme_id=next(r.programme_id for r in first.roles), author=author,
                 text="Вопрос", chat_telegram_id=cast.groups[0].id, message_id=1, group_id=None,

@@ -247,7 +247,11 @@ async def test_two_activists_moving_to_one_slot_make_one_move(
             people = {p.telegram_id: p for p in (await session.execute(select(Person))).scalars()}
             mentor = people[cast.mentors[0].id]
             await office_hours.set_hours(session, mentor, hours, now)
-            legal = await session.scalar(select(Topic).where(Topic.code == "legal"))
+            legal = await session.scalar(
+                select(Topic).where(
+                    Topic.programme_id == mentor.roles[0].programme_id, Topic.code == "legal"
+                )
+            )
             free = office_hours.slots(hours, MOSCOW, now=now + timedelta(hours=1))
             activists = [people[fake.id] for fake in cast.activists]
             rounds: list[tuple[int, int, datetime]] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.db import MIGRATION_LOCK, create_engine, downgrade, upgrade
 from models import Base
+from models.default_topics import DEFAULT_TOPICS
 
 
 async def _tables(connection: AsyncConnection) -> set[str]:
@@ -26,6 +28,9 @@ async def test_upgrade_downgrade_upgrade(database_url: str) -> None:
         async with engine.connect() as connection:
             tables = await _tables(connection)
             assert set(Base.metadata.tables) <= tables
+        # With no programme there are no topics; going down brings back the global defaults.
+        await downgrade(engine, "0009")
+        async with engine.connect() as connection:
             codes = (await connection.execute(text("SELECT code FROM topics"))).scalars().all()
             assert {"legal", "grants", "rehabilitation", "business", "psychology", "education",
                     "other"} <= set(codes)  # fmt: skip
@@ -97,7 +102,7 @@ async def test_topics_get_polish_titles_and_hashtags(database_url: str) -> None:
                 ),
                 {"tags": '["спорт", "inne"]', "yes": True},
             )
-        await upgrade(engine)
+        await upgrade(engine, "0009")
         async with engine.connect() as connection:
             rows = {
                 code: (title, json.loads(tags) if isinstance(tags, str) else tags)
@@ -116,5 +121,214 @@ async def test_topics_get_polish_titles_and_hashtags(database_url: str) -> None:
         assert (json.loads(legal) if isinstance(legal, str) else legal) == [
             "юрист", "право", "legal", "law"
         ]  # fmt: skip
+    finally:
+        await engine.dispose()
+
+
+def _json(value: object) -> object:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+async def test_the_defaults_are_what_the_migrations_seeded(database_url: str) -> None:
+    """A new programme starts from ``DEFAULT_TOPICS``; programmes that existed when topics
+    became per-programme started from what migrations 0002, 0003 and 0008 seeded: the same."""
+    engine = create_engine(database_url)
+    try:
+        await upgrade(engine, "0009")
+        async with engine.connect() as connection:
+            seeded = [
+                {"code": code, "title_ru": ru, "title_en": en, "title_pl": pl,
+                 "hashtags": _json(tags), "keywords": _json(words)}
+                for code, ru, en, pl, tags, words in await connection.execute(
+                    text("SELECT code, title_ru, title_en, title_pl, hashtags, keywords"
+                         " FROM topics ORDER BY position")
+                )
+            ]  # fmt: skip
+        assert seeded == [dict(topic) for topic in DEFAULT_TOPICS]
+    finally:
+        await engine.dispose()
+
+
+async def _topic_ids(connection: AsyncConnection) -> dict[str, int]:
+    rows = await connection.execute(text("SELECT code, id FROM topics"))
+    return {row.code: row.id for row in rows}
+
+
+async def _insert(connection: AsyncConnection, sql: str, **values: object) -> int:
+    """Insert one row and return its id (portable: no RETURNING needed)."""
+    await connection.execute(text(sql), values)
+    table = sql.split()[2]
+    return int(await connection.scalar(text(f"SELECT max(id) FROM {table}")) or 0)
+
+
+async def test_global_topics_become_each_programmes_own(database_url: str) -> None:
+    """Two programmes with mentors, tickets, examples and an invitation on the old schema:
+    after the upgrade each has its own copy of every topic and everything of it points at
+    its copies; going down again leaves one topic per code, and everything points at it."""
+    engine = create_engine(database_url)
+    when = datetime(2026, 11, 30, 10, tzinfo=UTC)
+    try:
+        await upgrade(engine, "0009")
+        async with engine.begin() as connection:
+            ids = await _topic_ids(connection)
+            # A topic a deployment added to the global list goes to every programme too.
+            ids["sport"] = await _insert(
+                connection,
+                "INSERT INTO topics (code, title_ru, title_en, title_pl, hashtags, keywords,"
+                " position, active) VALUES ('sport', 'Спорт', 'Sport', 'Sport', :tags, '[]', 9,"
+                " :no)",
+                tags='["спорт"]', no=False,
+            )  # fmt: skip
+            programmes, roles, tickets = [], [], []
+            for n, title in enumerate(("ШСП на Донбассе", "Школа НКО Омска")):
+                programme = await _insert(
+                    connection,
+                    "INSERT INTO programmes (title, created_at) VALUES (:title, :at)",
+                    title=title, at=when,
+                )  # fmt: skip
+                person = await _insert(
+                    connection,
+                    "INSERT INTO people (telegram_id, first_name, private_chat_open, created_at,"
+                    " last_seen_at) VALUES (:tg, 'Ментор', :no, :at, :at)",
+                    tg=1000 + n, no=False, at=when,
+                )  # fmt: skip
+                role = await _insert(
+                    connection,
+                    "INSERT INTO roles (person_id, programme_id, kind, active, granted_at)"
+                    " VALUES (:person, :programme, 'mentor', :yes, :at)",
+                    person=person, programme=programme, yes=True, at=when,
+                )  # fmt: skip
+                for code in ("legal", "sport"):
+                    await connection.execute(
+                        text("INSERT INTO role_topics (role_id, topic_id) VALUES (:r, :t)"),
+                        {"r": role, "t": ids[code]},
+                    )
+                ticket = await _insert(
+                    connection,
+                    "INSERT INTO tickets (programme_id, chat_telegram_id, request_message_id,"
+                    " author_id, topic_id, topic_confirmed, text, status, created_at) VALUES"
+                    " (:programme, :chat, 1, :person, :topic, :yes, 'Как зарегистрировать НКО?',"
+                    " 'open', :at)",
+                    programme=programme, chat=-100 - n, person=person, topic=ids["legal"],
+                    yes=True, at=when,
+                )  # fmt: skip
+                await connection.execute(
+                    text(
+                        "INSERT INTO topic_examples (programme_id, ticket_id, topic_id, text,"
+                        " source, labelled_at) VALUES (:p, :t, :topic, 'Как зарегистрировать"
+                        " НКО?', 'confirmed', :at)"
+                    ),
+                    {"p": programme, "t": ticket, "topic": ids["legal"], "at": when},
+                )
+                await connection.execute(
+                    text(
+                        "INSERT INTO invitations (token, programme_id, kind, topic_ids,"
+                        " created_at, expires_at) VALUES (:token, :p, 'mentor', :topics, :at,"
+                        " :at)"
+                    ),
+                    {"token": f"t{n}", "p": programme, "at": when,
+                     "topics": json.dumps([ids["grants"], ids["sport"]])},
+                )  # fmt: skip
+                programmes.append(programme)
+                roles.append(role)
+                tickets.append(ticket)
+
+        await upgrade(engine)
+        async with engine.connect() as connection:
+            own: dict[tuple[int, str], int] = {}
+            for programme, code, topic_id, active in await connection.execute(
+                text("SELECT programme_id, code, id, active FROM topics")
+            ):
+                own[(programme, code)] = topic_id
+                if code == "sport":
+                    assert not active  # archived stays archived
+            assert {programme for programme, _code in own} == set(programmes)
+            assert len(own) == 2 * 8
+            assert not set(own.values()) & set(ids.values())  # copies, not the old rows
+            for programme, role, ticket in zip(programmes, roles, tickets, strict=True):
+                held = set(
+                    (await connection.execute(
+                        text("SELECT topic_id FROM role_topics WHERE role_id = :r"), {"r": role}
+                    )).scalars()
+                )  # fmt: skip
+                assert held == {own[(programme, "legal")], own[(programme, "sport")]}
+                topic = await connection.scalar(
+                    text("SELECT topic_id FROM tickets WHERE id = :t"), {"t": ticket}
+                )
+                assert topic == own[(programme, "legal")]
+                example = await connection.scalar(
+                    text("SELECT topic_id FROM topic_examples WHERE ticket_id = :t"), {"t": ticket}
+                )
+                assert example == own[(programme, "legal")]
+                invited = await connection.scalar(
+                    text("SELECT topic_ids FROM invitations WHERE programme_id = :p"),
+                    {"p": programme},
+                )
+                assert _json(invited) == [own[(programme, "grants")], own[(programme, "sport")]]
+
+        await downgrade(engine, "0009")
+        async with engine.connect() as connection:
+            back = await _topic_ids(connection)
+            assert set(back) == set(ids)
+            tickets_topics = (
+                await connection.execute(text("SELECT topic_id FROM tickets"))
+            ).scalars().all()  # fmt: skip
+            assert tickets_topics == [back["legal"], back["legal"]]
+            pairs = (await connection.execute(text("SELECT topic_id FROM role_topics"))).all()
+            assert sorted(topic for (topic,) in pairs) == sorted([back["legal"], back["sport"]] * 2)
+            examples = (await connection.execute(text("SELECT topic_id FROM topic_examples"))).all()
+            assert [topic for (topic,) in examples] == [back["legal"], back["legal"]]
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_rebuilding_topics_keeps_mentors_and_tickets_topics(database_url: str) -> None:
+    """SQLite rebuilds the topics table to alter it (0008 going up and down); with foreign
+    keys on, that must not cost the mentors their topics nor the tickets theirs."""
+    engine = create_engine(database_url)
+    when = datetime(2026, 11, 30, 10, tzinfo=UTC)
+    try:
+        await upgrade(engine, "0007")
+        async with engine.begin() as connection:
+            legal = await connection.scalar(text("SELECT id FROM topics WHERE code = 'legal'"))
+            programme = await _insert(
+                connection,
+                "INSERT INTO programmes (title, created_at) VALUES ('ШСП', :at)",
+                at=when,
+            )
+            person = await _insert(
+                connection,
+                "INSERT INTO people (telegram_id, first_name, private_chat_open, created_at,"
+                " last_seen_at) VALUES (7, 'Ментор', :no, :at, :at)",
+                no=False, at=when,
+            )  # fmt: skip
+            role = await _insert(
+                connection,
+                "INSERT INTO roles (person_id, programme_id, kind, active, granted_at)"
+                " VALUES (:person, :programme, 'mentor', :yes, :at)",
+                person=person, programme=programme, yes=True, at=when,
+            )  # fmt: skip
+            await connection.execute(
+                text("INSERT INTO role_topics (role_id, topic_id) VALUES (:r, :t)"),
+                {"r": role, "t": legal},
+            )
+            await _insert(
+                connection,
+                "INSERT INTO tickets (programme_id, chat_telegram_id, request_message_id,"
+                " author_id, topic_id, topic_confirmed, text, status, created_at) VALUES"
+                " (:programme, -100, 1, :person, :topic, :yes, 'Устав НКО', 'open', :at)",
+                programme=programme, person=person, topic=legal, yes=True, at=when,
+            )  # fmt: skip
+        for revision in ("0008", "0007", "0008"):
+            if revision == "0007":
+                await downgrade(engine, revision)
+            else:
+                await upgrade(engine, revision)
+            async with engine.connect() as connection:
+                held = (await connection.execute(text("SELECT topic_id FROM role_topics"))).all()
+                ticket = await connection.scalar(text("SELECT topic_id FROM tickets"))
+            assert [topic for (topic,) in held] == [legal], revision
+            assert ticket == legal, revision
     finally:
         await engine.dispose()

@@ -88,7 +88,7 @@ class Place:
 async def place(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[Place]:
     async with factory() as session:
         programme, _ = await find_or_create_programme(session, "ШСП на Донбассе", T0)
-        yield Place(session, programme, await list_topics(session))
+        yield Place(session, programme, await list_topics(session, programme.id))
         await session.rollback()
 
 

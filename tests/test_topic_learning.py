@@ -3,11 +3,13 @@ become the programme's examples, and a request the bot cannot place is put to it
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import App
 from bot.domain.topic_learning import Suggesters
+from bot.domain.topics import default_topics
 from bot.sandbox.emulator.client import TelegramClient
 from models import Topic, TopicExample
 from tests.conftest import World
@@ -22,6 +24,13 @@ FAIR = (
     "Куда везти поделки мастериц на ярмарку",
 )
 FAIR_AGAIN = "Мастерицы и ярмарка в воскресенье"
+
+
+@pytest.fixture(autouse=True)
+async def model_ready(app: App) -> None:
+    """The shipped examples' model trained, as it is a few seconds after a bot's first request
+    without a hashtag (until then, the keywords suggest)."""
+    await app.dispatcher["suggesters"].warm_up(default_topics())
 
 
 async def _examples(db: async_sessionmaker[AsyncSession]) -> list[tuple[int, str, str]]:

@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from bot.db import create_engine, create_session_factory, upgrade
 from bot.domain.topic_learning import base_model
 from bot.domain.topic_suggest import (
     OWN_EXAMPLE_WEIGHT,
@@ -39,7 +38,7 @@ from bot.domain.topic_suggest import (
     suggest_topic,
     terms_of,
 )
-from bot.domain.topics import list_topics
+from bot.domain.topics import default_topics
 from models import Topic
 
 DATA = Path(__file__).parent / "data"
@@ -60,15 +59,9 @@ SIX_GROUPS = {
 
 
 @pytest.fixture
-async def topics(database_url: str) -> AsyncIterator[list[Topic]]:
-    """The topics as migrations seed them, keywords included."""
-    engine = create_engine(database_url)
-    try:
-        await upgrade(engine)
-        async with create_session_factory(engine)() as session:
-            yield await list_topics(session)
-    finally:
-        await engine.dispose()
+def topics() -> list[Topic]:
+    """The topics a programme starts with, keywords included."""
+    return default_topics()
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ from bot.domain.stats import (
     per_ticket,
     seconds_between,
 )
+from bot.domain.topics import topics_by_id
 from bot.timezones import zone
 from models import (
     AuditAction,
@@ -252,7 +253,7 @@ async def collect_export(
         .where(*conditions)
         .order_by(Ticket.id)
     )
-    topics = {topic.id: topic for topic in (await session.execute(select(Topic))).scalars()}
+    topics = await topics_by_id(session, programme_ids)
     tickets = [_ticket_record(row, topics) for row in result.mappings()]
     return ExportData(
         period,

@@ -108,7 +108,13 @@ async def redeem_invitation(
     if invitation.kind == RoleKind.mentor:
         if invitation.topic_ids:
             result = await session.execute(
-                select(Topic).where(Topic.id.in_(invitation.topic_ids)).order_by(Topic.position)
+                select(Topic)
+                .where(
+                    Topic.id.in_(invitation.topic_ids),
+                    Topic.programme_id == invitation.programme_id,
+                    Topic.active.is_(True),
+                )
+                .order_by(Topic.position)
             )
             topics = list(result.scalars())
         for topic in topics:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import audit
 from bot.domain.errors import InvalidInput
+from bot.domain.topics import add_default_topics
 from models import AuditAction, GroupChat, Person, Programme
 
 MAX_TITLE = 200
@@ -69,6 +70,7 @@ async def find_or_create_programme(
     programme = Programme(title=cleaned, created_at=now)
     session.add(programme)
     await session.flush()
+    await add_default_topics(session, programme)
     return programme, True
 
 

@@ -427,9 +427,23 @@ async def _rows(session: AsyncSession, conditions: list[ColumnElement[bool]]) ->
     ]
 
 
-async def _topics(session: AsyncSession) -> dict[int, Topic]:
-    result = await session.execute(select(Topic).order_by(Topic.position, Topic.id))
+async def _topics(session: AsyncSession, programme_ids: Sequence[int]) -> dict[int, Topic]:
+    """The programmes' topics, archived ones too (old tickets keep theirs), by id."""
+    result = await session.execute(
+        select(Topic)
+        .where(Topic.programme_id.in_(programme_ids))
+        .order_by(Topic.programme_id, Topic.position, Topic.id)
+    )
     return {topic.id: topic for topic in result.scalars()}
+
+
+def _one_per_code(topics: dict[int, Topic]) -> dict[int, int]:
+    """Topic id -> the id of the first topic with its code: the figures of several
+    programmes count «legal» once, not once per programme."""
+    first: dict[str, int] = {}
+    for topic_id, topic in topics.items():
+        first.setdefault(topic.code, topic_id)
+    return {topic_id: first[topic.code] for topic_id, topic in topics.items()}
 
 
 def _topic_order(topic: Topic | None) -> tuple[int, int]:
@@ -474,7 +488,11 @@ async def weekly(
     result = await session.execute(
         select(Ticket.created_at, Ticket.topic_id).where(*in_period(programme_ids, period))
     )
-    return weekly_series([(at, topic) for at, topic in result], period, await _topics(session))
+    topics = await _topics(session, programme_ids)
+    same = _one_per_code(topics)
+    return weekly_series(
+        [(at, same.get(topic, topic) if topic else topic) for at, topic in result], period, topics
+    )
 
 
 async def collect(
@@ -489,7 +507,8 @@ async def collect(
             )
         ).scalars()
     )
-    topics = await _topics(session)
+    topics = await _topics(session, programme_ids)
+    same = _one_per_code(topics)
 
     by_status = {
         TicketStatus(status): count
@@ -497,12 +516,13 @@ async def collect(
             select(Ticket.status, func.count()).where(*conditions).group_by(Ticket.status)
         )
     }
-    topic_counts = [
-        TopicCount(topics.get(topic_id or 0), count)
-        for topic_id, count in await session.execute(
-            select(Ticket.topic_id, func.count()).where(*conditions).group_by(Ticket.topic_id)
-        )
-    ]
+    per_topic: dict[int | None, int] = {}
+    for topic_id, count in await session.execute(
+        select(Ticket.topic_id, func.count()).where(*conditions).group_by(Ticket.topic_id)
+    ):
+        key = same.get(topic_id, topic_id) if topic_id else None
+        per_topic[key] = per_topic.get(key, 0) + count
+    topic_counts = [TopicCount(topics.get(key or 0), count) for key, count in per_topic.items()]
     topic_counts.sort(key=lambda tc: (-tc.count, _topic_order(tc.topic)))
     people_served = (
         await session.execute(select(func.count(distinct(Ticket.author_id))).where(*conditions))
@@ -533,8 +553,15 @@ async def collect(
         ),
         mentors=await _mentor_loads(session, programme_ids, conditions, rows),
         meetings=await _meetings(session, programme_ids, period, now),
-        weekly=weekly_series([(r.created_at, r.topic_id) for r in rows], period, topics),
-        consultations=await _consultations(session, programme_ids, period, now, topics),
+        weekly=weekly_series(
+            [
+                (r.created_at, same.get(r.topic_id, r.topic_id) if r.topic_id else None)
+                for r in rows
+            ],
+            period,
+            topics,
+        ),
+        consultations=await _consultations(session, programme_ids, period, now, topics, same),
     )
 
 
@@ -544,6 +571,7 @@ async def _consultations(
     period: Period,
     now: datetime,
     topics: dict[int, Topic],
+    same: dict[int, int],
 ) -> ConsultationFigures:
     """Consultations booked for moments of the period, by how they went, mentor and topic."""
     query = (
@@ -563,7 +591,8 @@ async def _consultations(
                int(state == ConsultationState.no_show)]  # fmt: skip
         total = _add(total, row)
         per_mentor[mentor_id] = _add(per_mentor.get(mentor_id, [0, 0, 0, 0]), row)
-        per_topic[topic_id] = _add(per_topic.get(topic_id, [0, 0, 0, 0]), row)
+        key = same.get(topic_id, topic_id) if topic_id else None
+        per_topic[key] = _add(per_topic.get(key, [0, 0, 0, 0]), row)
     if not total[0]:
         return ConsultationFigures()
     people = {

@@ -221,18 +221,19 @@ async def list_tickets(
     programme_ids: Sequence[int] | None,
     *,
     status: TicketStatus | None = None,
-    topic_id: int | None = None,
+    topic_code: str | None = None,
     page: int = 0,
     per_page: int = 10,
 ) -> Page:
-    """Tickets of the programmes (all when None), newest first."""
+    """Tickets of the programmes (all when None), newest first; of one topic by its code,
+    which names the topic in each programme that has it."""
     query = select(Ticket).order_by(Ticket.id.desc())
     if programme_ids is not None:
         query = query.where(Ticket.programme_id.in_(programme_ids))
     if status is not None:
         query = query.where(Ticket.status == status)
-    if topic_id is not None:
-        query = query.where(Ticket.topic_id == topic_id)
+    if topic_code is not None:
+        query = query.join(Topic, Topic.id == Ticket.topic_id).where(Topic.code == topic_code)
     return await _page(session, query, page, per_page)
 
 
@@ -433,6 +434,9 @@ async def set_topic(
     """Confirm or change the topic; True when it changed."""
     if not may_set_topic(actor, ticket):
         raise NotAllowed("topic")
+    if topic.programme_id != ticket.programme_id or not topic.active:
+        # Each programme has its own topics; an archived one is offered no more.
+        raise InvalidInput("topic")
     if ticket.status not in ACTIVE_STATUSES:
         raise WrongStatus(ticket)
     changed = ticket.topic_id != topic.id

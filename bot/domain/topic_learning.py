@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
-from functools import lru_cache
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -84,18 +84,25 @@ async def _version(session: AsyncSession, programme_id: int) -> Version:
 
 
 _base_training = threading.Lock()
+_base_models: OrderedDict[tuple[TopicTerms, ...], TopicModel] = OrderedDict()
+BASE_MODELS_KEPT = 8
 
 
 def base_model(terms: tuple[TopicTerms, ...]) -> TopicModel:
     """The model of the shipped examples and the topics' words: trained once per process;
     a caller that comes while it trains waits for it rather than training it again."""
     with _base_training:
-        return _base_model(terms)
+        model = _base_models.get(terms)
+        if model is None:
+            model = _base_models[terms] = TopicModel.train(terms, shipped_examples())
+            while len(_base_models) > BASE_MODELS_KEPT:
+                _base_models.popitem(last=False)
+        return model
 
 
-@lru_cache(maxsize=8)
-def _base_model(terms: tuple[TopicTerms, ...]) -> TopicModel:
-    return TopicModel.train(terms, shipped_examples())
+def trained_base_model(terms: tuple[TopicTerms, ...]) -> TopicModel | None:
+    """The shipped examples' model for these topics, if this process has trained it."""
+    return _base_models.get(terms)
 
 
 class Suggesters:
@@ -110,7 +117,7 @@ class Suggesters:
         self._wanted: dict[tuple[int, tuple[TopicTerms, ...]], Version] = {}
 
     async def warm_up(self, topics: Sequence[Topic]) -> None:
-        """Train the shipped examples' model ahead of the first request that needs it."""
+        """Train the shipped examples' model now rather than for the first request."""
         await asyncio.to_thread(base_model, terms_of(topics))
 
     async def choose(
@@ -126,8 +133,10 @@ class Suggesters:
 
     async def model_for(
         self, session: AsyncSession, programme_id: int, topics: Sequence[Topic]
-    ) -> TopicModel:
-        """The programme's latest model, or while a newer one trains, the one before it."""
+    ) -> TopicModel | None:
+        """The programme's latest model, or while a newer one trains, the one before it; None
+        until its first is trained (a few seconds after the first request that needs one in
+        this process): meanwhile the keywords suggest, or the author is asked."""
         terms = terms_of(topics)
         key = (programme_id, terms)
         version = await _version(session, programme_id)
@@ -135,11 +144,11 @@ class Suggesters:
         if current is not None and current[0] == version:
             return current[1]
         self._wanted[key] = version
-        if version[0] and key not in self._training:
+        if key not in self._training:
             self._training[key] = asyncio.create_task(self._train(key))
         if current is not None:
             return current[1]
-        return await asyncio.to_thread(base_model, terms)
+        return trained_base_model(terms)
 
     async def settled(self) -> None:
         """Wait until no model is being trained (for tests, and before stopping)."""
@@ -154,8 +163,11 @@ class Suggesters:
                 async with self.session_factory() as session:
                     version = await _version(session, programme_id)
                     own = await examples_of(session, programme_id)
-                examples = [*shipped_examples(), *own]
-                model = await asyncio.to_thread(TopicModel.train, terms, examples)
+                if own:
+                    examples = [*shipped_examples(), *own]
+                    model = await asyncio.to_thread(TopicModel.train, terms, examples)
+                else:
+                    model = await asyncio.to_thread(base_model, terms)
                 self._models[key] = (version, model)
         except Exception:
             log.exception("training the topic model of programme %s failed", programme_id)

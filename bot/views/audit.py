@@ -69,6 +69,19 @@ def audit_text(line: AuditLine) -> str:
         return _("{who} set the topics of mentor {person}: {topics}").format(
             who=who, person=person, topics=topics
         )
+    if action == AuditAction.topics_changed:
+        sentences = {
+            "added": _("{who} added topics to «{programme}»: {topics}"),
+            "renamed": _("{who} renamed topics of «{programme}»: {topics}"),
+            "hashtags": _("{who} set the hashtags of topics of «{programme}»: {topics}"),
+            "keywords": _("{who} set the keywords of topics of «{programme}»: {topics}"),
+            "archived": _("{who} archived topics of «{programme}»: {topics}"),
+            "restored": _("{who} restored topics of «{programme}»: {topics}"),
+            "moved": _("{who} moved topics of «{programme}»: {topics}"),
+        }
+        sentence = sentences.get(str(details.get("change")), sentences["renamed"])
+        topics = ", ".join(html.escape(str(t)) for t in details.get("topics") or []) or "—"
+        return sentence.format(who=who, programme=programme, topics=topics)
     if action == AuditAction.group_registered:
         return _("{who} registered the group «{group}» to «{programme}»").format(
             who=who, group=html.escape(str(details.get("group") or "?")), programme=programme

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.sqlite_rebuild import references_kept
+
 revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
@@ -55,7 +57,11 @@ def upgrade() -> None:
             .where(topics.c.id == row.id)
             .values(title_pl=title, hashtags=[*(row.hashtags or []), *added])
         )
-    with op.batch_alter_table("topics") as batch_op:
+    # On SQLite this rebuilds the table: the mentors' topics and the tickets' must survive it.
+    with (
+        references_kept(cascaded=["role_topics"], nulled=[("tickets", "topic_id")]),
+        op.batch_alter_table("topics") as batch_op,
+    ):
         batch_op.alter_column("title_pl", existing_type=sa.String(length=100), nullable=False)
 
 
@@ -67,5 +73,8 @@ def downgrade() -> None:
             polish_tags = POLISH[row.code][1]
             kept = [tag for tag in row.hashtags or [] if tag not in polish_tags]
             connection.execute(topics.update().where(topics.c.id == row.id).values(hashtags=kept))
-    with op.batch_alter_table("topics") as batch_op:
+    with (
+        references_kept(cascaded=["role_topics"], nulled=[("tickets", "topic_id")]),
+        op.batch_alter_table("topics") as batch_op,
+    ):
         batch_op.drop_column("title_pl")
