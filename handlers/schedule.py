@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandObject, Filter, StateFilter
+from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
@@ -57,7 +57,7 @@ from bot.views.meetings import (
     meeting_line,
     problem_text,
 )
-from handlers.common import in_group, invalid_button, parse_number
+from handlers.common import NotCommand, in_group, invalid_button, parse_number
 from models import GroupChat, Meeting, Person
 
 # Every callback prefix of meetings: a press with one that no handler accepts is answered.
@@ -114,11 +114,6 @@ class Draft:
             duration=timedelta(minutes=self.duration) if self.duration else None,
             link=self.link,
         )
-
-
-class NotCommand(Filter):
-    async def __call__(self, message: Message) -> bool:
-        return not (message.text or "").startswith("/")
 
 
 def router() -> Router:

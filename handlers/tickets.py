@@ -40,7 +40,7 @@ from bot.views.tickets import (
     quote,
     topic_keyboard,
 )
-from handlers.common import IN_GROUP, IN_PRIVATE, content_of, files_of
+from handlers.common import IN_GROUP, IN_PRIVATE, NotCommand, content_of, files_of
 from handlers.ticket_common import refusal
 from models import GroupChat, Ticket, TicketMessageKind, TicketStatus, Topic
 
@@ -73,11 +73,6 @@ def router() -> Router:
     router.callback_query.register(rate_pressed, RateButton.filter())
     router.edited_message.register(request_edited)
     return router
-
-
-class NotCommand(Filter):
-    async def __call__(self, message: Message) -> bool:
-        return not content_of(message).startswith("/")
 
 
 class MentionsBot(Filter):
