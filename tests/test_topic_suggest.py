@@ -183,6 +183,16 @@ async def test_stems_in_russian_and_english(
     assert suggestion.topic is not None and suggestion.topic.code == code, suggestion
 
 
+async def test_text_in_another_language_goes_by_the_keywords_or_is_asked(
+    topics: list[Topic], model: TopicModel
+) -> None:
+    found = suggest_topic(topics, "I need a psychologist, my team is burnt out", model).topic
+    assert found is not None and found.code == "psychology"
+    # The Russian model would guess at these; the author is asked instead.
+    assert suggest_topic(topics, "Where do we sell our crafts at the fair?", model).topic is None
+    assert suggest_topic(topics, "Gdzie sprzedać rękodzieło na jarmarku?", model).topic is None
+
+
 @pytest.mark.parametrize("text", ["", "   ", "12345", "!!!", "🙂🙂🙂"])
 async def test_text_with_nothing_to_go_on_is_not_guessed(
     topics: list[Topic], model: TopicModel, text: str

@@ -337,12 +337,10 @@ def keyword_topic(topics: Sequence[Topic], text: str) -> Suggestion | None:
 
 def suggest_topic(topics: Sequence[Topic], text: str, model: TopicModel | None) -> Suggestion:
     """The model's likely topic (None: ask the author). The model knows Russian (its shipped
-    examples and word vectors are), so text with no Russian in it goes by the keywords, which
-    are in English and Polish too; and so does everything without a model."""
+    examples and word vectors are), so text with no Russian in it goes by the keywords alone,
+    and the author is asked when none matches; so does everything without a model."""
     if model is None or not _CYRILLIC.search(normalize(text)):
-        found = keyword_topic(topics, text)
-        if found is not None or model is None:
-            return found or Suggestion(None)
+        return keyword_topic(topics, text) or Suggestion(None)
     return Suggestion(model.suggest(topics, text))
 
 
