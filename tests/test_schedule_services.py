@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.db import create_engine, create_session_factory, upgrade
+from bot.delivery.outbox import Written
 from bot.domain import meetings, tickets
 from bot.domain.access import Actor
 from bot.domain.errors import InvalidInput, NotAllowed
@@ -27,7 +28,6 @@ from models import (
     GroupChat,
     Meeting,
     MeetingStatus,
-    OutboxMessage,
     Person,
     Programme,
     Reminder,
@@ -461,7 +461,7 @@ class _NoSender:
     def wake(self) -> None:
         return None
 
-    def adopt(self, rows: Sequence[OutboxMessage]) -> None:
+    def adopt(self, rows: Sequence[Written]) -> None:
         return None
 
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from sqlalchemy import event, func, select
+from sqlalchemy import Table, event, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -37,7 +37,25 @@ class Sender(Protocol):
 
     def wake(self) -> None: ...
 
-    def adopt(self, rows: Sequence[OutboxMessage]) -> None: ...
+    def adopt(self, rows: Sequence[Written]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """An outbox row as this transaction wrote it, handed to the sender after the commit."""
+
+    id: int
+    chat_id: int
+    method: str
+    params: dict[str, Any]
+    has_file: bool
+    refers_to_id: int | None
+    withdraw_unsent: bool
+    purpose: str
+    person_id: int | None
+    record: str | None
+    created_at: datetime
+    lease_owner: str | None
 
 
 @dataclass(frozen=True)
@@ -96,6 +114,11 @@ def _follow(params: dict[str, Any], then: FollowUp | None, otherwise: FollowUp |
         params["otherwise"] = otherwise.as_params()
 
 
+# The table itself, not the mapped class: an ORM insert would flush the session first.
+_TABLE = cast(Table, OutboxMessage.__table__)
+_INSERT = insert(_TABLE).returning(_TABLE.c.id)
+
+
 class Outbox:
     """Messages of one transaction, handed to ``sender`` once it commits.
 
@@ -107,7 +130,7 @@ class Outbox:
         self.session = session
         self._sender = sender
         self._armed = False
-        self._rows: list[OutboxMessage] = []
+        self._rows: list[Written] = []
         self.callback_answers: list[CallbackAnswer] = []
         self.written = 0
 
@@ -287,29 +310,40 @@ class Outbox:
             refers_to = self._resolve(reply_to, params, "reply_to")
         if target is not None:
             refers_to = self._resolve(target, params, "message_id")
-        row = OutboxMessage(
-            chat_id=chat_id,
-            method=method,
-            params=params,
-            file=file,
-            refers_to_id=refers_to,
-            withdraw_unsent=withdraw_unsent,
-            purpose=purpose,
-            person_id=person_id,
-            record=record,
-            status=OutboxStatus.pending,
-            attempts=0,
-            created_at=datetime.now(UTC),
-        )
+        now = datetime.now(UTC)
+        owner = None
         if self._sender is not None and self._sender.leading:
-            row.lease_owner = self._sender.owner
-            row.lease_until = row.created_at + LEASE
-        self.session.add(row)
-        await self.session.flush()
+            owner = self._sender.owner
+        values: dict[str, Any] = {
+            "chat_id": chat_id,
+            "method": method,
+            "params": params,
+            "file": file,
+            "refers_to_id": refers_to,
+            "withdraw_unsent": withdraw_unsent,
+            "purpose": purpose,
+            "person_id": person_id,
+            "record": record,
+            "status": OutboxStatus.pending,
+            "attempts": 0,
+            "created_at": now,
+            "lease_owner": owner,
+            "lease_until": now + LEASE if owner is not None else None,
+        }
+        # A Core insert: the row is written at once (its id is needed by whatever records or
+        # refers to it) without the unit of work flushing, which costs most of a request.
+        outbox_id = (await self.session.execute(_INSERT, values)).scalar_one()
         self.written += 1
-        self._rows.append(row)
+        self._rows.append(
+            Written(
+                id=outbox_id, chat_id=chat_id, method=method, params=params,
+                has_file=file is not None, refers_to_id=refers_to,
+                withdraw_unsent=withdraw_unsent, purpose=purpose, person_id=person_id,
+                record=record, created_at=now, lease_owner=owner,
+            )
+        )  # fmt: skip
         self._arm()
-        return MessageRef(outbox_id=row.id)
+        return MessageRef(outbox_id=outbox_id)
 
     @staticmethod
     def _resolve(ref: MessageRef, params: dict[str, Any], key: str) -> int | None:
@@ -330,7 +364,7 @@ class Outbox:
             rows, self._rows = self._rows, []
             sender.adopt(rows)
 
-        def rolled_back(_session: Session) -> None:
+        def rolled_back(_session: Session, _previous: object) -> None:
             self._armed = False
             self._rows = []
 

@@ -58,7 +58,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db import dialect_of, transaction
 from bot.delivery.budget import Budget
 from bot.delivery.leadership import Leadership
-from bot.delivery.outbox import Outbox
+from bot.delivery.outbox import Outbox, Written
 from bot.ops.metrics import Metrics, failure_reason
 from models import (
     DeliveryFailure,
@@ -215,7 +215,7 @@ class Scheduler:
         """Something changed (a send finished, a pause ended): look again now."""
         self._wake.set()
 
-    def adopt(self, rows: Sequence[OutboxMessage]) -> None:
+    def adopt(self, rows: Sequence[Written]) -> None:
         """Rows this process just committed: held by it from the start when it sends, so they
         go into the queues without a claim; otherwise the sender's poll finds them."""
         if not self.leading:
@@ -228,14 +228,14 @@ class Scheduler:
                     id=row.id,
                     chat_id=row.chat_id,
                     method=row.method,
-                    params=dict(row.params or {}),
-                    has_file=row.file is not None,
+                    params=dict(row.params),
+                    has_file=row.has_file,
                     refers_to_id=row.refers_to_id,
                     withdraw_unsent=row.withdraw_unsent,
                     purpose=row.purpose,
                     person_id=row.person_id,
                     record=row.record,
-                    attempts=row.attempts or 0,
+                    attempts=0,
                     not_before=0.0,
                     created=_epoch(row.created_at),
                 )

@@ -408,8 +408,8 @@ async def open_ticket(
             actor=author if topic_confirmed else None,
             details={"topic": topic.code, "confirmed": topic_confirmed},
         )
+    # The events are written with the next flush (at the latest, the commit's).
     await attach(session, ticket, files, created, now)
-    await session.flush()
     return ticket, True
 
 
