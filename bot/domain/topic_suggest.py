@@ -16,7 +16,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,24 +110,40 @@ class _Keyword:
     def of(cls, text: str) -> _Keyword:
         return cls(tuple(normalize(text).replace("-", " ").split()))
 
-    def positions(self, words: Sequence[_Token]) -> list[int]:
-        """Indexes of the words where the keyword (or its phrase) starts."""
-        width = len(self.parts)
-        return [
-            start
-            for start in range(len(words) - width + 1)
-            if all(words[start + i].matches(part) for i, part in enumerate(self.parts))
-        ]
+    def starts_at(self, words: Sequence[_Token], start: int) -> bool:
+        """Whether the keyword (or its phrase) starts at this word of the text."""
+        return start + len(self.parts) <= len(words) and all(
+            words[start + i].matches(part) for i, part in enumerate(self.parts)
+        )
+
+
+@lru_cache(maxsize=4096)
+def _keyword_index(keywords: tuple[str, ...]) -> dict[str, tuple[_Keyword, ...]]:
+    """A topic's keywords by their first part: a text is then matched word by word, looking
+    up each word's forms and its prefixes, instead of trying every keyword at every word."""
+    index: dict[str, set[_Keyword]] = {}
+    for text in keywords:
+        keyword = _Keyword.of(text)
+        if keyword.parts:
+            index.setdefault(keyword.parts[0], set()).add(keyword)
+    return {first: tuple(found) for first, found in index.items()}
 
 
 def _keyword_hits(keywords: Iterable[str], words: Sequence[_Token]) -> dict[int, int]:
     """Word index -> length of the longest keyword part matching that word."""
+    index = _keyword_index(tuple(keywords))
     hits: dict[int, int] = {}
-    for keyword in {_Keyword.of(k) for k in keywords if k.strip()}:
-        for start in keyword.positions(words):
-            for offset, part in enumerate(keyword.parts):
-                index = start + offset
-                hits[index] = max(hits.get(index, 0), len(part))
+    for start, token in enumerate(words):
+        # A part matches a word equal to one of its forms, or, when long enough, a word it
+        # begins: so these are the only first parts that can match here.
+        firsts = set(token.forms)
+        firsts.update(token.word[:n] for n in range(PREFIX_MIN, len(token.word) + 1))
+        for first in firsts:
+            for keyword in index.get(first, ()):
+                if not keyword.starts_at(words, start):
+                    continue
+                for offset, part in enumerate(keyword.parts):
+                    hits[start + offset] = max(hits.get(start + offset, 0), len(part))
     return hits
 
 
