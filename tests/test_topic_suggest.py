@@ -11,7 +11,10 @@ ahead of it) and to train it.
 ``tests/data/requests_ru_heldout.tsv`` (140 requests, 20 per topic) and the ``test`` rows of
 ``tests/data/six_groups_ru.tsv`` (a new programme's own six topics) were then written the
 same way, apart from the code, and never used to change anything: their accuracy is the
-honest estimate for new text. The six groups' ``train`` rows stand for the coordinator's 10
+honest estimate for new text. The held-out set was scored at 80.0%; then ``third`` rows were
+written (by someone who saw neither held-out set) and shipped, and
+``tests/data/requests_ru_heldout3.tsv`` (160 requests) was written apart from everything else
+and scored once, with the third rows in: 90.6%, the held-out set 83.6%. The six groups' ``train`` rows stand for the coordinator's 10
 corrections per topic; its ``dev`` rows were the first test rows, scored once (68.9%) and
 used since only to check settings. The tests print the figures and guard against a model that
 does worse than the one they were first scored on.
@@ -43,9 +46,11 @@ from models import Topic
 
 DATA = Path(__file__).parent / "data"
 CODES = {"legal", "grants", "rehabilitation", "business", "psychology", "education", "other"}
-# Held-out: 80.0% when first scored, short of the 85% goal; a change that does worse fails
-# here. The new programme's six topics: 88.9% when first scored, and the goal is 80%.
-HELD_OUT_FLOOR = 0.78
+# Held-out: 80.0% when first scored, 83.6% with the third rows; the newer held-out set 90.6%
+# when scored (the goal is 85%). A change that does worse fails here. The new programme's six
+# topics: 88.9% when first scored, and the goal is 80%.
+HELD_OUT_FLOOR = 0.81
+NEWER_HELD_OUT_FLOOR = 0.88
 SIX_GROUPS_FLOOR = 0.80  # the goal itself
 # A new programme's six project groups, as its coordinator would title them (seed 001).
 SIX_GROUPS = {
@@ -75,7 +80,11 @@ def _rows(name: str) -> list[dict[str, str]]:
 
 
 def test_the_labelled_sets_are_large_and_cover_every_topic() -> None:
-    for name, least in (("requests_ru.tsv", 300), ("requests_ru_heldout.tsv", 140)):
+    for name, least in (
+        ("requests_ru.tsv", 600),
+        ("requests_ru_heldout.tsv", 140),
+        ("requests_ru_heldout3.tsv", 160),
+    ):
         rows = _rows(name)
         assert len(rows) >= least
         assert set(Counter(row["topic"] for row in rows)) == CODES
@@ -93,6 +102,7 @@ def test_the_shipped_examples_are_the_labelled_rows_and_no_held_out_one() -> Non
     shipped = [(example.topic, example.text) for example in shipped_examples()]
     assert shipped == [(row["topic"], row["text"]) for row in _rows("requests_ru.tsv")]
     held_out = {row["text"] for row in _rows("requests_ru_heldout.tsv")}
+    held_out |= {row["text"] for row in _rows("requests_ru_heldout3.tsv")}
     held_out |= {row["text"] for row in _rows("six_groups_ru.tsv")}
     assert not held_out & {text for _topic, text in shipped}
 
@@ -110,20 +120,31 @@ def _score(
     return sum(right.values()) / len(rows), asked, right
 
 
+@pytest.mark.parametrize(
+    ("name", "floor"),
+    [
+        ("requests_ru_heldout.tsv", HELD_OUT_FLOOR),
+        ("requests_ru_heldout3.tsv", NEWER_HELD_OUT_FLOOR),
+    ],
+)
 async def test_accuracy_on_held_out_requests(
-    topics: list[Topic], model: TopicModel, capsys: pytest.CaptureFixture[str]
+    name: str,
+    floor: float,
+    topics: list[Topic],
+    model: TopicModel,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    rows = _rows("requests_ru_heldout.tsv")
+    rows = _rows(name)
     accuracy, asked, right = _score(rows, lambda text: choose_topic(topics, text, model)[0])
     keywords_only, _asked, _right = _score(rows, lambda text: choose_topic(topics, text, None)[0])
     total = Counter(row["topic"] for row in rows)
     with capsys.disabled():
         print(  # noqa: T201
-            f"\nheld-out requests: {accuracy:.1%} right ({asked} asked instead of guessed); "
+            f"\n{name}: {accuracy:.1%} right ({asked} asked instead of guessed); "
             f"keywords alone: {keywords_only:.1%}\n  "
             + ", ".join(f"{code} {right[code]}/{total[code]}" for code in sorted(total))
         )
-    assert accuracy >= HELD_OUT_FLOOR
+    assert accuracy >= floor
     assert accuracy > keywords_only
 
 

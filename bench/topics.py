@@ -1,0 +1,149 @@
+"""Measure the topic suggester: its accuracy, its latency per request, the memory it adds.
+
+    .venv/bin/python bench/topics.py [--repeat 5]
+
+Runs in one fresh process, in steps, reading the process's resident memory (RSS) after each:
+the bot's own imports; the shipped model trained (the shipped examples, the default topics'
+keywords and navec's word vectors); a programme's model retrained with 10 corrections for
+each of a new programme's six topics. Latency is the time one request's suggestion takes
+(``choose_topic``: hashtags, keywords, then the model), per request over the held-out sets,
+against the keywords alone in the same run as the baseline. Nothing is downloaded; no timing
+is asserted anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DATA = ROOT / "tests" / "data"
+HELD_OUT = ("requests_ru_heldout.tsv", "requests_ru_heldout3.tsv")
+
+
+def say(text: str) -> None:
+    print(text, flush=True)  # noqa: T201
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def rows(name: str) -> list[dict[str, str]]:
+    with (DATA / name).open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def per_request_ms(texts: list[str], suggest: Callable[[str], object], repeat: int) -> list[float]:
+    """Each text's suggestion time in ms (the best of ``repeat`` tries, to see past noise)."""
+    times = []
+    for text in texts:
+        best = float("inf")
+        for _ in range(repeat):
+            started = time.perf_counter()
+            suggest(text)
+            best = min(best, time.perf_counter() - started)
+        times.append(best * 1000)
+    return times
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    start = rss_mib()
+    from bot.domain.topic_suggest import (  # noqa: PLC0415 - memory is measured step by step
+        OWN_EXAMPLE_WEIGHT,
+        Example,
+        TopicModel,
+        choose_topic,
+        shipped_examples,
+        terms_of,
+    )
+    from bot.domain.topics import default_topics  # noqa: PLC0415
+    from models import Topic  # noqa: PLC0415
+    from tests.test_topic_suggest import SIX_GROUPS  # noqa: PLC0415 - as the coordinator titled them
+
+    imported = rss_mib()
+    topics = default_topics()
+    started = time.perf_counter()
+    model = TopicModel.train(terms_of(topics), shipped_examples())
+    trained_in = time.perf_counter() - started
+    trained = rss_mib()
+
+    six_rows = rows("six_groups_ru.tsv")
+    six = [
+        Topic(id=n, code=code, title_ru=title, title_en=code, hashtags=[], keywords=[])
+        for n, (code, title) in enumerate(SIX_GROUPS.items(), start=1)
+    ]
+    corrections = [
+        Example(row["topic"], row["text"], OWN_EXAMPLE_WEIGHT)
+        for row in six_rows
+        if row["set"] == "train"
+    ]
+    started = time.perf_counter()
+    learnt = TopicModel.train(terms_of(six), [*shipped_examples(), *corrections])
+    retrained_in = time.perf_counter() - started
+    second = rss_mib()
+
+    say("== topic suggester ==")
+    say(
+        f"memory: {start:.0f} MiB at start · {imported:.0f} MiB with the bot's imports · "
+        f"{trained:.0f} MiB with the shipped model (+{trained - imported:.0f} MiB) · "
+        f"{second:.0f} MiB with a second programme's model (+{second - trained:.0f} MiB)"
+    )
+    say(
+        f"training: the shipped model {trained_in:.1f} s (the first, word vectors loaded) · "
+        f"a programme's model with 60 corrections {retrained_in:.1f} s (in a worker thread)"
+    )
+    for name in HELD_OUT:
+        labelled = rows(name)
+        texts = [row["text"] for row in labelled]
+        right = sum(
+            1
+            for row in labelled
+            if (topic := choose_topic(topics, row["text"], model)[0]) is not None
+            and topic.code == row["topic"]
+        )
+        by_keywords = sum(
+            1
+            for row in labelled
+            if (topic := choose_topic(topics, row["text"], None)[0]) is not None
+            and topic.code == row["topic"]
+        )
+        with_model = per_request_ms(texts, lambda t: choose_topic(topics, t, model), args.repeat)
+        keywords = per_request_ms(texts, lambda t: choose_topic(topics, t, None), args.repeat)
+        say(
+            f"{name}: {len(texts)} requests · accuracy {right / len(texts):.1%} "
+            f"(keywords alone {by_keywords / len(texts):.1%}) · latency per request p50 "
+            f"{statistics.median(with_model):.2f} ms, p95 {quantile(with_model, 0.95):.2f} ms, "
+            f"max {max(with_model):.2f} ms · keywords alone p50 "
+            f"{statistics.median(keywords):.3f} ms · ratio of medians "
+            f"{statistics.median(with_model) / statistics.median(keywords):.0f}×"
+        )
+    test = [row for row in six_rows if row["set"] == "test"]
+    right = sum(
+        1 for row in test if (t := learnt.suggest(six, row["text"])) and t.code == row["topic"]
+    )
+    say(f"six project groups after 10 corrections each: {right / len(test):.1%} of {len(test)}")
+
+
+if __name__ == "__main__":
+    main()
