@@ -3,8 +3,10 @@ answer them or pass them to a topic's specialists with a note; bad input changes
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
+from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -154,6 +156,9 @@ async def test_a_request_goes_general_then_specialist_in_one_thread(
     history = tg.last(olga).content
     assert "Gennady passed the request to a specialist (Legal matters), note:" in history
     assert "a new charter is needed, by a lawyer" in history
+    # The general consultant may follow how it ended.
+    await tg.send(gennady, gennady, f"/ticket {n}")
+    assert "Irina resolved the request" in tg.last(gennady).content
     kinds = await event_kinds(db, n)
     assert kinds.count(TicketEventKind.escalated) == 1
     assert kinds.index(TicketEventKind.escalated) < kinds.index(TicketEventKind.resolved)
@@ -314,7 +319,8 @@ async def test_the_switch_and_a_programme_without_general_consultants(
         ).scalars()
         assert [d["triage"] for d in switched] == [True, False]
     await tg.send(world.admin, world.admin, "/audit")
-    assert "turned triage on" in tg.last(world.admin).content
+    audit = tg.last(world.admin).content  # the admin reads Russian
+    assert "Natalia включил(а) триаж" in audit and "Natalia выключил(а) триаж" in audit
 
 
 async def test_stats_split_general_from_specialist_consultations(
@@ -349,3 +355,17 @@ async def test_stats_split_general_from_specialist_consultations(
     assert "• answered by a general consultant: 1" in figures
     assert "• passed to a specialist: 2 (67%), answered by specialists: 1" in figures
     assert "• until passed to a specialist: 1 h / " in figures and "(2)" in figures
+
+    # The export says which requests went through triage and when they were passed on.
+    await tg.send(natalia, natalia, "/export week")
+    sent = next(
+        m
+        for m in tg.messages(natalia)[::-1]
+        if m.document and str(m.document.get("file_name", "")).endswith(".xlsx")
+    )
+    workbook = load_workbook(io.BytesIO(sent.file_bytes or b""))
+    headers, *rows = [list(r) for r in workbook.worksheets[0].iter_rows(values_only=True)]
+    by_number = {row[0]: dict(zip(headers, row, strict=True)) for row in rows}
+    assert by_number[simple]["Went to a general consultant first"] == "yes"
+    assert by_number[simple]["Passed to a specialist (Europe/Moscow)"] is None
+    assert by_number[legal]["Passed to a specialist (Europe/Moscow)"] is not None

@@ -184,6 +184,23 @@ def may_view(actor: Actor, ticket: Ticket) -> bool:
     )
 
 
+async def may_follow(session: AsyncSession, actor: Actor, ticket: Ticket) -> bool:
+    """Those who may view it, and the general consultant who passed it to a specialist: they
+    may follow how it ends."""
+    if may_view(actor, ticket):
+        return True
+    if ticket.escalated_at is None:
+        return False
+    passed_on = await session.scalar(
+        select(func.count(TicketEvent.id)).where(
+            TicketEvent.ticket_id == ticket.id,
+            TicketEvent.kind == TicketEventKind.escalated,
+            TicketEvent.actor_id == actor.person.id,
+        )
+    )
+    return bool(passed_on)
+
+
 def request_programmes(actor: Actor) -> list[int]:
     """Programmes the person may file requests in from private: any where they hold a role."""
     return sorted({role.programme_id for role in actor.roles})

@@ -469,6 +469,8 @@ def export_text(stats: Stats, language: str) -> ExportText:
             _("Request message id"),
             _("Coordinators alerted") + zone_note,
             _("Mentor reminded") + zone_note,
+            _("Went to a general consultant first"),
+            _("Passed to a specialist") + zone_note,
         ],
         meeting_headers=[
             _("Number"),

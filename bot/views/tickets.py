@@ -237,8 +237,12 @@ def claimed_card_text(
 
 def escalated_card_text(ticket: Ticket, topic: Topic | None, language: str) -> str:
     """The general consultant's card once they passed the request on."""
-    return _("↪️ You passed request {heading} to its specialists.").format(
-        heading=heading(ticket, topic, language)
+    return (
+        _("↪️ You passed request {heading} to its specialists.").format(
+            heading=heading(ticket, topic, language)
+        )
+        + "\n"
+        + _("History: /ticket {n}").format(n=ticket.id)
     )
 
 
