@@ -13,7 +13,7 @@ import html
 from datetime import datetime
 from typing import Any
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -53,6 +53,7 @@ from handlers.common import (
     IN_PRIVATE,
     NotCommand,
     content_of,
+    invalid_button,
     parse_number,
     private_only,
 )
@@ -76,6 +77,8 @@ def router() -> Router:
     router = Router(name="triage")
     router.message.register(triage_command, Command("triage"))
     router.callback_query.register(switch_pressed, TriageSwitch.filter())
+    # A switch whose data does not even parse (forged): answered, not left spinning.
+    router.callback_query.register(invalid_button, F.data.startswith(f"{TriageSwitch.__prefix__}:"))
     router.message.register(private_only, Command("escalate"), IN_GROUP)
     router.message.register(
         cancel_note, Command("cancel"), IN_PRIVATE, StateFilter(Escalation.note)

@@ -231,6 +231,7 @@ async def test_bad_escalations_and_switches_change_nothing(
         (irina, "tg:1:0", "Only a coordinator"),
         (natalia, "tg:999999:0", "not valid"),
         (natalia, "tg:1:7", "not valid"),
+        (natalia, "tg:one:1", "not valid"),
     ]
     # Each presses on a message of the bot's they can see.
     seen = {gennady.id: card, olga.id: tg.last(group)}
