@@ -4,12 +4,14 @@ answer them or pass them to a topic's specialists with a note; bad input changes
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.app import App
+from bot.jobs.sla import SlaReport, check_tickets
 from bot.sandbox.emulator.client import TelegramClient
 from bot.sandbox.emulator.models import FakeChat, FakeMessage, FakeUser
 from models import (
@@ -370,3 +372,33 @@ async def test_stats_split_general_from_specialist_consultations(
     assert by_number[simple]["Went to a general consultant first"] == "yes"
     assert by_number[simple]["Passed to a specialist (Europe/Moscow)"] is None
     assert by_number[legal]["Passed to a specialist (Europe/Moscow)"] is not None
+
+
+async def test_passed_on_requests_wait_for_specialists_from_then(
+    world: World, tg: TelegramClient, app: App, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """The claim SLA counts from the moment a request was passed on; a topic with no free
+    specialist is reported to the coordinators at once."""
+    olga, group, people = await setup(world, tg)
+    natalia, gennady = people["natalia"], people["gennady"]
+    n = await ask(tg, olga, group, "Our volunteers are burning out.")
+    await tg.press(gennady, card_of(tg, gennady, n), "Claim")
+    await tg.send(gennady, gennady, f"/escalate {n} psychology Needs a psychologist")
+    assert "no specialist of it is free right now" in tg.last(gennady).content
+    assert f"/assign {n}" in tg.last(natalia).content
+    async with db.begin() as session:
+        await session.execute(
+            update(Ticket)
+            .where(Ticket.id == n)
+            .values(created_at=datetime.now(UTC) - app.settings.claim_sla * 2)
+        )
+
+    async def check(after: timedelta) -> SlaReport:
+        report = await check_tickets(
+            app.session_factory, app.delivery, app.i18n, app.settings, datetime.now(UTC) + after
+        )
+        await app.idle()
+        return report
+
+    assert await check(timedelta(minutes=10)) == SlaReport()  # filed long ago, passed on now
+    assert await check(app.settings.claim_sla + timedelta(minutes=1)) == SlaReport(unclaimed=1)
