@@ -193,6 +193,7 @@ async def test_passing_on_without_a_note_and_by_command(
     # queue leaves them out until they are passed on.
     third = await ask(tg, olga, group, "Where do we start?")
     await tg.send(gennady, gennady, "/queue")
+    assert "Requests waiting for a general consultant: 1" in tg.last(gennady).content
     assert f"#{third}" in tg.last(gennady).content
     assert f"#{second}" not in tg.last(gennady).content
     await tg.send(irina, irina, "/queue")
