@@ -300,6 +300,11 @@ async def test_the_switch_and_a_programme_without_general_consultants(
     assert not (await ticket(db, n)).triage
     assert card_of(tg, irina, n).buttons == ["Claim"]
     assert "has no general consultant" in tg.last(natalia).content
+    # Once, not with every request.
+    again = await ask(tg, olga, group, "And the statutes? #legal")
+    assert cards(tg, irina, again)
+    told = [m for m in tg.messages(natalia) if "so request" in m.content]
+    assert len(told) == 1 and f"#{n}" in told[0].content
     await tg.press(irina, card_of(tg, irina, n), "Claim")
     assert card_of(tg, irina, n).buttons == ["Resolve"]
 

@@ -7,9 +7,9 @@ with a note: the request is open again, with that topic, for them to claim.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import audit
@@ -25,6 +25,7 @@ from bot.domain.tickets import (
 from bot.domain.topic_learning import record_label
 from models import (
     AuditAction,
+    AuditEntry,
     Person,
     Programme,
     Ticket,
@@ -90,6 +91,34 @@ async def set_triage(
     )
     await session.flush()
     return True
+
+
+async def fallback_begins(session: AsyncSession, ticket: Ticket) -> bool:
+    """The request went straight to specialists though its programme's triage is on (it has no
+    general consultant), and the request before it did not: coordinators hear of it once per
+    such stretch, not with every request."""
+    if ticket.triage:
+        return False
+    previous = await session.scalar(
+        select(Ticket)
+        .where(Ticket.programme_id == ticket.programme_id, Ticket.id < ticket.id)
+        .order_by(Ticket.id.desc())
+        .limit(1)
+    )
+    if previous is None or previous.triage:
+        return True
+    switched_on = await session.scalar(
+        select(func.max(AuditEntry.created_at)).where(
+            AuditEntry.action == AuditAction.triage_changed,
+            AuditEntry.programme_id == ticket.programme_id,
+        )
+    )
+    return switched_on is not None and previous.created_at < _utc(switched_on)
+
+
+def _utc(moment: datetime) -> datetime:
+    """``max()`` over a column comes back without the column's type (naive on SQLite)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def clean_note(text: str | None) -> str | None:

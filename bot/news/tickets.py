@@ -17,7 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy import select
 
 from bot.delivery.outbox import Document, FollowUp, MessageRef
-from bot.domain import matching, summaries
+from bot.domain import matching, summaries, triage
 from bot.domain.tickets import (
     FileRef,
     general_role,
@@ -220,10 +220,15 @@ class TicketNews(News):
     async def offer_new(self, ticket: Ticket, topic: Topic | None) -> int:
         """Offer a request just filed: to the general consultants when it is in triage, else
         to the mentors of its topic once it has one. A programme with triage on but no general
-        consultant sends requests straight to specialists, and its coordinators hear why."""
+        consultant sends requests straight to specialists, and its coordinators hear why (once,
+        when that begins)."""
         if not ticket.triage:
             programme = await self.session.get(Programme, ticket.programme_id)
-            if programme is not None and programme.triage:
+            if (
+                programme is not None
+                and programme.triage
+                and await triage.fallback_begins(self.session, ticket)
+            ):
                 await self.alert_coordinators(
                     ticket.programme_id,
                     lambda _language: _(
