@@ -204,8 +204,12 @@ async def escalate_pressed(
 ) -> Any:
     message = query.message
     action = callback_data.action
-    if action not in ("start", "topic", "skip", "back", "cancel") or not isinstance(
-        message, Message
+    # These buttons live on a consultant's card and prompt, in private: anywhere else they
+    # are forged.
+    if (
+        action not in ("start", "topic", "skip", "back", "cancel")
+        or not isinstance(message, Message)
+        or message.chat.type != "private"
     ):
         return await outbox.callback(query, _("This button is not valid."), show_alert=True)
     news = TicketNews(session, outbox, i18n, settings, now)
@@ -213,6 +217,9 @@ async def escalate_pressed(
         ticket = await tickets.get_ticket(session, callback_data.ticket)
     except DomainError as error:
         return await outbox.callback(query, refusal(error), show_alert=True)
+    if action in ("cancel", "back") and ticket.assignee_id != actor.person.id:
+        await _forget(state, ticket.id)
+        return await outbox.callback(query, _("This button is not valid."), show_alert=True)
     if action == "cancel":
         await _forget(state, ticket.id)
         await outbox.callback(query)
@@ -225,7 +232,7 @@ async def escalate_pressed(
         return None
     if action == "back":
         await outbox.callback(query)
-        if ticket.assignee_id == actor.person.id and ticket.status == TicketStatus.claimed:
+        if ticket.status == TicketStatus.claimed:
             _text, markup = await news.claimed_card(ticket, actor.person)
             await outbox.edit_message_markup(message, markup)
         else:

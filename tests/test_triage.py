@@ -235,12 +235,23 @@ async def test_bad_escalations_and_switches_change_nothing(
         (natalia, "tg:999999:0", "not valid"),
         (natalia, "tg:1:7", "not valid"),
         (natalia, "tg:one:1", "not valid"),
+        (olga, f"te:{n}:cancel:0", "not valid"),
+        (pavel, f"te:{n}:cancel:0", "not valid"),  # not the request's consultant
+        (pavel, f"te:{n}:back:0", "not valid"),
     ]
     # Each presses on a message of the bot's they can see.
-    seen = {gennady.id: card, olga.id: tg.last(group)}
+    await tg.send(olga, olga, "/my")  # so that the author has a message of the bot's in private
+    seen = {gennady.id: card}
     for who, data, expected in pressed:
         answer = await tg.press_data(who, seen.get(who.id) or tg.last(who), data)
         assert answer.show_alert and expected in (answer.text or ""), (data, answer)
+    # The consultant's own buttons pressed on the group's message: refused, the message kept.
+    ack = tg.last(group)
+    shown = (ack.content, ack.buttons)
+    for data in (f"te:{n}:start:0", f"te:{n}:topic:{legal}", f"te:{n}:back:0"):
+        answer = await tg.press_data(gennady, ack, data)
+        assert answer.show_alert and "not valid" in (answer.text or ""), data
+    assert (tg.message(ack).content, tg.message(ack).buttons) == shown
 
     typed = [
         (gennady, f"/escalate {n} business Needs a business plan", "archived"),
