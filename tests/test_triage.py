@@ -25,7 +25,7 @@ from models import (
     Topic,
 )
 from tests.conftest import World
-from tests.ticket_steps import ask, cards, event_kinds, ticket
+from tests.ticket_steps import ask, cards, event_kinds, number_in, ticket
 
 PASS_ON = "Pass to a specialist"
 
@@ -189,11 +189,20 @@ async def test_passing_on_without_a_note_and_by_command(
     assert "Lease signed by a volunteer" in card_of(tg, irina, second).content
     assert (await ticket(db, second)).topic_id == await topic_id(db, "legal")
 
+    # A request filed in private goes through triage too.
+    await tg.send(olga, olga, "/ask Where is the nearest resource centre?")
+    await tg.press(olga, tg.last(olga), "Other")
+    await tg.press(olga, tg.last(olga), "Send")
+    assert "A general consultant will look at it first" in tg.last(olga).content
+    private = number_in(tg.last(olga).content)
+    assert card_of(tg, gennady, private).buttons == ["Claim"]
+    assert cards(tg, irina, private) == [] and cards(tg, anna, private) == []
+
     # The general consultant's queue is the programme's requests in triage; a specialist's
     # queue leaves them out until they are passed on.
     third = await ask(tg, olga, group, "Where do we start?")
     await tg.send(gennady, gennady, "/queue")
-    assert "Requests waiting for a general consultant: 1" in tg.last(gennady).content
+    assert "Requests waiting for a general consultant: 2" in tg.last(gennady).content
     assert f"#{third}" in tg.last(gennady).content
     assert f"#{second}" not in tg.last(gennady).content
     await tg.send(irina, irina, "/queue")
