@@ -309,6 +309,8 @@ async def test_the_switch_and_a_programme_without_general_consultants(
     group = await world.registered_group(members=(olga,))
     natalia = await world.coordinator("Natalia", language="en")
     irina = await world.mentor("Irina", "legal", language="en")
+    await tg.send(natalia, natalia, "/topics")
+    assert "Triage is off: requests go straight" in tg.last(natalia).content
     await tg.send(natalia, natalia, "/triage")
     assert "Triage is off" in tg.last(natalia).content
     await tg.press(natalia, tg.last(natalia), "Turn on")
@@ -328,6 +330,8 @@ async def test_the_switch_and_a_programme_without_general_consultants(
     await tg.press(irina, card_of(tg, irina, n), "Claim")
     assert card_of(tg, irina, n).buttons == ["Resolve"]
 
+    await tg.send(natalia, natalia, "/topics")
+    assert "Triage is on: general consultants see new requests first" in tg.last(natalia).content
     gennady = await general(world, "Gennady")
     assert "general consultant" in tg.last(gennady).content
     await tg.send(natalia, natalia, "/mentors")
