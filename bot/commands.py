@@ -63,7 +63,13 @@ COMMANDS: list[Command] = [
     ),
     Command(
         "invite",
-        __("invite a mentor: /invite mentor legal grants"),
+        __("invite a mentor: /invite mentor legal grants, or /invite general"),
+        _for(ADMIN, RoleKind.coordinator.value),
+        group=True,
+    ),
+    Command(
+        "triage",
+        __("general consultants first, then specialists: /triage on|off"),
         _for(ADMIN, RoleKind.coordinator.value),
         group=True,
     ),
@@ -82,6 +88,11 @@ COMMANDS: list[Command] = [
     Command("ticket", __("a request's history: /ticket 42"), _for(EVERYONE)),
     Command("queue", __("open requests on your topics"), _for(RoleKind.mentor.value)),
     Command("reply", __("answer a request: /reply 42 text"), _for(RoleKind.mentor.value)),
+    Command(
+        "escalate",
+        __("pass a request to a specialist: /escalate 42 legal note"),
+        _for(RoleKind.mentor.value),
+    ),
     Command("hours", __("your office hours: /hours Mon 18:00-20:00"), _for(RoleKind.mentor.value)),
     Command(
         "noshow", __("nobody came to a booked consultation: /noshow 7"), _for(RoleKind.mentor.value)

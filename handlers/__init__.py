@@ -22,6 +22,7 @@ from handlers import (
     start,
     tickets,
     topics,
+    triage,
 )
 
 
@@ -43,6 +44,8 @@ def build_routers() -> list[Router]:
         topics.router(),
         # Before tickets: a reply to the bot during the /schedule dialogue is not a request.
         schedule.router(),
+        # Before conversation: the note for the specialists may be a reply to the ticket's card.
+        triage.router(),
         # Tickets last: replies to the bot become requests, so other features see them first;
         # replies to a ticket's own messages (conversation) are told apart before that.
         conversation.router(),

@@ -166,7 +166,7 @@ async def ticket_view(
 async def _visible_ticket(session: AsyncSession, actor: Actor, n: int) -> Ticket:
     """The ticket, if this person may see it; otherwise the same refusal as for none at all."""
     ticket = await tickets.get_ticket(session, n)
-    if not tickets.may_view(actor, ticket):
+    if not await tickets.may_follow(session, actor, ticket):
         raise tickets.TicketNotFound(n)
     return ticket
 
@@ -190,7 +190,7 @@ async def show_ticket(
     except DomainError as error:
         await outbox.answer(message, refusal(error))
         return
-    if not tickets.may_view(actor, ticket):
+    if not await tickets.may_follow(session, actor, ticket):
         await outbox.answer(
             message,
             _(

@@ -1,4 +1,10 @@
-"""``/invite mentor <topics>`` and ``/invite coordinator``: one-time deep links to a role."""
+"""``/invite mentor <topics>``, ``/invite general`` and ``/invite coordinator``: one-time deep
+links to a role.
+
+A general consultant is a mentor without a topic: with the programme's triage on, new requests
+reach them first. ``/invite mentor`` without topics is not one (a forgotten topic would make
+it so unnoticed): it answers with the usage, which names ``/invite general``.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +38,9 @@ KIND_WORDS = {
     "coordinator": RoleKind.coordinator,
     "координатор": RoleKind.coordinator,
 }
+# Words for a general consultant: a mentor without a topic.
+GENERAL_WORDS = frozenset({"general", "общий", "консультант", "ogólny", "ogolny", "konsultant"})
+GENERAL = "general"
 MAX_TOPIC_WORDS = 10
 
 
@@ -51,8 +60,9 @@ def router() -> Router:
 
 def usage(codes: list[str]) -> str:
     return _(
-        "Usage: /invite mentor followed by one or more topics, or /invite coordinator. "
-        "Topics: {codes}. Example: /invite mentor legal grants"
+        "Usage: /invite mentor followed by one or more topics, /invite general for a general "
+        "consultant (a mentor without a topic, who sees requests first when triage is on), or "
+        "/invite coordinator. Topics: {codes}. Example: /invite mentor legal grants"
     ).format(codes=", ".join(codes))
 
 
@@ -95,7 +105,8 @@ async def invite(
         await outbox.answer(message, _("Only a programme coordinator can invite people."))
         return
     words = (command.args or "").split()
-    kind = KIND_WORDS.get(words[0].lower()) if words else None
+    general = bool(words) and words[0].lower() in GENERAL_WORDS
+    kind = RoleKind.mentor if general else KIND_WORDS.get(words[0].lower()) if words else None
     if group is not None:
         if group.programme_id is None:
             await outbox.answer(message, _("Register this group first: /register"))
@@ -107,8 +118,8 @@ async def invite(
     if (
         kind is None
         or len(words) > MAX_TOPIC_WORDS + 1
-        or (kind == RoleKind.mentor and len(words) < 2)
-        or (kind == RoleKind.coordinator and len(words) > 1)
+        or (kind == RoleKind.mentor and not general and len(words) < 2)
+        or ((kind == RoleKind.coordinator or general) and len(words) > 1)
     ):
         await outbox.answer(message, usage(await _codes(session, programmes)))
         return
@@ -127,7 +138,7 @@ async def invite(
     unknown: list[str] | None = None
     for programme in programmes:
         topics: list[Topic] = []
-        if kind == RoleKind.mentor:
+        if kind == RoleKind.mentor and not general:
             try:
                 topics = await resolve_topics(session, programme.id, words[1:])
             except UnknownTopics as missing:
@@ -150,7 +161,9 @@ async def invite(
             builder.button(
                 text=programme.title[:60],
                 callback_data=InvitePick(
-                    programme_id=programme.id, kind=kind.value, topics=topic_ids
+                    programme_id=programme.id,
+                    kind=GENERAL if general else kind.value,
+                    topics=topic_ids,
                 ),
             )
         builder.adjust(1)
@@ -210,7 +223,12 @@ async def _make_link(
     )
     link = await create_start_link(bot, invitation.token)
     expires = invitation.expires_at.strftime("%d.%m.%Y %H:%M UTC")
-    if kind == RoleKind.mentor:
+    if kind == RoleKind.mentor and not topics:
+        what = _(
+            "a general consultant of «{programme}» (a mentor without a topic: with triage on, "
+            "new requests reach them first)"
+        ).format(programme=html.escape(programme.title))
+    elif kind == RoleKind.mentor:
         what = _("a mentor of «{programme}» (topics: {topics})").format(
             programme=html.escape(programme.title),
             topics=html.escape(", ".join(t.title(actor.language) for t in topics)),
@@ -234,7 +252,8 @@ async def invite_picked(
     now: datetime,
 ) -> Any:
     message = query.message
-    kind = KIND_WORDS.get(callback_data.kind)
+    general = callback_data.kind == GENERAL
+    kind = RoleKind.mentor if general else KIND_WORDS.get(callback_data.kind)
     programme = await get_programme(session, callback_data.programme_id)
     if (
         kind is None
@@ -248,7 +267,7 @@ async def invite_picked(
             query, _("You cannot invite people to this programme."), show_alert=True
         )
     topics: list[Topic] = []
-    if kind == RoleKind.mentor:
+    if kind == RoleKind.mentor and not general:
         try:
             wanted = [int(part) for part in callback_data.topics.split(".") if part]
         except ValueError:

@@ -155,9 +155,16 @@ async def _queue_view(
 ) -> tuple[str, Any]:
     found = await tickets.queue_of(session, actor.person, page=page, per_page=8)
     topics = await topics_by_id(session, list({ticket.programme_id for ticket in found.tickets}))
+    # A general consultant's queue is the requests in triage, whatever their topic.
+    general = not any(role.topics for role in actor.roles if role.kind == RoleKind.mentor)
     if not found.total:
+        if general:
+            return _("No requests are waiting for a general consultant right now."), None
         return _("No open requests on your topics right now."), None
-    lines = [_("Open requests on your topics: {count}").format(count=found.total)]
+    if general:
+        lines = [_("Requests waiting for a general consultant: {count}").format(count=found.total)]
+    else:
+        lines = [_("Open requests on your topics: {count}").format(count=found.total)]
     builder = InlineKeyboardBuilder()
     for ticket in found.tickets:
         lines.append(ticket_line(ticket, topics.get(ticket.topic_id or 0), actor.language))

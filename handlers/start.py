@@ -52,6 +52,8 @@ async def describe_roles(session: AsyncSession, actor: Actor) -> str:
         if role.kind == RoleKind.mentor and role.topics:
             topics = ", ".join(t.title(actor.language) for t in role.topics)
             line += _(" — topics: {topics}").format(topics=html.escape(topics))
+        elif role.kind == RoleKind.mentor:
+            line += _(" — general consultant")
         lines.append(line)
     if not lines:
         return _(
@@ -111,7 +113,12 @@ async def start_with_token(
         return
     actor.roles = [role for role in actor.person.roles if role.active]
     programme = html.escape(redeemed.programme.title)
-    if redeemed.role.kind == RoleKind.mentor:
+    if redeemed.role.kind == RoleKind.mentor and not redeemed.role.topics:
+        text = _(
+            "Welcome! You are now a general consultant of «{programme}». With triage on, new "
+            "requests come to you first: answer them yourself, or pass them to a specialist."
+        ).format(programme=programme)
+    elif redeemed.role.kind == RoleKind.mentor:
         topics = ", ".join(t.title(actor.language) for t in redeemed.topics) or "—"
         text = _(
             "Welcome! You are now a mentor of «{programme}». Topics: {topics}. "

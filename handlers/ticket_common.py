@@ -15,6 +15,13 @@ from bot.domain.tickets import (
     TicketNotFound,
     WrongStatus,
 )
+from bot.domain.triage import (
+    NotCoordinator,
+    NotGeneralConsultant,
+    NotInTriage,
+    NotYourTicket,
+    TopicArchived,
+)
 from bot.views.tickets import name, status_title
 
 
@@ -45,6 +52,29 @@ def refusal(error: DomainError) -> str:
         return _("Request #{n} is {status}, so this cannot be done.").format(
             n=error.ticket.id, status=status_title(error.ticket.status)
         )
+    if isinstance(error, NotGeneralConsultant):
+        return _(
+            "Only a general consultant of the request's programme can pass it to a specialist."
+        )
+    if isinstance(error, NotYourTicket):
+        return _("Request #{n} is with {mentor}: only they can pass it to a specialist.").format(
+            n=error.ticket.id, mentor=name(error.assignee)
+        )
+    if isinstance(error, NotInTriage):
+        if error.ticket.escalated_at is None:
+            return _(
+                "Request #{n} did not come through triage: it is with the mentors of its topic."
+            ).format(n=error.ticket.id)
+        return _(
+            "Request #{n} is no longer with the general consultants: it was passed to a "
+            "specialist already."
+        ).format(n=error.ticket.id)
+    if isinstance(error, TopicArchived):
+        return _("The topic «{topic}» is archived: choose an active one.").format(
+            topic=error.topic.code
+        )
+    if isinstance(error, NotCoordinator):
+        return _("Only a coordinator of the programme can switch triage.")
     if isinstance(error, NotAllowed):
         return _("You cannot do this with this request.")
     return _("This cannot be done.")

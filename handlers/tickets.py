@@ -232,8 +232,9 @@ async def acknowledge(
 ) -> None:
     """Offer the new ticket to mentors, then answer in the thread with its number. Both go
     out after the commit, so the answer never announces a ticket that was not stored. A
-    request with no likely topic waits for its author to choose one."""
-    mentors = await news.offer(ticket) if topic is not None else 0
+    request with no likely topic waits for its author to choose one (unless it is in triage:
+    the general consultants need no topic)."""
+    mentors = await news.offer_new(ticket, topic)
     markup = None if named else topic_keyboard(ticket, topics, actor.language)
     sent = await news.outbox.send(
         message.chat.id,
@@ -283,7 +284,11 @@ async def topic_pressed(
     except DomainError as error:
         return await outbox.callback(query, refusal(error), show_alert=True)
     mentors = 0
-    if changed and ticket.status == TicketStatus.open:
+    if changed and ticket.status == TicketStatus.open and ticket.in_triage:
+        # The general consultants have it whatever its topic: their cards show the new one.
+        await news.refresh_cards(ticket)
+        mentors = len(await tickets.messages_of(session, ticket.id, TicketMessageKind.card))
+    elif changed and ticket.status == TicketStatus.open:
         await news.withdraw_cards(ticket)
         mentors = await news.offer(ticket)
     else:
@@ -648,7 +653,7 @@ async def _send_draft(message: Message, actor: Actor, state: FSMContext, news: T
         )
         return
     await record_label(session, ticket, topic, "chosen", news.now)
-    mentors = await news.offer(ticket)
+    mentors = await news.offer_new(ticket, topic)
     await outbox.edit_message(
         message, ack_text(ticket, topic, actor.language, named=True, mentors=mentors)
     )

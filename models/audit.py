@@ -21,6 +21,7 @@ class AuditAction(enum.StrEnum):
     ticket_cancelled = "ticket_cancelled"
     exported = "exported"
     topics_changed = "topics_changed"  # a coordinator added, renamed, archived ... topics
+    triage_changed = "triage_changed"  # a coordinator switched a programme's triage on or off
 
 
 class AuditEntry(Base):

@@ -15,6 +15,9 @@ class Programme(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     title: Mapped[str] = mapped_column(String(200))
+    # "General, then specialist": new requests go first to the programme's general consultants
+    # (mentors without a topic), who answer them or pass them to a topic's specialists.
+    triage: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -50,6 +50,7 @@ class TicketEventKind(enum.StrEnum):
     commented = "commented"
     cancelled = "cancelled"
     closed = "closed"
+    escalated = "escalated"  # a general consultant passed it to a topic's specialists
 
 
 class TicketMessageKind(enum.StrEnum):
@@ -105,12 +106,21 @@ class Ticket(Base):
     # reminded of a missing answer; cleared when the stretch ends, so each breach alerts once.
     claim_alerted_at: Mapped[datetime | None]
     answer_reminded_at: Mapped[datetime | None]
+    # Triage: the request went first to the programme's general consultants; ``escalated_at`` is
+    # when one of them passed it to the specialists of a topic (the event holds who and why).
+    triage: Mapped[bool] = mapped_column(default=False)
+    escalated_at: Mapped[datetime | None]
 
     attachments: Mapped[list[TicketAttachment]] = relationship(
         lazy="selectin", order_by="TicketAttachment.id", cascade="all, delete-orphan"
     )
 
     number = synonym("id")
+
+    @property
+    def in_triage(self) -> bool:
+        """With the general consultants still: triaged and not passed to a specialist yet."""
+        return self.triage and self.escalated_at is None
 
 
 class TicketAttachment(Base):

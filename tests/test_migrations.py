@@ -332,3 +332,59 @@ async def test_rebuilding_topics_keeps_mentors_and_tickets_topics(database_url: 
             assert ticket == legal, revision
     finally:
         await engine.dispose()
+
+
+async def test_triage_starts_off_and_going_down_keeps_every_request(database_url: str) -> None:
+    """0011 adds the triage switch and marks: existing programmes and requests start without
+    triage. Going down drops the columns in place (SQLite rebuilds nothing), so the requests
+    keep their history."""
+    engine = create_engine(database_url)
+    when = datetime(2026, 12, 1, 10, tzinfo=UTC)
+    try:
+        await upgrade(engine, "0010")
+        async with engine.begin() as connection:
+            programme = await _insert(
+                connection,
+                "INSERT INTO programmes (title, created_at) VALUES ('ШСП', :at)",
+                at=when,
+            )
+            person = await _insert(
+                connection,
+                "INSERT INTO people (telegram_id, first_name, private_chat_open, created_at,"
+                " last_seen_at) VALUES (7, 'Ольга', :no, :at, :at)",
+                no=False, at=when,
+            )  # fmt: skip
+            ticket = await _insert(
+                connection,
+                "INSERT INTO tickets (programme_id, chat_telegram_id, request_message_id,"
+                " author_id, topic_confirmed, text, status, created_at) VALUES"
+                " (:programme, -100, 1, :person, :no, 'Устав НКО', 'open', :at)",
+                programme=programme, person=person, no=False, at=when,
+            )  # fmt: skip
+            await _insert(
+                connection,
+                "INSERT INTO ticket_events (ticket_id, kind, actor_id, created_at, details)"
+                " VALUES (:ticket, 'created', :person, :at, '{}')",
+                ticket=ticket, person=person, at=when,
+            )  # fmt: skip
+        await upgrade(engine)
+        async with engine.begin() as connection:
+            assert not await connection.scalar(text("SELECT triage FROM programmes"))
+            row = (await connection.execute(text("SELECT triage, escalated_at FROM tickets"))).one()
+            assert not row.triage and row.escalated_at is None
+            await connection.execute(
+                text("UPDATE tickets SET triage = :yes, escalated_at = :at"),
+                {"yes": True, "at": when},
+            )
+            await connection.execute(text("UPDATE programmes SET triage = :yes"), {"yes": True})
+        await downgrade(engine, "0010")
+        async with engine.connect() as connection:
+            columns = await connection.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync).get_columns("tickets")}
+            )
+            assert not {"triage", "escalated_at"} & columns
+            assert await connection.scalar(text("SELECT count(*) FROM tickets")) == 1
+            assert await connection.scalar(text("SELECT count(*) FROM ticket_events")) == 1
+        await upgrade(engine)
+    finally:
+        await engine.dispose()

@@ -114,6 +114,8 @@ class TicketRecord:
     request_message_id: int
     claim_alerted_at: datetime | None
     answer_reminded_at: datetime | None
+    triage: bool = False  # went to a general consultant first
+    escalated_at: datetime | None = None  # when they passed it to a specialist
 
 
 @dataclass(frozen=True)
@@ -240,6 +242,8 @@ async def collect_export(
         "request_message_id": Ticket.request_message_id,
         "claim_alerted_at": Ticket.claim_alerted_at,
         "answer_reminded_at": Ticket.answer_reminded_at,
+        "triage": Ticket.triage,
+        "escalated_at": Ticket.escalated_at,
     }
     result: Result[Any] = await session.execute(
         select(*(column.label(name) for name, column in columns.items()))
@@ -368,6 +372,8 @@ def _ticket_record(row: RowMapping, topics: dict[int, Topic]) -> TicketRecord:
         request_message_id=row["request_message_id"],
         claim_alerted_at=row["claim_alerted_at"],
         answer_reminded_at=row["answer_reminded_at"],
+        triage=bool(row["triage"]),
+        escalated_at=row["escalated_at"],
     )
 
 
@@ -481,6 +487,8 @@ def _ticket_row(r: TicketRecord, text: ExportText, zone_name: str) -> list[Value
         r.request_message_id,
         _local(r.claim_alerted_at, zone_name),
         _local(r.answer_reminded_at, zone_name),
+        text.yes if r.triage else text.no,
+        _local(r.escalated_at, zone_name),
     ]
 
 

@@ -117,6 +117,9 @@ async def redeem_invitation(
                 .order_by(Topic.position)
             )
             topics = list(result.scalars())
+        if not invitation.topic_ids:
+            # An invitation without topics makes a general consultant: a mentor without one.
+            role.topics.clear()
         for topic in topics:
             if topic not in role.topics:
                 role.topics.append(topic)

@@ -1,13 +1,18 @@
-"""Who gets a ticket's card: active mentors of its topic with room, least loaded first."""
+"""Who gets a ticket's card: active mentors of its topic with room, least loaded first.
+
+A request in triage goes to the programme's general consultants instead: mentors whose role
+has no topic.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, case, delete, func, select
+from sqlalchemy import and_, case, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
+from sqlalchemy.sql import ColumnElement
 
 from models import (
     Person,
@@ -66,10 +71,21 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def has_no_topic() -> ColumnElement[bool]:
+    """The role carries no topic: its holder is a general consultant."""
+    return ~exists().where(role_topics.c.role_id == Role.id)
+
+
 async def mentors_of(
-    session: AsyncSession, programme_id: int, topic_id: int | None, *, capacity: int
+    session: AsyncSession,
+    programme_id: int,
+    topic_id: int | None,
+    *,
+    capacity: int,
+    general: bool = False,
 ) -> list[Candidate]:
-    """Active mentors of the programme (of the topic, when given), in SPEC order.
+    """Active mentors of the programme (of the topic, when given; the general consultants
+    only, with ``general``), in SPEC order.
 
     The order is fewest open tickets first, then the longest since their last claim (never
     claimed counts as longest), so work spreads evenly across the mentors of a topic.
@@ -87,7 +103,9 @@ async def mentors_of(
         # an accidental use fails loudly instead of costing a query per mentor.
         .options(raiseload(Role.topics), raiseload(Person.roles))
     )
-    if topic_id is not None:
+    if general:
+        query = query.where(has_no_topic())
+    elif topic_id is not None:
         query = query.join(role_topics, role_topics.c.role_id == Role.id).where(
             role_topics.c.topic_id == topic_id
         )
@@ -112,16 +130,36 @@ async def mentors_of(
 async def candidates_for(
     session: AsyncSession, ticket: Ticket, *, capacity: int
 ) -> list[Candidate]:
-    """The mentors who get the ticket's card: of its topic, under capacity, not its author."""
-    if ticket.topic_id is None:
+    """The mentors who get the ticket's card: of its topic (the general consultants, while it
+    is in triage), under capacity, not its author."""
+    if ticket.in_triage:
+        found = await mentors_of(
+            session, ticket.programme_id, None, capacity=capacity, general=True
+        )
+    elif ticket.topic_id is None:
         return []
+    else:
+        found = await mentors_of(session, ticket.programme_id, ticket.topic_id, capacity=capacity)
     return [
         candidate
-        for candidate in await mentors_of(
-            session, ticket.programme_id, ticket.topic_id, capacity=capacity
-        )
+        for candidate in found
         if candidate.has_room and candidate.person.id != ticket.author_id
     ]
+
+
+async def general_consultants(
+    session: AsyncSession, programme_id: int, *, but: int | None = None
+) -> int:
+    """How many active general consultants the programme has (not counting ``but``)."""
+    query = select(func.count(Role.id)).where(
+        Role.programme_id == programme_id,
+        Role.kind == RoleKind.mentor,
+        Role.active.is_(True),
+        has_no_topic(),
+    )
+    if but is not None:
+        query = query.where(Role.person_id != but)
+    return int((await session.execute(query)).scalar_one())
 
 
 async def note_unreachable(

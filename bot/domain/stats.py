@@ -12,6 +12,11 @@ linearly between the closest ranks, exactly as ``percentile_cont`` does.
 Time to claim counts from filing to the first time a mentor got the request (their claim or a
 coordinator's assignment, from the ticket's history), so a later reassignment does not hide
 how long the request first waited.
+
+Triage figures count the requests that went to general consultants first: those a general
+consultant resolved without passing them on (general consultations), those passed to a
+specialist (and of them, those resolved), the escalation rate and the time from filing to
+escalation.
 """
 
 from __future__ import annotations
@@ -327,6 +332,21 @@ class WeeklySeries:
 
 
 @dataclass(frozen=True)
+class TriageFigures:
+    """Requests of the period that went to general consultants first, and what became of them."""
+
+    triaged: int = 0
+    general: int = 0  # resolved by a general consultant, not passed on
+    escalated: int = 0  # passed to a specialist
+    specialist: int = 0  # passed to a specialist and resolved
+    to_escalation: Durations = field(default_factory=Durations)
+
+    @property
+    def escalation_rate(self) -> float | None:
+        return self.escalated / self.triaged if self.triaged else None
+
+
+@dataclass(frozen=True)
 class Stats:
     period: Period
     programmes: list[Programme]
@@ -342,6 +362,7 @@ class Stats:
     meetings: MeetingFigures
     weekly: WeeklySeries
     consultations: ConsultationFigures = field(default_factory=ConsultationFigures)
+    triage: TriageFigures = field(default_factory=TriageFigures)
 
     @property
     def empty(self) -> bool:
@@ -562,6 +583,43 @@ async def collect(
             topics,
         ),
         consultations=await _consultations(session, programme_ids, period, now, topics, same),
+        triage=await _triage(session, conditions),
+    )
+
+
+async def _triage(session: AsyncSession, conditions: list[ColumnElement[bool]]) -> TriageFigures:
+    """General against specialist consultations among the requests that were triaged."""
+    escalated = Ticket.escalated_at.is_not(None)
+    resolved = Ticket.status.in_(RESOLVED)
+
+    def count(condition: ColumnElement[bool]) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    triaged, general, passed, specialist = (
+        await session.execute(
+            select(
+                func.count(),
+                count(~escalated & resolved),
+                count(escalated),
+                count(escalated & resolved),
+            ).where(*conditions, Ticket.triage.is_(True))
+        )
+    ).one()
+    if not triaged:
+        return TriageFigures()
+    seconds = (
+        await session.execute(
+            select(seconds_between(Ticket.created_at, Ticket.escalated_at)).where(
+                *conditions, Ticket.triage.is_(True), escalated
+            )
+        )
+    ).scalars()
+    return TriageFigures(
+        triaged=int(triaged),
+        general=int(general),
+        escalated=int(passed),
+        specialist=int(specialist),
+        to_escalation=Durations.of([s for s in map(_seconds, seconds) if s is not None]),
     )
 
 

@@ -17,11 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import audit
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError, InvalidInput, NotAllowed, NotFound
+from bot.domain.matching import general_consultants
 from bot.domain.topic_learning import record_label
 from models import (
     ACTIVE_STATUSES,
     AuditAction,
     Person,
+    Programme,
     Role,
     RoleKind,
     Ticket,
@@ -182,6 +184,23 @@ def may_view(actor: Actor, ticket: Ticket) -> bool:
     )
 
 
+async def may_follow(session: AsyncSession, actor: Actor, ticket: Ticket) -> bool:
+    """Those who may view it, and the general consultant who passed it to a specialist: they
+    may follow how it ends."""
+    if may_view(actor, ticket):
+        return True
+    if ticket.escalated_at is None:
+        return False
+    passed_on = await session.scalar(
+        select(func.count(TicketEvent.id)).where(
+            TicketEvent.ticket_id == ticket.id,
+            TicketEvent.kind == TicketEventKind.escalated,
+            TicketEvent.actor_id == actor.person.id,
+        )
+    )
+    return bool(passed_on)
+
+
 def request_programmes(actor: Actor) -> list[int]:
     """Programmes the person may file requests in from private: any where they hold a role."""
     return sorted({role.programme_id for role in actor.roles})
@@ -248,11 +267,13 @@ def _mentor_topics(person: Person) -> list[tuple[int, list[int]]]:
 async def queue_of(
     session: AsyncSession, mentor: Person, *, page: int = 0, per_page: int = 10
 ) -> Page:
-    """Open tickets of the mentor's topics in the programmes they mentor, oldest first."""
+    """Open tickets of the mentor's topics in the programmes they mentor, oldest first; for a
+    general consultant, the programme's requests in triage."""
+    in_triage = Ticket.triage.is_(True) & Ticket.escalated_at.is_(None)
     scopes = [
-        (Ticket.programme_id == programme_id) & Ticket.topic_id.in_(topic_ids)
+        (Ticket.programme_id == programme_id)
+        & (Ticket.topic_id.in_(topic_ids) & ~in_triage if topic_ids else in_triage)
         for programme_id, topic_ids in _mentor_topics(mentor)
-        if topic_ids
     ]
     query = select(Ticket).where(Ticket.status == TicketStatus.open).order_by(Ticket.id)
     query = query.where(or_(*scopes)) if scopes else query.where(Ticket.id.is_(None))
@@ -277,8 +298,25 @@ async def open_load(
     return {person_id: count for person_id, count in result if person_id is not None}
 
 
+def general_role(person: Person, programme_id: int) -> Role | None:
+    """The person's active mentor role in the programme if it has no topic: a general
+    consultant's."""
+    for role in person.roles:
+        if (
+            role.active
+            and role.kind == RoleKind.mentor
+            and role.programme_id == programme_id
+            and not role.topics
+        ):
+            return role
+    return None
+
+
 def mentor_role(person: Person, ticket: Ticket) -> Role | None:
-    """The person's active mentor role in the ticket's programme covering its topic."""
+    """The person's active mentor role in the ticket's programme covering its topic (a general
+    consultant's, while the ticket is in triage)."""
+    if ticket.in_triage:
+        return general_role(person, ticket.programme_id)
     for role in person.roles:
         if (
             role.active
@@ -365,6 +403,15 @@ async def link_message(
     return link
 
 
+async def triage_applies(session: AsyncSession, programme_id: int, author_id: int) -> bool:
+    """A new request of the programme goes to general consultants first: its triage is on and
+    it has one (other than the author). Without any, requests go straight to specialists."""
+    programme = await session.get(Programme, programme_id)
+    if programme is None or not programme.triage:
+        return False
+    return await general_consultants(session, programme_id, but=author_id) > 0
+
+
 async def open_ticket(
     session: AsyncSession,
     *,
@@ -395,6 +442,7 @@ async def open_ticket(
         status=TicketStatus.open,
         created_at=now,
         attachments=[],
+        triage=await triage_applies(session, programme_id, author.id),
     )
     session.add(ticket)
     await session.flush()

@@ -42,7 +42,8 @@ async def record_label(
     session: AsyncSession, ticket: Ticket, topic: Topic, source: str, now: datetime
 ) -> None:
     """The request's topic as a person confirmed or chose it: one example per request, with
-    its latest label (``source``: confirmed, corrected or chosen)."""
+    its latest label (``source``: confirmed, corrected, chosen, or escalated by a general
+    consultant)."""
     example = await session.scalar(select(TopicExample).where(TopicExample.ticket_id == ticket.id))
     if example is None:
         session.add(

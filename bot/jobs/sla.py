@@ -15,7 +15,7 @@ from functools import partial
 
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
@@ -92,7 +92,8 @@ async def _alert_unclaimed(
         .where(
             Ticket.status == TicketStatus.open,
             Ticket.claim_alerted_at.is_(None),
-            Ticket.created_at < now - settings.claim_sla,
+            # A request passed on to specialists waits for them from that moment.
+            func.coalesce(Ticket.escalated_at, Ticket.created_at) < now - settings.claim_sla,
         )
         .order_by(Ticket.id)
     )
@@ -101,7 +102,8 @@ async def _alert_unclaimed(
         if not await _take(session, ticket, "claim_alerted_at", now):
             continue
         topic = await news.topic(ticket)
-        hours = int((now - ticket.created_at).total_seconds() // 3600)
+        waiting_since = ticket.escalated_at or ticket.created_at
+        hours = int((now - waiting_since).total_seconds() // 3600)
         await news.alert_coordinators(
             ticket.programme_id, partial(_unclaimed_text, ticket, topic, hours)
         )

@@ -17,14 +17,24 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy import select
 
 from bot.delivery.outbox import Document, FollowUp, MessageRef
-from bot.domain import matching, summaries
-from bot.domain.tickets import FileRef, link_message, messages_of
+from bot.domain import matching, summaries, triage
+from bot.domain.tickets import (
+    FileRef,
+    general_role,
+    history,
+    link_message,
+    messages_of,
+    people_by_id,
+)
 from bot.news import News
 from bot.views.booking import book_button
 from bot.views.tickets import (
+    Handover,
     card_text,
     claim_keyboard,
     claimed_card_text,
+    escalated_card_text,
+    event_text,
     heading,
     name,
     number,
@@ -39,13 +49,18 @@ from bot.views.tickets import (
 from models import (
     GroupChat,
     Person,
+    Programme,
     SummaryCard,
     Ticket,
     TicketAttachment,
+    TicketEventKind,
     TicketMessage,
     TicketMessageKind,
     Topic,
 )
+
+# What a specialist reads of the conversation a general consultant had before passing it on.
+CONVERSATION = (TicketEventKind.mentor_message, TicketEventKind.author_message)
 
 Render = Callable[[str], str]  # language -> text, called with that language active
 
@@ -183,7 +198,48 @@ class TicketNews(News):
             text = render(language)
         await self.outbox.send(person.telegram_id, text, purpose="ticket_news", person_id=person.id)
 
+    async def handover(self, ticket: Ticket) -> Handover | None:
+        """For a request a general consultant passed on: who, their note, the conversation so
+        far, rendered in the current language. None for any other request."""
+        if ticket.escalated_at is None:
+            return None
+        events = await history(self.session, ticket.id)
+        passed = [e for e in events if e.kind == TicketEventKind.escalated]
+        if not passed:
+            return None
+        said = [e for e in events if e.kind in CONVERSATION]
+        people = await people_by_id(self.session, [e.actor_id for e in events])
+        return Handover(
+            by=people.get(passed[-1].actor_id or 0),
+            note=passed[-1].text,
+            conversation=[event_text(e, people, {}, "") for e in said],
+        )
+
     # --- offering a ticket to mentors ----------------------------------------------------------
+
+    async def offer_new(self, ticket: Ticket, topic: Topic | None) -> int:
+        """Offer a request just filed: to the general consultants when it is in triage, else
+        to the mentors of its topic once it has one. A programme with triage on but no general
+        consultant sends requests straight to specialists, and its coordinators hear why (once,
+        when that begins)."""
+        if not ticket.triage:
+            programme = await self.session.get(Programme, ticket.programme_id)
+            if (
+                programme is not None
+                and programme.triage
+                and await triage.fallback_begins(self.session, ticket)
+            ):
+                await self.alert_coordinators(
+                    ticket.programme_id,
+                    lambda _language: _(
+                        "Triage is on in «{programme}», but it has no general consultant, so "
+                        "request {number} went straight to the mentors of its topic. Invite "
+                        "one: /invite general"
+                    ).format(programme=html.escape(programme.title), number=number(ticket)),
+                )
+        if ticket.in_triage or topic is not None:
+            return await self.offer(ticket)
+        return 0
 
     async def offer(self, ticket: Ticket) -> int:
         """Put the ticket before every candidate mentor: a card each, or a line on their summary
@@ -213,6 +269,15 @@ class TicketNews(News):
     async def alert_nobody_has(self, ticket: Ticket) -> None:
         """No mentor could get the request: coordinators are asked to assign it by hand."""
         topic = await self.topic(ticket)
+        if ticket.in_triage:
+            await self.alert_coordinators(
+                ticket.programme_id,
+                lambda language: _(
+                    "No general consultant could get request {heading}: none is free or "
+                    "reachable. Assign it by hand: /assign {n}"
+                ).format(heading=heading(ticket, topic, language), n=ticket.id),
+            )
+            return
         await self.alert_coordinators(
             ticket.programme_id,
             lambda language: _(
@@ -225,7 +290,10 @@ class TicketNews(News):
         author = await self.person(ticket.author_id)
         topic = await self.topic(ticket)
         with self.speaking(mentor) as language:
-            text = card_text(ticket, topic, author or mentor, await self.place(ticket), language)
+            text = card_text(
+                ticket, topic, author or mentor, await self.place(ticket), language,
+                await self.handover(ticket),
+            )  # fmt: skip
             markup = claim_keyboard(ticket)
         await self._send_bound(
             ticket, TicketMessageKind.card, mentor.telegram_id, text, purpose="ticket_card",
@@ -306,7 +374,10 @@ class TicketNews(News):
             return
         for card in await messages_of(self.session, ticket.id, TicketMessageKind.card):
             with self.speaking(await self.person(card.person_id)) as language:
-                text = card_text(ticket, topic, author, await self.place(ticket), language)
+                text = card_text(
+                    ticket, topic, author, await self.place(ticket), language,
+                    await self.handover(ticket),
+                )  # fmt: skip
                 markup = claim_keyboard(ticket)
             await self.outbox.edit(card.chat_telegram_id, ref(card), text, markup=markup)
         await self.refresh_summaries(ticket)
@@ -318,11 +389,14 @@ class TicketNews(News):
     ) -> tuple[str, InlineKeyboardMarkup]:
         author = await self.person(ticket.author_id)
         topic = await self.topic(ticket)
+        # A general consultant holding a request in triage may pass it to a specialist.
+        escalate = ticket.in_triage and general_role(mentor, ticket.programme_id) is not None
         with self.speaking(mentor) as language:
             text = claimed_card_text(
-                ticket, topic, author or mentor, await self.place(ticket), language
-            )
-            return text, resolve_keyboard(ticket)
+                ticket, topic, author or mentor, await self.place(ticket), language,
+                await self.handover(ticket), escalate=escalate,
+            )  # fmt: skip
+            return text, resolve_keyboard(ticket, escalate=escalate)
 
     async def give_card(self, ticket: Ticket, mentor: Person, card: TicketMessage | None) -> None:
         """The assignee's card: ``card`` turned into it, or a fresh one; then the request's files
@@ -356,6 +430,32 @@ class TicketNews(News):
             return
         text, markup = await self.claimed_card(ticket, mentor)
         await self.outbox.edit(card.chat_telegram_id, ref(card), text, markup=markup)
+
+    async def escalated(self, ticket: Ticket, consultant: Person) -> int:
+        """After a general consultant passed the request on: their card says so, the topic's
+        specialists get it (with the note and the conversation so far), and the author hears,
+        in the request's thread, that a specialist will answer. Returns how many specialists
+        it was offered to."""
+        topic = await self.topic(ticket)
+        for card in await messages_of(self.session, ticket.id, TicketMessageKind.card):
+            if card.person_id != consultant.id:
+                continue
+            with self.speaking(consultant) as language:
+                text = escalated_card_text(ticket, topic, language)
+            await self.outbox.edit(card.chat_telegram_id, ref(card), text)
+        offered = await self.offer(ticket)
+        await self.tell_author(
+            ticket,
+            lambda language: _(
+                "{consultant} passed your request {number} to a specialist ({topic}). The "
+                "specialist will answer here; reply to the answers to continue."
+            ).format(
+                consultant=name(consultant),
+                number=f"<b>{number(ticket)}</b>",
+                topic=html.escape(topic.title(language)) if topic is not None else "—",
+            ),
+        )
+        return offered
 
     # --- the conversation ----------------------------------------------------------------------
 

@@ -92,6 +92,10 @@ def audit_text(line: AuditLine) -> str:
         )
     if action == AuditAction.ticket_cancelled:
         return _("{who} cancelled request {ticket}").format(who=who, ticket=ticket)
+    if action == AuditAction.triage_changed:
+        if details.get("triage"):
+            return _("{who} turned triage on in «{programme}»").format(who=who, programme=programme)
+        return _("{who} turned triage off in «{programme}»").format(who=who, programme=programme)
     return _("{who} exported «{programme}» ({period}): {tickets} requests").format(
         who=who,
         programme=programme,

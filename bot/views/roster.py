@@ -36,7 +36,9 @@ class MentorAction(CallbackData, prefix="ra"):
 
 
 def _topics(entry: RosterEntry, language: str) -> str:
-    return ", ".join(html.escape(t.title(language)) for t in entry.topics) or "—"
+    return ", ".join(html.escape(t.title(language)) for t in entry.topics) or _(
+        "none (general consultant)"
+    )
 
 
 def _short(text: str) -> str:

@@ -180,6 +180,7 @@ def stats_body(stats: Stats, language: str) -> list[str]:
         lines.append(_times_line(_("until a mentor took it"), stats.to_claim))
         lines.append(_times_line(_("until the first answer"), stats.to_first_answer))
         lines.append(_times_line(_("until resolved"), stats.to_resolution))
+        lines += _triage_lines(stats, language)
         lines.append("")
         ratings = stats.ratings
         if ratings.count and ratings.mean is not None and ratings.high_share is not None:
@@ -217,6 +218,25 @@ def stats_body(stats: Stats, language: str) -> list[str]:
         for topic, count in consultations.by_topic[:MAX_TOPICS_SHOWN]:
             lines.append(f"• {html.escape(topic_name(topic, language))} — {_counts(count)}")
     return lines
+
+
+def _triage_lines(stats: Stats, language: str) -> list[str]:
+    """General against specialist consultations, when some requests went through triage."""
+    figures = stats.triage
+    rate = figures.escalation_rate
+    if not figures.triaged or rate is None:
+        return []
+    return [
+        "",
+        _("<b>Triage</b>: {count} requests went to general consultants first").format(
+            count=figures.triaged
+        ),
+        _("• answered by a general consultant: {count}").format(count=figures.general),
+        _("• passed to a specialist: {count} ({rate}), answered by specialists: {answered}").format(
+            count=figures.escalated, rate=percent(rate, language), answered=figures.specialist
+        ),
+        _times_line(_("until passed to a specialist"), figures.to_escalation),
+    ]
 
 
 def _counts(count: ConsultationCount) -> str:
@@ -357,6 +377,25 @@ def summary_rows(stats: Stats, language: str) -> list[tuple[list[Value], bool]]:
         ([_("Meetings held"), stats.meetings.held], False),
         ([_("Answered “I will come”"), stats.meetings.coming], False),
     ]
+    figures = stats.triage
+    if figures.triaged:
+        rate = figures.escalation_rate
+        rows += [
+            ([], False),
+            ([_("Triage")], True),
+            ([_("Went to general consultants first"), figures.triaged], False),
+            ([_("Answered by a general consultant"), figures.general], False),
+            ([_("Passed to a specialist"), figures.escalated], False),
+            ([_("Answered by specialists"), figures.specialist], False),
+            ([_("Escalation rate, %"), None if rate is None else round(rate * 100, 1)], False),
+            (
+                [
+                    _("Until passed to a specialist, median minutes"),
+                    _minutes(figures.to_escalation.median),
+                ],
+                False,
+            ),
+        ]
     return rows
 
 
@@ -430,6 +469,8 @@ def export_text(stats: Stats, language: str) -> ExportText:
             _("Request message id"),
             _("Coordinators alerted") + zone_note,
             _("Mentor reminded") + zone_note,
+            _("Went to a general consultant first"),
+            _("Passed to a specialist") + zone_note,
         ],
         meeting_headers=[
             _("Number"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from aiogram.filters.callback_data import CallbackData
@@ -73,8 +74,18 @@ class DraftButton(CallbackData, prefix="tn"):
     value: int = 0
 
 
+class EscalateButton(CallbackData, prefix="te"):
+    """Passing a request to a specialist: start (show topics), topic (chosen: ask for a note),
+    skip (pass on without a note), back (the card as it was)."""
+
+    ticket: int
+    action: str
+    topic: int = 0
+
+
 # Every prefix above: a press with one of them that no handler accepts is answered as invalid.
-PREFIXES = frozenset({"tc", "tr", "tt", "ts", "ta", "tm", "tl", "th", "tn"})
+PREFIXES = frozenset({"tc", "tr", "tt", "ts", "ta", "tm", "tl", "th", "tn", "te"})
+CARD_LIMIT = 4000  # Telegram's limit is 4096 characters
 
 
 def number(ticket: Ticket) -> str:
@@ -119,38 +130,119 @@ def attachments_note(ticket: Ticket) -> str:
     return _("📎 files: {count}").format(count=count) if count else ""
 
 
-def card_text(
-    ticket: Ticket, topic: Topic | None, author: Person, place: str, language: str
+@dataclass(frozen=True)
+class Handover:
+    """What a specialist reads with a request a general consultant passed on: who passed it,
+    their note, and the conversation so far (lines of the history, oldest first)."""
+
+    by: Person | None
+    note: str | None
+    conversation: list[str] = field(default_factory=list)
+
+
+def handover_lines(handover: Handover) -> list[str]:
+    if handover.note:
+        return [
+            _("↪️ Passed on by {consultant}, general consultant. Note: «{note}»").format(
+                consultant=name(handover.by), note=quote(handover.note)
+            )
+        ]
+    return [
+        _("↪️ Passed on by {consultant}, general consultant, without a note.").format(
+            consultant=name(handover.by)
+        )
+    ]
+
+
+def _conversation(handover: Handover | None, room: int) -> str:
+    """The conversation so far, newest lines kept when it does not all fit in ``room``."""
+    if handover is None or not handover.conversation:
+        return ""
+    title = "\n\n" + _("The conversation so far:")
+    kept: list[str] = []
+    used = len(title)
+    for line in reversed(handover.conversation):
+        if used + len(line) + 3 > room:
+            kept.append("…")
+            break
+        kept.append(line)
+        used += len(line) + 3
+    if kept == ["…"]:
+        return ""
+    return title + "".join(f"\n• {line}" if line != "…" else "\n…" for line in reversed(kept))
+
+
+def _card(
+    first: str,
+    ticket: Ticket,
+    author: Person,
+    place: str,
+    handover: Handover | None,
+    footer: str = "",
 ) -> str:
-    """The request as a mentor sees it before claiming it."""
     lines = [
-        _("🆕 New request {heading}").format(heading=heading(ticket, topic, language)),
+        first,
         _("From {author}, {place}").format(author=name(author), place=html.escape(place)),
     ]
     if ticket.attachments:
         lines.append(attachments_note(ticket))
-    return "\n".join(lines) + "\n\n" + quote(ticket.text)
+    if handover is not None:
+        lines += handover_lines(handover)
+    elif ticket.in_triage:
+        lines.append(
+            _("General consultation: answer it yourself, or pass it to a specialist of its topic.")
+        )
+    head = "\n".join(lines)
+    room = CARD_LIMIT - len(head) - len(footer) - 2
+    body = quote(ticket.text, max(room, 200))
+    return head + "\n\n" + body + _conversation(handover, room - len(body)) + footer
+
+
+def card_text(
+    ticket: Ticket,
+    topic: Topic | None,
+    author: Person,
+    place: str,
+    language: str,
+    handover: Handover | None = None,
+) -> str:
+    """The request as a mentor sees it before claiming it."""
+    first = _("🆕 New request {heading}").format(heading=heading(ticket, topic, language))
+    return _card(first, ticket, author, place, handover)
 
 
 def claimed_card_text(
-    ticket: Ticket, topic: Topic | None, author: Person, place: str, language: str
+    ticket: Ticket,
+    topic: Topic | None,
+    author: Person,
+    place: str,
+    language: str,
+    handover: Handover | None = None,
+    *,
+    escalate: bool = False,
 ) -> str:
-    """The request as its assignee sees it: how to answer it."""
-    lines = [
-        _("✅ You took request {heading}").format(heading=heading(ticket, topic, language)),
-        _("From {author}, {place}").format(author=name(author), place=html.escape(place)),
-    ]
-    if ticket.attachments:
-        lines.append(attachments_note(ticket))
-    return (
-        "\n".join(lines)
-        + "\n\n"
-        + quote(ticket.text)
-        + "\n\n"
-        + _(
-            "Reply to this message to answer (text, photo or document): I will pass it on "
-            "as a reply to the request. Or: /reply {n} text. When done, press «Resolve»."
+    """The request as its assignee sees it: how to answer it (or, for a general consultant,
+    pass it on)."""
+    first = _("✅ You took request {heading}").format(heading=heading(ticket, topic, language))
+    footer = "\n\n" + _(
+        "Reply to this message to answer (text, photo or document): I will pass it on "
+        "as a reply to the request. Or: /reply {n} text. When done, press «Resolve»."
+    ).format(n=ticket.id)
+    if escalate:
+        footer += "\n" + _(
+            "Needs a specialist? Press «Pass to a specialist», or: /escalate {n} topic note"
         ).format(n=ticket.id)
+    return _card(first, ticket, author, place, handover, footer)
+
+
+def escalated_card_text(ticket: Ticket, topic: Topic | None, language: str) -> str:
+    """The general consultant's card once they passed the request on."""
+    return (
+        _("↪️ You passed request {heading} to its specialists.").format(
+            heading=heading(ticket, topic, language)
+        )
+        + "\n"
+        + _("History: /ticket {n}").format(n=ticket.id)
     )
 
 
@@ -172,9 +264,50 @@ def claim_keyboard(ticket: Ticket) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def resolve_keyboard(ticket: Ticket) -> InlineKeyboardMarkup:
+def resolve_keyboard(ticket: Ticket, *, escalate: bool = False) -> InlineKeyboardMarkup:
+    """«Resolve»; for a general consultant holding a request in triage, «Pass to a specialist»
+    too."""
     builder = InlineKeyboardBuilder()
     builder.button(text=_("Resolve"), callback_data=ResolveButton(ticket=ticket.id))
+    if escalate:
+        builder.button(
+            text=_("Pass to a specialist"),
+            callback_data=EscalateButton(ticket=ticket.id, action="start"),
+        )
+    return builder.as_markup()
+
+
+def escalate_topics_keyboard(
+    ticket: Ticket, topics: Sequence[Topic], language: str
+) -> InlineKeyboardMarkup:
+    """The programme's active topics to pass the request to (its suggested one ticked)."""
+    builder = InlineKeyboardBuilder()
+    for topic in topics:
+        mark = "✅ " if topic.id == ticket.topic_id else ""
+        builder.button(
+            text=mark + topic.title(language),
+            callback_data=EscalateButton(ticket=ticket.id, action="topic", topic=topic.id),
+        )
+    builder.adjust(2)
+    builder.row(
+        InlineKeyboardButton(
+            text="« " + _("Back"),
+            callback_data=EscalateButton(ticket=ticket.id, action="back").pack(),
+        )
+    )
+    return builder.as_markup()
+
+
+def escalate_note_keyboard(ticket: Ticket, topic: Topic) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("Without a note"),
+        callback_data=EscalateButton(ticket=ticket.id, action="skip", topic=topic.id),
+    )
+    builder.button(
+        text=_("Cancel"), callback_data=EscalateButton(ticket=ticket.id, action="cancel")
+    )
+    builder.adjust(1)
     return builder.as_markup()
 
 
@@ -206,6 +339,8 @@ def ack_text(
     ticket: Ticket, topic: Topic | None, language: str, *, named: bool, mentors: int
 ) -> str:
     """The bot's answer in the thread: number, topic and what happens next."""
+    if ticket.in_triage:
+        return _triage_ack_text(ticket, topic, language, named=named, mentors=mentors)
     if topic is None:
         return "\n".join(
             [
@@ -238,6 +373,38 @@ def ack_text(
         )
     if not named:
         lines.append(_("Not the right topic? Choose another one below."))
+    lines.append(_("History: /ticket {n}").format(n=ticket.id))
+    return "\n".join(lines)
+
+
+def _triage_ack_text(
+    ticket: Ticket, topic: Topic | None, language: str, *, named: bool, mentors: int
+) -> str:
+    """The answer to a request in triage: a general consultant sees it first."""
+    if topic is None:
+        lines = [_("Request {number} accepted.").format(number=f"<b>{number(ticket)}</b>")]
+    else:
+        lines = [
+            _("Request {number} accepted. Topic: {topic}.").format(
+                number=f"<b>{number(ticket)}</b>", topic=topic_title(topic, language)
+            )
+        ]
+    if mentors:
+        lines.append(
+            _(
+                "A general consultant will look at it first: they answer here, as a reply to "
+                "your message, or pass it to a specialist. Reply to the answers to continue."
+            )
+        )
+    else:
+        lines.append(
+            _("No consultant is free right now; the coordinators have been told and will find one.")
+        )
+    if not named:
+        if topic is None:
+            lines.append(_("If you know its topic, choose it below: it helps the consultant."))
+        else:
+            lines.append(_("Not the right topic? Choose another one below."))
     lines.append(_("History: /ticket {n}").format(n=ticket.id))
     return "\n".join(lines)
 
@@ -317,6 +484,13 @@ def event_text(
         return _("{who} commented: {text}").format(who=who, text=body)
     if kind == TicketEventKind.cancelled:
         return _("{who} cancelled the request").format(who=who)
+    if kind == TicketEventKind.escalated:
+        topic = topic_title(topics.get(str(details.get("topic", ""))), language)
+        if body:
+            return _("{who} passed the request to a specialist ({topic}), note: «{text}»").format(
+                who=who, topic=topic, text=body
+            )
+        return _("{who} passed the request to a specialist ({topic})").format(who=who, topic=topic)
     return _("the request was closed")
 
 

@@ -78,6 +78,13 @@ def manage_text(programme: Programme, topics: Sequence[Topic], language: str) ->
             "Also: <code>/topics archive code code …</code>, <code>/topics restore code</code>."
         )
     )
+    # Whether a topic's specialists see a request first, or only when a general consultant
+    # passes it on: how the topics are used depends on it.
+    lines.append(
+        _("Triage is on: general consultants see new requests first. Switch: /triage off")
+        if programme.triage
+        else _("Triage is off: requests go straight to their topic's mentors. Switch: /triage on")
+    )
     return "\n".join(lines)
 
 
