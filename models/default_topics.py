@@ -462,6 +462,7 @@ DEFAULT_TOPICS: tuple[DefaultTopic, ...] = (
             "reklam",
             "klient",
             "cen",
+            "cena",
             "ceny",
             "cenę",
             "cennik",
