@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -129,22 +131,120 @@ def _json(value: object) -> object:
     return json.loads(value) if isinstance(value, str) else value
 
 
+def _polish_keywords() -> dict[str, list[str]]:
+    """The keywords migration 0011 adds (its module's name starts with a digit)."""
+    path = Path(__file__).parent.parent / "migrations" / "versions" / "0011_polish_keywords.py"
+    spec = importlib.util.spec_from_file_location("polish_keywords_migration", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return dict(module.POLISH)
+
+
+async def _programme_topics(connection: AsyncConnection) -> list[dict[str, object]]:
+    return [
+        {"code": code, "title_ru": ru, "title_en": en, "title_pl": pl,
+         "hashtags": _json(tags), "keywords": _json(words)}
+        for code, ru, en, pl, tags, words in await connection.execute(
+            text("SELECT code, title_ru, title_en, title_pl, hashtags, keywords"
+                 " FROM topics ORDER BY position")
+        )
+    ]  # fmt: skip
+
+
 async def test_the_defaults_are_what_the_migrations_seeded(database_url: str) -> None:
     """A new programme starts from ``DEFAULT_TOPICS``; programmes that existed when topics
-    became per-programme started from what migrations 0002, 0003 and 0008 seeded: the same."""
+    became per-programme started from what migrations 0002, 0003 and 0008 seeded, and got the
+    Polish keywords of 0011 since: the same."""
     engine = create_engine(database_url)
+    polish = _polish_keywords()
     try:
         await upgrade(engine, "0009")
+        async with engine.begin() as connection:
+            seeded = await _programme_topics(connection)
+            await connection.execute(
+                text("INSERT INTO programmes (title, created_at) VALUES ('Centrum', :at)"),
+                {"at": datetime(2026, 11, 30, 10, tzinfo=UTC)},
+            )
+        assert seeded == [
+            {**topic, "keywords": [
+                word for word in topic["keywords"] if word not in polish.get(topic["code"], [])
+            ]}
+            for topic in DEFAULT_TOPICS
+        ]  # fmt: skip
+        await upgrade(engine)
         async with engine.connect() as connection:
-            seeded = [
-                {"code": code, "title_ru": ru, "title_en": en, "title_pl": pl,
-                 "hashtags": _json(tags), "keywords": _json(words)}
-                for code, ru, en, pl, tags, words in await connection.execute(
-                    text("SELECT code, title_ru, title_en, title_pl, hashtags, keywords"
-                         " FROM topics ORDER BY position")
+            assert await _programme_topics(connection) == [dict(t) for t in DEFAULT_TOPICS]
+    finally:
+        await engine.dispose()
+
+
+async def test_default_topics_get_polish_keywords_and_lose_them_going_down(
+    database_url: str,
+) -> None:
+    """Each default topic gets the Polish keywords it lacks, after its own (a keyword it had
+    stays where it was, once); a topic the coordinator created keeps its keywords; going down
+    leaves every topic as it was."""
+    engine = create_engine(database_url)
+    polish = _polish_keywords()
+    when = datetime(2026, 11, 30, 10, tzinfo=UTC)
+    legal = ["закон", "krs", "spółdzielnia mieszkaniowa"]  # "krs" is one of the Polish ones
+    try:
+        await upgrade(engine, "0009")
+        async with engine.begin() as connection:
+            programme = await _insert(
+                connection,
+                "INSERT INTO programmes (title, created_at) VALUES ('Centrum KLUCZ', :at)",
+                at=when,
+            )
+        await upgrade(engine, "0010")
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("UPDATE topics SET keywords = :words WHERE code = 'legal'"),
+                {"words": json.dumps(legal)},
+            )
+            await connection.execute(
+                text("UPDATE topics SET keywords = '[]' WHERE code = 'grants'")
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO topics (programme_id, code, title_ru, title_en, title_pl,"
+                    " hashtags, keywords, position, active) VALUES (:p, 'sport', 'Спорт',"
+                    " 'Sport', 'Sport', '[\"sport\"]', :words, 9, :yes)"
+                ),
+                {"p": programme, "words": json.dumps(["sport", "konkurs"]), "yes": True},
+            )
+            before = {
+                code: _json(words)
+                for code, words in await connection.execute(
+                    text("SELECT code, keywords FROM topics")
                 )
-            ]  # fmt: skip
-        assert seeded == [dict(topic) for topic in DEFAULT_TOPICS]
+            }
+        await upgrade(engine)
+        async with engine.connect() as connection:
+            after = {
+                code: _json(words)
+                for code, words in await connection.execute(
+                    text("SELECT code, keywords FROM topics")
+                )
+            }
+        assert after["legal"] == [*legal, *(w for w in polish["legal"] if w != "krs")]
+        assert after["grants"] == polish["grants"]
+        assert after["sport"] == ["sport", "konkurs"]
+        assert after["other"] == []
+        for code, words in after.items():
+            assert isinstance(words, list) and len(words) == len(set(words)), code
+
+        await downgrade(engine, "0010")
+        async with engine.connect() as connection:
+            back = {
+                code: _json(words)
+                for code, words in await connection.execute(
+                    text("SELECT code, keywords FROM topics")
+                )
+            }
+        assert back == before
+        await upgrade(engine)
     finally:
         await engine.dispose()
 
