@@ -132,8 +132,8 @@ def _json(value: object) -> object:
 
 
 def _polish_keywords() -> dict[str, list[str]]:
-    """The keywords migration 0011 adds (its module's name starts with a digit)."""
-    path = Path(__file__).parent.parent / "migrations" / "versions" / "0011_polish_keywords.py"
+    """The keywords migration 0012 adds (its module's name starts with a digit)."""
+    path = Path(__file__).parent.parent / "migrations" / "versions" / "0012_polish_keywords.py"
     spec = importlib.util.spec_from_file_location("polish_keywords_migration", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -155,7 +155,7 @@ async def _programme_topics(connection: AsyncConnection) -> list[dict[str, objec
 async def test_the_defaults_are_what_the_migrations_seeded(database_url: str) -> None:
     """A new programme starts from ``DEFAULT_TOPICS``; programmes that existed when topics
     became per-programme started from what migrations 0002, 0003 and 0008 seeded, and got the
-    Polish keywords of 0011 since: the same."""
+    Polish keywords of 0012 since: the same."""
     engine = create_engine(database_url)
     polish = _polish_keywords()
     try:
@@ -235,7 +235,7 @@ async def test_default_topics_get_polish_keywords_and_lose_them_going_down(
         for code, words in after.items():
             assert isinstance(words, list) and len(words) == len(set(words)), code
 
-        await downgrade(engine, "0010")
+        await downgrade(engine, "0011")
         async with engine.connect() as connection:
             back = {
                 code: _json(words)
