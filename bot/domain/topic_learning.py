@@ -2,20 +2,26 @@
 
 Every confirmation or correction of a request's topic is kept as a labelled example of its
 programme (``record_label``, in the caller's transaction). ``Suggesters`` holds one model per
-programme and, when the programme's examples have changed, trains a new one in a worker thread
-while the previous one (or the model of the shipped examples) goes on serving: a request never
-waits for training, and the event loop never runs it. Each process notices changes made by
-the others from the examples' count and latest label, so replicas learn alike.
+programme and, when the programme's examples have changed, trains a new one in a process of its
+own while the previous one (or the model of the shipped examples) goes on serving: a request
+never waits for training, and the event loop never runs it. Not a thread: seconds of training
+would hold the interpreter's lock, and every update would wait for its turn at each I/O. Each
+process notices changes made by the others from the examples' count and latest label, so
+replicas learn alike.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,6 +32,7 @@ from bot.domain.topic_suggest import (
     TopicModel,
     TopicTerms,
     hashtag_topic,
+    load_word_vectors,
     shipped_examples,
     suggest_topic,
     terms_of,
@@ -106,6 +113,42 @@ def trained_base_model(terms: tuple[TopicTerms, ...]) -> TopicModel | None:
     return _base_models.get(terms)
 
 
+def _keep_base_model(terms: tuple[TopicTerms, ...], model: TopicModel) -> TopicModel:
+    with _base_training:
+        kept = _base_models.setdefault(terms, model)
+        while len(_base_models) > BASE_MODELS_KEPT:
+            _base_models.popitem(last=False)
+        return kept
+
+
+def _train_base(terms: tuple[TopicTerms, ...]) -> TopicModel:
+    return TopicModel.train(terms, shipped_examples())
+
+
+@cache
+def _training_process() -> ProcessPoolExecutor:
+    """The process that trains models: started for a training and gone after it (with the
+    memory scikit-learn and the word vectors took there). Spawned, not forked: this process
+    has threads."""
+    return ProcessPoolExecutor(
+        max_workers=1, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1
+    )
+
+
+async def _trained(train: Callable[..., TopicModel], *args: object) -> TopicModel:
+    """A model trained in the training process (in a thread, should no process start)."""
+    loop = asyncio.get_running_loop()
+    try:
+        model = await loop.run_in_executor(_training_process(), train, *args)
+    except (BrokenProcessPool, OSError) as error:
+        log.warning("training in a process of its own failed (%s); training in a thread", error)
+        _training_process.cache_clear()
+        model = await asyncio.to_thread(train, *args)
+    # The word vectors the model reads are loaded here rather than by its first suggestion.
+    await asyncio.to_thread(load_word_vectors)
+    return model
+
+
 class Suggesters:
     """The topic model of each programme; see the module's description."""
 
@@ -119,7 +162,9 @@ class Suggesters:
 
     async def warm_up(self, topics: Sequence[Topic]) -> None:
         """Train the shipped examples' model now rather than for the first request."""
-        await asyncio.to_thread(base_model, terms_of(topics))
+        terms = terms_of(topics)
+        if trained_base_model(terms) is None:
+            _keep_base_model(terms, await _trained(_train_base, terms))
 
     async def choose(
         self, session: AsyncSession, programme_id: int, topics: Sequence[Topic], text: str
@@ -166,9 +211,11 @@ class Suggesters:
                     own = await examples_of(session, programme_id)
                 if own:
                     examples = [*shipped_examples(), *own]
-                    model = await asyncio.to_thread(TopicModel.train, terms, examples)
+                    model = await _trained(TopicModel.train, terms, examples)
                 else:
-                    model = await asyncio.to_thread(base_model, terms)
+                    model = trained_base_model(terms) or _keep_base_model(
+                        terms, await _trained(_train_base, terms)
+                    )
                 self._models[key] = (version, model)
         except Exception:
             log.exception("training the topic model of programme %s failed", programme_id)

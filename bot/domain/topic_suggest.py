@@ -14,7 +14,7 @@ import csv
 import importlib.util
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
@@ -203,6 +203,12 @@ def _word_vectors() -> Navec:
     return Navec.load(str(Path(spec.submodule_search_locations[0]) / WORD_VECTORS))
 
 
+def load_word_vectors() -> None:
+    """Load the word vectors now (a second of work: in a worker thread, before they are
+    needed), if scikit-learn's model is in use."""
+    _word_vectors()
+
+
 def _letters(text: str) -> str:
     """The text for character n-grams: numbers (dates, sums, years) say nothing of a topic."""
     return _DIGITS.sub(" ", normalize(text))
@@ -227,22 +233,26 @@ def _mean_vectors(texts: Iterable[str]) -> Any:
     return np.vstack(rows)
 
 
-def _keyword_counts(topics: Sequence[TopicTerms]) -> Callable[[Iterable[str]], Any]:
-    """For each text, how many of its words each topic's keywords match (capped)."""
-    import numpy as np  # noqa: PLC0415 - loaded with scikit-learn, in the training thread
+class _KeywordCounts:
+    """For each text, how many of its words each topic's keywords match (capped). A class
+    rather than a closure, so that a model trained in another process can be sent back."""
 
-    keywords = [topic.keywords for topic in topics]
+    def __init__(self, topics: Sequence[TopicTerms]) -> None:
+        self.keywords = [topic.keywords for topic in topics]
 
-    def counts(texts: Iterable[str]) -> Any:
+    def __call__(self, texts: Iterable[str]) -> Any:
+        import numpy as np  # noqa: PLC0415 - loaded with scikit-learn, with the first model
+
         rows = []
         for text in texts:
             words = tokens(text)
             rows.append(
-                [min(len(_keyword_hits(k, words)), KEYWORD_CAP) * KEYWORD_WEIGHT for k in keywords]
+                [
+                    min(len(_keyword_hits(k, words)), KEYWORD_CAP) * KEYWORD_WEIGHT
+                    for k in self.keywords
+                ]
             )
-        return np.array(rows, dtype=float).reshape(-1, len(keywords))
-
-    return counts
+        return np.array(rows, dtype=float).reshape(-1, len(self.keywords))
 
 
 def _pipeline(topics: Sequence[TopicTerms]) -> Pipeline:
@@ -266,7 +276,7 @@ def _pipeline(topics: Sequence[TopicTerms]) -> Pipeline:
                     ),
                 ),
                 ("vectors", FunctionTransformer(_mean_vectors)),
-                ("keywords", FunctionTransformer(_keyword_counts(topics))),
+                ("keywords", FunctionTransformer(_KeywordCounts(topics))),
             ]
         ),
         LogisticRegression(C=REGULARISATION_C, max_iter=3000),
