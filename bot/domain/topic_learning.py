@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import pickle
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -135,18 +137,43 @@ def _training_process() -> ProcessPoolExecutor:
     )
 
 
+def _pickled(train: Callable[..., TopicModel], *args: object) -> bytes:
+    """Train, in the training process; the model is sent back as bytes (see ``_unpickled``)."""
+    return pickle.dumps(train(*args), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+_loading = threading.Lock()
+# While a model is loaded, the interpreter's lock changes hands this often (seconds; Python's
+# default is 0.005), so the event loop is not kept waiting by the loading thread at each I/O.
+LOADING_SWITCH_INTERVAL = 0.0005
+
+
+def _unpickled(blob: bytes) -> TopicModel:
+    """The model, with scikit-learn imported and the word vectors loaded (about a second and
+    a half the first time, in a worker thread): not by the first suggestion, on the loop."""
+    with _loading:
+        previous = sys.getswitchinterval()
+        sys.setswitchinterval(LOADING_SWITCH_INTERVAL)
+        try:
+            model = pickle.loads(blob)  # noqa: S301 - made by this program's own child process
+            load_word_vectors()
+        finally:
+            sys.setswitchinterval(previous)
+    if not isinstance(model, TopicModel):
+        raise TypeError("the training process sent something else than a model")
+    return model
+
+
 async def _trained(train: Callable[..., TopicModel], *args: object) -> TopicModel:
     """A model trained in the training process (in a thread, should no process start)."""
     loop = asyncio.get_running_loop()
     try:
-        model = await loop.run_in_executor(_training_process(), train, *args)
+        blob = await loop.run_in_executor(_training_process(), _pickled, train, *args)
     except (BrokenProcessPool, OSError) as error:
         log.warning("training in a process of its own failed (%s); training in a thread", error)
         _training_process.cache_clear()
-        model = await asyncio.to_thread(train, *args)
-    # The word vectors the model reads are loaded here rather than by its first suggestion.
-    await asyncio.to_thread(load_word_vectors)
-    return model
+        blob = await asyncio.to_thread(_pickled, train, *args)
+    return await asyncio.to_thread(_unpickled, blob)
 
 
 class Suggesters:
