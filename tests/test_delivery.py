@@ -176,9 +176,9 @@ async def test_a_chat_waiting_for_its_budget_never_delays_another(
 async def test_each_send_starts_the_next_without_waiting_for_the_outbox_poll(
     app: App, tg: TelegramClient, server: FakeTelegram
 ) -> None:
-    # One message on its way at a time (the default): each finished send, once recorded, must
-    # itself start the next one. With the poll an hour away, nothing else would.
-    assert app.delivery.max_in_flight == 1
+    # One message on its way at a time: each finished send, once recorded, must itself start
+    # the next one. With the poll an hour away, nothing else would.
+    app.delivery.max_in_flight = 1
     app.delivery.poll_seconds = 3600
     people = [tg.user(f"Человек {n}", started=True) for n in range(4)]
     await write(app, *[(p.id, f"Сообщение {n}") for n in range(3) for p in people])

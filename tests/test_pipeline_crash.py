@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select, text
 
+from bot.config import Settings
 from bot.db import create_engine, create_session_factory
 from bot.sandbox.emulator.server import FakeTelegram, Limits
 from models import InboxUpdate, Meeting, OutboxMessage, OutboxStatus, Reminder, Ticket
@@ -40,6 +41,8 @@ TELEGRAM = Limits(
 )
 MOSCOW = ZoneInfo("Europe/Moscow")
 BURST = 40
+# Messages the bot keeps on their way at once by default: each may arrive twice after a kill.
+IN_FLIGHT = int(Settings.model_fields["send_concurrency"].default)
 TITLE = "Видеоконференция координаторов"
 
 
@@ -119,9 +122,9 @@ async def test_a_burst_survives_a_kill(
     )
     acks = tally.acks()
     assert all(len(found) >= 1 for found in acks.values())
-    assert sum(len(found) for found in acks.values()) <= BURST + 1
+    assert sum(len(found) for found in acks.values()) <= BURST + IN_FLIGHT
     assert len(set(tally.numbers().values())) == BURST  # one ticket each
-    assert tally.duplicates() <= 1, f"more than the message on its way came twice ({point})"
+    assert tally.duplicates() <= IN_FLIGHT, f"more came twice than were on their way ({point})"
     assert bot.starts == 2
 
 
