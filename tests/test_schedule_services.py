@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.db import create_engine, create_session_factory, upgrade
-from bot.delivery.outbox import Written
+from bot.delivery.outbox import Row
 from bot.domain import meetings, tickets
 from bot.domain.access import Actor
 from bot.domain.errors import InvalidInput, NotAllowed
@@ -461,7 +461,7 @@ class _NoSender:
     def wake(self) -> None:
         return None
 
-    def adopt(self, rows: Sequence[Written]) -> None:
+    def adopt(self, rows: Sequence[Row]) -> None:
         return None
 
 

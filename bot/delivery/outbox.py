@@ -30,19 +30,20 @@ LEASE = timedelta(seconds=30)
 
 
 class Sender(Protocol):
-    """The scheduler, as the outbox sees it: told when rows are committed."""
+    """The scheduler, as the outbox sees it: given the rows it holds once they are committed."""
 
     owner: str
     leading: bool
 
     def wake(self) -> None: ...
 
-    def adopt(self, rows: Sequence[Written]) -> None: ...
+    def adopt(self, rows: Sequence[Row]) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Written:
-    """An outbox row as this transaction wrote it, handed to the sender after the commit."""
+@dataclass
+class Row:
+    """An outbox row as the sender holds it (without its file, read when it is sent): made by
+    the outbox for the rows it writes, and by the sender for the rows it claims."""
 
     id: int
     chat_id: int
@@ -54,8 +55,9 @@ class Written:
     purpose: str
     person_id: int | None
     record: str | None
-    created_at: datetime
-    lease_owner: str | None
+    attempts: int
+    not_before: float
+    created: float = 0.0  # when it was written to the outbox (epoch seconds)
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ class Outbox:
         self.session = session
         self._sender = sender
         self._armed = False
-        self._rows: list[Written] = []
+        self._rows: list[Row] = []
         self.callback_answers: list[CallbackAnswer] = []
         self.written = 0
 
@@ -334,14 +336,15 @@ class Outbox:
         # refers to it) without the unit of work flushing, which costs most of a request.
         outbox_id = (await self.session.execute(_INSERT, values)).scalar_one()
         self.written += 1
-        self._rows.append(
-            Written(
-                id=outbox_id, chat_id=chat_id, method=method, params=params,
-                has_file=file is not None, refers_to_id=refers_to,
-                withdraw_unsent=withdraw_unsent, purpose=purpose, person_id=person_id,
-                record=record, created_at=now, lease_owner=owner,
-            )
-        )  # fmt: skip
+        if owner is not None:  # held by this process's sender: handed to it after the commit
+            self._rows.append(
+                Row(
+                    id=outbox_id, chat_id=chat_id, method=method, params=dict(params),
+                    has_file=file is not None, refers_to_id=refers_to,
+                    withdraw_unsent=withdraw_unsent, purpose=purpose, person_id=person_id,
+                    record=record, attempts=0, not_before=0.0, created=now.timestamp(),
+                )
+            )  # fmt: skip
         self._arm()
         return MessageRef(outbox_id=outbox_id)
 

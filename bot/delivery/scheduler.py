@@ -58,7 +58,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db import dialect_of, transaction
 from bot.delivery.budget import Budget
 from bot.delivery.leadership import Leadership
-from bot.delivery.outbox import Outbox, Written
+from bot.delivery.outbox import Outbox, Row
 from bot.ops.metrics import Metrics, failure_reason
 from models import (
     DeliveryFailure,
@@ -114,25 +114,6 @@ class Delivered:
 
 # Called in the transaction that records the outcome, with an outbox of that transaction.
 Hook = Callable[["Outbox", Delivered], Awaitable[None]]
-
-
-@dataclass
-class Row:
-    """An outbox row as the scheduler holds it (without its file, read when it is sent)."""
-
-    id: int
-    chat_id: int
-    method: str
-    params: dict[str, Any]
-    has_file: bool
-    refers_to_id: int | None
-    withdraw_unsent: bool
-    purpose: str
-    person_id: int | None
-    record: str | None
-    attempts: int
-    not_before: float
-    created: float = 0.0  # when it was written to the outbox (epoch seconds)
 
 
 @dataclass
@@ -215,31 +196,14 @@ class Scheduler:
         """Something changed (a send finished, a pause ended): look again now."""
         self._wake.set()
 
-    def adopt(self, rows: Sequence[Written]) -> None:
-        """Rows this process just committed: held by it from the start when it sends, so they
-        go into the queues without a claim; otherwise the sender's poll finds them."""
+    def adopt(self, rows: Sequence[Row]) -> None:
+        """Rows this process just committed, held by it from the start when it sends: they go
+        into the queues without a claim; otherwise the sender's poll finds them."""
         if not self.leading:
             return
         for row in rows:
-            if row.lease_owner != self.owner or row.id in self._rows or row.id in self._finished:
-                continue
-            self._hold(
-                Row(
-                    id=row.id,
-                    chat_id=row.chat_id,
-                    method=row.method,
-                    params=dict(row.params),
-                    has_file=row.has_file,
-                    refers_to_id=row.refers_to_id,
-                    withdraw_unsent=row.withdraw_unsent,
-                    purpose=row.purpose,
-                    person_id=row.person_id,
-                    record=row.record,
-                    attempts=0,
-                    not_before=0.0,
-                    created=_epoch(row.created_at),
-                )
-            )
+            if row.id not in self._rows and row.id not in self._finished:
+                self._hold(row)
         self._wake.set()
 
     @property
