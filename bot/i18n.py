@@ -1,7 +1,8 @@
-"""Gettext catalogues (Russian by default, English) compiled from ``bot/locales`` at start."""
+"""Gettext catalogues (Russian by default, English, Polish), compiled from ``bot/locales``."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,10 +23,13 @@ def compile_catalogs(path: Path = LOCALES_DIR) -> None:
             continue
         with po_path.open("rb") as po_file:
             catalog = read_po(po_file, locale=po_path.parent.parent.name)
-        tmp_path = mo_path.with_suffix(".mo.tmp")
-        with tmp_path.open("wb") as mo_file:
+        # A file of its own to write, then renamed into place: several processes starting at
+        # once (tests, replicas) may compile the same catalogue, and each rename is whole.
+        with tempfile.NamedTemporaryFile(
+            "wb", dir=mo_path.parent, prefix=f".{DOMAIN}-", suffix=".mo", delete=False
+        ) as mo_file:
             write_mo(mo_file, catalog)
-        tmp_path.replace(mo_path)
+        Path(mo_file.name).replace(mo_path)
 
 
 def create_i18n(default_locale: str = "ru") -> I18n:
