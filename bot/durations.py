@@ -8,6 +8,8 @@ from datetime import timedelta
 _PART = re.compile(r"(\d+)\s*(d|h|m|s)", re.IGNORECASE)
 _WHOLE = re.compile(r"^(?:\s*\d+\s*[dhms]\s*)+$", re.IGNORECASE)
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+# More than a timedelta holds is no duration anyone means (and would overflow, not refuse).
+_LONGEST = timedelta.max.days * 86400
 
 
 def parse_duration(text: str) -> timedelta:
@@ -17,10 +19,13 @@ def parse_duration(text: str) -> timedelta:
     """
     cleaned = text.strip().lower()
     if cleaned.isdigit():
-        return timedelta(minutes=int(cleaned))
-    if not cleaned or not _WHOLE.match(cleaned):
+        seconds = int(cleaned) * 60
+    elif cleaned and _WHOLE.match(cleaned):
+        seconds = sum(int(n) * _UNIT_SECONDS[unit.lower()] for n, unit in _PART.findall(cleaned))
+    else:
         raise ValueError(f"not a duration: {text!r}")
-    seconds = sum(int(n) * _UNIT_SECONDS[unit.lower()] for n, unit in _PART.findall(cleaned))
+    if seconds > _LONGEST:
+        raise ValueError(f"too long a duration: {text!r}")
     return timedelta(seconds=seconds)
 
 

@@ -64,7 +64,7 @@ async def test_two_replicas_lose_nothing_when_one_dies_mid_burst(
     balancer = RoundRobin([f"http://127.0.0.1:{port}" for port in ports])
     await balancer.start()
     # A meeting whose one reminder falls due a few seconds into the burst.
-    starts = (datetime.now(UTC) + timedelta(seconds=75)).replace(microsecond=0)
+    starts = (datetime.now(UTC) + timedelta(seconds=150)).replace(microsecond=0)
     offset = int((starts - datetime.now(UTC)).total_seconds()) - 12
     replicas = []
     for number, port in enumerate(ports):
