@@ -85,18 +85,18 @@ def _step(name: str, command: list[str], env: dict[str, str] | None = None) -> b
 
 
 def _pytest_suites(
-    tool: str, suites: list[tuple[str, dict[str, str]]], pytest_args: list[str]
+    tool: str, suites: list[tuple[str, dict[str, str], list[str]]], pytest_args: list[str]
 ) -> list[bool]:
     """Run the suite once per database, side by side: most of its time is spent waiting
     (reminders due in a few seconds, long polls), so two runs take little longer than one."""
     base = Path(tempfile.mkdtemp(prefix="mentordesk-tests-"))
     running = []
-    for number, (name, env) in enumerate(suites):
+    for number, (name, env, own_args) in enumerate(suites):
         _say(f"{name}: started")
         log = (base / f"suite-{number}.log").open("w+b")
         command = [
             tool, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-            f"--basetemp={base / f'tmp-{number}'}", *pytest_args,
+            f"--basetemp={base / f'tmp-{number}'}", *own_args, *pytest_args,
         ]  # fmt: skip
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
         running.append((name, process, log))
@@ -141,9 +141,12 @@ def test(pytest_args: list[str]) -> int:
     sqlite_env = {
         k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "TEST_REDIS_URL")
     }
-    suites = [("pytest on SQLite", sqlite_env)]
+    suites: list[tuple[str, dict[str, str], list[str]]] = [("pytest on SQLite", sqlite_env, [])]
     if os.environ.get("TEST_DATABASE_URL"):
-        suites.append(("pytest on PostgreSQL (+ Redis if set)", dict(os.environ)))
+        # Tests that use no database of the suite's would only repeat the SQLite run's work.
+        suites.append(
+            ("pytest on PostgreSQL (+ Redis if set)", dict(os.environ), ["-m", "not no_database"])
+        )
     results.extend(_pytest_suites(tool, suites, pytest_args))
     ok = all(results)
     _say("all checks passed" if ok else "some checks FAILED")

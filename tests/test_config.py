@@ -14,6 +14,9 @@ from bot.config import Settings
 from bot.durations import format_duration, parse_duration
 from bot.timezones import UnknownZoneError, normalize_zone, zone
 
+# Nothing here touches the suite's database: the PostgreSQL run leaves it out.
+pytestmark = pytest.mark.no_database
+
 
 def make(**values: object) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]

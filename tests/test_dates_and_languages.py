@@ -18,6 +18,9 @@ from bot.views.meetings import duration_text, local_time, time_left
 from bot.views.stats import decimal, percent
 from models import Person, Topic
 
+# Nothing here touches the suite's database: the PostgreSQL run leaves it out.
+pytestmark = pytest.mark.no_database
+
 SATURDAY = datetime(2027, 2, 27, 14, 0, tzinfo=UTC)
 MONDAY = date(2026, 12, 7)
 

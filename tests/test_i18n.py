@@ -15,6 +15,9 @@ from babel.messages.pofile import read_po
 from bot.i18n import LOCALES_DIR
 from bot.languages import LANGUAGES
 
+# Nothing here touches the suite's database: the PostgreSQL run leaves it out.
+pytestmark = pytest.mark.no_database
+
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}|%\(\w+\)[sd]")
 TAG = re.compile(r"</?[a-z]+[^<>]*>")
 TRANSLATED = ("ru", "pl")  # English is the language of the msgids

@@ -8,7 +8,12 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.sandbox.emulator.server import FakeTelegram
+
+# Nothing here touches the suite's database: the PostgreSQL run leaves it out.
+pytestmark = pytest.mark.no_database
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -27,6 +27,9 @@ import yaml
 
 from bot.config import Settings
 
+# Nothing here touches the suite's database: the PostgreSQL run leaves it out.
+pytestmark = pytest.mark.no_database
+
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"

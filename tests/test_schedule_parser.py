@@ -16,6 +16,9 @@ from bot.domain.schedule_parser import (
     parse_schedule,
 )
 
+# Nothing here touches the suite's database: the PostgreSQL run leaves it out.
+pytestmark = pytest.mark.no_database
+
 # Monday 20 February 2027, 12:00 in Moscow.
 NOW = datetime(2027, 2, 20, 9, 0, tzinfo=UTC)
 MSK = "Europe/Moscow"

@@ -16,6 +16,9 @@ from bot.views import charts
 from bot.views.charts import HEIGHT_PX, PALETTE, WIDTH_PX, ChartText, draw_weekly
 from bot.views.stats import chart_text
 
+# Nothing here touches the suite's database: the PostgreSQL run leaves it out.
+pytestmark = pytest.mark.no_database
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TEXT = ChartText(
     title="Запросы по неделям и темам",

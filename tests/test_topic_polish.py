@@ -59,6 +59,7 @@ def _rows(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(handle, delimiter="\t"))
 
 
+@pytest.mark.no_database
 def test_the_polish_sets_cover_every_topic() -> None:
     for name, least in (("requests_pl.tsv", 6), ("requests_pl_heldout.tsv", 2)):
         rows = _rows(name)
@@ -69,12 +70,14 @@ def test_the_polish_sets_cover_every_topic() -> None:
     assert len(_rows("requests_pl.tsv")) >= 40
 
 
+@pytest.mark.no_database
 def test_polish_letters_are_kept_as_letters() -> None:
     assert [t.word for t in tokens("ŹRÓDŁA finansowania: Żółć, gęś i KRS-u!")] == [
         "źródła", "finansowania", "żółć", "gęś", "i", "krs", "u"
     ]  # fmt: skip
 
 
+@pytest.mark.no_database
 @pytest.mark.parametrize("name", ["requests_pl.tsv", "requests_pl_heldout.tsv"])
 def test_polish_requests_are_placed_by_their_keywords(
     name: str, topics: list[Topic], capsys: pytest.CaptureFixture[str]
@@ -107,11 +110,13 @@ def test_polish_requests_are_placed_by_their_keywords(
     assert wrongly_placed == []
 
 
+@pytest.mark.no_database
 @pytest.mark.parametrize("word", NEUTRAL)
 def test_everyday_polish_words_name_no_topic(topics: list[Topic], word: str) -> None:
     assert keyword_topic(topics, word) is None, keyword_topic(topics, word)
 
 
+@pytest.mark.no_database
 @pytest.mark.parametrize(
     "text",
     ["Dzień dobry!", "Czy mogę przyjść z koleżanką?", "Proszę o kontakt", "???", "Dziękujemy 🙂"],
