@@ -67,9 +67,21 @@ def normalize(text: str) -> str:
     return text.lower().replace("ё", "е")
 
 
+# Stemming is most of the model's work (pure Python), and requests repeat their words: each
+# word is stemmed once per process.
+STEMS_KEPT = 65536
+
+
+@lru_cache(maxsize=STEMS_KEPT)
 def _stem(word: str) -> str:
     language = "russian" if _CYRILLIC.search(word) else "english"
     return str(_stemmer(language).stemWord(word))
+
+
+@lru_cache(maxsize=STEMS_KEPT)
+def _forms(word: str) -> frozenset[str]:
+    """The word with its Russian and English stems."""
+    return frozenset({word, _stemmer("russian").stemWord(word), _stemmer("english").stemWord(word)})
 
 
 @dataclass(frozen=True)
@@ -85,14 +97,9 @@ class _Token:
 
 def tokens(text: str) -> list[_Token]:
     """The words of the text with their Russian and English stems."""
-    russian, english = _stemmer("russian"), _stemmer("english")
-    result = []
-    for word in _WORD.findall(normalize(text)):
-        if word.isdigit():
-            continue
-        forms = frozenset({word, russian.stemWord(word), english.stemWord(word)})
-        result.append(_Token(word, forms))
-    return result
+    return [
+        _Token(word, _forms(word)) for word in _WORD.findall(normalize(text)) if not word.isdigit()
+    ]
 
 
 @dataclass(frozen=True)
