@@ -344,7 +344,7 @@ def ack_text(
     if topic is None:
         return "\n".join(
             [
-                _("Request {number} accepted.").format(number=f"<b>{number(ticket)}</b>"),
+                _accepted(ticket, topic, language),
                 _(
                     "Which topic is it about? Choose it below, and the mentors of that topic "
                     "will see your request."
@@ -352,11 +352,7 @@ def ack_text(
                 _("History: /ticket {n}").format(n=ticket.id),
             ]
         )
-    lines = [
-        _("Request {number} accepted. Topic: {topic}.").format(
-            number=f"<b>{number(ticket)}</b>", topic=topic_title(topic, language)
-        )
-    ]
+    lines = [_accepted(ticket, topic, language)]
     if mentors:
         lines.append(
             _(
@@ -377,18 +373,20 @@ def ack_text(
     return "\n".join(lines)
 
 
+def _accepted(ticket: Ticket, topic: Topic | None, language: str) -> str:
+    """The first line of the answer to a request: its number, and its topic when it has one."""
+    if topic is None:
+        return _("Request {number} accepted.").format(number=f"<b>{number(ticket)}</b>")
+    return _("Request {number} accepted. Topic: {topic}.").format(
+        number=f"<b>{number(ticket)}</b>", topic=topic_title(topic, language)
+    )
+
+
 def _triage_ack_text(
     ticket: Ticket, topic: Topic | None, language: str, *, named: bool, mentors: int
 ) -> str:
     """The answer to a request in triage: a general consultant sees it first."""
-    if topic is None:
-        lines = [_("Request {number} accepted.").format(number=f"<b>{number(ticket)}</b>")]
-    else:
-        lines = [
-            _("Request {number} accepted. Topic: {topic}.").format(
-                number=f"<b>{number(ticket)}</b>", topic=topic_title(topic, language)
-            )
-        ]
+    lines = [_accepted(ticket, topic, language)]
     if mentors:
         lines.append(
             _(
