@@ -42,7 +42,7 @@ from bot.views.tickets import (
 )
 from handlers.common import IN_GROUP, IN_PRIVATE, NotCommand, content_of, files_of
 from handlers.ticket_common import refusal
-from models import GroupChat, Ticket, TicketMessageKind, TicketStatus, Topic
+from models import GroupChat, Programme, Ticket, TicketMessageKind, TicketStatus, Topic
 
 _COMMAND_PREFIX = re.compile(r"^/\w+(@\w+)?\s*", re.UNICODE)
 
@@ -199,6 +199,11 @@ async def file_in_group(
         cleaned = tickets.clean_text(text)
     except DomainError as error:
         await outbox.reply(message, refusal(error))
+        return
+    # Held to the end of the request: the session keeps a loaded row only while something
+    # refers to it, and triage and the offer to mentors both read the programme.
+    programme = await news.session.get(Programme, group.programme_id)
+    if programme is None:
         return
     topics = await list_topics(news.session, group.programme_id)
     topic, named = await suggesters.choose(news.session, group.programme_id, topics, cleaned)

@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from sqlalchemy import Table, event, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, bindparam, event, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
 from models import OutboxMessage, OutboxStatus
@@ -119,6 +119,15 @@ def _follow(params: dict[str, Any], then: FollowUp | None, otherwise: FollowUp |
 # The table itself, not the mapped class: an ORM insert would flush the session first.
 _TABLE = cast(Table, OutboxMessage.__table__)
 _INSERT = insert(_TABLE).returning(_TABLE.c.id)
+# Every new request asks it, for each mentor it goes to.
+_BACKLOG = (
+    select(_TABLE.c.chat_id, func.count())
+    .where(
+        _TABLE.c.chat_id.in_(bindparam("chat_ids", expanding=True)),
+        _TABLE.c.status == OutboxStatus.pending,
+    )
+    .group_by(_TABLE.c.chat_id)
+)
 
 
 class Outbox:
@@ -133,6 +142,7 @@ class Outbox:
         self._sender = sender
         self._armed = False
         self._rows: list[Row] = []
+        self._connection: tuple[object, AsyncConnection] | None = None  # of which transaction
         self.callback_answers: list[CallbackAnswer] = []
         self.written = 0
 
@@ -279,14 +289,7 @@ class Outbox:
 
     async def backlog(self, chat_ids: Sequence[int]) -> dict[int, int]:
         """Messages waiting to be sent to each chat, this transaction's included."""
-        result = await self.session.execute(
-            select(OutboxMessage.chat_id, func.count())
-            .where(
-                OutboxMessage.chat_id.in_(list(chat_ids)),
-                OutboxMessage.status == OutboxStatus.pending,
-            )
-            .group_by(OutboxMessage.chat_id)
-        )
+        result = await self.session.execute(_BACKLOG, {"chat_ids": list(chat_ids)})
         return {row[0]: row[1] for row in result}
 
     # --- writing -----------------------------------------------------------------------------
@@ -332,9 +335,10 @@ class Outbox:
             "lease_owner": owner,
             "lease_until": now + LEASE if owner is not None else None,
         }
-        # A Core insert: the row is written at once (its id is needed by whatever records or
-        # refers to it) without the unit of work flushing, which costs most of a request.
-        outbox_id = (await self.session.execute(_INSERT, values)).scalar_one()
+        # A Core insert on the transaction's connection: the row is written at once (its id is
+        # needed by whatever records or refers to it), and nothing else pending is flushed for
+        # it (``Session.execute`` would autoflush), which costs most of a request.
+        outbox_id = (await (await self._connection_now()).execute(_INSERT, values)).scalar_one()
         self.written += 1
         if owner is not None:  # held by this process's sender: handed to it after the commit
             self._rows.append(
@@ -347,6 +351,13 @@ class Outbox:
             )  # fmt: skip
         self._arm()
         return MessageRef(outbox_id=outbox_id)
+
+    async def _connection_now(self) -> AsyncConnection:
+        """The current transaction's connection, asked of the session once per transaction."""
+        current = self.session.sync_session.get_transaction()
+        if self._connection is None or self._connection[0] is not current:
+            self._connection = (current, await self.session.connection())
+        return self._connection[1]
 
     @staticmethod
     def _resolve(ref: MessageRef, params: dict[str, Any], key: str) -> int | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, case, delete, exists, func, select
+from sqlalchemy import and_, bindparam, case, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 from sqlalchemy.sql import ColumnElement
@@ -46,14 +46,8 @@ async def _load_and_last_claim(
     """Each person's claimed tickets of the programme, and when they last claimed any."""
     if not person_ids:
         return {}, {}
-    in_progress = case(
-        (and_(Ticket.programme_id == programme_id, Ticket.status == TicketStatus.claimed), 1),
-        else_=0,
-    )
     result = await session.execute(
-        select(Ticket.assignee_id, func.sum(in_progress), func.max(Ticket.claimed_at))
-        .where(Ticket.assignee_id.in_(person_ids))
-        .group_by(Ticket.assignee_id)
+        _LOAD_AND_LAST_CLAIM, {"person_ids": person_ids, "programme_id": programme_id}
     )
     load: dict[int, int] = {}
     last: dict[int, datetime] = {}
@@ -90,26 +84,13 @@ async def mentors_of(
     The order is fewest open tickets first, then the longest since their last claim (never
     claimed counts as longest), so work spreads evenly across the mentors of a topic.
     """
-    query = (
-        select(Role, Person)
-        .join(Person, Person.id == Role.person_id)
-        .where(
-            Role.programme_id == programme_id,
-            Role.kind == RoleKind.mentor,
-            Role.active.is_(True),
-        )
-        .order_by(Role.id)
-        # Matching needs neither the mentors' other roles nor their topics: not loaded, and
-        # an accidental use fails loudly instead of costing a query per mentor.
-        .options(raiseload(Role.topics), raiseload(Person.roles))
-    )
     if general:
-        query = query.where(has_no_topic())
+        query, params = _GENERAL_CONSULTANTS, {"programme_id": programme_id}
     elif topic_id is not None:
-        query = query.join(role_topics, role_topics.c.role_id == Role.id).where(
-            role_topics.c.topic_id == topic_id
-        )
-    found = [(row[0], row[1]) for row in (await session.execute(query)).unique()]
+        query, params = _MENTORS_OF_TOPIC, {"programme_id": programme_id, "topic_id": topic_id}
+    else:
+        query, params = _MENTORS, {"programme_id": programme_id}
+    found = [(row[0], row[1]) for row in (await session.execute(query, params)).unique()]
     load, last = await _load_and_last_claim(
         session, [person.id for _role, person in found], programme_id
     )
@@ -125,6 +106,41 @@ async def mentors_of(
     ]
     candidates.sort(key=lambda c: (c.open_tickets, c.last_claim or _NEVER, c.role.id))
     return candidates
+
+
+# Built once, as every new request runs them.
+_IN_PROGRESS = case(
+    (
+        and_(
+            Ticket.programme_id == bindparam("programme_id"),
+            Ticket.status == TicketStatus.claimed,
+        ),
+        1,
+    ),
+    else_=0,
+)
+_LOAD_AND_LAST_CLAIM = (
+    select(Ticket.assignee_id, func.sum(_IN_PROGRESS), func.max(Ticket.claimed_at))
+    .where(Ticket.assignee_id.in_(bindparam("person_ids", expanding=True)))
+    .group_by(Ticket.assignee_id)
+)
+_MENTORS = (
+    select(Role, Person)
+    .join(Person, Person.id == Role.person_id)
+    .where(
+        Role.programme_id == bindparam("programme_id"),
+        Role.kind == RoleKind.mentor,
+        Role.active.is_(True),
+    )
+    .order_by(Role.id)
+    # Matching needs neither the mentors' other roles nor their topics: not loaded, and an
+    # accidental use fails loudly instead of costing a query per mentor.
+    .options(raiseload(Role.topics), raiseload(Person.roles))
+)
+_GENERAL_CONSULTANTS = _MENTORS.where(has_no_topic())
+_MENTORS_OF_TOPIC = _MENTORS.join(role_topics, role_topics.c.role_id == Role.id).where(
+    role_topics.c.topic_id == bindparam("topic_id")
+)
 
 
 async def candidates_for(

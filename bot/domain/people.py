@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -31,12 +31,17 @@ class Identity:
 
 async def find_person(session: AsyncSession, telegram_id: int) -> Person | None:
     """The person with their roles and the roles' topics, in one query (every update asks)."""
-    result = await session.execute(
-        select(Person)
-        .where(Person.telegram_id == telegram_id)
-        .options(joinedload(Person.roles).joinedload(Role.topics))
-    )
+    result = await session.execute(_FIND_PERSON, {"telegram_id": telegram_id})
     return result.unique().scalar_one_or_none()
+
+
+# Built once: the hottest query there is. Building a statement and its cache key each time
+# costs as much as running it.
+_FIND_PERSON = (
+    select(Person)
+    .where(Person.telegram_id == bindparam("telegram_id"))
+    .options(joinedload(Person.roles).joinedload(Role.topics))
+)
 
 
 async def upsert_person(

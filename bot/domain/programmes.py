@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import audit
@@ -16,8 +16,12 @@ MAX_TITLE = 200
 
 
 async def get_chat(session: AsyncSession, telegram_id: int) -> GroupChat | None:
-    result = await session.execute(select(GroupChat).where(GroupChat.telegram_id == telegram_id))
+    result = await session.execute(_GET_CHAT, {"telegram_id": telegram_id})
     return result.scalar_one_or_none()
+
+
+# Built once: every update from a group asks.
+_GET_CHAT = select(GroupChat).where(GroupChat.telegram_id == bindparam("telegram_id"))
 
 
 async def note_chat(

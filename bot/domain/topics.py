@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.errors import InvalidInput
@@ -74,11 +74,18 @@ async def list_topics(
     session: AsyncSession, programme_id: int, *, archived: bool = False
 ) -> list[Topic]:
     """The programme's topics in their order: the active ones, or all with ``archived``."""
-    query = select(Topic).where(Topic.programme_id == programme_id)
-    if not archived:
-        query = query.where(Topic.active.is_(True))
-    result = await session.execute(query.order_by(Topic.position, Topic.id))
+    query = _ALL_TOPICS if archived else _ACTIVE_TOPICS
+    result = await session.execute(query, {"programme_id": programme_id})
     return list(result.scalars())
+
+
+# Built once: every request reads its programme's topics.
+_ALL_TOPICS = (
+    select(Topic)
+    .where(Topic.programme_id == bindparam("programme_id"))
+    .order_by(Topic.position, Topic.id)
+)
+_ACTIVE_TOPICS = _ALL_TOPICS.where(Topic.active.is_(True))
 
 
 async def topics_by_id(

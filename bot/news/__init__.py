@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any, TypeVar, cast
 
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +18,9 @@ from bot.config import Settings
 from bot.delivery.outbox import Outbox
 from bot.domain.people import language_of
 from bot.i18n import locale
-from models import Person
+from models import Base, Person
+
+Row = TypeVar("Row", bound=Base)
 
 
 class News:
@@ -36,6 +39,7 @@ class News:
         self.i18n = i18n
         self.settings = settings
         self.now = now
+        self._held: dict[tuple[type[Any], int], Any] = {}
 
     def language(self, person: Person | None) -> str:
         return language_of(person, self.settings.default_language)
@@ -47,5 +51,18 @@ class News:
         with locale(self.i18n, language):
             yield language
 
+    async def get(self, model: type[Row], key: int | None) -> Row | None:
+        """A row by its id, read once per transaction: a card per mentor reads the same
+        author, topic and group. Held here, as the session keeps rows only while they are
+        referred to."""
+        if key is None:
+            return None
+        found = self._held.get((model, key))
+        if found is None:
+            found = await self.session.get(model, key)
+            if found is not None:
+                self._held[(model, key)] = found
+        return cast(Row | None, found)
+
     async def person(self, person_id: int | None) -> Person | None:
-        return await self.session.get(Person, person_id) if person_id is not None else None
+        return await self.get(Person, person_id)

@@ -79,11 +79,11 @@ class TicketNews(News):
     # --- helpers -------------------------------------------------------------------------------
 
     async def topic(self, ticket: Ticket) -> Topic | None:
-        return await self.session.get(Topic, ticket.topic_id) if ticket.topic_id else None
+        return await self.get(Topic, ticket.topic_id)
 
     async def place(self, ticket: Ticket) -> str:
         """Where the request was filed, as a mentor should read it (in the current language)."""
-        group = await self.session.get(GroupChat, ticket.group_id) if ticket.group_id else None
+        group = await self.get(GroupChat, ticket.group_id)
         return group.title if group is not None else _("in private")
 
     async def _bind(
@@ -93,8 +93,8 @@ class TicketNews(News):
         chat_id: int,
         sent: MessageRef,
         person_id: int | None,
-    ) -> TicketMessage:
-        return await link_message(
+    ) -> None:
+        await link_message(
             self.session, ticket, kind, chat_id, self.now,
             message_id=sent.message_id, outbox_id=sent.outbox_id, person_id=person_id,
         )  # fmt: skip
@@ -112,12 +112,13 @@ class TicketNews(News):
         reply_to: int | MessageRef | None = None,
         then: FollowUp | None = None,
         otherwise: FollowUp | None = None,
-    ) -> TicketMessage:
+    ) -> MessageRef:
         sent = await self.outbox.send(
             chat_id, text, markup=markup, reply_to=reply_to, purpose=purpose,
             person_id=person_id, record="ticket_message", then=then, otherwise=otherwise,
         )  # fmt: skip
-        return await self._bind(ticket, kind, chat_id, sent, person_id)
+        await self._bind(ticket, kind, chat_id, sent, person_id)
+        return sent
 
     async def send_files(
         self,
@@ -223,7 +224,7 @@ class TicketNews(News):
         consultant sends requests straight to specialists, and its coordinators hear why (once,
         when that begins)."""
         if not ticket.triage:
-            programme = await self.session.get(Programme, ticket.programme_id)
+            programme = await self.get(Programme, ticket.programme_id)
             if (
                 programme is not None
                 and programme.triage
@@ -406,11 +407,10 @@ class TicketNews(News):
             target = ref(card)
             await self.outbox.edit(card.chat_telegram_id, target, text, markup=markup)
         else:
-            link = await self._send_bound(
+            target = await self._send_bound(
                 ticket, TicketMessageKind.card, mentor.telegram_id, text, purpose="ticket_card",
                 person_id=mentor.id, markup=markup,
             )  # fmt: skip
-            target = ref(link)
         if ticket.attachments:
             await self.send_files(
                 ticket, ticket.attachments, mentor.telegram_id, caption=number(ticket),

@@ -259,9 +259,11 @@ def withdrawn_card_text(ticket: Ticket, topic: Topic | None, language: str) -> s
 
 
 def claim_keyboard(ticket: Ticket) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(text=_("Claim"), callback_data=ClaimButton(ticket=ticket.id))
-    return builder.as_markup()
+    # Built directly, not with a builder (which copies it twice): every card carries one.
+    button = InlineKeyboardButton(
+        text=_("Claim"), callback_data=ClaimButton(ticket=ticket.id).pack()
+    )
+    return InlineKeyboardMarkup(inline_keyboard=[[button]])
 
 
 def resolve_keyboard(ticket: Ticket, *, escalate: bool = False) -> InlineKeyboardMarkup:
