@@ -30,7 +30,7 @@ _NEVER = datetime.min.replace(tzinfo=UTC)
 @dataclass(frozen=True)
 class Candidate:
     person: Person
-    role: Role
+    role_id: int
     open_tickets: int
     capacity: int
     last_claim: datetime | None
@@ -90,21 +90,21 @@ async def mentors_of(
         query, params = _MENTORS_OF_TOPIC, {"programme_id": programme_id, "topic_id": topic_id}
     else:
         query, params = _MENTORS, {"programme_id": programme_id}
-    found = [(row[0], row[1]) for row in (await session.execute(query, params)).unique()]
+    found = (await session.execute(query, params)).all()
     load, last = await _load_and_last_claim(
-        session, [person.id for _role, person in found], programme_id
+        session, [person.id for person, _role, _capacity in found], programme_id
     )
     candidates = [
         Candidate(
             person=person,
-            role=role,
+            role_id=role_id,
             open_tickets=load.get(person.id, 0),
-            capacity=role.capacity or capacity,
+            capacity=role_capacity or capacity,
             last_claim=last.get(person.id),
         )
-        for role, person in found
+        for person, role_id, role_capacity in found
     ]
-    candidates.sort(key=lambda c: (c.open_tickets, c.last_claim or _NEVER, c.role.id))
+    candidates.sort(key=lambda c: (c.open_tickets, c.last_claim or _NEVER, c.role_id))
     return candidates
 
 
@@ -124,18 +124,19 @@ _LOAD_AND_LAST_CLAIM = (
     .where(Ticket.assignee_id.in_(bindparam("person_ids", expanding=True)))
     .group_by(Ticket.assignee_id)
 )
+# The person, with only what matching needs of the role: its id and capacity.
 _MENTORS = (
-    select(Role, Person)
-    .join(Person, Person.id == Role.person_id)
+    select(Person, Role.id, Role.capacity)
+    .join(Role, Role.person_id == Person.id)
     .where(
         Role.programme_id == bindparam("programme_id"),
         Role.kind == RoleKind.mentor,
         Role.active.is_(True),
     )
     .order_by(Role.id)
-    # Matching needs neither the mentors' other roles nor their topics: not loaded, and an
-    # accidental use fails loudly instead of costing a query per mentor.
-    .options(raiseload(Role.topics), raiseload(Person.roles))
+    # Matching does not need the mentors' other roles: not loaded, and an accidental use
+    # fails loudly instead of costing a query per mentor.
+    .options(raiseload(Person.roles))
 )
 _GENERAL_CONSULTANTS = _MENTORS.where(has_no_topic())
 _MENTORS_OF_TOPIC = _MENTORS.join(role_topics, role_topics.c.role_id == Role.id).where(
