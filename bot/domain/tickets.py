@@ -346,34 +346,52 @@ def record(
     text: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> TicketEvent:
-    event = TicketEvent(
-        ticket_id=ticket.id,
-        kind=kind,
-        actor_id=actor.id if actor is not None else None,
-        created_at=now,
-        text=text,
-        details=details or {},
-    )
+    event = TicketEvent(**_event_row(ticket, kind, now, actor, text=text, details=details))
     session.add(event)
     return event
+
+
+def _event_row(
+    ticket: Ticket,
+    kind: TicketEventKind,
+    now: datetime,
+    actor: Person | None = None,
+    *,
+    text: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket.id,
+        "kind": kind,
+        "actor_id": actor.id if actor is not None else None,
+        "created_at": now,
+        "text": text,
+        "details": details or {},
+    }
+
+
+_EVENT = insert(cast(Table, TicketEvent.__table__))
+_EVENT_WITH_ID = _EVENT.returning(cast(Table, TicketEvent.__table__).c.id)
 
 
 async def attach(
     session: AsyncSession,
     ticket: Ticket,
     files: Sequence[FileRef],
-    event: TicketEvent | None,
+    event: TicketEvent | int | None,
     now: datetime,
 ) -> None:
+    """The files of a message, bound to the event it made (given as the event or its id)."""
     if not files:
         return
-    if event is not None:
-        await session.flush()
+    if isinstance(event, TicketEvent):
+        await session.flush()  # for its id
+        event = event.id
     for file in files:
         ticket.attachments.append(
             TicketAttachment(
                 ticket_id=ticket.id,
-                event_id=event.id if event is not None else None,
+                event_id=event,
                 kind=file.kind,
                 file_id=file.file_id,
                 file_name=file.file_name,
@@ -456,18 +474,17 @@ async def open_ticket(
     )
     session.add(ticket)
     await session.flush()
-    created = record(session, ticket, TicketEventKind.created, now, actor=author, text=ticket.text)
+    # Its first events in one Core statement, with no unit of work: every request has them.
+    events = [_event_row(ticket, TicketEventKind.created, now, actor=author, text=ticket.text)]
     if topic is not None:
-        record(
-            session,
-            ticket,
-            TicketEventKind.topic_set,
-            now,
-            actor=author if topic_confirmed else None,
-            details={"topic": topic.code, "confirmed": topic_confirmed},
-        )
-    # The events are written with the next flush (at the latest, the commit's).
-    await attach(session, ticket, files, created, now)
+        details = {"topic": topic.code, "confirmed": topic_confirmed}
+        actor = author if topic_confirmed else None
+        events.append(_event_row(ticket, TicketEventKind.topic_set, now, actor, details=details))
+    if files:  # the files belong to the first: its id is needed
+        created = (await session.execute(_EVENT_WITH_ID, events.pop(0))).scalar_one()
+        await attach(session, ticket, files, created, now)
+    if events:
+        await session.execute(_EVENT, events)
     return ticket, True
 
 
