@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
+from bot.filters import commands_only
 from handlers import (
     audit,
     booking,
@@ -28,7 +29,7 @@ from handlers import (
 
 def build_routers() -> list[Router]:
     # Groups first: it turns away unregistered groups before any feature sees their messages.
-    return [
+    routers = [
         groups.router(),
         start.router(),
         invitations.router(),
@@ -53,3 +54,6 @@ def build_routers() -> list[Router]:
         mentors.router(),
         coordination.router(),
     ]
+    for router in routers:
+        commands_only(router)  # an update skips the routers of commands it is not
+    return routers
