@@ -206,6 +206,7 @@ async def file_in_group(
     if programme is None:
         return
     topics = await list_topics(news.session, group.programme_id)
+    news.hold(programme, group, actor.person, *topics)
     topic, named = await suggesters.choose(news.session, group.programme_id, topics, cleaned)
     ticket, created = await tickets.open_ticket(
         news.session,
