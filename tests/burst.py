@@ -290,6 +290,13 @@ class BotProcess:
             self.kill()
             return await self.process.wait()
 
+    def cpu_seconds(self) -> float:
+        """CPU time the bot process has used, user and system, from /proc (Linux)."""
+        assert self.process is not None
+        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_kib(self) -> int:
         """Resident memory of the bot process, from /proc (Linux)."""
         assert self.process is not None
