@@ -2,7 +2,8 @@
 
 Tests run on an SQLite file by default. With ``TEST_DATABASE_URL`` (a PostgreSQL URL) each
 test gets a database of its own created from it, and with ``TEST_REDIS_URL`` the bot keeps
-its dialogues in Redis; CI runs the suite both ways.
+its dialogues in Redis; CI runs the suite both ways. Either way a test's database starts as a
+copy of one migrated once per run (the migrations' own tests start from an empty one).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.app import App, build_app, run_polling
 from bot.clock import utc_now
 from bot.config import Settings
+from bot.db import create_engine, upgrade
 from bot.sandbox.emulator.client import TelegramClient
 from bot.sandbox.emulator.models import FakeChat, FakeUser
 from bot.sandbox.emulator.server import FakeTelegram, Limits
@@ -33,19 +36,31 @@ PROGRAMME = "Школа социального предпринимательс�
 TOKEN_IN_LINK = re.compile(r"\?start=([A-Za-z0-9_-]+)")
 
 
-@pytest.fixture
-async def database_url(tmp_path: Path) -> AsyncIterator[str]:
-    base = os.environ.get("TEST_DATABASE_URL")
-    if not base:
-        yield f"sqlite+aiosqlite:///{tmp_path / 'mentordesk.sqlite3'}"
-        return
-    url = make_url(base)
+# The schema every test starts from is migrated once per run, then copied: on PostgreSQL a
+# migration from nothing takes most of a second, which hundreds of tests would each pay.
+_templates: dict[str, str] = {}
+
+
+async def _migrate(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _postgres(template: str | None) -> AsyncIterator[str]:
+    """A database of its own on ``TEST_DATABASE_URL``'s server, dropped after the test: a copy
+    of the migrated template, or empty (``template=None``)."""
+    url = make_url(os.environ["TEST_DATABASE_URL"])
     name = f"mentordesk_{uuid.uuid4().hex[:12]}"
     dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
     # Fails loudly (not skips) when PostgreSQL is asked for and cannot be reached.
     admin = await asyncpg.connect(dsn)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.execute(
+            f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
+        )
     finally:
         await admin.close()
     yield url.set(database=name).render_as_string(hide_password=False)
@@ -54,6 +69,70 @@ async def database_url(tmp_path: Path) -> AsyncIterator[str]:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+async def _postgres_template() -> str:
+    if "postgresql" not in _templates:
+        name = f"mentordesk_template_{uuid.uuid4().hex[:12]}"
+        url = make_url(os.environ["TEST_DATABASE_URL"])
+        admin = await asyncpg.connect(
+            url.set(drivername="postgresql").render_as_string(hide_password=False)
+        )
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        await _migrate(url.set(database=name).render_as_string(hide_password=False))
+        _templates["postgresql"] = name
+    return _templates["postgresql"]
+
+
+async def _sqlite_template(directory: Path) -> Path:
+    if "sqlite" not in _templates:
+        path = directory / "template.sqlite3"
+        await _migrate(f"sqlite+aiosqlite:///{path}")
+        _templates["sqlite"] = str(path)
+    return Path(_templates["sqlite"])
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    name = _templates.get("postgresql")
+    if name is None:
+        return
+    url = make_url(os.environ["TEST_DATABASE_URL"]).set(drivername="postgresql")
+
+    async def drop() -> None:
+        admin = await asyncpg.connect(url.render_as_string(hide_password=False))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    asyncio.run(drop())
+
+
+@pytest.fixture
+async def database_url(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """A database of the test's own with the schema at the newest migration."""
+    if not os.environ.get("TEST_DATABASE_URL"):
+        path = tmp_path / "mentordesk.sqlite3"
+        shutil.copyfile(await _sqlite_template(tmp_path_factory.getbasetemp()), path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    async for url in _postgres(await _postgres_template()):
+        yield url
+
+
+@pytest.fixture
+async def empty_database_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A database of the test's own with nothing in it: for the migrations' own tests."""
+    if not os.environ.get("TEST_DATABASE_URL"):
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    async for url in _postgres(None):
+        yield url
 
 
 @pytest.fixture

@@ -19,6 +19,12 @@ from models import Base
 from models.default_topics import DEFAULT_TOPICS
 
 
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """These tests run the migrations themselves: from an empty database, not a migrated copy."""
+    return empty_database_url
+
+
 async def _tables(connection: AsyncConnection) -> set[str]:
     return set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
 
