@@ -81,7 +81,8 @@ def test_only_routers_of_commands_get_the_quick_test() -> None:
 
 # The texts people send: commands of the bot's (in any case, addressed to it or to another
 # bot, with arguments), other commands, and plain text.
-NAMES = sorted({name for _router, test in _quick_tests() for name in test.names} | {"ask", "x"})
+QUICK_TESTS = _quick_tests()
+NAMES = sorted({name for _router, test in QUICK_TESTS for name in test.names} | {"ask", "x"})
 command_texts = st.builds(
     lambda prefix, name, upper, mention, args: (
         prefix + (name.upper() if upper else name) + mention + args
@@ -101,7 +102,7 @@ async def test_the_quick_test_passes_whatever_a_handler_would_take(
     text: str, caption: bool
 ) -> None:
     message = _message(text, caption=caption)
-    for router, quick in _quick_tests():
+    for router, quick in QUICK_TESTS:
         taken = [bool(await command(message, _Bot())) for command in _commands(router)]  # type: ignore[arg-type]
         if any(taken):
             assert await quick(message), (router.name, text)
