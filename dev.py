@@ -22,6 +22,7 @@ import sys
 import tempfile
 import venv
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -84,13 +85,17 @@ def _step(name: str, command: list[str], env: dict[str, str] | None = None) -> b
     return code == 0
 
 
-def _pytest_suites(
+Running = list[tuple[str, subprocess.Popen[bytes], IO[bytes]]]
+
+
+def _start_suites(
     tool: str, suites: list[tuple[str, dict[str, str], list[str]]], pytest_args: list[str]
-) -> list[bool]:
-    """Run the suite once per database, side by side: most of its time is spent waiting
-    (reminders due in a few seconds, long polls), so two runs take little longer than one."""
+) -> Running:
+    """Start the suite once per database, side by side: most of its time is spent waiting
+    (reminders due in a few seconds, long polls), so two runs take little longer than one,
+    and the static checks run meanwhile."""
     base = Path(tempfile.mkdtemp(prefix="mentordesk-tests-"))
-    running = []
+    running: Running = []
     for number, (name, env, own_args) in enumerate(suites):
         _say(f"{name}: started")
         log = (base / f"suite-{number}.log").open("w+b")
@@ -100,6 +105,11 @@ def _pytest_suites(
         ]  # fmt: skip
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
         running.append((name, process, log))
+    return running
+
+
+def _finish_suites(running: Running) -> list[bool]:
+    """Wait for each suite, then show its output whole."""
     results = []
     for name, process, log in running:
         code = process.wait()
@@ -117,6 +127,16 @@ def _pytest_suites(
 def test(pytest_args: list[str]) -> int:
     ensure_env("dev")
     tool = str(PYTHON)
+    sqlite_env = {
+        k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "TEST_REDIS_URL")
+    }
+    suites: list[tuple[str, dict[str, str], list[str]]] = [("pytest on SQLite", sqlite_env, [])]
+    if os.environ.get("TEST_DATABASE_URL"):
+        # Tests that use no database of the suite's would only repeat the SQLite run's work.
+        suites.append(
+            ("pytest on PostgreSQL (+ Redis if set)", dict(os.environ), ["-m", "not no_database"])
+        )
+    running = _start_suites(tool, suites, pytest_args)
     results = [
         _step("ruff check", [tool, "-m", "ruff", "check", "."]),
         _step("ruff format --check", [tool, "-m", "ruff", "format", "--check", "."]),
@@ -138,16 +158,7 @@ def test(pytest_args: list[str]) -> int:
         ),
         _step("catalogue completeness", [tool, "scripts/i18n.py", "check"]),
     ]
-    sqlite_env = {
-        k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "TEST_REDIS_URL")
-    }
-    suites: list[tuple[str, dict[str, str], list[str]]] = [("pytest on SQLite", sqlite_env, [])]
-    if os.environ.get("TEST_DATABASE_URL"):
-        # Tests that use no database of the suite's would only repeat the SQLite run's work.
-        suites.append(
-            ("pytest on PostgreSQL (+ Redis if set)", dict(os.environ), ["-m", "not no_database"])
-        )
-    results.extend(_pytest_suites(tool, suites, pytest_args))
+    results.extend(_finish_suites(running))
     ok = all(results)
     _say("all checks passed" if ok else "some checks FAILED")
     return 0 if ok else 1
