@@ -39,8 +39,8 @@ async def _serve(settings: Settings) -> None:
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's event loop where it is installed: the same asyncio, at less CPU per message
-    (a burst of requests costs about a tenth less). Else asyncio's own."""
+    """uvloop's event loop where it is installed (not on Windows): the same asyncio, at less
+    CPU per message. Else asyncio's own."""
     try:
         import uvloop  # noqa: PLC0415
     except ImportError:

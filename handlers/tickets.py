@@ -200,12 +200,10 @@ async def file_in_group(
     except DomainError as error:
         await outbox.reply(message, refusal(error))
         return
-    # Held to the end of the request: the session keeps a loaded row only while something
-    # refers to it, and triage and the offer to mentors both read the programme.
-    programme = await news.session.get(Programme, group.programme_id)
-    if programme is None:
-        return
     topics = await list_topics(news.session, group.programme_id)
+    # What triage and each mentor's card read again: held to the end of the request, as the
+    # session keeps a loaded row only while something refers to it.
+    programme = await news.session.get(Programme, group.programme_id)
     news.hold(programme, group, actor.person, *topics)
     topic, named = await suggesters.choose(news.session, group.programme_id, topics, cleaned)
     ticket, created = await tickets.open_ticket(

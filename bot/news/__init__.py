@@ -69,10 +69,11 @@ class News:
                 self._held[(model, key)] = found
         return cast(Row | None, found)
 
-    def hold(self, *rows: _WithId) -> None:
+    def hold(self, *rows: _WithId | None) -> None:
         """Rows the caller has already loaded, so ``get`` need not ask the session again."""
         for row in rows:
-            self._held[(type(row), row.id)] = row
+            if row is not None:
+                self._held[(type(row), row.id)] = row
 
     async def person(self, person_id: int | None) -> Person | None:
         return await self.get(Person, person_id)
