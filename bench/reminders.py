@@ -41,10 +41,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import create_delivery  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.db import create_engine, create_session_factory, downgrade, upgrade  # noqa: E402
-from bot.delivery.scheduler import Scheduler  # noqa: E402
+from bot.delivery.scheduler import Scheduler, create_delivery  # noqa: E402
 from bot.delivery.telegram import create_bot  # noqa: E402
 from bot.i18n import create_i18n  # noqa: E402
 from bot.jobs.reminders import HORIZON, ReminderRunner  # noqa: E402

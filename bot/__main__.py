@@ -15,9 +15,9 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from bot.app import build_app, run_polling, run_webhook
 from bot.config import Settings
 from bot.delivery.poller_lock import AnotherPoller
+from bot.delivery.sender_process import SenderProcess
 
 NO_TOKEN = (
     "BOT_TOKEN is not set. Create a bot with @BotFather in Telegram (/newbot), copy the token "
@@ -26,7 +26,15 @@ NO_TOKEN = (
 
 
 async def _serve(settings: Settings) -> None:
+    sender: SenderProcess | None = None
+    if settings.separate_sender:
+        # Started first: it loads its modules while this process loads the bot's.
+        sender = SenderProcess(settings)
+        await sender.launch()
+    from bot.app import build_app, run_polling, run_webhook  # noqa: PLC0415
+
     app = build_app(settings)
+    app.sender_process = sender
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         # Stop taking updates, finish the ones being handled and the sends on their way; what
@@ -56,6 +64,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         help="run against the built-in Bot API emulator, with a web page on 127.0.0.1 "
         "(SANDBOX_PORT, 8088 by default); no token needed",
     )
+    # The bot's own sender process (``bot.delivery.sender_process``), started by the bot.
+    parser.add_argument("--sender-process", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--empty",
         action="store_true",
@@ -83,6 +93,12 @@ def _sandbox(settings: Settings, *, empty: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = _arguments(argv)
+    if arguments.sender_process:
+        from bot.delivery.sender_process import serve  # noqa: PLC0415
+
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(serve())
+        return 0
     try:
         settings = Settings()
     except ValidationError as error:

@@ -24,12 +24,12 @@ from bot.clock import Clock, utc_now
 from bot.commands import publish_commands
 from bot.config import Settings
 from bot.db import create_engine, create_session_factory, upgrade
-from bot.delivery.budget import Budget, RateLimits
 from bot.delivery.inbox import Inbox, UpdateRunner
 from bot.delivery.intake import poll, renew_leases, webhook_handler
 from bot.delivery.leadership import this_host
 from bot.delivery.poller_lock import PollerLock
-from bot.delivery.scheduler import Scheduler
+from bot.delivery.scheduler import Scheduler, create_delivery
+from bot.delivery.sender_process import SenderProcess
 from bot.delivery.telegram import create_bot
 from bot.domain.topic_learning import Suggesters
 from bot.i18n import create_i18n
@@ -63,6 +63,7 @@ class App:
     scheduler: AsyncIOScheduler
     metrics: Metrics
     clock: Clock = utc_now
+    sender_process: SenderProcess | None = None  # when it sends from a process of its own
     _stop: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
     _closed: bool = field(default=False, repr=False)
@@ -104,6 +105,8 @@ class App:
                 await task
         await self.runner.stop()
         await self.delivery.stop()
+        if self.sender_process is not None:
+            await self.sender_process.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.dispatcher.storage.close()
@@ -129,31 +132,6 @@ def create_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]
         # (a handler's transaction holds database work only and takes far less).
         return storage, storage.create_isolation(lock_kwargs={"timeout": 20})
     return MemoryStorage(), SimpleEventIsolation()
-
-
-def create_delivery(
-    settings: Settings,
-    bot: Bot,
-    session_factory: async_sessionmaker[AsyncSession],
-    owner: str,
-    metrics: Metrics | None = None,
-) -> Scheduler:
-    """The delivery scheduler, with Telegram's limits as the settings give them."""
-    budget = Budget(
-        RateLimits(
-            global_per_second=settings.rate_global_per_second,
-            private_per_second=settings.rate_private_per_second,
-            group_per_minute=settings.rate_group_per_minute,
-        )
-    )
-    return Scheduler(
-        bot,
-        session_factory,
-        budget,
-        owner=owner,
-        max_in_flight=settings.send_concurrency,
-        metrics=metrics,
-    )
 
 
 def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
@@ -215,7 +193,13 @@ async def start(app: App) -> None:
     await upgrade(app.engine)
     await publish_commands(app.bot, app.i18n)
     await app.bot.me()
-    app._tasks.append(asyncio.create_task(app.delivery.run(), name="delivery"))
+    if app.settings.separate_sender:
+        if app.sender_process is None:
+            app.sender_process = SenderProcess(app.settings)
+        await app.sender_process.start(app.delivery.owner, app.metrics)
+        app.delivery.send_elsewhere(app.sender_process)
+    else:
+        app._tasks.append(asyncio.create_task(app.delivery.run(), name="delivery"))
     app._tasks.append(
         asyncio.create_task(renew_leases(app.inbox, app.runner, every=5), name="inbox-leases")
     )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -14,6 +15,13 @@ from bot.languages import LANGUAGES
 from bot.timezones import UnknownZoneError, normalize_zone
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/mentordesk.sqlite3"
+
+
+def _cores() -> int:
+    """The CPU cores this process may run on (its affinity, where the system tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _split(value: object) -> list[str]:
@@ -64,10 +72,32 @@ class Settings(BaseSettings):
     # budget's time on a busy 2-core machine (bench/pipeline.py, limits), where one fell behind.
     # The sender never keeps more on their way than the 30/s budget needs.
     send_concurrency: int = Field(default=2, ge=1, le=64)
+    # The outbox's sender in a process of its own (``bot.delivery.sender_process``), so taking
+    # updates and sending keep a CPU core each: "auto" does so where the machine has more than
+    # one core, "on" always, "off" never (everything in one process).
+    sender_process: Literal["auto", "on", "off"] = "auto"
 
     log_level: str = "INFO"
     # The page of `python -m bot --sandbox` (`python3 dev.py demo`), on 127.0.0.1 only.
     sandbox_port: int = Field(default=8088, ge=1, le=65535)
+
+    @field_validator("sender_process", mode="before")
+    @classmethod
+    def _parse_sender_process(cls, value: object) -> object:
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        if isinstance(value, str):
+            word = value.strip().lower()
+            return {"true": "on", "1": "on", "yes": "on", "false": "off", "0": "off",
+                    "no": "off"}.get(word, word)  # fmt: skip
+        return value
+
+    @property
+    def separate_sender(self) -> bool:
+        """Whether ``python -m bot`` sends from a process of its own (``SENDER_PROCESS``)."""
+        if self.sender_process == "auto":
+            return _cores() > 1
+        return self.sender_process == "on"
 
     @field_validator("metrics_port", mode="before")
     @classmethod

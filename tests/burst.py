@@ -290,19 +290,34 @@ class BotProcess:
             self.kill()
             return await self.process.wait()
 
-    def cpu_seconds(self) -> float:
-        """CPU time the bot process has used, user and system, from /proc (Linux)."""
+    def pids(self) -> list[int]:
+        """The bot process and its own processes (its sender), from /proc (Linux)."""
         assert self.process is not None
-        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
-        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        return (
+            [pid, *(int(c) for c in children.read_text().split())] if children.exists() else [pid]
+        )
+
+    def cpu_seconds(self) -> float:
+        """CPU time the bot's processes have used, user and system, from /proc (Linux)."""
+        total = 0.0
+        for pid in self.pids():
+            with contextlib.suppress(FileNotFoundError):
+                stat = Path(f"/proc/{pid}/stat").read_text()
+                fields = stat.rsplit(")", 1)[1].split()  # after the name, which may hold spaces
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
 
     def rss_kib(self) -> int:
-        """Resident memory of the bot process, from /proc (Linux)."""
-        assert self.process is not None
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
-        return int(line.split()[1])
+        """Resident memory of the bot's processes together, from /proc (Linux)."""
+        total = 0
+        for pid in self.pids():
+            with contextlib.suppress(FileNotFoundError):
+                status = Path(f"/proc/{pid}/status").read_text()
+                line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
+                total += int(line.split()[1])
+        return total
 
 
 async def eventually(check: Any, timeout: float, what: str) -> None:

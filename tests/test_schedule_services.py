@@ -455,8 +455,8 @@ def _runner(factory: async_sessionmaker[AsyncSession]) -> tuple[ReminderRunner, 
 class _NoSender:
     """Takes the rows a job writes and sends nothing (as a process that is not the sender)."""
 
-    owner = "tests"
-    leading = False
+    def holder(self) -> str | None:
+        return None
 
     def wake(self) -> None:
         return None

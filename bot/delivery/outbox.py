@@ -32,8 +32,7 @@ LEASE = timedelta(seconds=30)
 class Sender(Protocol):
     """The scheduler, as the outbox sees it: given the rows it holds once they are committed."""
 
-    owner: str
-    leading: bool
+    def holder(self) -> str | None: ...
 
     def wake(self) -> None: ...
 
@@ -316,9 +315,7 @@ class Outbox:
         if target is not None:
             refers_to = self._resolve(target, params, "message_id")
         now = datetime.now(UTC)
-        owner = None
-        if self._sender is not None and self._sender.leading:
-            owner = self._sender.owner
+        owner = self._sender.holder() if self._sender is not None else None
         values: dict[str, Any] = {
             "chat_id": chat_id,
             "method": method,
@@ -340,7 +337,7 @@ class Outbox:
         # it (``Session.execute`` would autoflush), which costs most of a request.
         outbox_id = (await (await self._connection_now()).execute(_INSERT, values)).scalar_one()
         self.written += 1
-        if owner is not None:  # held by this process's sender: handed to it after the commit
+        if owner is not None:  # held by the sender from the start: handed to it after the commit
             self._rows.append(
                 Row(
                     id=outbox_id, chat_id=chat_id, method=method, params=dict(params),

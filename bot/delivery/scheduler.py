@@ -37,7 +37,7 @@ from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -55,8 +55,9 @@ from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message, Repl
 from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import Settings
 from bot.db import dialect_of, transaction
-from bot.delivery.budget import Budget
+from bot.delivery.budget import Budget, RateLimits
 from bot.delivery.leadership import Leadership
 from bot.delivery.outbox import Outbox, Row
 from bot.ops.metrics import Metrics, failure_reason
@@ -141,6 +142,20 @@ class Line:
     ready_at: float | None = None  # when it is in the heap
 
 
+class Elsewhere(Protocol):
+    """The sender process of this bot's own (``bot.delivery.sender_process``), as seen from
+    the bot's process, which then sends nothing itself."""
+
+    owner: str
+    leading: bool
+    running: bool
+    beat: float
+
+    def adopt(self, rows: Sequence[Row]) -> None: ...
+
+    def wake(self) -> None: ...
+
+
 class Scheduler:
     """Sends what the outbox holds; see the module's description."""
 
@@ -189,16 +204,46 @@ class Scheduler:
         self.leading = False
         self.beat = time.monotonic()  # the last turn of its loop: it is alive, not stuck
         self._writer = _Writer(self)
+        self._elsewhere: Elsewhere | None = None
 
     # --- the outside ---------------------------------------------------------------------------
 
     def wake(self) -> None:
         """Something changed (a send finished, a pause ended): look again now."""
+        if self._elsewhere is not None:
+            self._elsewhere.wake()
         self._wake.set()
 
+    def claim_soon(self) -> None:
+        """Rows nobody holds were committed: claim them now, not at the next poll."""
+        self._claim_wanted = True
+        self._wake.set()
+
+    def send_elsewhere(self, process: Elsewhere) -> None:
+        """This process sends nothing: ``process``, a sender process of its own, does."""
+        self._elsewhere = process
+
+    def holder(self) -> str | None:
+        """Who holds the rows this process writes from the moment they are written: the
+        sending process, when it is this one or its own sender process; else nobody yet."""
+        if self._elsewhere is not None:
+            return self._elsewhere.owner if self._elsewhere.leading else None
+        return self.owner if self.leading else None
+
+    def liveness(self) -> tuple[bool, float, bool]:
+        """Whether the loop runs, when it last turned (monotonic), and whether it sends: this
+        process's own, or its sender process's as that one reports it."""
+        if self._elsewhere is not None:
+            return self._elsewhere.running, self._elsewhere.beat, self._elsewhere.leading
+        return self._running, self.beat, self.leading
+
     def adopt(self, rows: Sequence[Row]) -> None:
-        """Rows this process just committed, held by it from the start when it sends: they go
-        into the queues without a claim; otherwise the sender's poll finds them."""
+        """Rows this process just committed, held by its sender from the start: they go into
+        the queues without a claim (through a pipe, to a sender process of its own); rows no
+        one held from the start are found by the sender's poll."""
+        if self._elsewhere is not None:
+            self._elsewhere.adopt(rows)
+            return
         if not self.leading:
             return
         for row in rows:
@@ -236,13 +281,13 @@ class Scheduler:
                 log.info("this process sends the outbox (%s)", self.owner)
                 self.leading = True
                 if self.metrics is not None:
-                    self.metrics.sender.set(1)
+                    self.metrics.sending(True)
                 try:
                     await self._lead(leadership)
                 finally:
                     self.leading = False
                     if self.metrics is not None:
-                        self.metrics.sender.set(0)
+                        self.metrics.sending(False)
         finally:
             self._running = False
             with contextlib.suppress(Exception):
@@ -537,10 +582,10 @@ class Scheduler:
         if self.metrics is None:
             return
         if outcome.status == OutboxStatus.sent and outcome.row.created:
-            self.metrics.delivery_seconds.observe(max(0.0, time.time() - outcome.row.created))
+            self.metrics.delivered(max(0.0, time.time() - outcome.row.created))
         elif outcome.status == OutboxStatus.failed:
             reason = failure_reason(outcome.error, forbidden=outcome.forbidden)
-            self.metrics.failures.labels(reason=reason).inc()
+            self.metrics.refused(reason)
 
     def _settle(self, line: Line, outcome: Outcome) -> None:
         """Apply the outcome to the queues and let waiting chats go on."""
@@ -654,7 +699,7 @@ class Scheduler:
     async def _flood(self, row: Row, error: TelegramRetryAfter, counted: bool) -> Outcome:
         await self._answered(row, counted)
         if self.metrics is not None:
-            self.metrics.flood.inc()
+            self.metrics.flooded()
         now = time.time()
         until = now + error.retry_after + 0.05
         # Telegram does not say whose limit it was. One chat refused: that chat waits. Two
@@ -784,6 +829,31 @@ class Scheduler:
                 select(OutboxMessage.file).where(OutboxMessage.id == outbox_id)
             )
         return content or b""
+
+
+def create_delivery(
+    settings: Settings,
+    bot: Bot,
+    session_factory: async_sessionmaker[AsyncSession],
+    owner: str,
+    metrics: Metrics | None = None,
+) -> Scheduler:
+    """The delivery scheduler, with Telegram's limits as the settings give them."""
+    budget = Budget(
+        RateLimits(
+            global_per_second=settings.rate_global_per_second,
+            private_per_second=settings.rate_private_per_second,
+            group_per_minute=settings.rate_group_per_minute,
+        )
+    )
+    return Scheduler(
+        bot,
+        session_factory,
+        budget,
+        owner=owner,
+        max_in_flight=settings.send_concurrency,
+        metrics=metrics,
+    )
 
 
 class _Writer:

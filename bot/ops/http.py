@@ -55,8 +55,8 @@ async def check(app: App) -> Health:
             outbox = await app.delivery.waiting()
     except Exception as error:  # noqa: BLE001 - an unreachable database is the answer
         log.warning("health: the database does not answer (%s: %s)", type(error).__name__, error)
-    delivery = app.delivery
-    scheduler = delivery.running and time.monotonic() - delivery.beat < STALE_SECONDS
+    running, beat, sending = app.delivery.liveness()
+    scheduler = running and time.monotonic() - beat < STALE_SECONDS
     if inbox is not None:
         app.metrics.inbox_backlog.set(inbox)
     if outbox is not None:
@@ -65,7 +65,7 @@ async def check(app: App) -> Health:
         database=inbox is not None,
         scheduler=scheduler,
         jobs=app.scheduler.running,
-        sender=delivery.leading,
+        sender=sending,
         inbox_backlog=inbox,
         outbox_backlog=outbox,
     )

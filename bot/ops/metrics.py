@@ -51,6 +51,20 @@ class Metrics:
             registry=self.registry,
         )
 
+    # What the outbox's sender counts: in the bot's own process, or in a sender process of
+    # its own, which reports each of these to the bot's process (``bot.delivery.sender_process``).
+    def delivered(self, seconds: float) -> None:
+        self.delivery_seconds.observe(seconds)
+
+    def refused(self, reason: str) -> None:
+        self.failures.labels(reason=reason).inc()
+
+    def flooded(self) -> None:
+        self.flood.inc()
+
+    def sending(self, leading: bool) -> None:
+        self.sender.set(1 if leading else 0)
+
 
 def failure_reason(error: str | None, *, forbidden: bool) -> str:
     """A short, bounded label for why Telegram refused a message for good."""

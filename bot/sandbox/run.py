@@ -57,6 +57,8 @@ def sandbox_settings(
             "redis_url": None,
             "webhook_url": None,
             "webhook_secret": None,
+            # One process: the emulator, the page and the bot share it.
+            "sender_process": "off",
             "metrics_port": None,
         }
     )

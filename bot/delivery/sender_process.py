@@ -1,0 +1,290 @@
+"""The outbox's sender in a process of its own, beside the process that takes updates.
+
+Under a burst, handling requests and sending what they say each keep a CPU core busy; in one
+Python process they take turns on one core. So ``python -m bot`` starts a second process
+(``SENDER_PROCESS``: by default where the machine has more than one core) that runs only the
+delivery scheduler (``bot.delivery.scheduler``), and the bot's own process sends nothing but
+its answers to button presses.
+
+The two speak through pipes, the way the scheduler is spoken to inside one process:
+
+- down, the sender's stdin: first the settings and the bot process's name, then, for each
+  transaction that wrote to the outbox, the rows it committed (``Scheduler.adopt``), so they
+  are held and sent at once without being claimed; an empty line when a transaction wrote rows
+  nobody held (the sender was not sending yet): the sender claims them now, not at its next
+  poll.
+- up, its stdout: twice a second, and whenever it starts or stops sending, whether it sends
+  and what it counted for the metrics meanwhile; the bot's ``/healthz`` and ``/metrics`` show
+  it as their own.
+
+The sender process leases rows and the sender's role under the bot process's own name: a bot
+started again after a crash finds them held by a process that is gone and takes them over at
+once (``bot.delivery.leadership``). It lives and dies with the bot process: a SIGKILL of the
+bot takes it too (Linux, ``PR_SET_PDEATHSIG``), it stops when its stdin closes (the bot stops
+it that way, or died), it leaves SIGINT and SIGTERM to the bot, and the bot starts it again
+if it ends alone. Whatever it held and had not sent is sent by the next sender, as after any
+crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import pickle
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from bot.config import Settings
+from bot.ops.metrics import Metrics
+
+if TYPE_CHECKING:
+    from bot.delivery.outbox import Row
+
+log = logging.getLogger(__name__)
+
+REPORT_SECONDS = 0.5
+READY_SECONDS = 10.0
+STOP_SECONDS = 15.0
+RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+# Long enough for one transaction's rows in a line.
+LINE_LIMIT = 64 * 1024 * 1024
+
+
+class SenderProcess:
+    """The sender process, as the bot process sees it (``Scheduler.send_elsewhere``).
+
+    ``launch`` starts it as early as can be: it loads its modules (aiogram's types take
+    seconds) while the bot process loads its own and migrates the database. ``start`` then
+    hands it the settings and the bot process's name, and it begins."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.owner = ""
+        self.metrics: Metrics | None = None
+        self.leading = False
+        self.running = False
+        self.beat = time.monotonic()
+        self.starts = 0
+        self._process: asyncio.subprocess.Process | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    async def launch(self) -> None:
+        if self._process is None:
+            await self._spawn()
+
+    async def start(
+        self, owner: str, metrics: Metrics, ready_within: float = READY_SECONDS
+    ) -> None:
+        """Hand it over, and give it a moment to take the sender's role before updates flow
+        (it does not get it while another replica sends; rows then wait for whoever does)."""
+        self.owner, self.metrics = owner, metrics
+        await self.launch()
+        self._hand_over()
+        self._watch = asyncio.create_task(self._supervise(), name="sender-process")
+        deadline = time.monotonic() + ready_within
+        while not self.leading and self.running and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+
+    def adopt(self, rows: Sequence[Row]) -> None:
+        """A transaction committed: its rows held by the sender, or a nudge to claim."""
+        self._write(json.dumps([asdict(row) for row in rows]) if rows else "")
+
+    def wake(self) -> None:
+        self._write("")
+
+    async def stop(self) -> None:
+        """Close its stdin: it finishes the sends on their way and ends; killed if it hangs."""
+        self._stopping = True
+        process = self._process
+        if process is not None and process.returncode is None:
+            if process.stdin is not None:
+                process.stdin.close()
+            try:
+                await asyncio.wait_for(process.wait(), STOP_SECONDS)
+            except TimeoutError:
+                log.warning("the sender process did not stop within %s s; killing it", STOP_SECONDS)
+                process.kill()
+                await process.wait()
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        self.running = self.leading = False
+
+    def _write(self, line: str) -> None:
+        process = self._process
+        if process is None or process.stdin is None or process.stdin.is_closing():
+            return  # on its way back: it claims everything pending when it starts sending
+        process.stdin.write(line.encode() + b"\n")
+
+    async def _spawn(self) -> None:
+        self.starts += 1
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "--sender-process",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=LINE_LIMIT,
+        )  # fmt: skip
+        self.running = True
+        self.beat = time.monotonic()
+
+    def _hand_over(self) -> None:
+        handover = pickle.dumps((self.settings, self.owner, os.getpid()))
+        self._write(base64.b64encode(handover).decode())
+
+    async def _supervise(self) -> None:
+        """Take its reports; start it again when it ends while the bot runs."""
+        failures = 0
+        while True:
+            process = self._process
+            assert process is not None and process.stdout is not None
+            started = time.monotonic()
+            while line := await process.stdout.readline():
+                self._report(line)
+            code = await process.wait()
+            self.running = self.leading = False
+            if self.metrics is not None:
+                self.metrics.sending(False)
+            if self._stopping:
+                return
+            failures = 0 if time.monotonic() - started > 60 else failures + 1
+            delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS) - 1)]
+            log.error("the sender process ended (exit %s); starting it again in %.0f s",
+                      code, delay)  # fmt: skip
+            await asyncio.sleep(delay)
+            if self._stopping:
+                return
+            await self._spawn()
+            self._hand_over()
+
+    def _report(self, line: bytes) -> None:
+        try:
+            report = json.loads(line)
+        except ValueError:
+            log.warning("the sender process said something unexpected: %r", line[:200])
+            return
+        self.beat = time.monotonic()
+        self.leading = bool(report.get("leading"))
+        metrics = self.metrics
+        if metrics is None:
+            return
+        metrics.sending(self.leading)
+        for seconds in report.get("delivered", []):
+            metrics.delivered(float(seconds))
+        for reason in report.get("refused", []):
+            metrics.refused(str(reason))
+        for _ in range(int(report.get("flooded", 0))):
+            metrics.flooded()
+
+
+class _Relayed(Metrics):
+    """The sender process's metrics: kept until the next report carries them to the bot."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.leading = False
+        self.changed = asyncio.Event()
+        self.pending: dict[str, Any] = {"delivered": [], "refused": [], "flooded": 0}
+
+    def delivered(self, seconds: float) -> None:
+        self.pending["delivered"].append(round(seconds, 4))
+
+    def refused(self, reason: str) -> None:
+        self.pending["refused"].append(reason)
+
+    def flooded(self) -> None:
+        self.pending["flooded"] += 1
+
+    def sending(self, leading: bool) -> None:
+        self.leading = leading
+        self.changed.set()
+
+    def take(self) -> dict[str, Any]:
+        report = {"leading": self.leading, **self.pending}
+        self.pending = {"delivered": [], "refused": [], "flooded": 0}
+        return report
+
+
+def _die_with(parent: int) -> None:
+    """Be killed when the bot process dies, however it dies (Linux); elsewhere the closed
+    stdin stops this process."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(0)  # the bot died before this process could ask to die with it
+
+
+async def serve() -> None:
+    """The sender process: read the handover from stdin, send until stdin closes."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, lambda: None)  # the bot process decides when to stop
+    reader = asyncio.StreamReader(limit=LINE_LIMIT)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    transport, protocol = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout)
+    out = asyncio.StreamWriter(transport, protocol, None, loop)
+    first = await reader.readline()
+    if not first:
+        return
+    settings, owner, parent = pickle.loads(base64.b64decode(first))  # noqa: S301 - our parent
+    _die_with(parent)
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s [sender]: %(message)s",
+    )
+    # Loaded here: the bot process imports this module without them.
+    from bot.db import create_engine, create_session_factory  # noqa: PLC0415
+    from bot.delivery.outbox import Row  # noqa: PLC0415
+    from bot.delivery.scheduler import create_delivery  # noqa: PLC0415
+    from bot.delivery.telegram import create_bot  # noqa: PLC0415
+    from bot.i18n import create_i18n  # noqa: PLC0415
+    from bot.jobs.undeliverable import Undeliverable  # noqa: PLC0415
+
+    engine = create_engine(settings.database_url)
+    session_factory = create_session_factory(engine)
+    bot = create_bot(settings.token, settings.telegram_api_base)
+    metrics = _Relayed()
+    delivery = create_delivery(settings, bot, session_factory, owner, metrics)
+    i18n = create_i18n(settings.default_language)
+    Undeliverable(i18n, settings, delivery, bot, session_factory).register()
+    with contextlib.suppress(Exception):
+        await bot.me()  # known before a hook needs it inside a transaction
+    running = asyncio.create_task(delivery.run(), name="delivery")
+
+    async def report() -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(metrics.changed.wait(), REPORT_SECONDS)
+            metrics.changed.clear()
+            out.write(json.dumps(metrics.take()).encode() + b"\n")
+
+    reporting = asyncio.create_task(report(), name="reports")
+    try:
+        while line := await reader.readline():
+            line = line.strip()
+            if not line:
+                delivery.claim_soon()
+                continue
+            delivery.adopt([Row(**fields) for fields in json.loads(line)])
+    finally:
+        await delivery.stop()
+        for task in (running, reporting):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await bot.session.close()
+        await engine.dispose()

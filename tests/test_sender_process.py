@@ -1,0 +1,191 @@
+"""``python -m bot`` sends from a process of its own (``bot.delivery.sender_process``): it lives
+and dies with the bot, is started again if it dies alone, and the bot's ``/healthz`` and
+``/metrics`` tell what it does. Everything here runs the bot as a real process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from pathlib import Path
+
+import aiohttp
+import pytest
+from pydantic import ValidationError
+
+from bot.config import Settings
+from bot.sandbox.emulator.models import FakeUser
+from bot.sandbox.emulator.server import FakeTelegram
+from tests.balancer import free_port
+from tests.burst import BotProcess, bot_env, eventually, post
+
+pytestmark = pytest.mark.skipif(not Path("/proc").exists(), reason="reads processes in /proc")
+
+
+def alive(pid: int) -> bool:
+    """A process that runs (a zombie waiting for its parent to reap it does not)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    state = next(line for line in status.splitlines() if line.startswith("State:"))
+    return "Z" not in state.split()[1]
+
+
+def command_of(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def senders(bot: BotProcess) -> list[int]:
+    """The bot's sender processes now running."""
+    return [pid for pid in bot.pids()[1:] if alive(pid) and "--sender-process" in command_of(pid)]
+
+
+async def answered_help(server: FakeTelegram, person: FakeUser) -> None:
+    """The person sends /help in their chat with the bot and gets the answer."""
+    before = sum(1 for m in server.history[person.id] if m.by_bot)
+    post(server, person, server.private_chat(person), "/help")
+    await eventually(
+        lambda: sum(1 for m in server.history[person.id] if m.by_bot) > before,
+        30,
+        "the answer to /help",
+    )
+
+
+async def get(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        return response.status, await response.text()
+
+
+def counted(metrics: str, name: str) -> float:
+    """A metric's value in Prometheus's text format."""
+    return next(float(line.split()[-1]) for line in metrics.splitlines() if line.split()[0] == name)
+
+
+@pytest.fixture
+def person(server: FakeTelegram) -> FakeUser:
+    return server.add_user(FakeUser(id=4_100_001, first_name="Анна", started=True))
+
+
+async def test_the_bot_sends_from_its_sender_process_and_reports_what_it_does(
+    server: FakeTelegram, database_url: str, tmp_path: Path, person: FakeUser
+) -> None:
+    port = free_port()
+    bot = BotProcess(
+        bot_env(database_url, server, SENDER_PROCESS="on", METRICS_PORT=str(port)), tmp_path
+    )
+    await bot.start(server)
+    try:
+        [sender] = senders(bot)
+        await answered_help(server, person)
+
+        # The bot's own page tells what its sender process does.
+        status, body = await get(f"http://127.0.0.1:{port}/healthz")
+        assert status == 200, body
+        assert '"sender": true' in body and '"scheduler": true' in body
+        # The sender reports twice a second: the answer to /help is counted within a moment.
+        for _ in range(40):
+            metrics = (await get(f"http://127.0.0.1:{port}/metrics"))[1]
+            if counted(metrics, "mentordesk_delivery_seconds_count") >= 1:
+                break
+            await asyncio.sleep(0.1)
+        assert counted(metrics, "mentordesk_delivery_seconds_count") >= 1
+        assert counted(metrics, "mentordesk_sender") == 1
+    finally:
+        assert await bot.stop() == 0
+    # Stopping the bot stopped its sender too, cleanly.
+    await eventually(lambda: not alive(sender), 10, "the sender process ended with the bot")
+
+
+async def test_a_sigkill_of_the_bot_takes_its_sender_process_too(
+    server: FakeTelegram, database_url: str, tmp_path: Path, person: FakeUser
+) -> None:
+    bot = BotProcess(bot_env(database_url, server, SENDER_PROCESS="on"), tmp_path)
+    await bot.start(server)
+    try:
+        [sender] = senders(bot)
+        bot.kill()
+        await bot.wait_dead()
+        await eventually(lambda: not alive(sender), 10, "the sender process died with the bot")
+
+        # Started again, the bot takes over the sender's role at once and answers.
+        await bot.start(server)
+        assert len(senders(bot)) == 1
+        await answered_help(server, person)
+    finally:
+        await bot.stop()
+
+
+async def test_a_sender_process_that_dies_alone_is_started_again(
+    server: FakeTelegram, database_url: str, tmp_path: Path, person: FakeUser
+) -> None:
+    bot = BotProcess(bot_env(database_url, server, SENDER_PROCESS="on"), tmp_path)
+    await bot.start(server)
+    try:
+        [first] = senders(bot)
+        os.kill(first, signal.SIGKILL)
+        await eventually(
+            lambda: bool(senders(bot)) and first not in senders(bot),
+            20,
+            "a new sender process",
+        )
+        await answered_help(server, person)
+        assert "the sender process ended" in bot.log.read_text()
+    finally:
+        assert await bot.stop() == 0
+
+
+async def test_the_sender_process_leaves_signals_to_the_bot(
+    server: FakeTelegram, database_url: str, tmp_path: Path, person: FakeUser
+) -> None:
+    """Ctrl+C in a terminal reaches both processes: only the bot decides to stop."""
+    bot = BotProcess(bot_env(database_url, server, SENDER_PROCESS="on"), tmp_path)
+    await bot.start(server)
+    try:
+        [sender] = senders(bot)
+        os.kill(sender, signal.SIGINT)
+        os.kill(sender, signal.SIGTERM)
+        await asyncio.sleep(0.5)
+        assert alive(sender)
+        await answered_help(server, person)
+    finally:
+        assert await bot.stop() == 0
+
+
+async def test_with_the_sender_process_off_one_process_does_everything(
+    server: FakeTelegram, database_url: str, tmp_path: Path, person: FakeUser
+) -> None:
+    bot = BotProcess(bot_env(database_url, server, SENDER_PROCESS="off"), tmp_path)
+    await bot.start(server)
+    try:
+        await answered_help(server, person)
+        assert senders(bot) == []
+    finally:
+        assert await bot.stop() == 0
+
+
+@pytest.mark.no_database
+@pytest.mark.parametrize(
+    ("given", "wanted"),
+    [("auto", "auto"), ("on", "on"), ("OFF", "off"), ("true", "on"), ("false", "off"),
+     ("1", "on"), ("no", "off")],
+)  # fmt: skip
+def test_sender_process_setting_words(given: str, wanted: str) -> None:
+    settings = Settings(_env_file=None, sender_process=given)
+    assert settings.sender_process == wanted
+    assert settings.separate_sender is (wanted == "on" or (wanted == "auto" and _cores() > 1))
+
+
+@pytest.mark.no_database
+def test_a_wrong_sender_process_setting_is_refused_clearly() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None, sender_process="sometimes")
+    assert "sender_process" in str(refused.value)
+    assert "'auto', 'on' or 'off'" in str(refused.value)
+
+
+def _cores() -> int:
+    with contextlib.suppress(AttributeError):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
