@@ -24,7 +24,9 @@ Scenarios:
   binds. Lost requests, 429s, time to the last acknowledgement.
 - backlog: one mentor's chat holds 100 messages waiting while requests arrive at 5/s in
   other groups: their acknowledgement latency, p50 / p95 / p99.
-- rss: the bot's resident memory after 10,000 delivered messages (limits raised).
+- rss: the bot's memory after 10,000 delivered messages (limits raised): the resident sets
+  of its processes (the bot and its sender) added up, and their proportional set size, which
+  counts the pages they share once.
 """
 
 from __future__ import annotations
@@ -340,15 +342,16 @@ async def backlog(kinds: list[str], postgres: str, workdir: Path) -> None:
 
 async def memory_after(
     kind: str, postgres: str, workdir: Path, checkpoints: list[int], *, bare: bool = False
-) -> list[tuple[int, int]]:
-    """The bot's RSS (KiB) at start, then after each number of delivered messages."""
+) -> list[tuple[int, int, int]]:
+    """The bot's memory at start, then after each number of delivered messages: its
+    processes' RSS added up, and their PSS (shared pages counted once), in KiB."""
     async with (
         database(kind, postgres, workdir) as url,
         stage(
             url, workdir, groups=20, mentors=2, limits=Limits.off(), settings=RAISED, bare=bare
         ) as s,
     ):
-        found = [(0, s.bot.rss_kib())]
+        found = [(0, s.bot.rss_kib(), s.bot.pss_kib())]
         batch = 0
         for target in checkpoints:
             while sum(1 for c in s.server.calls if c.method == "sendMessage" and c.ok) < target:
@@ -356,24 +359,30 @@ async def memory_after(
                 await eventually(acknowledged(tally, 250), 120, "a batch")
                 await eventually(sent_at_least(s.server, (batch + 1) * 750), 120, "its cards")
                 batch += 1
-            found.append(
-                (sum(1 for c in s.server.calls if c.method == "sendMessage"), s.bot.rss_kib())
-            )
+            sent = sum(1 for c in s.server.calls if c.method == "sendMessage")
+            found.append((sent, s.bot.rss_kib(), s.bot.pss_kib()))
         return found
 
 
 async def rss(kinds: list[str], postgres: str, workdir: Path) -> None:
-    say("== rss: resident memory as messages are delivered (limits raised) ==")
+    say("== rss: memory as messages are delivered (limits raised) ==")
+    say("   RSS of the bot's processes added up (PSS: what they take together, shared once)")
     checkpoints = [5_000, 10_000, 20_000]
+
+    def shown(found: list[tuple[int, int, int]]) -> str:
+        return " · ".join(
+            f"{n} sent: {rss_kib / 1024:.0f} MiB (PSS {pss_kib / 1024:.0f})"
+            for n, rss_kib, pss_kib in found
+        )
+
     bare = await memory_after("sqlite", postgres, workdir, checkpoints[:2], bare=True)
-    say("bare aiogram  " + " · ".join(f"{n} sent: {kib / 1024:.0f} MiB" for n, kib in bare))
+    say("bare aiogram  " + shown(bare))
     for kind in kinds:
         ours = await memory_after(kind, postgres, workdir, checkpoints)
-        at_10k = next(kib for n, kib in ours if n >= 10_000)
+        rss_10k, pss_10k = next((r, p) for n, r, p in ours if n >= 10_000)
         say(
-            f"{kind:13s} "
-            + " · ".join(f"{n} sent: {kib / 1024:.0f} MiB" for n, kib in ours)
-            + f" · after 10,000: {at_10k / bare[-1][1]:.2f} × the bare bot's (goal ≤ 150 MiB)"
+            f"{kind:13s} {shown(ours)} · after 10,000: RSS {rss_10k / bare[-1][1]:.2f} ×, "
+            f"PSS {pss_10k / bare[-1][2]:.2f} × the bare bot's (goal ≤ 150 MiB)"
         )
 
 

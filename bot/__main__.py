@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from pydantic import ValidationError
 
 from bot.config import Settings
 from bot.delivery.poller_lock import AnotherPoller
-from bot.delivery.sender_process import SenderProcess
+from bot.delivery.sender_process import SenderProcess, run_sender
 
 NO_TOKEN = (
     "BOT_TOKEN is not set. Create a bot with @BotFather in Telegram (/newbot), copy the token "
@@ -25,12 +26,7 @@ NO_TOKEN = (
 )
 
 
-async def _serve(settings: Settings) -> None:
-    sender: SenderProcess | None = None
-    if settings.separate_sender:
-        # Started first: it loads its modules while this process loads the bot's.
-        sender = SenderProcess(settings)
-        await sender.launch()
+async def _serve(settings: Settings, sender: SenderProcess | None) -> None:
     from bot.app import build_app, run_polling, run_webhook  # noqa: PLC0415
 
     app = build_app(settings)
@@ -93,11 +89,8 @@ def _sandbox(settings: Settings, *, empty: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = _arguments(argv)
-    if arguments.sender_process:
-        from bot.delivery.sender_process import serve  # noqa: PLC0415
-
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            runner.run(serve())
+    if arguments.sender_process:  # started by the bot process: its pipes are stdin, stdout
+        run_sender(sys.stdin.buffer, sys.stdout.buffer)
         return 0
     try:
         settings = Settings()
@@ -113,9 +106,16 @@ def main(argv: list[str] | None = None) -> int:
     if settings.bot_token is None or not settings.bot_token.get_secret_value().strip():
         print(NO_TOKEN, file=sys.stderr)  # noqa: T201
         return 2
+    sender: SenderProcess | None = None
+    if settings.separate_sender and hasattr(os, "fork"):
+        # Forked once the bot's modules are loaded and before its event loop begins: the
+        # two processes share what they loaded. (Elsewhere the bot launches it at start.)
+        import bot.app  # noqa: F401, PLC0415
+
+        sender = SenderProcess.fork(settings)
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            runner.run(_serve(settings))
+            runner.run(_serve(settings, sender))
     except AnotherPoller as refused:
         print(refused, file=sys.stderr)  # noqa: T201
         return 3

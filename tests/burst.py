@@ -310,12 +310,22 @@ class BotProcess:
         return total
 
     def rss_kib(self) -> int:
-        """Resident memory of the bot's processes together, from /proc (Linux)."""
+        """Resident memory of the bot's processes, each one's added up, from /proc (Linux).
+        Pages the processes share (a forked sender shares what the bot had loaded) are
+        counted once per process."""
+        return self._memory("/proc/{pid}/status", "VmRSS:")
+
+    def pss_kib(self) -> int:
+        """The memory the bot's processes take together: each shared page counted once,
+        split among those sharing it (proportional set size, Linux)."""
+        return self._memory("/proc/{pid}/smaps_rollup", "Pss:")
+
+    def _memory(self, path: str, field: str) -> int:
         total = 0
         for pid in self.pids():
             with contextlib.suppress(FileNotFoundError):
-                status = Path(f"/proc/{pid}/status").read_text()
-                line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
+                text = Path(path.format(pid=pid)).read_text()
+                line = next(line for line in text.splitlines() if line.startswith(field))
                 total += int(line.split()[1])
         return total
 

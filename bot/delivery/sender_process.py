@@ -41,7 +41,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from bot.config import Settings
 from bot.ops.metrics import Metrics
@@ -59,12 +59,69 @@ RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 LINE_LIMIT = 64 * 1024 * 1024
 
 
+class _Child:
+    """One sender process: started by ``python -m bot --sender-process``, or forked from the
+    bot process before its event loop began (then sharing the modules it loaded)."""
+
+    def __init__(
+        self,
+        pid: int,
+        writer: asyncio.StreamWriter,
+        reader: asyncio.StreamReader,
+        process: asyncio.subprocess.Process | None = None,
+    ) -> None:
+        self.pid = pid
+        self.writer = writer
+        self.reader = reader
+        self._process = process
+        self._reaping: asyncio.Future[int] | None = None
+        self.returncode: int | None = None
+
+    @classmethod
+    def spawned(cls, process: asyncio.subprocess.Process) -> _Child:
+        assert process.stdin is not None and process.stdout is not None
+        return cls(process.pid, process.stdin, process.stdout, process)
+
+    @classmethod
+    async def forked(cls, pid: int, to_child: int, from_child: int) -> _Child:
+        loop = asyncio.get_running_loop()
+        transport, protocol = await loop.connect_write_pipe(
+            asyncio.streams.FlowControlMixin, os.fdopen(to_child, "wb", buffering=0)
+        )
+        writer = asyncio.StreamWriter(transport, protocol, None, loop)
+        reader = asyncio.StreamReader(limit=LINE_LIMIT)
+        await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(from_child, "rb", buffering=0)
+        )
+        return cls(pid, writer, reader)
+
+    async def wait(self) -> int:
+        """Its exit code, once it has ended (any number of callers wait for the one reaping)."""
+        if self._reaping is None:
+            self._reaping = asyncio.ensure_future(self._reap())
+        return await asyncio.shield(self._reaping)
+
+    async def _reap(self) -> int:
+        if self._process is not None:
+            self.returncode = await self._process.wait()
+        else:
+            _pid, status = await asyncio.to_thread(os.waitpid, self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+
 class SenderProcess:
     """The sender process, as the bot process sees it (``Scheduler.send_elsewhere``).
 
-    ``launch`` starts it as early as can be: it loads its modules (aiogram's types take
-    seconds) while the bot process loads its own and migrates the database. ``start`` then
-    hands it the settings and the bot process's name, and it begins."""
+    It is started as early as can be: ``fork`` before the bot's event loop begins, once the
+    bot's modules are loaded (aiogram's types alone take seconds and 150 MB, which the two
+    processes then share), else ``launch`` (a new ``python -m bot --sender-process``, which
+    loads them while the bot migrates the database). ``start`` then hands it the settings and
+    the bot process's name, and it begins. Started again after it died, it is launched."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -74,17 +131,56 @@ class SenderProcess:
         self.running = False
         self.beat = time.monotonic()
         self.starts = 0
-        self._process: asyncio.subprocess.Process | None = None
+        self._process: _Child | None = None
+        self._forked: tuple[int, int, int] | None = None  # pid, pipe to it, pipe from it
         self._watch: asyncio.Task[None] | None = None
         self._stopping = False
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
+        if self._process is not None:
+            return self._process.pid
+        return self._forked[0] if self._forked is not None else None
+
+    @classmethod
+    def fork(cls, settings: Settings) -> SenderProcess:
+        """Fork the sender process now, before any event loop or thread exists. The forked
+        process never returns from here: it sends until its input closes, then exits."""
+        sender = cls(settings)
+        to_child, its_input = os.pipe()
+        its_output, from_child = os.pipe()
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the sender process
+            _die_with(parent)
+            os.close(its_input)
+            os.close(its_output)
+            code = 0
+            try:
+                run_sender(os.fdopen(to_child, "rb", buffering=0),
+                           os.fdopen(from_child, "wb", buffering=0))  # fmt: skip
+            except BaseException:
+                log.exception("the sender process failed")
+                code = 1
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        os.close(to_child)
+        os.close(from_child)
+        sender._forked = (pid, its_input, its_output)
+        return sender
 
     async def launch(self) -> None:
-        if self._process is None:
-            await self._spawn()
+        if self._process is not None:
+            return
+        if self._forked is not None:
+            self.starts += 1
+            self._process = await _Child.forked(*self._forked)
+            self._forked = None
+            self.running = True
+            self.beat = time.monotonic()
+            return
+        await self._spawn()
 
     async def start(
         self, owner: str, metrics: Metrics, ready_within: float = READY_SECONDS
@@ -109,10 +205,10 @@ class SenderProcess:
     async def stop(self) -> None:
         """Close its stdin: it finishes the sends on their way and ends; killed if it hangs."""
         self._stopping = True
+        await self.launch()  # forked but never started (the bot stopped early): end it too
         process = self._process
         if process is not None and process.returncode is None:
-            if process.stdin is not None:
-                process.stdin.close()
+            process.writer.close()
             try:
                 await asyncio.wait_for(process.wait(), STOP_SECONDS)
             except TimeoutError:
@@ -127,16 +223,17 @@ class SenderProcess:
 
     def _write(self, line: str) -> None:
         process = self._process
-        if process is None or process.stdin is None or process.stdin.is_closing():
+        if process is None or process.writer.is_closing():
             return  # on its way back: it claims everything pending when it starts sending
-        process.stdin.write(line.encode() + b"\n")
+        process.writer.write(line.encode() + b"\n")
 
     async def _spawn(self) -> None:
         self.starts += 1
-        self._process = await asyncio.create_subprocess_exec(
+        process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "--sender-process",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=LINE_LIMIT,
         )  # fmt: skip
+        self._process = _Child.spawned(process)
         self.running = True
         self.beat = time.monotonic()
 
@@ -149,9 +246,9 @@ class SenderProcess:
         failures = 0
         while True:
             process = self._process
-            assert process is not None and process.stdout is not None
+            assert process is not None
             started = time.monotonic()
-            while line := await process.stdout.readline():
+            while line := await process.reader.readline():
                 self._report(line)
             code = await process.wait()
             self.running = self.leading = False
@@ -228,14 +325,27 @@ def _die_with(parent: int) -> None:
         os._exit(0)  # the bot died before this process could ask to die with it
 
 
-async def serve() -> None:
-    """The sender process: read the handover from stdin, send until stdin closes."""
-    loop = asyncio.get_running_loop()
+def run_sender(given: IO[bytes], told: IO[bytes]) -> None:
+    """The sender process's life: its own event loop, reading ``given`` and reporting on
+    ``told`` (its stdin and stdout, or the pipes of a fork)."""
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, lambda: None)  # the bot process decides when to stop
+        signal.signal(signum, signal.SIG_IGN)  # the bot process decides when to stop
+    try:
+        import uvloop  # noqa: PLC0415
+
+        loop_factory: Any = uvloop.new_event_loop
+    except ImportError:
+        loop_factory = None
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(serve(given, told))
+
+
+async def serve(given: IO[bytes], told: IO[bytes]) -> None:
+    """The sender process: read the handover, then send until its input closes."""
+    loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=LINE_LIMIT)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    transport, protocol = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), given)
+    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, told)
     out = asyncio.StreamWriter(transport, protocol, None, loop)
     first = await reader.readline()
     if not first:
@@ -245,6 +355,7 @@ async def serve() -> None:
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s [sender]: %(message)s",
+        force=True,  # a forked sender has the bot's handlers: it says it is the sender
     )
     # Loaded here: the bot process imports this module without them.
     from bot.db import create_engine, create_session_factory  # noqa: PLC0415
