@@ -106,14 +106,10 @@ class Inbox:
             for u, payload in zip(updates, payloads, strict=True)
         ]
         async with transaction(self.session_factory) as session:
-            insert = postgresql.insert if dialect_of(session) == "postgresql" else sqlite.insert
-            statement = (
-                insert(InboxUpdate)
-                .values(rows)
-                .on_conflict_do_nothing(index_elements=["update_id"])
-                .returning(InboxUpdate.update_id)
-            )
-            new = set((await session.execute(statement)).scalars())
+            # One statement for any number of rows (SQLAlchemy batches them into multi-row
+            # inserts): built once, where rows in ``.values()`` would be compiled anew for
+            # each batch size.
+            new = set((await session.execute(_STORE[dialect_of(session)], rows)).scalars())
         return [
             Stored(row["update_id"], row["chat_key"], row["payload"], update=u)
             for u, row in zip(updates, rows, strict=True)
@@ -224,6 +220,14 @@ _FINISH = (
     )
     .values(handled_at=bindparam("handled_now"), lease_owner=None, lease_until=None)
 )
+
+
+_STORE = {
+    name: insert(_TABLE)
+    .on_conflict_do_nothing(index_elements=["update_id"])
+    .returning(_TABLE.c.update_id)
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
 
 
 def _dump(update: Update) -> str:
