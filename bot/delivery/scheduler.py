@@ -856,6 +856,48 @@ def create_delivery(
     )
 
 
+# What the writer says of the rows, built once: every batch of sends uses them.
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+_FINAL = (
+    _OUTBOX.update()
+    .where(_OUTBOX.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        attempts=bindparam("b_attempts"),
+        error=bindparam("b_error"),
+        sent_at=bindparam("b_sent_at"),
+        message_id=bindparam("b_message_id"),
+        file=None,
+        lease_until=None,
+    )
+)
+_RETRY = (
+    _OUTBOX.update()
+    .where(_OUTBOX.c.id == bindparam("b_id"))
+    .values(
+        attempts=bindparam("b_attempts"),
+        not_before=bindparam("b_not_before"),
+        error=bindparam("b_error"),
+    )
+)
+_DROPPED = (
+    _OUTBOX.update()
+    .where(_OUTBOX.c.id.in_(bindparam("b_ids", expanding=True)))
+    .values(
+        status=OutboxStatus.dropped,
+        file=None,
+        lease_until=None,
+        error="folded into another message, or withdrawn",
+    )
+)
+_LINKED = {
+    record: link_table.update()
+    .where(link_table.c[outbox_column] == bindparam("o"))
+    .values({id_column: bindparam("m")})
+    for record, (link_table, outbox_column, id_column) in LINKS.items()
+}
+
+
 class _Writer:
     """Records outcomes; sends finishing together share one transaction (group commit)."""
 
@@ -947,52 +989,14 @@ class _Writer:
                     await _follow_up(outbox, outcome)
                     if hooks:
                         await self._hook(session, outcome, outbox)
-            table = cast(Table, OutboxMessage.__table__)
             if finals:
-                await session.execute(
-                    table.update()
-                    .where(table.c.id == bindparam("b_id"))
-                    .values(
-                        status=bindparam("b_status"),
-                        attempts=bindparam("b_attempts"),
-                        error=bindparam("b_error"),
-                        sent_at=bindparam("b_sent_at"),
-                        message_id=bindparam("b_message_id"),
-                        file=None,
-                        lease_until=None,
-                    ),
-                    finals,
-                )
+                await session.execute(_FINAL, finals)
             if retries:
-                await session.execute(
-                    table.update()
-                    .where(table.c.id == bindparam("b_id"))
-                    .values(
-                        attempts=bindparam("b_attempts"),
-                        not_before=bindparam("b_not_before"),
-                        error=bindparam("b_error"),
-                    ),
-                    retries,
-                )
+                await session.execute(_RETRY, retries)
             if dropped:
-                await session.execute(
-                    table.update()
-                    .where(table.c.id.in_(dropped))
-                    .values(
-                        status=OutboxStatus.dropped,
-                        file=None,
-                        lease_until=None,
-                        error="folded into another message, or withdrawn",
-                    )  # fmt: skip
-                )
+                await session.execute(_DROPPED, {"b_ids": dropped})
             for record, pairs in links.items():
-                link_table, outbox_column, id_column = LINKS[record]
-                await session.execute(
-                    link_table.update()
-                    .where(link_table.c[outbox_column] == bindparam("o"))
-                    .values({id_column: bindparam("m")}),
-                    pairs,
-                )
+                await session.execute(_LINKED[record], pairs)
 
     async def _hook(self, session: AsyncSession, outcome: Outcome, outbox: Outbox) -> None:
         row = outcome.row
