@@ -40,7 +40,6 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import IO, TYPE_CHECKING, Any
 
 from bot.config import Settings
@@ -197,7 +196,7 @@ class SenderProcess:
 
     def adopt(self, rows: Sequence[Row]) -> None:
         """A transaction committed: its rows held by the sender, or a nudge to claim."""
-        self._write(json.dumps([asdict(row) for row in rows]) if rows else "")
+        self._write(json.dumps([vars(row) for row in rows]) if rows else "")
 
     def wake(self) -> None:
         self._write("")
