@@ -15,7 +15,8 @@ Scenarios:
   has) and none at the fake Telegram; against ``bench/bare_bot.py``, a bare aiogram bot
   making the same calls (an acknowledgement and a card per mentor). Requests per second from
   the burst to the last card, and the ratio MentorDesk / bare; and each bot's CPU time per
-  request (Linux), which says where the ratio comes from.
+  request (Linux; MentorDesk's bot process and its sender process together), which says
+  where the ratio comes from.
 - limits: 150 requests in 50 groups, 2 mentors, Telegram's limits enforced by the fake server
   (30/s per bot, 1/s per private chat, 20 per minute per group) and the bot's defaults. Lost
   requests, 429s, the last acknowledgement against the 5 s the 30/s budget needs, and when
@@ -183,7 +184,8 @@ def all_cards_in(tally: Tally, cast: Cast, count: int) -> Callable[[], bool]:
 async def intake_once(
     kind: str, postgres: str, workdir: Path, *, bare: bool
 ) -> tuple[float, float]:
-    """Requests per second, and the bot's CPU time per request in milliseconds."""
+    """Requests per second, and the bot's CPU time per request in milliseconds (all of its
+    processes)."""
     count = 300
     async with (
         database(kind, postgres, workdir) as url,
@@ -231,8 +233,9 @@ async def intake(kinds: list[str], postgres: str, workdir: Path, runs: int) -> N
             f"ratio median {statistics.median(ratios):.2f} "
             f"(min {min(ratios):.2f}, max {max(ratios):.2f})"
         )
-        # The bot's own CPU per request: steadier than the speed on a shared machine, and
-        # where a ratio under 1 comes from (the bot runs on one core).
+        # The bot's own CPU per request (its processes together): steadier than the speed on
+        # a shared machine, and where a ratio under 1 comes from; with the bench's own
+        # process, the two cores are busy.
         say(
             f"{'':10s} CPU per request: MentorDesk {statistics.median(our_cpu):.1f} ms, bare "
             f"aiogram {statistics.median(bare_cpu):.1f} ms "
