@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import signal
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -65,15 +66,26 @@ def person(server: FakeTelegram) -> FakeUser:
     return server.add_user(FakeUser(id=4_100_001, first_name="Анна", started=True))
 
 
+@contextlib.asynccontextmanager
+async def running(
+    server: FakeTelegram, database_url: str, tmp_path: Path, **settings: str
+) -> AsyncIterator[BotProcess]:
+    """``python -m bot`` with these settings, stopped cleanly (exit 0) at the end."""
+    bot = BotProcess(bot_env(database_url, server, **settings), tmp_path)
+    await bot.start(server)
+    try:
+        yield bot
+    finally:
+        assert await bot.stop() == 0
+
+
 async def test_the_bot_sends_from_its_sender_process_and_reports_what_it_does(
     server: FakeTelegram, database_url: str, tmp_path: Path, person: FakeUser
 ) -> None:
     port = free_port()
-    bot = BotProcess(
-        bot_env(database_url, server, SENDER_PROCESS="on", METRICS_PORT=str(port)), tmp_path
-    )
-    await bot.start(server)
-    try:
+    async with running(
+        server, database_url, tmp_path, SENDER_PROCESS="on", METRICS_PORT=str(port)
+    ) as bot:
         [sender] = senders(bot)
         await answered_help(server, person)
 
@@ -89,8 +101,6 @@ async def test_the_bot_sends_from_its_sender_process_and_reports_what_it_does(
             await asyncio.sleep(0.1)
         assert counted(metrics, "mentordesk_delivery_seconds_count") >= 1
         assert counted(metrics, "mentordesk_sender") == 1
-    finally:
-        assert await bot.stop() == 0
     # Stopping the bot stopped its sender too, cleanly.
     await eventually(lambda: not alive(sender), 10, "the sender process ended with the bot")
 
@@ -98,9 +108,7 @@ async def test_the_bot_sends_from_its_sender_process_and_reports_what_it_does(
 async def test_a_sigkill_of_the_bot_takes_its_sender_process_too(
     server: FakeTelegram, database_url: str, tmp_path: Path, person: FakeUser
 ) -> None:
-    bot = BotProcess(bot_env(database_url, server, SENDER_PROCESS="on"), tmp_path)
-    await bot.start(server)
-    try:
+    async with running(server, database_url, tmp_path, SENDER_PROCESS="on") as bot:
         [sender] = senders(bot)
         bot.kill()
         await bot.wait_dead()
@@ -110,16 +118,12 @@ async def test_a_sigkill_of_the_bot_takes_its_sender_process_too(
         await bot.start(server)
         assert len(senders(bot)) == 1
         await answered_help(server, person)
-    finally:
-        await bot.stop()
 
 
 async def test_a_sender_process_that_dies_alone_is_started_again(
     server: FakeTelegram, database_url: str, tmp_path: Path, person: FakeUser
 ) -> None:
-    bot = BotProcess(bot_env(database_url, server, SENDER_PROCESS="on"), tmp_path)
-    await bot.start(server)
-    try:
+    async with running(server, database_url, tmp_path, SENDER_PROCESS="on") as bot:
         [first] = senders(bot)
         os.kill(first, signal.SIGKILL)
         await eventually(
@@ -129,37 +133,27 @@ async def test_a_sender_process_that_dies_alone_is_started_again(
         )
         await answered_help(server, person)
         assert "the sender process ended" in bot.log.read_text()
-    finally:
-        assert await bot.stop() == 0
 
 
 async def test_the_sender_process_leaves_signals_to_the_bot(
     server: FakeTelegram, database_url: str, tmp_path: Path, person: FakeUser
 ) -> None:
     """Ctrl+C in a terminal reaches both processes: only the bot decides to stop."""
-    bot = BotProcess(bot_env(database_url, server, SENDER_PROCESS="on"), tmp_path)
-    await bot.start(server)
-    try:
+    async with running(server, database_url, tmp_path, SENDER_PROCESS="on") as bot:
         [sender] = senders(bot)
         os.kill(sender, signal.SIGINT)
         os.kill(sender, signal.SIGTERM)
         await asyncio.sleep(0.5)
         assert alive(sender)
         await answered_help(server, person)
-    finally:
-        assert await bot.stop() == 0
 
 
 async def test_with_the_sender_process_off_one_process_does_everything(
     server: FakeTelegram, database_url: str, tmp_path: Path, person: FakeUser
 ) -> None:
-    bot = BotProcess(bot_env(database_url, server, SENDER_PROCESS="off"), tmp_path)
-    await bot.start(server)
-    try:
+    async with running(server, database_url, tmp_path, SENDER_PROCESS="off") as bot:
         await answered_help(server, person)
         assert senders(bot) == []
-    finally:
-        assert await bot.stop() == 0
 
 
 @pytest.mark.no_database
