@@ -204,7 +204,8 @@ class SenderProcess:
     async def stop(self) -> None:
         """Close its stdin: it finishes the sends on their way and ends; killed if it hangs."""
         self._stopping = True
-        await self.launch()  # forked but never started (the bot stopped early): end it too
+        if self._forked is not None:  # forked, never started (the bot stopped early): end it
+            await self.launch()
         process = self._process
         if process is not None and process.returncode is None:
             process.writer.close()
