@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -17,11 +19,21 @@ from bot.timezones import UnknownZoneError, normalize_zone
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/mentordesk.sqlite3"
 
 
-def _cores() -> int:
-    """The CPU cores this process may run on (its affinity, where the system tells it)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def cores(cpu_max: Path = CPU_MAX) -> int:
+    """The CPU cores this process may use: those it may run on, capped by a container's CPU
+    quota (cgroup v2's ``cpu.max``: "max" or "<quota> <period>"), where the system says."""
+    found = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    found = found or 1
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            return max(1, min(found, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError, ZeroDivisionError):
+        pass  # no quota, or none this process can read
+    return found
 
 
 def _split(value: object) -> list[str]:
@@ -73,8 +85,8 @@ class Settings(BaseSettings):
     # The sender never keeps more on their way than the 30/s budget needs.
     send_concurrency: int = Field(default=2, ge=1, le=64)
     # The outbox's sender in a process of its own (``bot.delivery.sender_process``), so taking
-    # updates and sending keep a CPU core each: "auto" does so where the machine has more than
-    # one core, "on" always, "off" never (everything in one process).
+    # updates and sending keep a CPU core each: "auto" does so where the process may use more
+    # than one core (a container's CPU quota counts), "on" always, "off" never.
     sender_process: Literal["auto", "on", "off"] = "auto"
 
     log_level: str = "INFO"
@@ -96,7 +108,7 @@ class Settings(BaseSettings):
     def separate_sender(self) -> bool:
         """Whether ``python -m bot`` sends from a process of its own (``SENDER_PROCESS``)."""
         if self.sender_process == "auto":
-            return _cores() > 1
+            return cores() > 1
         return self.sender_process == "on"
 
     @field_validator("metrics_port", mode="before")

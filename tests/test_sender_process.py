@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from pydantic import ValidationError
 
-from bot.config import Settings
+from bot.config import Settings, cores
 from bot.sandbox.emulator.models import FakeUser
 from bot.sandbox.emulator.server import FakeTelegram
 from tests.balancer import free_port
@@ -165,7 +165,7 @@ async def test_with_the_sender_process_off_one_process_does_everything(
 def test_sender_process_setting_words(given: str, wanted: str) -> None:
     settings = Settings(_env_file=None, sender_process=given)
     assert settings.sender_process == wanted
-    assert settings.separate_sender is (wanted == "on" or (wanted == "auto" and _cores() > 1))
+    assert settings.separate_sender is (wanted == "on" or (wanted == "auto" and cores() > 1))
 
 
 @pytest.mark.no_database
@@ -176,7 +176,18 @@ def test_a_wrong_sender_process_setting_is_refused_clearly() -> None:
     assert "'auto', 'on' or 'off'" in str(refused.value)
 
 
-def _cores() -> int:
-    with contextlib.suppress(AttributeError):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+@pytest.mark.no_database
+@pytest.mark.parametrize(
+    ("cpu_max", "wanted"),
+    [("max 100000\n", None), ("100000 100000\n", 1), ("50000 100000\n", 1),
+     ("150000 100000\n", 2), ("garbage\n", None), (None, None)],
+)  # fmt: skip
+def test_auto_counts_a_containers_cpu_quota(
+    tmp_path: Path, cpu_max: str | None, wanted: int | None
+) -> None:
+    """A container limited to one CPU gets one process, however many cores the host has."""
+    path = tmp_path / "cpu.max"
+    if cpu_max is not None:
+        path.write_text(cpu_max)
+    allowed = cores(tmp_path / "none")  # no quota: the cores this process may run on
+    assert cores(path) == (allowed if wanted is None else min(allowed, wanted))
