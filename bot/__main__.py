@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
+from bot.app import build_app, run_polling, run_webhook
 from bot.config import Settings
 from bot.delivery.poller_lock import AnotherPoller
 from bot.delivery.sender_process import SenderProcess, run_sender
@@ -27,8 +28,6 @@ NO_TOKEN = (
 
 
 async def _serve(settings: Settings, sender: SenderProcess | None) -> None:
-    from bot.app import build_app, run_polling, run_webhook  # noqa: PLC0415
-
     app = build_app(settings)
     app.sender_process = sender
     loop = asyncio.get_running_loop()
@@ -90,7 +89,7 @@ def _sandbox(settings: Settings, *, empty: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     arguments = _arguments(argv)
     if arguments.sender_process:  # started by the bot process: its pipes are stdin, stdout
-        run_sender(sys.stdin.buffer, sys.stdout.buffer)
+        run_sender(sys.stdin.buffer, sys.stdout.buffer, _loop_factory())
         return 0
     try:
         settings = Settings()
@@ -110,9 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     if settings.separate_sender and hasattr(os, "fork"):
         # Forked once the bot's modules are loaded and before its event loop begins: the
         # two processes share what they loaded. (Elsewhere the bot launches it at start.)
-        import bot.app  # noqa: F401, PLC0415
-
-        sender = SenderProcess.fork(settings)
+        sender = SenderProcess.fork(settings, _loop_factory())
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             runner.run(_serve(settings, sender))

@@ -39,14 +39,19 @@ import pickle
 import signal
 import sys
 import time
-from collections.abc import Sequence
-from typing import IO, TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import IO, Any
 
 from bot.config import Settings
+from bot.db import create_engine, create_session_factory
+from bot.delivery.outbox import Row
+from bot.delivery.scheduler import create_delivery
+from bot.delivery.telegram import create_bot
+from bot.i18n import create_i18n
+from bot.jobs.undeliverable import Undeliverable
 from bot.ops.metrics import Metrics
 
-if TYPE_CHECKING:
-    from bot.delivery.outbox import Row
+LoopFactory = Callable[[], asyncio.AbstractEventLoop] | None
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +147,7 @@ class SenderProcess:
         return self._forked[0] if self._forked is not None else None
 
     @classmethod
-    def fork(cls, settings: Settings) -> SenderProcess:
+    def fork(cls, settings: Settings, loop_factory: LoopFactory) -> SenderProcess:
         """Fork the sender process now, before any event loop or thread exists. The forked
         process never returns from here: it sends until its input closes, then exits."""
         sender = cls(settings)
@@ -157,7 +162,7 @@ class SenderProcess:
             code = 0
             try:
                 run_sender(os.fdopen(to_child, "rb", buffering=0),
-                           os.fdopen(from_child, "wb", buffering=0))  # fmt: skip
+                           os.fdopen(from_child, "wb", buffering=0), loop_factory)  # fmt: skip
             except BaseException:
                 log.exception("the sender process failed")
                 code = 1
@@ -325,17 +330,11 @@ def _die_with(parent: int) -> None:
         os._exit(0)  # the bot died before this process could ask to die with it
 
 
-def run_sender(given: IO[bytes], told: IO[bytes]) -> None:
-    """The sender process's life: its own event loop, reading ``given`` and reporting on
-    ``told`` (its stdin and stdout, or the pipes of a fork)."""
+def run_sender(given: IO[bytes], told: IO[bytes], loop_factory: LoopFactory) -> None:
+    """The sender process's life: its own event loop (the bot's kind), reading ``given`` and
+    reporting on ``told`` (its stdin and stdout, or the pipes of a fork)."""
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_IGN)  # the bot process decides when to stop
-    try:
-        import uvloop  # noqa: PLC0415
-
-        loop_factory: Any = uvloop.new_event_loop
-    except ImportError:
-        loop_factory = None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         runner.run(serve(given, told))
 
@@ -357,14 +356,6 @@ async def serve(given: IO[bytes], told: IO[bytes]) -> None:
         format="%(asctime)s %(levelname)s %(name)s [sender]: %(message)s",
         force=True,  # a forked sender has the bot's handlers: it says it is the sender
     )
-    # Loaded here: the bot process imports this module without them.
-    from bot.db import create_engine, create_session_factory  # noqa: PLC0415
-    from bot.delivery.outbox import Row  # noqa: PLC0415
-    from bot.delivery.scheduler import create_delivery  # noqa: PLC0415
-    from bot.delivery.telegram import create_bot  # noqa: PLC0415
-    from bot.i18n import create_i18n  # noqa: PLC0415
-    from bot.jobs.undeliverable import Undeliverable  # noqa: PLC0415
-
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
     bot = create_bot(settings.token, settings.telegram_api_base)
