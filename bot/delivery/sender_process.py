@@ -2,25 +2,25 @@
 
 Under a burst, handling requests and sending what they say each keep a CPU core busy; in one
 Python process they take turns on one core. So ``python -m bot`` starts a second process
-(``SENDER_PROCESS``: by default where the machine has more than one core) that runs only the
+(``SENDER_PROCESS``: by default where the bot may use more than one core) that runs only the
 delivery scheduler (``bot.delivery.scheduler``), and the bot's own process sends nothing but
 its answers to button presses.
 
 The two speak through pipes, the way the scheduler is spoken to inside one process:
 
-- down, the sender's stdin: first the settings and the bot process's name, then, for each
-  transaction that wrote to the outbox, the rows it committed (``Scheduler.adopt``), so they
-  are held and sent at once without being claimed; an empty line when a transaction wrote rows
-  nobody held (the sender was not sending yet): the sender claims them now, not at its next
-  poll.
-- up, its stdout: twice a second, and whenever it starts or stops sending, whether it sends
-  and what it counted for the metrics meanwhile; the bot's ``/healthz`` and ``/metrics`` show
-  it as their own.
+- down (a pipe; its stdin when launched anew): first the settings and the bot process's
+  name, then, for each transaction that wrote to the outbox, the rows it committed
+  (``Scheduler.adopt``), so they are held and sent at once without being claimed; an empty
+  line when a transaction wrote rows nobody held (the sender was not sending yet): the sender
+  claims them now, not at its next poll.
+- up (a pipe; its stdout when launched anew): twice a second, and whenever it starts or stops
+  sending, whether it sends and what it counted for the metrics meanwhile; the bot's
+  ``/healthz`` and ``/metrics`` show it as their own.
 
 The sender process leases rows and the sender's role under the bot process's own name: a bot
 started again after a crash finds them held by a process that is gone and takes them over at
 once (``bot.delivery.leadership``). It lives and dies with the bot process: a SIGKILL of the
-bot takes it too (Linux, ``PR_SET_PDEATHSIG``), it stops when its stdin closes (the bot stops
+bot takes it too (Linux, ``PR_SET_PDEATHSIG``), it stops when its input closes (the bot stops
 it that way, or died), it leaves SIGINT and SIGTERM to the bot, and the bot starts it again
 if it ends alone. Whatever it held and had not sent is sent by the next sender, as after any
 crash.
