@@ -19,21 +19,32 @@ from bot.timezones import UnknownZoneError, normalize_zone
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/mentordesk.sqlite3"
 
 
-CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "max" or "<quota> <period>"
+CPU_CFS = Path("/sys/fs/cgroup/cpu")  # cgroup v1: cpu.cfs_quota_us (-1: none), cpu.cfs_period_us
 
 
-def cores(cpu_max: Path = CPU_MAX) -> int:
+def cores(cpu_max: Path = CPU_MAX, cpu_cfs: Path = CPU_CFS) -> int:
     """The CPU cores this process may use: those it may run on, capped by a container's CPU
-    quota (cgroup v2's ``cpu.max``: "max" or "<quota> <period>"), where the system says."""
+    quota (cgroup v2's ``cpu.max``, else cgroup v1's CFS quota), where the system says."""
     found = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     found = found or 1
+    quota = _quota(cpu_max, cpu_cfs)
+    return found if quota is None else max(1, min(found, math.ceil(quota)))
+
+
+def _quota(cpu_max: Path, cpu_cfs: Path) -> float | None:
+    """The CPUs a container's quota allows, or None: no quota, or none this process can read."""
     try:
         quota, period = cpu_max.read_text().split()[:2]
-        if quota != "max":
-            return max(1, min(found, math.ceil(int(quota) / int(period))))
+        return None if quota == "max" else int(quota) / int(period)
     except (OSError, ValueError, ZeroDivisionError):
-        pass  # no quota, or none this process can read
-    return found
+        pass  # not cgroup v2: try v1
+    try:
+        quota_us = int((cpu_cfs / "cpu.cfs_quota_us").read_text())
+        period_us = int((cpu_cfs / "cpu.cfs_period_us").read_text())
+        return None if quota_us <= 0 else quota_us / period_us
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
 
 
 def _split(value: object) -> list[str]:

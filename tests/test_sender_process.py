@@ -189,5 +189,26 @@ def test_auto_counts_a_containers_cpu_quota(
     path = tmp_path / "cpu.max"
     if cpu_max is not None:
         path.write_text(cpu_max)
-    allowed = cores(tmp_path / "none")  # no quota: the cores this process may run on
-    assert cores(path) == (allowed if wanted is None else min(allowed, wanted))
+    nothing = tmp_path / "none"
+    allowed = cores(nothing, nothing)  # no quota: the cores this process may run on
+    assert cores(path, nothing) == (allowed if wanted is None else min(allowed, wanted))
+
+
+@pytest.mark.no_database
+@pytest.mark.parametrize(
+    ("quota_us", "period_us", "wanted"),
+    [("-1\n", "100000\n", None), ("100000\n", "100000\n", 1), ("50000\n", "100000\n", 1),
+     ("250000\n", "100000\n", 3), ("nonsense\n", "100000\n", None), ("100000\n", "0\n", None)],
+)  # fmt: skip
+def test_auto_counts_an_older_containers_cpu_quota(
+    tmp_path: Path, quota_us: str, period_us: str, wanted: int | None
+) -> None:
+    """Older Docker hosts (cgroup v1) set the quota in two files; cgroup v2's file wins."""
+    (tmp_path / "cpu.cfs_quota_us").write_text(quota_us)
+    (tmp_path / "cpu.cfs_period_us").write_text(period_us)
+    nothing = tmp_path / "none"
+    allowed = cores(nothing, nothing)
+    assert cores(nothing, tmp_path) == (allowed if wanted is None else min(allowed, wanted))
+    v2 = tmp_path / "cpu.max"
+    v2.write_text("max 100000\n")
+    assert cores(v2, tmp_path) == allowed
