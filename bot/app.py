@@ -192,11 +192,11 @@ async def start(app: App) -> None:
     """Work done once before updates flow: schema, commands menu, jobs, the scheduler."""
     await upgrade(app.engine)
     await publish_commands(app.bot, app.i18n)
-    await app.bot.me()
+    me = await app.bot.me()
     if app.settings.separate_sender:
         if app.sender_process is None:
             app.sender_process = SenderProcess(app.settings)
-        await app.sender_process.start(app.delivery.owner, app.metrics)
+        await app.sender_process.start(app.delivery.owner, me.username or "", app.metrics)
         app.delivery.send_elsewhere(app.sender_process)
     else:
         app._tasks.append(asyncio.create_task(app.delivery.run(), name="delivery"))

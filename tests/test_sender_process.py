@@ -19,7 +19,7 @@ from bot.config import Settings, cores
 from bot.sandbox.emulator.models import FakeUser
 from bot.sandbox.emulator.server import FakeTelegram
 from tests.balancer import free_port
-from tests.burst import BotProcess, bot_env, eventually, post
+from tests.burst import BotProcess, bot_env, eventually, post, post_request, seed
 
 pytestmark = pytest.mark.skipif(not Path("/proc").exists(), reason="reads processes in /proc")
 
@@ -133,6 +133,35 @@ async def test_a_sender_process_that_dies_alone_is_started_again(
         )
         await answered_help(server, person)
         assert "the sender process ended" in bot.log.read_text()
+
+
+async def test_a_sender_started_again_names_the_bot_without_asking_telegram(
+    server: FakeTelegram, database_url: str, tmp_path: Path
+) -> None:
+    """The alert about a mentor the cards cannot reach names the bot; a sender process
+    started again while getMe fails still knows the name, from the bot process."""
+    cast = await seed(database_url, server, groups=1, mentors=1)
+    [mentor] = cast.mentors
+    mentor.started = False  # never opened the bot: Telegram refuses their cards
+    async with running(server, database_url, tmp_path, SENDER_PROCESS="on") as bot:
+        [first] = senders(bot)
+        asked = server.count_calls("getMe")
+        server.fail_next("getMe", 502, "Bad Gateway", times=1000)
+        os.kill(first, signal.SIGKILL)
+        await eventually(
+            lambda: bool(senders(bot)) and first not in senders(bot), 20, "a new sender process"
+        )
+        post_request(server, cast.activists[0], cast.groups[0], "Нужна консультация юриста")
+
+        def alerted() -> bool:
+            return any(
+                "@mentordesk_test_bot" in (m.text or "")
+                for m in server.history[cast.coordinator.id]
+                if m.by_bot
+            )
+
+        await eventually(alerted, 30, "the coordinators' alert naming the bot")
+        assert server.count_calls("getMe") == asked  # nobody asked again
 
 
 async def test_the_sender_process_leaves_signals_to_the_bot(

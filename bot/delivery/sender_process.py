@@ -130,6 +130,7 @@ class SenderProcess:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.owner = ""
+        self.username = ""
         self.metrics: Metrics | None = None
         self.leading = False
         self.running = False
@@ -187,11 +188,12 @@ class SenderProcess:
         await self._spawn()
 
     async def start(
-        self, owner: str, metrics: Metrics, ready_within: float = READY_SECONDS
+        self, owner: str, username: str, metrics: Metrics, ready_within: float = READY_SECONDS
     ) -> None:
         """Hand it over, and give it a moment to take the sender's role before updates flow
-        (it does not get it while another replica sends; rows then wait for whoever does)."""
-        self.owner, self.metrics = owner, metrics
+        (it does not get it while another replica sends; rows then wait for whoever does).
+        ``username`` is the bot's, which the bot process has just asked Telegram for."""
+        self.owner, self.username, self.metrics = owner, username, metrics
         await self.launch()
         self._hand_over()
         self._watch = asyncio.create_task(self._supervise(), name="sender-process")
@@ -243,7 +245,7 @@ class SenderProcess:
         self.beat = time.monotonic()
 
     def _hand_over(self) -> None:
-        handover = pickle.dumps((self.settings, self.owner, os.getpid()))
+        handover = pickle.dumps((self.settings, self.owner, self.username, os.getpid()))
         self._write(base64.b64encode(handover).decode())
 
     async def _supervise(self) -> None:
@@ -349,7 +351,9 @@ async def serve(given: IO[bytes], told: IO[bytes]) -> None:
     first = await reader.readline()
     if not first:
         return
-    settings, owner, parent = pickle.loads(base64.b64decode(first))  # noqa: S301 - our parent
+    settings, owner, username, parent = pickle.loads(  # noqa: S301 - from our parent
+        base64.b64decode(first)
+    )
     _die_with(parent)
     logging.basicConfig(
         level=settings.log_level.upper(),
@@ -362,9 +366,9 @@ async def serve(given: IO[bytes], told: IO[bytes]) -> None:
     metrics = _Relayed()
     delivery = create_delivery(settings, bot, session_factory, owner, metrics)
     i18n = create_i18n(settings.default_language)
-    Undeliverable(i18n, settings, delivery, bot, session_factory).register()
-    with contextlib.suppress(Exception):
-        await bot.me()  # known before a hook needs it inside a transaction
+    # The bot's name as the bot process knows it: a hook needs it inside a transaction, where
+    # no Bot API call may be made, and this process should not depend on asking again.
+    Undeliverable(i18n, settings, delivery, bot, session_factory, username=username).register()
     running = asyncio.create_task(delivery.run(), name="delivery")
 
     async def report() -> None:

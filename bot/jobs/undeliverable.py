@@ -57,12 +57,17 @@ class Undeliverable:
         sender: Scheduler,
         bot: Bot,
         session_factory: async_sessionmaker[AsyncSession],
+        *,
+        username: str | None = None,
     ) -> None:
+        """``username``: the bot's, when known; else asked of ``bot``, whose answer the bot's
+        start has cached (the hooks run inside a transaction, where no call may be made)."""
         self.i18n = i18n
         self.settings = settings
         self.sender = sender
         self.bot = bot
         self.session_factory = session_factory
+        self.username = username
 
     def register(self) -> None:
         self.sender.on_failed["ticket_card"] = self.card_refused
@@ -77,8 +82,10 @@ class Undeliverable:
         news = TicketNews(session, outbox, self.i18n, self.settings, datetime.now(UTC))
         mentor = await news.person(delivered.person_id)
         if delivered.forbidden and mentor is not None:
-            me = await self.bot.me()
-            await news.report_unreachable(mentor, offered[0].programme_id, me.username or "")
+            username = self.username
+            if username is None:
+                username = (await self.bot.me()).username or ""
+            await news.report_unreachable(mentor, offered[0].programme_id, username)
         for ticket in offered:
             if ticket.status != TicketStatus.open or await _offered_elsewhere(
                 session, ticket.id, delivered.outbox_id
