@@ -13,6 +13,7 @@ from bot.domain.tickets import (
     RequestEmpty,
     RequestTooLong,
     TicketNotFound,
+    TopicChosenInTriage,
     WrongStatus,
 )
 from bot.domain.triage import (
@@ -73,6 +74,11 @@ def refusal(error: DomainError) -> str:
         return _("The topic «{topic}» is archived: choose an active one.").format(
             topic=error.topic.code
         )
+    if isinstance(error, TopicChosenInTriage):
+        return _(
+            "A general consultant has already passed request #{n} to a specialist and chose "
+            "its topic. A coordinator of the programme can change it."
+        ).format(n=error.ticket.id)
     if isinstance(error, NotCoordinator):
         return _("Only a coordinator of the programme can switch triage.")
     if isinstance(error, NotAllowed):

@@ -276,7 +276,10 @@ async def topic_pressed(
     topic = await get_topic(session, ticket.programme_id, callback_data.topic)
     if topic is None:
         return await outbox.callback(query, _("This button is not valid."), show_alert=True)
-    if not tickets.may_set_topic(actor, ticket):
+    refused = tickets.topic_refusal(actor, ticket)
+    if isinstance(refused, tickets.TopicChosenInTriage):
+        return await outbox.callback(query, refusal(refused), show_alert=True)
+    if refused is not None:
         return await outbox.callback(
             query,
             _("Only the author of the request or a coordinator can choose its topic."),

@@ -14,6 +14,7 @@ from bot.app import App
 from bot.jobs.sla import SlaReport, check_tickets
 from bot.sandbox.emulator.client import TelegramClient
 from bot.sandbox.emulator.models import FakeChat, FakeMessage, FakeUser
+from bot.views.tickets import TopicButton
 from models import (
     AuditAction,
     AuditEntry,
@@ -432,3 +433,40 @@ async def test_passed_on_requests_wait_for_specialists_from_then(
 
     assert await check(timedelta(minutes=10)) == SlaReport()  # filed long ago, passed on now
     assert await check(app.settings.claim_sla + timedelta(minutes=1)) == SlaReport(unclaimed=1)
+
+
+async def test_the_author_keeps_the_topic_a_consultant_passed_the_request_on_with(
+    world: World, tg: TelegramClient, db: async_sessionmaker[AsyncSession]
+) -> None:
+    olga, group, people = await setup(world, tg)
+    natalia, gennady, irina, anna = (people[k] for k in ("natalia", "gennady", "irina", "anna"))
+    n = await ask(tg, olga, group, "Can a volunteer sign the lease?")
+    ack = next(m for m in tg.messages(group) if m.from_user is not olga and f"#{n}" in m.content)
+    assert "Grants and competitions" in ack.buttons  # no likely topic: the author may choose
+    await tg.press(gennady, card_of(tg, gennady, n), "Claim")
+    await tg.send(gennady, gennady, f"/escalate {n} #legal Lease signed by a volunteer")
+    assert "passed to the specialists of «Legal matters»" in tg.last(gennady).content
+    before = await snapshot(db)
+    mark = tg.mark()
+
+    # The author's old topic buttons no longer send it elsewhere, nor confirm: the consultant
+    # chose. Nothing changes and nobody else hears.
+    for code in ("grants", "legal"):
+        pressed = TopicButton(ticket=n, topic=await topic_id(db, code)).pack()
+        alert = await tg.press_data(olga, ack, pressed)
+        assert alert.show_alert and "already passed request" in (alert.text or "")
+        assert "A coordinator of the programme can change it" in (alert.text or "")
+        assert await snapshot(db) == before
+    assert tg.bot_messages_since(mark) == []
+    assert "Lease signed by a volunteer" in card_of(tg, irina, n).content
+    # The request's page offers the author no «Topic» button any more.
+    await tg.send(olga, olga, f"/ticket {n}")
+    assert "Topic" not in tg.last(olga).buttons
+
+    # A coordinator may still correct it: the other topic's specialists get it.
+    await tg.send(natalia, natalia, f"/ticket {n}")
+    page = tg.last(natalia)
+    await tg.press(natalia, page, "Topic")
+    await tg.press(natalia, tg.message(page), "Grants and competitions")
+    assert (await ticket(db, n)).topic_id == await topic_id(db, "grants")
+    assert cards(tg, anna, n) != []

@@ -68,6 +68,15 @@ class WrongStatus(DomainError):
         self.ticket = ticket
 
 
+class TopicChosenInTriage(NotAllowed):
+    """A general consultant passed the request on with its topic: only a coordinator changes
+    that topic now (the author's topic buttons would send it elsewhere behind their back)."""
+
+    def __init__(self, ticket: Ticket) -> None:
+        super().__init__(f"#{ticket.id}")
+        self.ticket = ticket
+
+
 class AlreadyTaken(DomainError):
     def __init__(self, ticket: Ticket, assignee: Person | None) -> None:
         super().__init__(f"#{ticket.id} taken")
@@ -508,16 +517,29 @@ async def edit_request(session: AsyncSession, ticket: Ticket, text: str, now: da
     return True
 
 
+def topic_refusal(actor: Actor, ticket: Ticket) -> DomainError | None:
+    """Why this person may not choose the request's topic, or None: its author may, until a
+    general consultant passed it on with a topic of their choice; its coordinators always."""
+    if actor.coordinates(ticket.programme_id):
+        return None
+    if actor.person.id != ticket.author_id:
+        return NotAllowed("topic")
+    if ticket.escalated_at is not None:
+        return TopicChosenInTriage(ticket)
+    return None
+
+
 def may_set_topic(actor: Actor, ticket: Ticket) -> bool:
-    return actor.person.id == ticket.author_id or actor.coordinates(ticket.programme_id)
+    return topic_refusal(actor, ticket) is None
 
 
 async def set_topic(
     session: AsyncSession, ticket: Ticket, topic: Topic, actor: Actor, now: datetime
 ) -> bool:
     """Confirm or change the topic; True when it changed."""
-    if not may_set_topic(actor, ticket):
-        raise NotAllowed("topic")
+    refused = topic_refusal(actor, ticket)
+    if refused is not None:
+        raise refused
     if topic.programme_id != ticket.programme_id or not topic.active:
         # Each programme has its own topics; an archived one is offered no more.
         raise InvalidInput("topic")
