@@ -9,8 +9,9 @@ and the next request starts another.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Person, SummaryCard, SummaryCardEntry, Ticket
@@ -27,21 +28,27 @@ async def hold_for(session: AsyncSession, person_id: int) -> None:
     Requests arriving side by side each render the whole card; without taking turns, the
     edit written last could show a card without the request written next to it.
     """
-    await session.execute(select(Person.id).where(Person.id == person_id).with_for_update())
+    await session.execute(_HOLD, {"person_id": person_id})
 
 
 async def current(session: AsyncSession, person_id: int, now: datetime) -> SummaryCard | None:
     """The mentor's summary card still taking requests, if there is one."""
-    found = await session.scalar(
-        select(SummaryCard)
-        .where(SummaryCard.person_id == person_id, SummaryCard.closed_at.is_(None))
-        .order_by(SummaryCard.id.desc())
-        .limit(1)
-    )
+    found = await session.scalar(_CURRENT, {"person_id": person_id})
     if found is not None and found.created_at < now - SUMMARY_FRESH:
         found.closed_at = now
         return None
     return found
+
+
+# Built once: every request for a mentor with a backlog runs them, and building a statement
+# costs about as much as running it.
+_HOLD = select(Person.id).where(Person.id == bindparam("person_id")).with_for_update()
+_CURRENT = (
+    select(SummaryCard)
+    .where(SummaryCard.person_id == bindparam("person_id"), SummaryCard.closed_at.is_(None))
+    .order_by(SummaryCard.id.desc())
+    .limit(1)
+)
 
 
 async def start(
@@ -53,27 +60,31 @@ async def start(
     return card
 
 
-async def add(session: AsyncSession, card: SummaryCard, ticket: Ticket, now: datetime) -> None:
-    """List the request on the card; the card closes when it is full."""
-    session.add(SummaryCardEntry(summary_id=card.id, ticket_id=ticket.id))
-    await session.flush()
-    count = await session.scalar(
-        select(func.count())
-        .select_from(SummaryCardEntry)
-        .where(SummaryCardEntry.summary_id == card.id)
-    )
-    if (count or 0) >= SUMMARY_SIZE:
+async def add(
+    session: AsyncSession, card: SummaryCard, ticket: Ticket, now: datetime
+) -> list[Ticket]:
+    """List the request on the card; the requests it lists now, in their order. The card
+    closes when it is full."""
+    # A Core insert: nothing else pending is flushed for it, and nothing reads the entry back.
+    await session.execute(_ENTRY, {"summary_id": card.id, "ticket_id": ticket.id})
+    listed = await tickets_on(session, card)
+    if len(listed) >= SUMMARY_SIZE:
         card.closed_at = now
+    return listed
 
 
 async def tickets_on(session: AsyncSession, card: SummaryCard) -> list[Ticket]:
-    result = await session.execute(
-        select(Ticket)
-        .join(SummaryCardEntry, SummaryCardEntry.ticket_id == Ticket.id)
-        .where(SummaryCardEntry.summary_id == card.id)
-        .order_by(SummaryCardEntry.id)
-    )
+    result = await session.execute(_LISTED, {"summary_id": card.id})
     return list(result.scalars())
+
+
+_ENTRY = insert(cast(Table, SummaryCardEntry.__table__))
+_LISTED = (
+    select(Ticket)
+    .join(SummaryCardEntry, SummaryCardEntry.ticket_id == Ticket.id)
+    .where(SummaryCardEntry.summary_id == bindparam("summary_id"))
+    .order_by(SummaryCardEntry.id)
+)
 
 
 async def cards_listing(session: AsyncSession, ticket_id: int) -> list[SummaryCard]:

@@ -307,8 +307,8 @@ class TicketNews(News):
         fresh = card is None
         if card is None:
             card = await summaries.start(self.session, mentor.id, mentor.telegram_id, self.now)
-        await summaries.add(self.session, card, ticket, self.now)
-        text, markup = await self._summary(card, mentor)
+        listed = await summaries.add(self.session, card, ticket, self.now)
+        text, markup = await self._summary(card, mentor, listed)
         if fresh:
             sent = await self.outbox.send(
                 card.chat_telegram_id, text, markup=markup, purpose="ticket_card",
@@ -319,23 +319,18 @@ class TicketNews(News):
             await self.outbox.edit(card.chat_telegram_id, ref(card), text, markup=markup)
 
     async def _summary(
-        self, card: SummaryCard, mentor: Person
+        self, card: SummaryCard, mentor: Person, listed: list[Ticket] | None = None
     ) -> tuple[str, InlineKeyboardMarkup | None]:
-        listed = await summaries.tickets_on(self.session, card)
-        topic_ids = {t.topic_id for t in listed if t.topic_id is not None}
-        topics = {
-            topic.id: topic
-            for topic in (
-                await self.session.execute(select(Topic).where(Topic.id.in_(topic_ids)))
-            ).scalars()
-        }
-        assignee_ids = {t.assignee_id for t in listed if t.assignee_id is not None}
-        assignees = {
-            person.id: person
-            for person in (
-                await self.session.execute(select(Person).where(Person.id.in_(assignee_ids)))
-            ).scalars()
-        }
+        """The card's text and buttons for the mentor, from the requests it lists (read when
+        not given)."""
+        if listed is None:
+            listed = await summaries.tickets_on(self.session, card)
+        topics: dict[int, Topic] = {}
+        for topic_id in {t.topic_id for t in listed if t.topic_id is not None}:
+            topic = await self.get(Topic, topic_id)  # the request's topics are held already
+            if topic is not None:
+                topics[topic_id] = topic
+        assignees = await people_by_id(self.session, [t.assignee_id for t in listed])
         with self.speaking(mentor) as language:
             return (
                 summary_text(listed, topics, assignees, mentor.id, language),
