@@ -13,6 +13,7 @@ from typing import cast
 
 from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
 from models import Person, SummaryCard, SummaryCardEntry, Ticket
 
@@ -67,7 +68,7 @@ async def add(
     closes when it is full."""
     # A Core insert: nothing else pending is flushed for it, and nothing reads the entry back.
     await session.execute(_ENTRY, {"summary_id": card.id, "ticket_id": ticket.id})
-    listed = await tickets_on(session, card)
+    listed = list((await session.execute(_LISTED_FOR_CARD, {"summary_id": card.id})).scalars())
     if len(listed) >= SUMMARY_SIZE:
         card.closed_at = now
     return listed
@@ -85,6 +86,10 @@ _LISTED = (
     .where(SummaryCardEntry.summary_id == bindparam("summary_id"))
     .order_by(SummaryCardEntry.id)
 )
+# What a card shows of its requests, while a new one is filed: not their files, which would be
+# read for up to a card's worth of them each time, and which nothing in that transaction reads
+# (the new request's own are loaded already). Read by mistake, they raise.
+_LISTED_FOR_CARD = _LISTED.options(raiseload(Ticket.attachments))
 
 
 async def cards_listing(session: AsyncSession, ticket_id: int) -> list[SummaryCard]:
