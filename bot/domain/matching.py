@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, bindparam, case, delete, exists, func, select
+from sqlalchemy import bindparam, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 from sqlalchemy.sql import ColumnElement
@@ -38,26 +38,6 @@ class Candidate:
     @property
     def has_room(self) -> bool:
         return self.open_tickets < self.capacity
-
-
-async def _load_and_last_claim(
-    session: AsyncSession, person_ids: list[int], programme_id: int
-) -> tuple[dict[int, int], dict[int, datetime]]:
-    """Each person's claimed tickets of the programme, and when they last claimed any."""
-    if not person_ids:
-        return {}, {}
-    result = await session.execute(
-        _LOAD_AND_LAST_CLAIM, {"person_ids": person_ids, "programme_id": programme_id}
-    )
-    load: dict[int, int] = {}
-    last: dict[int, datetime] = {}
-    for person_id, count, claimed_at in result.all():
-        if person_id is None:
-            continue
-        load[person_id] = int(count or 0)
-        if claimed_at is not None:
-            last[person_id] = _utc(claimed_at)
-    return load, last
 
 
 def _utc(moment: datetime) -> datetime:
@@ -90,43 +70,37 @@ async def mentors_of(
         query, params = _MENTORS_OF_TOPIC, {"programme_id": programme_id, "topic_id": topic_id}
     else:
         query, params = _MENTORS, {"programme_id": programme_id}
-    found = (await session.execute(query, params)).all()
-    load, last = await _load_and_last_claim(
-        session, [person.id for person, _role, _capacity in found], programme_id
-    )
     candidates = [
         Candidate(
             person=person,
             role_id=role_id,
-            open_tickets=load.get(person.id, 0),
+            open_tickets=int(open_tickets or 0),
             capacity=role_capacity or capacity,
-            last_claim=last.get(person.id),
+            last_claim=None if last_claim is None else _utc(last_claim),
         )
-        for person, role_id, role_capacity in found
+        for person, role_id, role_capacity, open_tickets, last_claim in (
+            await session.execute(query, params)
+        )
     ]
     candidates.sort(key=lambda c: (c.open_tickets, c.last_claim or _NEVER, c.role_id))
     return candidates
 
 
-# Built once, as every new request runs them.
-_IN_PROGRESS = case(
-    (
-        and_(
-            Ticket.programme_id == bindparam("programme_id"),
-            Ticket.status == TicketStatus.claimed,
-        ),
-        1,
-    ),
-    else_=0,
+# Built once, as every new request runs them. Each mentor's claimed tickets of the programme,
+# and when they last claimed any, come with the mentor: one statement.
+_OPEN_TICKETS = (
+    select(func.count())
+    .where(
+        Ticket.assignee_id == Person.id,
+        Ticket.programme_id == bindparam("programme_id"),
+        Ticket.status == TicketStatus.claimed,
+    )
+    .scalar_subquery()
 )
-_LOAD_AND_LAST_CLAIM = (
-    select(Ticket.assignee_id, func.sum(_IN_PROGRESS), func.max(Ticket.claimed_at))
-    .where(Ticket.assignee_id.in_(bindparam("person_ids", expanding=True)))
-    .group_by(Ticket.assignee_id)
-)
+_LAST_CLAIM = select(func.max(Ticket.claimed_at)).where(Ticket.assignee_id == Person.id)
 # The person, with only what matching needs of the role: its id and capacity.
 _MENTORS = (
-    select(Person, Role.id, Role.capacity)
+    select(Person, Role.id, Role.capacity, _OPEN_TICKETS, _LAST_CLAIM.scalar_subquery())
     .join(Role, Role.person_id == Person.id)
     .where(
         Role.programme_id == bindparam("programme_id"),
