@@ -12,9 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
+from bot.db import dialect_of
 from bot.domain import audit
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError, InvalidInput, NotAllowed, NotFound
@@ -381,7 +383,13 @@ def _event_row(
 
 
 _TICKETS = cast(Table, Ticket.__table__)
-_INSERT_TICKET = insert(_TICKETS).returning(_TICKETS.c.id)
+# Every new request: a message stored before (the same update handled again) inserts nothing.
+_INSERT_TICKET = {
+    name: dialect_insert(_TICKETS)
+    .on_conflict_do_nothing(index_elements=["chat_telegram_id", "request_message_id"])
+    .returning(_TICKETS.c.id)
+    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
 _TICKET_COLUMNS = [column.key for column in _TICKETS.columns if column.key != "id"]
 _EVENT = insert(cast(Table, TicketEvent.__table__))
 _EVENT_WITH_ID = _EVENT.returning(cast(Table, TicketEvent.__table__).c.id)
@@ -468,9 +476,6 @@ async def open_ticket(
     now: datetime,
 ) -> tuple[Ticket, bool]:
     """Store a request as a ticket; for a message already stored, that ticket and False."""
-    existing = await find_by_request(session, chat_telegram_id, message_id)
-    if existing is not None:
-        return existing, False
     values: dict[str, Any] = dict.fromkeys(_TICKET_COLUMNS)
     values.update(
         programme_id=programme_id,
@@ -485,11 +490,17 @@ async def open_ticket(
         created_at=now,
         triage=await triage_applies(session, programme_id, author.id),
     )
-    # A Core insert, then the object as the session would have loaded it: the unit of work's
-    # flush of one new row costs several times the statement, and every request pays it.
-    ticket = Ticket(
-        id=(await session.execute(_INSERT_TICKET, values)).scalar_one(), attachments=[], **values
-    )
+    # A Core insert that skips a message already stored (its ticket is returned instead), then
+    # the object as the session would have loaded it: the unit of work's flush of one new row
+    # costs several times the statement, and every request pays it.
+    ticket_id = (
+        await session.execute(_INSERT_TICKET[dialect_of(session)], values)
+    ).scalar_one_or_none()
+    if ticket_id is None:
+        existing = await find_by_request(session, chat_telegram_id, message_id)
+        assert existing is not None  # the insert met it
+        return existing, False
+    ticket = Ticket(id=ticket_id, attachments=[], **values)
     make_transient_to_detached(ticket)
     session.add(ticket)
     # Its first events in one Core statement, with no unit of work: every request has them.
