@@ -21,7 +21,7 @@ from bot.delivery.outbox import CallbackAnswer, Outbox
 from bot.delivery.scheduler import Scheduler
 from bot.domain.access import Actor
 from bot.domain.people import Identity, ensure_role, language_of, upsert_person
-from bot.domain.programmes import get_chat
+from bot.domain.programmes import chat_and_programme
 from models import RoleKind
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,8 @@ class DbSessionMiddleware(BaseMiddleware):
 class ActorMiddleware(BaseMiddleware):
     """Loads or creates the person behind the update with their roles, as ``actor``.
 
-    It also puts the group's row (``group``) in the data when the update comes from a group,
+    It also puts the group's row (``group``) and its programme (``programme``, None while the
+    group is not registered) in the data when the update comes from a group,
     and the moment the update is handled at (``now``), read from the dispatcher's ``clock``.
     """
 
@@ -108,8 +109,9 @@ class ActorMiddleware(BaseMiddleware):
                 language=language_of(person, self.settings.default_language),
             )
         if chat is not None and chat.type in ("group", "supergroup"):
-            group = await get_chat(session, chat.id)
+            group, programme = await chat_and_programme(session, chat.id)
             data["group"] = group
+            data["programme"] = programme
             actor = data.get("actor")
             if actor is not None and group is not None and group.programme_id is not None:
                 await _enrol_member(session, actor, group.programme_id, now)

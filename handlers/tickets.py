@@ -126,6 +126,7 @@ async def ask_in_group(
     now: datetime,
     suggesters: Suggesters,
     group: GroupChat | None = None,
+    programme: Programme | None = None,
 ) -> None:
     if not (command.args or "").strip() and not files_of(message):
         await outbox.reply(
@@ -138,7 +139,7 @@ async def ask_in_group(
         )
         return
     news = TicketNews(session, outbox, i18n, settings, now)
-    await file_in_group(message, command.args or "", actor, news, suggesters, group)
+    await file_in_group(message, command.args or "", actor, news, suggesters, group, programme)
 
 
 async def mention_in_group(
@@ -152,9 +153,10 @@ async def mention_in_group(
     now: datetime,
     suggesters: Suggesters,
     group: GroupChat | None = None,
+    programme: Programme | None = None,
 ) -> None:
     news = TicketNews(session, outbox, i18n, settings, now)
-    await file_in_group(message, request_text, actor, news, suggesters, group)
+    await file_in_group(message, request_text, actor, news, suggesters, group, programme)
 
 
 async def reply_in_group(
@@ -167,9 +169,10 @@ async def reply_in_group(
     now: datetime,
     suggesters: Suggesters,
     group: GroupChat | None = None,
+    programme: Programme | None = None,
 ) -> None:
     news = TicketNews(session, outbox, i18n, settings, now)
-    await file_in_group(message, content_of(message), actor, news, suggesters, group)
+    await file_in_group(message, content_of(message), actor, news, suggesters, group, programme)
 
 
 async def file_in_group(
@@ -179,9 +182,10 @@ async def file_in_group(
     news: TicketNews,
     suggesters: Suggesters,
     group: GroupChat | None,
+    programme: Programme | None,
 ) -> None:
     outbox = news.outbox
-    if group is None or group.programme_id is None:
+    if group is None or group.programme_id is None or programme is None:
         await outbox.reply(
             message,
             _(
@@ -203,7 +207,6 @@ async def file_in_group(
     topics = await list_topics(news.session, group.programme_id)
     # What triage and each mentor's card read again: held to the end of the request, as the
     # session keeps a loaded row only while something refers to it.
-    programme = await news.session.get(Programme, group.programme_id)
     news.hold(programme, group, actor.person, *topics)
     topic, named = await suggesters.choose(news.session, group.programme_id, topics, cleaned)
     ticket, created = await tickets.open_ticket(

@@ -20,8 +20,21 @@ async def get_chat(session: AsyncSession, telegram_id: int) -> GroupChat | None:
     return result.scalar_one_or_none()
 
 
+async def chat_and_programme(
+    session: AsyncSession, telegram_id: int
+) -> tuple[GroupChat | None, Programme | None]:
+    """The group's row and the programme it is registered to, in one query."""
+    row = (await session.execute(_CHAT_AND_PROGRAMME, {"telegram_id": telegram_id})).first()
+    return (None, None) if row is None else (row[0], row[1])
+
+
 # Built once: every update from a group asks.
 _GET_CHAT = select(GroupChat).where(GroupChat.telegram_id == bindparam("telegram_id"))
+_CHAT_AND_PROGRAMME = (
+    select(GroupChat, Programme)
+    .outerjoin(Programme, Programme.id == GroupChat.programme_id)
+    .where(GroupChat.telegram_id == bindparam("telegram_id"))
+)
 
 
 async def note_chat(
