@@ -22,7 +22,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.delivery import Outbox
+from bot.delivery import Outbox, Outgoing
 from bot.domain import tickets
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError
@@ -241,21 +241,19 @@ async def acknowledge(
     out after the commit, so the answer never announces a ticket that was not stored. A
     request with no likely topic waits for its author to choose one (unless it is in triage:
     the general consultants need no topic)."""
-    mentors = await news.offer_new(ticket, topic)
     markup = None if named else topic_keyboard(ticket, topics, actor.language)
-    sent = await news.outbox.send(
-        message.chat.id,
-        ack_text(ticket, topic, actor.language, named=named, mentors=mentors),
-        markup=markup,
-        reply_to=message.message_id,
-        purpose="ticket_ack",
-        person_id=ticket.author_id,
-        record="ticket_message",
-    )
-    await tickets.link_message(
-        news.session, ticket, TicketMessageKind.ack, message.chat.id, news.now,
-        outbox_id=sent.outbox_id, person_id=ticket.author_id,
-    )  # fmt: skip
+
+    def answer(mentors: int) -> Outgoing:
+        return Outgoing(
+            message.chat.id,
+            ack_text(ticket, topic, actor.language, named=named, mentors=mentors),
+            markup=markup,
+            reply_to=message.message_id,
+            purpose="ticket_ack",
+            person_id=ticket.author_id,
+        )
+
+    await news.offer_new(ticket, topic, answer=answer)
 
 
 # --- the topic buttons -----------------------------------------------------------------------

@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.db import transaction
 from bot.delivery import MessageRef, Outbox
 from bot.delivery.inbox import Inbox, UpdateRunner
-from bot.delivery.outbox import FollowUp
+from bot.delivery.outbox import FollowUp, Outgoing
 from bot.sandbox.emulator.client import TelegramClient
 from bot.sandbox.emulator.models import ApiCall
 from bot.sandbox.emulator.server import FakeTelegram, Limits
@@ -211,6 +211,41 @@ async def test_an_edit_of_a_message_not_sent_yet_goes_as_its_content(
     await app.idle()
     assert [m.text for m in tg.inbox(person)] == ["Запрос взял(а) Ирина"]
     assert calls(server, "editMessageText") == []
+
+
+async def test_messages_written_together_keep_their_order_and_each_its_own_reference(
+    app: App, tg: TelegramClient, db: async_sessionmaker[AsyncSession]
+) -> None:
+    first, second = tg.user("Наставник", started=True), tg.user("Наставница", started=True)
+    async with transaction(app.session_factory) as session:
+        outbox = Outbox(session, app.delivery)
+        await outbox.send(first.id, "Раньше", purpose="test")
+        refs = await outbox.send_many(
+            [
+                Outgoing(first.id, "Карточка 1", purpose="test"),
+                Outgoing(second.id, "Карточка 2", purpose="test"),
+                Outgoing(first.id, "Карточка 3", purpose="test"),
+            ]
+        )
+        await outbox.edit(first.id, refs[2], "Карточка 3, исправленная")
+        await outbox.edit(second.id, refs[1], "Карточка 2, исправленная")
+    await app.idle()
+    assert [m.text for m in tg.inbox(first)] == [
+        "Раньше",
+        "Карточка 1",
+        "Карточка 3, исправленная",
+    ]
+    assert [m.text for m in tg.inbox(second)] == ["Карточка 2, исправленная"]
+    # Each reference names its own row (ids in the order the messages were given).
+    written: dict[int | None, tuple[int, str]] = {
+        r.id: (r.chat_id, r.params["text"]) for r in await rows(db)
+    }
+    assert [written[ref.outbox_id] for ref in refs] == [
+        (first.id, "Карточка 1"),
+        (second.id, "Карточка 2"),
+        (first.id, "Карточка 3"),
+    ]
+    assert await outbox.send_many([]) == []
 
 
 async def test_a_card_withdrawn_before_it_was_sent_is_never_sent(

@@ -5,6 +5,6 @@ short transaction: the domain change and the outbox rows that announce it) -> sc
 (Telegram's limits, retries, failure records) -> Telegram -> the message ids, noted back.
 """
 
-from bot.delivery.outbox import Document, MessageRef, Outbox
+from bot.delivery.outbox import Document, MessageRef, Outbox, Outgoing
 
-__all__ = ["Document", "MessageRef", "Outbox"]
+__all__ = ["Document", "MessageRef", "Outbox", "Outgoing"]

@@ -98,6 +98,19 @@ class FollowUp:
 
 
 @dataclass(frozen=True)
+class Outgoing:
+    """A text message for ``Outbox.send_many``: what ``Outbox.send`` takes, as a value."""
+
+    chat_id: int
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+    reply_to: int | MessageRef | None = None
+    purpose: str = "reply"
+    person_id: int | None = None
+    record: str | None = None
+
+
+@dataclass(frozen=True)
 class CallbackAnswer:
     query_id: str
     text: str | None = None
@@ -168,6 +181,24 @@ class Outbox:
             chat_id, "send_text", params, reply_to=reply_to, purpose=purpose,
             person_id=person_id, record=record,
         )  # fmt: skip
+
+    async def send_many(self, messages: Sequence[Outgoing]) -> list[MessageRef]:
+        """Several text messages in this order, written in one statement: a new request's cards
+        and its answer in the group."""
+        if not messages:
+            return []
+        rows = []
+        for message in messages:
+            params: dict[str, Any] = {"text": message.text}
+            if message.markup is not None:
+                params["reply_markup"] = markup_json(message.markup)
+            rows.append(
+                self._row(
+                    message.chat_id, "send_text", params, reply_to=message.reply_to,
+                    purpose=message.purpose, person_id=message.person_id, record=message.record,
+                )
+            )  # fmt: skip
+        return await self._write(rows)
 
     async def send_file(
         self,
@@ -307,6 +338,28 @@ class Outbox:
         record: str | None = None,
         withdraw_unsent: bool = False,
     ) -> MessageRef:
+        row = self._row(
+            chat_id, method, params, file=file, reply_to=reply_to, target=target,
+            purpose=purpose, person_id=person_id, record=record,
+            withdraw_unsent=withdraw_unsent,
+        )  # fmt: skip
+        return (await self._write([row]))[0]
+
+    def _row(
+        self,
+        chat_id: int,
+        method: str,
+        params: dict[str, Any],
+        *,
+        file: bytes | None = None,
+        reply_to: int | MessageRef | None = None,
+        target: MessageRef | None = None,
+        purpose: str,
+        person_id: int | None = None,
+        record: str | None = None,
+        withdraw_unsent: bool = False,
+    ) -> dict[str, Any]:
+        """The outbox row's values."""
         refers_to: int | None = None
         if isinstance(reply_to, int):
             params["reply_to"] = reply_to
@@ -316,7 +369,7 @@ class Outbox:
             refers_to = self._resolve(target, params, "message_id")
         now = datetime.now(UTC)
         owner = self._sender.holder() if self._sender is not None else None
-        values: dict[str, Any] = {
+        return {
             "chat_id": chat_id,
             "method": method,
             "params": params,
@@ -332,22 +385,36 @@ class Outbox:
             "lease_owner": owner,
             "lease_until": now + LEASE if owner is not None else None,
         }
-        # A Core insert on the transaction's connection: the row is written at once (its id is
-        # needed by whatever records or refers to it), and nothing else pending is flushed for
-        # it (``Session.execute`` would autoflush), which costs most of a request.
-        outbox_id = (await (await self._connection_now()).execute(_INSERT, values)).scalar_one()
-        self.written += 1
-        if owner is not None:  # held by the sender from the start: handed to it after the commit
+
+    async def _write(self, rows: list[dict[str, Any]]) -> list[MessageRef]:
+        """Insert the rows, in their order, and return their references.
+
+        A Core insert on the transaction's connection: the rows are written at once (their ids
+        are needed by whatever records or refers to them), and nothing else pending is flushed
+        for them (``Session.execute`` would autoflush), which costs most of a request. Several
+        rows go in one statement, which gives them increasing ids in the order of its values
+        (SQLite's next row id, PostgreSQL's sequence), though not always returned in that
+        order: so the ids are sorted.
+        """
+        result = await (await self._connection_now()).execute(_INSERT, rows)
+        ids = sorted(result.scalars())
+        self.written += len(rows)
+        for outbox_id, values in zip(ids, rows, strict=True):
+            if values["lease_owner"] is None:
+                continue
+            # Held by the sender from the start: handed to it after the commit.
             self._rows.append(
                 Row(
-                    id=outbox_id, chat_id=chat_id, method=method, params=dict(params),
-                    has_file=file is not None, refers_to_id=refers_to,
-                    withdraw_unsent=withdraw_unsent, purpose=purpose, person_id=person_id,
-                    record=record, attempts=0, not_before=0.0, created=now.timestamp(),
+                    id=outbox_id, chat_id=values["chat_id"], method=values["method"],
+                    params=dict(values["params"]), has_file=values["file"] is not None,
+                    refers_to_id=values["refers_to_id"],
+                    withdraw_unsent=values["withdraw_unsent"], purpose=values["purpose"],
+                    person_id=values["person_id"], record=values["record"], attempts=0,
+                    not_before=0.0, created=values["created_at"].timestamp(),
                 )
             )  # fmt: skip
         self._arm()
-        return MessageRef(outbox_id=outbox_id)
+        return [MessageRef(outbox_id=outbox_id) for outbox_id in ids]
 
     async def _connection_now(self) -> AsyncConnection:
         """The current transaction's connection, asked of the session once per transaction."""

@@ -421,6 +421,18 @@ async def attach(
         )
 
 
+@dataclass(frozen=True)
+class Link:
+    """A message of the bot's bound to a ticket: by its Telegram id, or by the outbox row that
+    sends it (the id is filled in once it is sent)."""
+
+    kind: TicketMessageKind
+    chat_telegram_id: int
+    message_id: int | None = None
+    outbox_id: int | None = None
+    person_id: int | None = None
+
+
 async def link_message(
     session: AsyncSession,
     ticket: Ticket,
@@ -432,20 +444,32 @@ async def link_message(
     outbox_id: int | None = None,
     person_id: int | None = None,
 ) -> None:
-    """Bind a message of the bot's to the ticket: by its Telegram id, or by the outbox row that
-    sends it (the id is filled in once it is sent)."""
-    # A Core insert, written at once, without the unit of work (a request writes three).
+    """Bind a message of the bot's to the ticket."""
+    link = Link(kind, chat_telegram_id, message_id, outbox_id, person_id)
+    await link_messages(session, ticket, [link], now)
+
+
+async def link_messages(
+    session: AsyncSession, ticket: Ticket, links: Sequence[Link], now: datetime
+) -> None:
+    """Bind messages of the bot's to the ticket, in one statement (a new request has three)."""
+    if not links:
+        return
+    # A Core insert, written at once, without the unit of work.
     await session.execute(
         _LINK,
-        {
-            "ticket_id": ticket.id,
-            "kind": kind,
-            "chat_telegram_id": chat_telegram_id,
-            "message_id": message_id,
-            "outbox_id": outbox_id,
-            "person_id": person_id,
-            "created_at": now,
-        },
+        [
+            {
+                "ticket_id": ticket.id,
+                "kind": link.kind,
+                "chat_telegram_id": link.chat_telegram_id,
+                "message_id": link.message_id,
+                "outbox_id": link.outbox_id,
+                "person_id": link.person_id,
+                "created_at": now,
+            }
+            for link in links
+        ],
     )
 
 

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy import select
 
-from bot.delivery.outbox import Document, FollowUp, MessageRef
+from bot.delivery.outbox import Document, FollowUp, MessageRef, Outgoing
 from bot.domain import matching, summaries, triage
 from bot.domain.tickets import (
     FileRef,
+    Link,
     general_role,
     history,
     link_message,
+    link_messages,
     messages_of,
     people_by_id,
 )
@@ -98,6 +101,22 @@ class TicketNews(News):
             self.session, ticket, kind, chat_id, self.now,
             message_id=sent.message_id, outbox_id=sent.outbox_id, person_id=person_id,
         )  # fmt: skip
+
+    async def _send_all_bound(
+        self, ticket: Ticket, messages: Sequence[tuple[TicketMessageKind, Outgoing]]
+    ) -> None:
+        """Messages bound to the ticket, each as the kind given, in this order: two statements
+        for them all."""
+        if not messages:
+            return
+        sent = await self.outbox.send_many(
+            [replace(message, record="ticket_message") for _kind, message in messages]
+        )
+        links = [
+            Link(kind, message.chat_id, ref.message_id, ref.outbox_id, message.person_id)
+            for (kind, message), ref in zip(messages, sent, strict=True)
+        ]
+        await link_messages(self.session, ticket, links, self.now)
 
     async def _send_bound(
         self,
@@ -218,11 +237,19 @@ class TicketNews(News):
 
     # --- offering a ticket to mentors ----------------------------------------------------------
 
-    async def offer_new(self, ticket: Ticket, topic: Topic | None) -> int:
+    async def offer_new(
+        self,
+        ticket: Ticket,
+        topic: Topic | None,
+        *,
+        answer: Callable[[int], Outgoing] | None = None,
+    ) -> int:
         """Offer a request just filed: to the general consultants when it is in triage, else
         to the mentors of its topic once it has one. A programme with triage on but no general
         consultant sends requests straight to specialists, and its coordinators hear why (once,
-        when that begins)."""
+        when that begins). ``answer``, given how many mentors it went to, is the message that
+        acknowledges the request: written with the cards, and bound to the ticket as its
+        acknowledgement."""
         if not ticket.triage:
             programme = await self.get(Programme, ticket.programme_id)
             if (
@@ -238,13 +265,26 @@ class TicketNews(News):
                         "one: /invite general"
                     ).format(programme=html.escape(programme.title), number=number(ticket)),
                 )
+        cards: list[tuple[TicketMessageKind, Outgoing]] = []
+        offered = 0
         if ticket.in_triage or topic is not None:
-            return await self.offer(ticket)
-        return 0
+            offered = await self._offer(ticket, cards)
+        if answer is not None:
+            cards.append((TicketMessageKind.ack, answer(offered)))
+        await self._send_all_bound(ticket, cards)
+        return offered
 
     async def offer(self, ticket: Ticket) -> int:
         """Put the ticket before every candidate mentor: a card each, or a line on their summary
         card when their chat is busy. Returns how many mentors it was offered to."""
+        cards: list[tuple[TicketMessageKind, Outgoing]] = []
+        offered = await self._offer(ticket, cards)
+        await self._send_all_bound(ticket, cards)
+        return offered
+
+    async def _offer(self, ticket: Ticket, cards: list[tuple[TicketMessageKind, Outgoing]]) -> int:
+        """What ``offer`` does, with the cards added to ``cards`` for the caller to write
+        (summaries are written here)."""
         candidates = [
             candidate
             for candidate in await matching.candidates_for(
@@ -264,7 +304,7 @@ class TicketNews(News):
             if backlog / self.settings.rate_private_per_second > SUMMARY_AFTER_SECONDS:
                 await self.list_on_summary(ticket, mentor)
             else:
-                await self.send_card(ticket, mentor)
+                cards.append((TicketMessageKind.card, await self.card(ticket, mentor)))
         return len(candidates)
 
     async def alert_nobody_has(self, ticket: Ticket) -> None:
@@ -287,7 +327,8 @@ class TicketNews(News):
             ).format(heading=heading(ticket, topic, language), n=ticket.id),
         )
 
-    async def send_card(self, ticket: Ticket, mentor: Person) -> None:
+    async def card(self, ticket: Ticket, mentor: Person) -> Outgoing:
+        """The new-request card for a mentor, in their language, with its claim button."""
         author = await self.person(ticket.author_id)
         topic = await self.topic(ticket)
         with self.speaking(mentor) as language:
@@ -296,10 +337,9 @@ class TicketNews(News):
                 await self.handover(ticket),
             )  # fmt: skip
             markup = claim_keyboard(ticket)
-        await self._send_bound(
-            ticket, TicketMessageKind.card, mentor.telegram_id, text, purpose="ticket_card",
-            person_id=mentor.id, markup=markup,
-        )  # fmt: skip
+        return Outgoing(
+            mentor.telegram_id, text, markup=markup, purpose="ticket_card", person_id=mentor.id
+        )
 
     async def list_on_summary(self, ticket: Ticket, mentor: Person) -> None:
         await summaries.hold_for(self.session, mentor.id)
