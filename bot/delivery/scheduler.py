@@ -80,6 +80,10 @@ ELECTION_SECONDS = 2.0
 # 429s in two chats this close together are taken for the bot-wide limit.
 FLOOD_EVIDENCE_SECONDS = 2.0
 POLL_SECONDS = 0.5
+# When a send's outcome is to be recorded while other sends are still on their way, the record
+# waits this long for theirs: the records share one transaction. It keeps its place among the
+# sends on their way meanwhile, so no more are ever sent but unrecorded than before.
+GATHER_SECONDS = 0.003
 MAX_ATTEMPTS = 6
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 60.0
@@ -923,6 +927,8 @@ class _Writer:
 
     async def _drain(self) -> None:
         while self._queue:
+            if self.scheduler.in_flight > len(self._queue):
+                await asyncio.sleep(GATHER_SECONDS)
             batch, self._queue = self._queue, []
             try:
                 await self._write([outcome for outcome, _ in batch], hooks=True)
