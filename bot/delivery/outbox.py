@@ -177,9 +177,11 @@ class Outbox:
         if markup is not None:
             params["reply_markup"] = markup_json(markup)
         _follow(params, then, otherwise)
-        return await self._add(
-            chat_id, "send_text", params, reply_to=reply_to, purpose=purpose,
-            person_id=person_id, record=record,
+        return await self._write_one(
+            self._row(
+                chat_id, "send_text", params, reply_to=reply_to, purpose=purpose,
+                person_id=person_id, record=record,
+            )
         )  # fmt: skip
 
     async def send_many(self, messages: Sequence[Outgoing]) -> list[MessageRef]:
@@ -222,10 +224,12 @@ class Outbox:
         if caption:
             params["caption"] = caption[:CAPTION_LIMIT]
         _follow(params, then, otherwise)
-        return await self._add(
-            chat_id, "send_photo" if photo else "send_document", params,
-            file=document.content if document.file_id is None else None,
-            reply_to=reply_to, purpose=purpose, person_id=person_id, record=record,
+        return await self._write_one(
+            self._row(
+                chat_id, "send_photo" if photo else "send_document", params,
+                file=document.content if document.file_id is None else None,
+                reply_to=reply_to, purpose=purpose, person_id=person_id, record=record,
+            )
         )  # fmt: skip
 
     # --- changes to messages sent (or about to be) -------------------------------------------
@@ -248,9 +252,11 @@ class Outbox:
         params: dict[str, Any] = {"text": text}
         if markup is not None:
             params["reply_markup"] = markup_json(markup)
-        await self._add(
-            chat_id, "edit_text", params, target=target, purpose=purpose,
-            withdraw_unsent=withdraw_unsent,
+        await self._write_one(
+            self._row(
+                chat_id, "edit_text", params, target=target, purpose=purpose,
+                withdraw_unsent=withdraw_unsent,
+            )
         )  # fmt: skip
 
     async def edit_markup(
@@ -264,13 +270,17 @@ class Outbox:
         params: dict[str, Any] = {}
         if markup is not None:
             params["reply_markup"] = markup_json(markup)
-        await self._add(chat_id, "edit_markup", params, target=target, purpose=purpose)
+        await self._write_one(
+            self._row(chat_id, "edit_markup", params, target=target, purpose=purpose)
+        )
 
     async def leave_chat(self, chat_id: int) -> None:
-        await self._add(chat_id, "leave_chat", {}, purpose="leave")
+        await self._write_one(self._row(chat_id, "leave_chat", {}, purpose="leave"))
 
     async def chat_action(self, chat_id: int, action: str) -> None:
-        await self._add(chat_id, "chat_action", {"action": action}, purpose="action")
+        await self._write_one(
+            self._row(chat_id, "chat_action", {"action": action}, purpose="action")
+        )
 
     # --- answering the update at hand --------------------------------------------------------
 
@@ -324,27 +334,6 @@ class Outbox:
 
     # --- writing -----------------------------------------------------------------------------
 
-    async def _add(
-        self,
-        chat_id: int,
-        method: str,
-        params: dict[str, Any],
-        *,
-        file: bytes | None = None,
-        reply_to: int | MessageRef | None = None,
-        target: MessageRef | None = None,
-        purpose: str,
-        person_id: int | None = None,
-        record: str | None = None,
-        withdraw_unsent: bool = False,
-    ) -> MessageRef:
-        row = self._row(
-            chat_id, method, params, file=file, reply_to=reply_to, target=target,
-            purpose=purpose, person_id=person_id, record=record,
-            withdraw_unsent=withdraw_unsent,
-        )  # fmt: skip
-        return (await self._write([row]))[0]
-
     def _row(
         self,
         chat_id: int,
@@ -385,6 +374,9 @@ class Outbox:
             "lease_owner": owner,
             "lease_until": now + LEASE if owner is not None else None,
         }
+
+    async def _write_one(self, row: dict[str, Any]) -> MessageRef:
+        return (await self._write([row]))[0]
 
     async def _write(self, rows: list[dict[str, Any]]) -> list[MessageRef]:
         """Insert the rows, in their order, and return their references.
