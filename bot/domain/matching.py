@@ -97,10 +97,12 @@ _OPEN_TICKETS = (
     )
     .scalar_subquery()
 )
-_LAST_CLAIM = select(func.max(Ticket.claimed_at)).where(Ticket.assignee_id == Person.id)
+_LAST_CLAIM = (
+    select(func.max(Ticket.claimed_at)).where(Ticket.assignee_id == Person.id).scalar_subquery()
+)
 # The person, with only what matching needs of the role: its id and capacity.
 _MENTORS = (
-    select(Person, Role.id, Role.capacity, _OPEN_TICKETS, _LAST_CLAIM.scalar_subquery())
+    select(Person, Role.id, Role.capacity, _OPEN_TICKETS, _LAST_CLAIM)
     .join(Role, Role.person_id == Person.id)
     .where(
         Role.programme_id == bindparam("programme_id"),

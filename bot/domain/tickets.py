@@ -522,7 +522,8 @@ async def open_ticket(
     ).scalar_one_or_none()
     if ticket_id is None:
         existing = await find_by_request(session, chat_telegram_id, message_id)
-        assert existing is not None  # the insert met it
+        if existing is None:  # the insert met a row this transaction cannot read
+            raise RuntimeError(f"request {chat_telegram_id}/{message_id}: stored, yet not found")
         return existing, False
     ticket = Ticket(id=ticket_id, attachments=[], **values)
     make_transient_to_detached(ticket)
