@@ -72,8 +72,11 @@ async def test_a_mentor_facing_a_backlog_gets_one_summary_card(
     received = tg.inbox(irina)[before:]
     [summary] = summaries(tg, irina)
     cards = [m for m in received if m is not summary]
-    # The first requests still came as cards; the rest wait on the summary, not in a queue.
-    assert 1 <= len(cards) <= 4
+    # The first requests still came as cards; the rest wait on the summary, not in a queue. A
+    # card goes while at most three wait before it (3 s at one a second): four, or five when the
+    # first one had already reached Telegram by the fifth request (on PostgreSQL the sender
+    # runs between a request's statements; on a busy machine it may get there in time).
+    assert 1 <= len(cards) <= 5
     on_cards = {n for card in cards for n in numbers_in(card)}
     listed = numbers_in(summary)
     assert sorted(on_cards | set(listed)) == sorted(numbers)
