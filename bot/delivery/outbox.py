@@ -121,6 +121,14 @@ def markup_json(markup: InlineKeyboardMarkup | None) -> dict[str, Any] | None:
     return None if markup is None else markup.model_dump(mode="json", exclude_none=True)
 
 
+def _text(text: str, markup: InlineKeyboardMarkup | None) -> dict[str, Any]:
+    """The parameters of a text message, or of an edit of one."""
+    params: dict[str, Any] = {"text": text}
+    if markup is not None:
+        params["reply_markup"] = markup_json(markup)
+    return params
+
+
 def _follow(params: dict[str, Any], then: FollowUp | None, otherwise: FollowUp | None) -> None:
     if then is not None:
         params["then"] = then.as_params()
@@ -173,9 +181,7 @@ class Outbox:
         then: FollowUp | None = None,
         otherwise: FollowUp | None = None,
     ) -> MessageRef:
-        params: dict[str, Any] = {"text": text}
-        if markup is not None:
-            params["reply_markup"] = markup_json(markup)
+        params = _text(text, markup)
         _follow(params, then, otherwise)
         return await self._write_one(
             self._row(
@@ -189,17 +195,18 @@ class Outbox:
         and its answer in the group."""
         if not messages:
             return []
-        rows = []
-        for message in messages:
-            params: dict[str, Any] = {"text": message.text}
-            if message.markup is not None:
-                params["reply_markup"] = markup_json(message.markup)
-            rows.append(
-                self._row(
-                    message.chat_id, "send_text", params, reply_to=message.reply_to,
-                    purpose=message.purpose, person_id=message.person_id, record=message.record,
-                )
+        rows = [
+            self._row(
+                m.chat_id,
+                "send_text",
+                _text(m.text, m.markup),
+                reply_to=m.reply_to,
+                purpose=m.purpose,
+                person_id=m.person_id,
+                record=m.record,
             )  # fmt: skip
+            for m in messages
+        ]
         return await self._write(rows)
 
     async def send_file(
@@ -249,9 +256,7 @@ class Outbox:
         With ``withdraw_unsent``, a message still waiting in the outbox is not sent at all:
         a card of a request taken meanwhile has nothing left to say.
         """
-        params: dict[str, Any] = {"text": text}
-        if markup is not None:
-            params["reply_markup"] = markup_json(markup)
+        params = _text(text, markup)
         await self._write_one(
             self._row(
                 chat_id, "edit_text", params, target=target, purpose=purpose,
