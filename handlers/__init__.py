@@ -31,6 +31,7 @@ def build_routers() -> list[Router]:
     # Groups first: it turns away unregistered groups before any feature sees their messages.
     routers = [
         groups.router(),
+        tickets.asking_router(),
         start.router(),
         invitations.router(),
         programmes.router(),

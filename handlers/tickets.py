@@ -56,11 +56,18 @@ class Draft(StatesGroup):
     confirm = State()
 
 
+def asking_router() -> Router:
+    """``/ask`` in a group, apart from the rest: an explicit command that no other feature's
+    dialogue takes, so it goes early, and a request skips the other features' checks."""
+    router = Router(name="asking")
+    router.message.register(ask_in_group, Command("ask"), IN_GROUP)
+    return router
+
+
 def router() -> Router:
     router = Router(name="tickets")
     in_group = IN_GROUP
     private = IN_PRIVATE
-    router.message.register(ask_in_group, Command("ask"), in_group)
     router.message.register(mention_in_group, in_group, MentionsBot())
     router.message.register(reply_in_group, in_group, RepliesToBot())
     router.message.register(
