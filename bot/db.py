@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 import migrations
-from bot import sqlite_inline
+from bot import codec, sqlite_inline
 
 MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
 # Any fixed number: replicas starting together take turns at migrating (PostgreSQL only).
@@ -34,12 +34,15 @@ MIGRATION_LOCK = 7_146_011
 def create_engine(url: str) -> AsyncEngine:
     """An engine for SQLite (WAL, foreign keys, patient locks) or PostgreSQL."""
     parsed = make_url(url)
+    json = {"json_serializer": codec.dumps, "json_deserializer": codec.loads}
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
+        return create_async_engine(url, pool_pre_ping=True, **json)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(
-        url, async_creator=sqlite_inline.connector(parsed.database or ":memory:", timeout=30)
+        url,
+        async_creator=sqlite_inline.connector(parsed.database or ":memory:", timeout=30),
+        **json,
     )
 
     @event.listens_for(engine.sync_engine, "connect")

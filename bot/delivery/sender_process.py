@@ -32,7 +32,6 @@ import asyncio
 import base64
 import contextlib
 import ctypes
-import json
 import logging
 import os
 import pickle
@@ -42,6 +41,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
+from bot import codec
 from bot.config import Settings
 from bot.db import create_engine, create_session_factory
 from bot.delivery.outbox import Row
@@ -203,7 +203,7 @@ class SenderProcess:
 
     def adopt(self, rows: Sequence[Row]) -> None:
         """A transaction committed: its rows held by the sender, or a nudge to claim."""
-        self._write(json.dumps([vars(row) for row in rows]) if rows else "")
+        self._write(codec.dumps([vars(row) for row in rows]) if rows else "")
 
     def wake(self) -> None:
         self._write("")
@@ -275,7 +275,7 @@ class SenderProcess:
 
     def _report(self, line: bytes) -> None:
         try:
-            report = json.loads(line)
+            report = codec.loads(line)
         except ValueError:
             log.warning("the sender process said something unexpected: %r", line[:200])
             return
@@ -376,7 +376,7 @@ async def serve(given: IO[bytes], told: IO[bytes]) -> None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(metrics.changed.wait(), REPORT_SECONDS)
             metrics.changed.clear()
-            out.write(json.dumps(metrics.take()).encode() + b"\n")
+            out.write(codec.dumps(metrics.take()).encode() + b"\n")
 
     reporting = asyncio.create_task(report(), name="reports")
     try:
@@ -385,7 +385,7 @@ async def serve(given: IO[bytes], told: IO[bytes]) -> None:
             if not line:
                 delivery.claim_soon()
                 continue
-            delivery.adopt([Row(**fields) for fields in json.loads(line)])
+            delivery.adopt([Row(**fields) for fields in codec.loads(line)])
     finally:
         await delivery.stop()
         for task in (running, reporting):

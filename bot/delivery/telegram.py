@@ -14,6 +14,7 @@ from aiogram.enums import ParseMode
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 
+from bot import codec
 from bot.db import transaction_open
 
 
@@ -51,7 +52,9 @@ _response_types: list[object] = []
 def create_bot(token: str, api_base: str) -> Bot:
     if not _response_types:
         _response_types.extend(Response[m.__returning__] for m in _CALLED)  # type: ignore[name-defined]
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api_base))
+    session = AiohttpSession(
+        api=TelegramAPIServer.from_base(api_base), json_loads=codec.loads, json_dumps=codec.dumps
+    )
     session.middleware(TransactionGuard())
     return Bot(
         token,
