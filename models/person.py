@@ -45,8 +45,15 @@ class Person(Base):
 
     @property
     def display_name(self) -> str:
-        full = " ".join(part for part in (self.first_name, self.last_name) if part)
-        return full or (f"@{self.username}" if self.username else str(self.telegram_id))
+        return display_name(self.first_name, self.last_name, self.username, self.telegram_id)
+
+
+def display_name(
+    first_name: str, last_name: str | None, username: str | None, telegram_id: int
+) -> str:
+    """How a person is named to others: their names, else their @username, else their id."""
+    full = " ".join(part for part in (first_name, last_name) if part)
+    return full or (f"@{username}" if username else str(telegram_id))
 
 
 role_topics = Table(

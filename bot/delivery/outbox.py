@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from sqlalchemy import Table, bindparam, event, func, insert, select
+from sqlalchemy import Table, event, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
@@ -139,15 +139,6 @@ def _follow(params: dict[str, Any], then: FollowUp | None, otherwise: FollowUp |
 # The table itself, not the mapped class: an ORM insert would flush the session first.
 _TABLE = cast(Table, OutboxMessage.__table__)
 _INSERT = insert(_TABLE).returning(_TABLE.c.id)
-# Every new request asks it, for each mentor it goes to.
-_BACKLOG = (
-    select(_TABLE.c.chat_id, func.count())
-    .where(
-        _TABLE.c.chat_id.in_(bindparam("chat_ids", expanding=True)),
-        _TABLE.c.status == OutboxStatus.pending,
-    )
-    .group_by(_TABLE.c.chat_id)
-)
 
 
 class Outbox:
@@ -329,13 +320,6 @@ class Outbox:
         """Answer the button press; it goes out right after the commit, ahead of any queue."""
         if not any(a.query_id == query.id for a in self.callback_answers):
             self.callback_answers.append(CallbackAnswer(query.id, text, show_alert))
-
-    # --- reading -----------------------------------------------------------------------------
-
-    async def backlog(self, chat_ids: Sequence[int]) -> dict[int, int]:
-        """Messages waiting to be sent to each chat, this transaction's included."""
-        result = await self.session.execute(_BACKLOG, {"chat_ids": list(chat_ids)})
-        return {row[0]: row[1] for row in result}
 
     # --- writing -----------------------------------------------------------------------------
 

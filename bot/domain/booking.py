@@ -79,7 +79,9 @@ async def _mentors(session: AsyncSession, ticket: Ticket, *, capacity: int) -> l
     if ticket.status == TicketStatus.claimed and ticket.assignee_id is not None:
         assignee = await session.get(Person, ticket.assignee_id)
         return [assignee] if assignee is not None else []
-    return [c.person for c in await matching.candidates_for(session, ticket, capacity=capacity)]
+    found = await matching.candidates_for(session, ticket, capacity=capacity)
+    people = await tickets.people_by_id(session, [c.person.id for c in found])
+    return [people[c.person.id] for c in found if c.person.id in people]
 
 
 async def free_slots(

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import booking, matching
 from bot.domain.errors import InvalidInput
 from bot.domain.office_hours import Slot
+from bot.domain.tickets import people_by_id
 from models import Booking, Meeting, MeetingStatus, Person
 
 THIS_WEEK = frozenset({"", "week", "неделя", "эта", "tydzień", "tydzien"})
@@ -70,10 +71,11 @@ async def week(
     ends = datetime.combine(first_day + timedelta(days=7), time(0), tzinfo=viewer_zone).astimezone(
         UTC
     )
-    mentors: dict[int, Person] = {}
+    ids: list[int | None] = []
     for programme_id in programme_ids:
-        for candidate in await matching.mentors_of(session, programme_id, None, capacity=capacity):
-            mentors.setdefault(candidate.person.id, candidate.person)
+        mentors_here = await matching.mentors_of(session, programme_id, None, capacity=capacity)
+        ids.extend(candidate.person.id for candidate in mentors_here)
+    mentors = await people_by_id(session, ids)
     rows = []
     for mentor in sorted(mentors.values(), key=lambda p: p.display_name.lower()):
         booked_rows = (

@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import raiseload
 from sqlalchemy.sql import ColumnElement
 
 from models import (
+    OutboxMessage,
+    OutboxStatus,
     Person,
     Role,
     RoleKind,
@@ -23,17 +24,40 @@ from models import (
     UnreachableMentor,
     role_topics,
 )
+from models.person import display_name
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
+class Mentor:
+    """A mentor as matching reads them: who they are, and how to write to them in their
+    language. Plain values, not a loaded row: every new request reads its mentors."""
+
+    id: int
+    telegram_id: int
+    first_name: str
+    last_name: str | None
+    username: str | None
+    language: str | None
+    telegram_language: str | None
+    private_chat_open: bool
+
+    @property
+    def display_name(self) -> str:
+        return display_name(self.first_name, self.last_name, self.username, self.telegram_id)
+
+
+@dataclass(frozen=True)
 class Candidate:
-    person: Person
+    person: Mentor
     role_id: int
     open_tickets: int
     capacity: int
     last_claim: datetime | None
+    # Messages still waiting in the outbox for the mentor's chat, this transaction's included:
+    # a busy chat gets a summary card instead of one more card (``bot.news.tickets``).
+    waiting: int = 0
 
     @property
     def has_room(self) -> bool:
@@ -72,15 +96,14 @@ async def mentors_of(
         query, params = _MENTORS, {"programme_id": programme_id}
     candidates = [
         Candidate(
-            person=person,
-            role_id=role_id,
-            open_tickets=int(open_tickets or 0),
-            capacity=role_capacity or capacity,
-            last_claim=None if last_claim is None else _utc(last_claim),
+            person=Mentor(*row[:8]),
+            role_id=row.role_id,
+            open_tickets=int(row.open_tickets or 0),
+            capacity=row.capacity or capacity,
+            last_claim=None if row.last_claim is None else _utc(row.last_claim),
+            waiting=int(row.waiting or 0),
         )
-        for person, role_id, role_capacity, open_tickets, last_claim in (
-            await session.execute(query, params)
-        )
+        for row in await session.execute(query, params)
     ]
     candidates.sort(key=lambda c: (c.open_tickets, c.last_claim or _NEVER, c.role_id))
     return candidates
@@ -100,9 +123,32 @@ _OPEN_TICKETS = (
 _LAST_CLAIM = (
     select(func.max(Ticket.claimed_at)).where(Ticket.assignee_id == Person.id).scalar_subquery()
 )
-# The person, with only what matching needs of the role: its id and capacity.
+_WAITING = (
+    select(func.count())
+    .where(
+        OutboxMessage.chat_id == Person.telegram_id,
+        OutboxMessage.status == OutboxStatus.pending,
+    )
+    .scalar_subquery()
+)
+# What ``Mentor`` holds of the person, in its order, and what matching needs of the role: its
+# id and capacity.
 _MENTORS = (
-    select(Person, Role.id, Role.capacity, _OPEN_TICKETS, _LAST_CLAIM)
+    select(
+        Person.id,
+        Person.telegram_id,
+        Person.first_name,
+        Person.last_name,
+        Person.username,
+        Person.language,
+        Person.telegram_language,
+        Person.private_chat_open,
+        Role.id.label("role_id"),
+        Role.capacity,
+        _OPEN_TICKETS.label("open_tickets"),
+        _LAST_CLAIM.label("last_claim"),
+        _WAITING.label("waiting"),
+    )
     .join(Role, Role.person_id == Person.id)
     .where(
         Role.programme_id == bindparam("programme_id"),
@@ -110,9 +156,6 @@ _MENTORS = (
         Role.active.is_(True),
     )
     .order_by(Role.id)
-    # Matching does not need the mentors' other roles: not loaded, and an accidental use
-    # fails loudly instead of costing a query per mentor.
-    .options(raiseload(Person.roles))
 )
 _GENERAL_CONSULTANTS = _MENTORS.where(has_no_topic())
 _MENTORS_OF_TOPIC = _MENTORS.join(role_topics, role_topics.c.role_id == Role.id).where(

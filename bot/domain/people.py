@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -83,7 +84,20 @@ async def upsert_person(
     return person
 
 
-def language_of(person: Person | None, default: str) -> str:
+class Speaker(Protocol):
+    """Whoever the bot writes to: a person's row, or a mentor as matching reads them."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def language(self) -> str | None: ...
+
+    @property
+    def telegram_language(self) -> str | None: ...
+
+
+def language_of(person: Speaker | None, default: str) -> str:
     """The person's chosen language, else Telegram's if we have it, else the default."""
     if person is None:
         return default

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.delivery.outbox import Outbox
-from bot.domain.people import language_of
+from bot.domain.people import Speaker, language_of
 from bot.i18n import locale
 from models import Base, Person
 
@@ -46,11 +46,11 @@ class News:
         self.now = now
         self._held: dict[tuple[type[Any], int], Any] = {}
 
-    def language(self, person: Person | None) -> str:
+    def language(self, person: Speaker | None) -> str:
         return language_of(person, self.settings.default_language)
 
     @contextmanager
-    def speaking(self, person: Person | None) -> Iterator[str]:
+    def speaking(self, person: Speaker | None) -> Iterator[str]:
         """Render in the person's language (the deployment's default for nobody)."""
         language = self.language(person)
         with locale(self.i18n, language):

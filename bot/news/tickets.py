@@ -19,6 +19,8 @@ from sqlalchemy import select
 
 from bot.delivery.outbox import Document, FollowUp, MessageRef, Outgoing
 from bot.domain import matching, summaries, triage
+from bot.domain.matching import Mentor
+from bot.domain.people import Speaker
 from bot.domain.tickets import (
     FileRef,
     Link,
@@ -297,11 +299,9 @@ class TicketNews(News):
         if not candidates:
             await self.alert_nobody_has(ticket)
             return 0
-        waiting = await self.outbox.backlog([c.person.telegram_id for c in candidates])
         for candidate in candidates:
             mentor = candidate.person
-            backlog = waiting.get(mentor.telegram_id, 0)
-            if backlog / self.settings.rate_private_per_second > SUMMARY_AFTER_SECONDS:
+            if candidate.waiting / self.settings.rate_private_per_second > SUMMARY_AFTER_SECONDS:
                 await self.list_on_summary(ticket, mentor)
             else:
                 cards.append((TicketMessageKind.card, await self.card(ticket, mentor)))
@@ -327,13 +327,13 @@ class TicketNews(News):
             ).format(heading=heading(ticket, topic, language), n=ticket.id),
         )
 
-    async def card(self, ticket: Ticket, mentor: Person) -> Outgoing:
+    async def card(self, ticket: Ticket, mentor: Mentor) -> Outgoing:
         """The new-request card for a mentor, in their language, with its claim button."""
         author = await self.person(ticket.author_id)
         topic = await self.topic(ticket)
         with self.speaking(mentor) as language:
             text = card_text(
-                ticket, topic, author or mentor, await self.place(ticket), language,
+                ticket, topic, author, await self.place(ticket), language,
                 await self.handover(ticket),
             )  # fmt: skip
             markup = claim_keyboard(ticket)
@@ -341,7 +341,7 @@ class TicketNews(News):
             mentor.telegram_id, text, markup=markup, purpose="ticket_card", person_id=mentor.id
         )
 
-    async def list_on_summary(self, ticket: Ticket, mentor: Person) -> None:
+    async def list_on_summary(self, ticket: Ticket, mentor: Mentor) -> None:
         await summaries.hold_for(self.session, mentor.id)
         card = await summaries.current(self.session, mentor.id, self.now)
         fresh = card is None
@@ -359,7 +359,7 @@ class TicketNews(News):
             await self.outbox.edit(card.chat_telegram_id, ref(card), text, markup=markup)
 
     async def _summary(
-        self, card: SummaryCard, mentor: Person, listed: list[Ticket] | None = None
+        self, card: SummaryCard, mentor: Speaker, listed: list[Ticket] | None = None
     ) -> tuple[str, InlineKeyboardMarkup | None]:
         """The card's text and buttons for the mentor, from the requests it lists (read when
         not given)."""

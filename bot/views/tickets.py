@@ -175,7 +175,7 @@ def _conversation(handover: Handover | None, room: int) -> str:
 def _card(
     first: str,
     ticket: Ticket,
-    author: Person,
+    author: Person | None,
     place: str,
     handover: Handover | None,
     footer: str = "",
@@ -201,7 +201,7 @@ def _card(
 def card_text(
     ticket: Ticket,
     topic: Topic | None,
-    author: Person,
+    author: Person | None,
     place: str,
     language: str,
     handover: Handover | None = None,
