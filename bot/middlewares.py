@@ -20,9 +20,16 @@ from bot.delivery.inbox import Inbox
 from bot.delivery.outbox import CallbackAnswer, Outbox
 from bot.delivery.scheduler import Scheduler
 from bot.domain.access import Actor
-from bot.domain.people import Identity, ensure_role, language_of, upsert_person
+from bot.domain.people import (
+    Identity,
+    ensure_role,
+    find_person,
+    find_person_in_group,
+    language_of,
+    update_person,
+)
 from bot.domain.programmes import chat_and_programme
-from models import RoleKind
+from models import GroupChat, Programme, RoleKind
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +100,9 @@ class ActorMiddleware(BaseMiddleware):
         chat: Chat | None = data.get("event_chat")
         clock: Clock = data.get("clock", utc_now)
         now = clock()
+        in_group = chat is not None and chat.type in ("group", "supergroup")
+        group: GroupChat | None = None
+        programme: Programme | None = None
         if user is not None and not user.is_bot:
             identity = Identity(
                 telegram_id=user.id,
@@ -101,15 +111,20 @@ class ActorMiddleware(BaseMiddleware):
                 username=user.username,
                 language_code=user.language_code,
             )
+            if chat is not None and in_group:
+                found, group, programme = await find_person_in_group(session, user.id, chat.id)
+            else:
+                found = await find_person(session, user.id)
             private = chat is not None and chat.type == "private"
-            person = await upsert_person(session, identity, now, private=private)
+            person = await update_person(session, found, identity, now, private=private)
             data["actor"] = Actor.of(
                 person,
                 is_admin=self.settings.is_admin(user.id),
                 language=language_of(person, self.settings.default_language),
             )
-        if chat is not None and chat.type in ("group", "supergroup"):
+        elif chat is not None and in_group:
             group, programme = await chat_and_programme(session, chat.id)
+        if in_group:
             data["group"] = group
             data["programme"] = programme
             actor = data.get("actor")

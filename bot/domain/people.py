@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from bot.domain.matching import note_reachable
 from bot.languages import LANGUAGES, spoken
 from bot.timezones import normalize_zone
-from models import Person, Role, RoleKind
+from models import GroupChat, Person, Programme, Role, RoleKind
 
 # Seen-at is refreshed at most this often, so a busy chat does not rewrite the row each message.
 _SEEN_RESOLUTION = timedelta(minutes=5)
@@ -45,11 +45,52 @@ _FIND_PERSON = (
 )
 
 
+async def find_person_in_group(
+    session: AsyncSession, telegram_id: int, chat_telegram_id: int
+) -> tuple[Person | None, GroupChat | None, Programme | None]:
+    """The person as ``find_person`` reads them, the group they write in and the programme it
+    is registered to: each None when unknown. One query for every update from a group."""
+    row = (
+        (
+            await session.execute(
+                _PERSON_IN_GROUP, {"telegram_id": telegram_id, "chat_id": chat_telegram_id}
+            )
+        )
+        .unique()
+        .first()
+    )
+    return (None, None, None) if row is None else (row[0], row[1], row[2])
+
+
+# Outer joins from a single row: a person or a group not known yet comes back as None.
+_ONE = select(literal(1).label("one")).subquery()
+_PERSON_IN_GROUP = (
+    select(Person, GroupChat, Programme)
+    .select_from(_ONE)
+    .outerjoin(Person, Person.telegram_id == bindparam("telegram_id"))
+    .outerjoin(GroupChat, GroupChat.telegram_id == bindparam("chat_id"))
+    .outerjoin(Programme, Programme.id == GroupChat.programme_id)
+    .options(joinedload(Person.roles).joinedload(Role.topics))
+)
+
+
 async def upsert_person(
     session: AsyncSession, identity: Identity, now: datetime, *, private: bool = False
 ) -> Person:
     """Create the person or refresh their names; ``private`` marks that they opened the bot."""
-    person = await find_person(session, identity.telegram_id)
+    found = await find_person(session, identity.telegram_id)
+    return await update_person(session, found, identity, now, private=private)
+
+
+async def update_person(
+    session: AsyncSession,
+    person: Person | None,
+    identity: Identity,
+    now: datetime,
+    *,
+    private: bool = False,
+) -> Person:
+    """What ``upsert_person`` does with the person it found (None: not known yet)."""
     if person is None:
         person = Person(
             telegram_id=identity.telegram_id,
