@@ -29,7 +29,9 @@ T = TypeVar("T")
 async def _patiently(call: Callable[[], T], timeout: float) -> T:
     """Run ``call``; while SQLite says the file is locked, let the loop run, then retry."""
     deadline = time.monotonic() + timeout
-    delay = 0.0005
+    # The other process (the sender) holds the lock for a fraction of a millisecond: the first
+    # retries come soon, and back off from there.
+    delay = 0.0001
     while True:
         try:
             return call()
