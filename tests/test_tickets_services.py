@@ -10,13 +10,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import create_engine, create_session_factory, upgrade
+from bot.delivery.outbox import Outbox
 from bot.domain import matching, tickets
 from bot.domain.access import Actor
 from bot.domain.errors import NotAllowed
-from bot.domain.people import Identity, ensure_role, upsert_person
-from bot.domain.programmes import find_or_create_programme
+from bot.domain.people import Identity, ensure_role, find_person_in_group, upsert_person
+from bot.domain.programmes import find_or_create_programme, note_chat, register_chat
 from bot.domain.topics import list_topics
 from models import (
+    OutboxMessage,
+    OutboxStatus,
     Person,
     Programme,
     RoleKind,
@@ -160,6 +163,52 @@ async def test_candidates_are_mentors_of_the_topic_least_loaded_first(place: Pla
     ]
     # Anna has never claimed anything: she goes before Irina, who has claimed and holds one.
     assert names == ["Анна", "Ирина"]
+
+
+async def test_candidates_come_with_the_messages_waiting_for_their_chat(place: Place) -> None:
+    olga = await place.person("Ольга", RoleKind.activist)
+    irina = await place.person("Ирина", RoleKind.mentor, "legal")
+    sergey = await place.person("Сергей", RoleKind.mentor, "legal")
+    outbox = Outbox(place.session)
+    for n in range(3):
+        await outbox.send(irina.telegram_id, f"Карточка {n}", purpose="test")
+    sent = await outbox.send(irina.telegram_id, "Уже отправлена", purpose="test")
+    await outbox.send(olga.telegram_id, "Ответ автору", purpose="test")
+    row = await place.session.get(OutboxMessage, sent.outbox_id)
+    assert row is not None
+    row.status = OutboxStatus.sent
+    await place.session.flush()
+
+    ticket = await place.ticket(olga, "Как зарегистрировать АНО?")
+    found = await matching.candidates_for(place.session, ticket, capacity=5)
+    # Only what is still to be sent counts, and only the mentor's own chat.
+    assert {c.person.first_name: c.waiting for c in found} == {"Ирина": 3, "Сергей": 0}
+    assert {c.person.telegram_id for c in found} == {irina.telegram_id, sergey.telegram_id}
+
+
+async def test_a_person_and_their_group_are_read_in_one_go(place: Place) -> None:
+    session = place.session
+    coordinator = await place.person("Координатор", RoleKind.coordinator)
+    mentor = await place.person("Ирина", RoleKind.mentor, "legal", "grants")
+    registered = await note_chat(session, -1001, "Группа", T0)
+    await register_chat(session, registered, place.programme, coordinator, T0)
+    unregistered = await note_chat(session, -1002, "Чужая группа", T0)
+    await session.flush()
+    session.expunge_all()  # read from the database, not from the session's memory
+
+    found, group, programme = await find_person_in_group(session, mentor.telegram_id, -1001)
+    assert found is not None and found.id == mentor.id
+    assert [sorted(t.code for t in role.topics) for role in found.roles] == [["grants", "legal"]]
+    assert group is not None and group.id == registered.id
+    assert programme is not None and programme.id == place.programme.id
+
+    found, group, programme = await find_person_in_group(session, mentor.telegram_id, -1002)
+    assert found is not None and group is not None and group.id == unregistered.id
+    assert programme is None
+
+    assert await find_person_in_group(session, 999_999, -1003) == (None, None, None)
+    found, group, programme = await find_person_in_group(session, 999_999, -1001)
+    assert found is None and group is not None and programme is not None
 
 
 async def test_claim_checks_topic_capacity_and_status(place: Place) -> None:

@@ -50,15 +50,8 @@ async def find_person_in_group(
 ) -> tuple[Person | None, GroupChat | None, Programme | None]:
     """The person as ``find_person`` reads them, the group they write in and the programme it
     is registered to: each None when unknown. One query for every update from a group."""
-    row = (
-        (
-            await session.execute(
-                _PERSON_IN_GROUP, {"telegram_id": telegram_id, "chat_id": chat_telegram_id}
-            )
-        )
-        .unique()
-        .first()
-    )
+    params = {"telegram_id": telegram_id, "chat_id": chat_telegram_id}
+    row = (await session.execute(_PERSON_IN_GROUP, params)).unique().first()
     return (None, None, None) if row is None else (row[0], row[1], row[2])
 
 
