@@ -6,6 +6,7 @@ from aiogram import Router
 
 from bot.filters import commands_only
 from handlers import (
+    asking,
     audit,
     booking,
     consultations,
@@ -29,9 +30,10 @@ from handlers import (
 
 def build_routers() -> list[Router]:
     # Groups first: it turns away unregistered groups before any feature sees their messages.
+    # Then /ask, the way most requests come: no dialogue below takes a command like it.
     routers = [
         groups.router(),
-        tickets.asking_router(),
+        asking.router(),
         start.router(),
         invitations.router(),
         programmes.router(),

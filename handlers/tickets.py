@@ -56,14 +56,6 @@ class Draft(StatesGroup):
     confirm = State()
 
 
-def asking_router() -> Router:
-    """``/ask`` in a group, apart from the rest: an explicit command that no other feature's
-    dialogue takes, so it goes early, and a request skips the other features' checks."""
-    router = Router(name="asking")
-    router.message.register(ask_in_group, Command("ask"), IN_GROUP)
-    return router
-
-
 def router() -> Router:
     router = Router(name="tickets")
     in_group = IN_GROUP
@@ -120,33 +112,6 @@ def request_text(text: str, bot_username: str | None) -> str:
 
 
 # --- intake in groups ------------------------------------------------------------------------
-
-
-async def ask_in_group(
-    message: Message,
-    command: CommandObject,
-    session: AsyncSession,
-    outbox: Outbox,
-    actor: Actor,
-    i18n: I18n,
-    settings: Settings,
-    now: datetime,
-    suggesters: Suggesters,
-    group: GroupChat | None = None,
-    programme: Programme | None = None,
-) -> None:
-    if not (command.args or "").strip() and not files_of(message):
-        await outbox.reply(
-            message,
-            _(
-                "Write your question right after the command, for example:\n"
-                "/ask How do we register an NGO?\n"
-                "Or reply to this message with your question."
-            ),
-        )
-        return
-    news = TicketNews(session, outbox, i18n, settings, now)
-    await file_in_group(message, command.args or "", actor, news, suggesters, group, programme)
 
 
 async def mention_in_group(
