@@ -100,7 +100,7 @@ class ActorMiddleware(BaseMiddleware):
         chat: Chat | None = data.get("event_chat")
         clock: Clock = data.get("clock", utc_now)
         now = clock()
-        in_group = chat is not None and chat.type in ("group", "supergroup")
+        group_chat = chat if chat is not None and chat.type in ("group", "supergroup") else None
         group: GroupChat | None = None
         programme: Programme | None = None
         if user is not None and not user.is_bot:
@@ -111,8 +111,10 @@ class ActorMiddleware(BaseMiddleware):
                 username=user.username,
                 language_code=user.language_code,
             )
-            if chat is not None and in_group:
-                found, group, programme = await find_person_in_group(session, user.id, chat.id)
+            if group_chat is not None:
+                found, group, programme = await find_person_in_group(
+                    session, user.id, group_chat.id
+                )
             else:
                 found = await find_person(session, user.id)
             private = chat is not None and chat.type == "private"
@@ -122,9 +124,9 @@ class ActorMiddleware(BaseMiddleware):
                 is_admin=self.settings.is_admin(user.id),
                 language=language_of(person, self.settings.default_language),
             )
-        elif chat is not None and in_group:
-            group, programme = await chat_and_programme(session, chat.id)
-        if in_group:
+        elif group_chat is not None:
+            group, programme = await chat_and_programme(session, group_chat.id)
+        if group_chat is not None:
             data["group"] = group
             data["programme"] = programme
             actor = data.get("actor")

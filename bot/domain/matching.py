@@ -6,7 +6,7 @@ has no topic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, delete, exists, func, select
@@ -96,7 +96,7 @@ async def mentors_of(
         query, params = _MENTORS, {"programme_id": programme_id}
     candidates = [
         Candidate(
-            person=Mentor(*row[:8]),
+            person=Mentor(*row[: len(_MENTOR_COLUMNS)]),
             role_id=row.role_id,
             open_tickets=int(row.open_tickets or 0),
             capacity=row.capacity or capacity,
@@ -131,18 +131,12 @@ _WAITING = (
     )
     .scalar_subquery()
 )
-# What ``Mentor`` holds of the person, in its order, and what matching needs of the role: its
-# id and capacity.
+# What ``Mentor`` holds of the person (its fields are the columns' names), and what matching
+# needs of the role: its id and capacity.
+_MENTOR_COLUMNS = tuple(getattr(Person, field.name) for field in fields(Mentor))
 _MENTORS = (
     select(
-        Person.id,
-        Person.telegram_id,
-        Person.first_name,
-        Person.last_name,
-        Person.username,
-        Person.language,
-        Person.telegram_language,
-        Person.private_chat_open,
+        *_MENTOR_COLUMNS,
         Role.id.label("role_id"),
         Role.capacity,
         _OPEN_TICKETS.label("open_tickets"),
