@@ -50,7 +50,7 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.methods import TelegramMethod
+from aiogram.methods import EditMessageReplyMarkup, EditMessageText, SendMessage, TelegramMethod
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message, ReplyParameters
 from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -60,6 +60,7 @@ from bot.db import dialect_of, transaction
 from bot.delivery.budget import Budget, RateLimits
 from bot.delivery.leadership import Leadership
 from bot.delivery.outbox import Outbox, Row
+from bot.delivery.telegram import post_json
 from bot.ops.metrics import Metrics, failure_reason
 from models import (
     DeliveryFailure,
@@ -102,6 +103,13 @@ LINKS: dict[str, tuple[Table, str, str]] = {
     ),
 }
 _QUIET_ERRORS = ("message to edit not found", "message can't be edited")
+# Sent as JSON straight from their stored parameters (``post_json``), by their Bot API names.
+_API_NAMES = {
+    "send_text": "sendMessage",
+    "edit_text": "editMessageText",
+    "edit_markup": "editMessageReplyMarkup",
+}
+_AS_JSON = frozenset(_API_NAMES)
 
 
 @dataclass(frozen=True)
@@ -691,7 +699,13 @@ class Scheduler:
             await self._answered(row, counted)
             return Outcome(row, OutboxStatus.failed, error=error.message, reached_telegram=True)
         await self._answered(row, counted)
-        message_id = result.message_id if isinstance(result, Message) else None
+        message_id = (
+            result.message_id
+            if isinstance(result, Message)
+            else result.get("message_id")
+            if isinstance(result, dict)
+            else None
+        )
         return Outcome(row, OutboxStatus.sent, message_id=message_id, reached_telegram=True,
                        dropped=merged)  # fmt: skip
 
@@ -790,12 +804,14 @@ class Scheduler:
 
     async def _call(self, row: Row, params: dict[str, Any]) -> Any:
         chat_id = row.chat_id
-        markup = _markup(params.get("reply_markup"))
-        reply = _reply(params.get("reply_to"))
-        if row.method == "send_text":
-            return await self.bot.send_message(
-                chat_id, params["text"], reply_markup=markup, reply_parameters=reply
+        markup_data = params.get("reply_markup")
+        if row.method in _AS_JSON:
+            # Text and edits, most of what is sent: the stored parameters go out as JSON.
+            return await post_json(
+                self.bot, *self._json_call(row.method, chat_id, params, markup_data)
             )
+        markup = _markup(markup_data)
+        reply = _reply(params.get("reply_to"))
         if row.method in ("send_document", "send_photo"):
             file: str | BufferedInputFile
             if "file_id" in params:
@@ -810,22 +826,50 @@ class Scheduler:
                 reply_markup=markup,
                 reply_parameters=reply,
             )
-        if row.method == "edit_text":
-            return await self.bot.edit_message_text(
-                text=params["text"],
-                chat_id=chat_id,
-                message_id=params["message_id"],
-                reply_markup=markup,
-            )
-        if row.method == "edit_markup":
-            return await self.bot.edit_message_reply_markup(
-                chat_id=chat_id, message_id=params["message_id"], reply_markup=markup
-            )
         if row.method == "leave_chat":
             return await self.bot.leave_chat(chat_id)
         if row.method == "chat_action":
             return await self.bot.send_chat_action(chat_id, params["action"])
         raise ValueError(f"unknown outbox method {row.method!r}")
+
+    def _json_call(
+        self, method: str, chat_id: int, params: dict[str, Any], markup: Any
+    ) -> tuple[str, dict[str, Any], Callable[[], TelegramMethod[Any]]]:
+        """The Bot API method, its JSON body (with the bot's defaults: HTML, no link
+        previews), and how aiogram would build the call, to read a refusal of it."""
+        body: dict[str, Any] = {"chat_id": chat_id}
+        if method != "edit_markup":
+            body["text"] = params["text"]
+            default = self.bot.default
+            if default.parse_mode is not None:
+                body["parse_mode"] = default.parse_mode
+            if default.link_preview_is_disabled:
+                body["link_preview_options"] = {"is_disabled": True}
+        if method == "send_text":
+            reply_to = params.get("reply_to")
+            if isinstance(reply_to, int):
+                body["reply_parameters"] = {
+                    "message_id": reply_to,
+                    "allow_sending_without_reply": True,
+                }
+        else:
+            body["message_id"] = params["message_id"]
+        if markup:
+            body["reply_markup"] = markup
+
+        def call() -> TelegramMethod[Any]:
+            keyboard, reply = _markup(markup), _reply(params.get("reply_to"))
+            if method == "send_text":
+                return SendMessage(chat_id=chat_id, text=params["text"], reply_markup=keyboard,
+                                   reply_parameters=reply)  # fmt: skip
+            if method == "edit_text":
+                return EditMessageText(chat_id=chat_id, message_id=params["message_id"],
+                                       text=params["text"], reply_markup=keyboard)  # fmt: skip
+            return EditMessageReplyMarkup(
+                chat_id=chat_id, message_id=params["message_id"], reply_markup=keyboard
+            )
+
+        return _API_NAMES[method], body, call
 
     async def _file(self, outbox_id: int) -> bytes:
         async with self.session_factory() as session:

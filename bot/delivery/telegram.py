@@ -1,7 +1,13 @@
-"""The aiogram ``Bot``, with a guard: no Bot API call while a database transaction is open."""
+"""The aiogram ``Bot``, with a guard: no Bot API call while a database transaction is open;
+and the sender's own way to post the text methods it sends most (``post_json``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any, cast
+
+import orjson
 from aiogram import Bot, methods
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -11,8 +17,10 @@ from aiogram.client.session.middlewares.base import (
 )
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
+from aiohttp import ClientError, ClientTimeout
 
 from bot import codec
 from bot.db import transaction_open
@@ -61,3 +69,50 @@ def create_bot(token: str, api_base: str) -> Bot:
         session=session,
         default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
     )
+
+
+_JSON = {"Content-Type": "application/json"}
+
+
+async def post_json(
+    bot: Bot, name: str, params: dict[str, Any], method: Callable[[], TelegramMethod[Any]]
+) -> Any:
+    """Call ``name`` with ``params`` as a JSON body and return the ``result`` of the answer,
+    as plain JSON values (a sent message is a dict with its ``message_id``).
+
+    The sender's path for the text it sends and edits: every card, acknowledgement and edit.
+    Through ``bot(...)``, aiogram builds a pydantic model of the call, encodes it as a form
+    and reads the whole answer back into models, which costs about as much again as the HTTP
+    round trip; here the parameters the outbox stored go out as they are, on aiogram's own
+    HTTP session. A refusal is read by aiogram (``check_response``, given the call as
+    ``method`` builds it), so it raises the same exceptions as any other call.
+    """
+    if transaction_open():
+        msg = f"{name} called inside a database transaction: use the outbox"
+        raise RuntimeError(msg)
+    session = cast(AiohttpSession, bot.session)
+    http = await session.create_session()
+    url = session.api.api_url(token=bot.token, method=name)
+    try:
+        async with http.post(
+            url,
+            data=orjson.dumps(params),
+            headers=_JSON,
+            timeout=ClientTimeout(total=session.timeout),
+        ) as response:
+            status, content = response.status, await response.read()
+    except TimeoutError as error:
+        raise TelegramNetworkError(method=method(), message="Request timeout error") from error
+    except ClientError as error:
+        message = f"{type(error).__name__}: {error}"
+        raise TelegramNetworkError(method=method(), message=message) from error
+    if HTTPStatus.OK <= status <= HTTPStatus.IM_USED:
+        try:
+            answer = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            answer = None
+        if isinstance(answer, dict) and answer.get("ok") is True:
+            return answer.get("result")
+    # Refused, or not understood: aiogram reads it and raises what it would have.
+    session.check_response(bot, method(), status, content.decode(errors="replace"))
+    raise TelegramAPIError(method=method(), message=f"unexpected answer: {content[:200]!r}")
