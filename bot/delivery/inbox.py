@@ -28,7 +28,7 @@ from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import dialect_of, transaction
+from bot.db import core, dialect_of, transaction
 from bot.ops.metrics import Metrics
 from models import InboxUpdate
 
@@ -141,7 +141,7 @@ class Inbox:
 
     async def finish(self, session: AsyncSession, update_id: int) -> None:
         """Mark the update handled in the handler's own transaction (or refuse: Superseded)."""
-        result = await session.execute(
+        result = await (await core(session)).execute(
             _FINISH,
             {"the_update": update_id, "the_owner": self.owner, "handled_now": datetime.now(UTC)},
         )

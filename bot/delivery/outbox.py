@@ -413,19 +413,35 @@ class Outbox:
         return ref.outbox_id
 
     def _arm(self) -> None:
+        """Hand the rows to the sender once the transaction commits (``_committed``)."""
         if self._armed or self._sender is None:
             return
         self._armed = True
-        sender = self._sender
+        self.session.sync_session.info.setdefault(_ARMED, []).append(self)
 
-        def committed(_session: Session) -> None:
-            self._armed = False
-            rows, self._rows = self._rows, []
-            sender.adopt(rows)
+    def _committed(self) -> None:
+        self._armed = False
+        rows, self._rows = self._rows, []
+        if self._sender is not None:
+            self._sender.adopt(rows)
 
-        def rolled_back(_session: Session, _previous: object) -> None:
-            self._armed = False
-            self._rows = []
+    def _rolled_back(self) -> None:
+        self._armed = False
+        self._rows = []
 
-        event.listen(self.session.sync_session, "after_commit", committed, once=True)
-        event.listen(self.session.sync_session, "after_soft_rollback", rolled_back, once=True)
+
+# Outboxes waiting for their session's commit. The hooks are the Session class's, registered
+# once: listening on each session as it is used costs more than the rest of ``_arm``.
+_ARMED = "mentordesk.outboxes"
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    for outbox in session.info.pop(_ARMED, ()):
+        outbox._committed()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, _previous: object) -> None:
+    for outbox in session.info.pop(_ARMED, ()):
+        outbox._rolled_back()

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
-from bot.db import dialect_of
+from bot.db import core, dialect_of
 from bot.domain import audit
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError, InvalidInput, NotAllowed, NotFound
@@ -456,7 +456,7 @@ async def link_messages(
     if not links:
         return
     # A Core insert, written at once, without the unit of work.
-    await session.execute(
+    await (await core(session)).execute(
         _LINK,
         [
             {
@@ -518,7 +518,7 @@ async def open_ticket(
     # the object as the session would have loaded it: the unit of work's flush of one new row
     # costs several times the statement, and every request pays it.
     ticket_id = (
-        await session.execute(_INSERT_TICKET[dialect_of(session)], values)
+        await (await core(session)).execute(_INSERT_TICKET[dialect_of(session)], values)
     ).scalar_one_or_none()
     if ticket_id is None:
         existing = await find_by_request(session, chat_telegram_id, message_id)
@@ -535,10 +535,10 @@ async def open_ticket(
         actor = author if topic_confirmed else None
         events.append(_event_row(ticket, TicketEventKind.topic_set, now, actor, details=details))
     if files:  # the files belong to the first: its id is needed
-        created = (await session.execute(_EVENT_WITH_ID, events.pop(0))).scalar_one()
+        created = (await (await core(session)).execute(_EVENT_WITH_ID, events.pop(0))).scalar_one()
         await attach(session, ticket, files, created, now)
     if events:
-        await session.execute(_EVENT, events)
+        await (await core(session)).execute(_EVENT, events)
     return ticket, True
 
 
