@@ -7,11 +7,20 @@ sent by the running bot to the fake Telegram, which enforces its limits and fail
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.methods import SendMessage, TelegramMethod
 from aiogram.types import Update
 from sqlalchemy import select
 from sqlalchemy import update as sa_update
@@ -23,6 +32,7 @@ from bot.db import transaction
 from bot.delivery import MessageRef, Outbox
 from bot.delivery.inbox import Inbox, UpdateRunner
 from bot.delivery.outbox import FollowUp, Outgoing
+from bot.delivery.telegram import create_bot, post_json
 from bot.sandbox.emulator.client import TelegramClient
 from bot.sandbox.emulator.models import ApiCall
 from bot.sandbox.emulator.server import FakeTelegram, Limits
@@ -307,7 +317,76 @@ async def test_no_bot_api_call_is_made_while_a_transaction_is_open(app: App) -> 
     async with transaction(app.session_factory):
         with pytest.raises(RuntimeError, match="inside a database transaction"):
             await app.bot.get_me()
+        with pytest.raises(RuntimeError, match="inside a database transaction"):
+            await post_json(app.bot, "sendMessage", {"chat_id": 1, "text": "x"}, _no_call)
     assert (await app.bot.get_me()).id == app.bot.id
+
+
+# --- the sender's JSON path -------------------------------------------------------------------
+
+
+def _no_call() -> TelegramMethod[Any]:
+    raise AssertionError("only a refusal builds the call")
+
+
+async def test_text_goes_as_json_and_comes_back_as_plain_values(
+    app: App, tg: TelegramClient, server: FakeTelegram
+) -> None:
+    person = tg.user("Ольга", started=True)
+    params = {
+        "chat_id": person.id,
+        "text": "<b>Карточка</b>",
+        "parse_mode": "HTML",
+        "reply_markup": {"inline_keyboard": [[{"text": "Взять", "callback_data": "tc:1"}]]},
+    }
+    sent = await post_json(app.bot, "sendMessage", params, _no_call)
+    assert isinstance(sent, dict) and sent["message_id"] == tg.last(person).message_id
+    assert tg.last(person).text == "Карточка"
+    edited = await post_json(
+        app.bot,
+        "editMessageText",
+        {"chat_id": person.id, "message_id": sent["message_id"], "text": "Взято"},
+        _no_call,
+    )
+    assert edited["message_id"] == sent["message_id"]
+    assert tg.last(person).text == "Взято"
+
+
+async def test_a_refusal_of_a_json_call_raises_what_aiogram_raises(
+    app: App, tg: TelegramClient, server: FakeTelegram
+) -> None:
+    person = tg.user("Ольга", started=True)
+
+    def call() -> TelegramMethod[Any]:
+        return SendMessage(chat_id=person.id, text="x")
+
+    server.fail_next("sendMessage", 429, "Too Many Requests: retry after 7", retry_after=7)
+    with pytest.raises(TelegramRetryAfter) as flood:
+        await post_json(app.bot, "sendMessage", {"chat_id": person.id, "text": "x"}, call)
+    assert flood.value.retry_after == 7
+    with pytest.raises(TelegramBadRequest, match="chat not found"):
+        await post_json(app.bot, "sendMessage", {"chat_id": -424242, "text": "x"}, call)
+    server.fail_next("sendMessage", 502, "Bad Gateway")
+    with pytest.raises(TelegramServerError):
+        await post_json(app.bot, "sendMessage", {"chat_id": person.id, "text": "x"}, call)
+    assert tg.inbox(person) == []
+
+
+async def test_an_unreachable_telegram_is_a_network_error() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    bot = create_bot("42:TEST", f"http://127.0.0.1:{port}")
+    try:
+        with pytest.raises(TelegramNetworkError):
+            await post_json(
+                bot,
+                "sendMessage",
+                {"chat_id": 1, "text": "x"},
+                lambda: SendMessage(chat_id=1, text="x"),
+            )
+    finally:
+        await bot.session.close()
 
 
 # --- the inbox --------------------------------------------------------------------------------
