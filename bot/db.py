@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -16,6 +17,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -23,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry
 
 import migrations
 from bot import codec, sqlite_inline
@@ -37,7 +40,9 @@ def create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     json = {"json_serializer": codec.dumps, "json_deserializer": codec.loads}
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True, **json)
+        engine = create_async_engine(url, **json)
+        _ping_after_idle(engine)
+        return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(
@@ -57,6 +62,37 @@ def create_engine(url: str) -> AsyncEngine:
         cursor.close()
 
     return engine
+
+
+# A pooled connection left unused this long is checked before it is used again.
+PING_AFTER_IDLE_SECONDS = 1.0
+_IDLE_SINCE = "mentordesk.idle_since"
+
+
+def _ping_after_idle(engine: AsyncEngine) -> None:
+    """Check a connection that waited in the pool before using it (the server may have closed
+    it meanwhile: a restart, a proxy's idle timeout); a dead one is replaced at once.
+
+    SQLAlchemy's ``pool_pre_ping`` checks every checkout, and asyncpg's check is three round
+    trips (a transaction around an empty query): under a burst, more than a quarter of each
+    update's. A connection handed on within a second is not checked; should it have died
+    all the same, its statement fails, the pool is renewed, and the update is handled again.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        idle_since = record.info.pop(_IDLE_SINCE, None)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool throws this connection away and hands out a new one.
+            raise DisconnectionError(str(error)) from error
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
