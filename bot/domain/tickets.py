@@ -15,6 +15,7 @@ from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import manager_of_class, set_committed_value
 
 from bot.db import core, dialect_of
 from bot.domain import audit
@@ -391,6 +392,20 @@ _INSERT_TICKET = {
     for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
 }
 _TICKET_COLUMNS = [column.key for column in _TICKETS.columns if column.key != "id"]
+
+
+def _loaded_ticket(ticket_id: int, values: dict[str, Any]) -> Ticket:
+    """The row just inserted, as a query would have loaded it: its values written straight
+    into the object's state (as SQLAlchemy's loading does), with no attribute events, no
+    history and nothing left to flush; ``Ticket(...)`` would fire an event per column."""
+    ticket: Ticket = _TICKET_CLASS.new_instance()
+    ticket.__dict__.update(values, id=ticket_id)
+    set_committed_value(ticket, "attachments", [])
+    make_transient_to_detached(ticket)
+    return ticket
+
+
+_TICKET_CLASS = manager_of_class(Ticket)
 _EVENT = insert(cast(Table, TicketEvent.__table__))
 _EVENT_WITH_ID = _EVENT.returning(cast(Table, TicketEvent.__table__).c.id)
 
@@ -525,8 +540,7 @@ async def open_ticket(
         if existing is None:  # the insert met a row this transaction cannot read
             raise RuntimeError(f"request {chat_telegram_id}/{message_id}: stored, yet not found")
         return existing, False
-    ticket = Ticket(id=ticket_id, attachments=[], **values)
-    make_transient_to_detached(ticket)
+    ticket = _loaded_ticket(ticket_id, values)
     session.add(ticket)
     # Its first events in one Core statement, with no unit of work: every request has them.
     events = [_event_row(ticket, TicketEventKind.created, now, actor=author, text=ticket.text)]
