@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramConflictError, TelegramUnauthorizedError
@@ -21,7 +22,9 @@ from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiohttp import web
 from pydantic import ValidationError
 
+from bot import codec
 from bot.delivery.inbox import Inbox, UpdateRunner
+from bot.delivery.telegram import post_json
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +47,11 @@ async def poll(
     request_timeout = int((bot.session.timeout or 60) + timeout)
     while True:
         method = GetUpdates(offset=offset, timeout=timeout, allowed_updates=allowed_updates)
+        params: dict[str, Any] = method.model_dump(exclude_none=True)
         try:
-            updates = await bot(method, request_timeout=request_timeout)
+            # Each update comes as Telegram wrote it: stored as such, parsed once for handling.
+            raw = await post_json(bot, "getUpdates", params, method, timeout=request_timeout)
+            updates = [Update.model_validate(item, context={"bot": bot}) for item in raw]
         except TelegramConflictError as error:
             log.error("another process takes this bot's updates (%s); retrying", error.message)
             await backoff.asleep()
@@ -60,7 +66,7 @@ async def poll(
         if not updates:
             continue
         try:
-            stored = await inbox.store(updates)
+            stored = await inbox.store(updates, raw=[codec.dumps(item) for item in raw])
         except Exception:
             # Not stored, so not confirmed: Telegram gives the same updates again.
             log.exception("could not store %s updates; asking again", len(updates))

@@ -75,21 +75,32 @@ _JSON = {"Content-Type": "application/json"}
 
 
 async def post_json(
-    bot: Bot, name: str, params: dict[str, Any], method: Callable[[], TelegramMethod[Any]]
+    bot: Bot,
+    name: str,
+    params: dict[str, Any],
+    method: TelegramMethod[Any] | Callable[[], TelegramMethod[Any]],
+    *,
+    timeout: float | None = None,
 ) -> Any:
     """Call ``name`` with ``params`` as a JSON body and return the ``result`` of the answer,
     as plain JSON values (a sent message is a dict with its ``message_id``).
 
-    The sender's path for the text it sends and edits: every card, acknowledgement and edit.
+    The sender's path for the text it sends and edits (every card, acknowledgement and edit),
+    and the poller's for ``getUpdates``.
     Through ``bot(...)``, aiogram builds a pydantic model of the call, encodes it as a form
     and reads the whole answer back into models, which costs about as much again as the HTTP
     round trip; here the parameters the outbox stored go out as they are, on aiogram's own
-    HTTP session. A refusal is read by aiogram (``check_response``, given the call as
-    ``method`` builds it), so it raises the same exceptions as any other call.
+    HTTP session. A refusal is read by aiogram (``check_response``, given the call as aiogram
+    would have made it: ``method``, or built by ``method()`` only then), so it raises the same
+    exceptions as any other call.
     """
     if transaction_open():
         msg = f"{name} called inside a database transaction: use the outbox"
         raise RuntimeError(msg)
+
+    def call() -> TelegramMethod[Any]:
+        return method if isinstance(method, TelegramMethod) else method()
+
     session = cast(AiohttpSession, bot.session)
     http = await session.create_session()
     url = session.api.api_url(token=bot.token, method=name)
@@ -98,14 +109,14 @@ async def post_json(
             url,
             data=orjson.dumps(params),
             headers=_JSON,
-            timeout=ClientTimeout(total=session.timeout),
+            timeout=ClientTimeout(total=session.timeout if timeout is None else timeout),
         ) as response:
             status, content = response.status, await response.read()
     except TimeoutError as error:
-        raise TelegramNetworkError(method=method(), message="Request timeout error") from error
+        raise TelegramNetworkError(method=call(), message="Request timeout error") from error
     except ClientError as error:
         message = f"{type(error).__name__}: {error}"
-        raise TelegramNetworkError(method=method(), message=message) from error
+        raise TelegramNetworkError(method=call(), message=message) from error
     if HTTPStatus.OK <= status <= HTTPStatus.IM_USED:
         try:
             answer = orjson.loads(content)
@@ -114,5 +125,5 @@ async def post_json(
         if isinstance(answer, dict) and answer.get("ok") is True:
             return answer.get("result")
     # Refused, or not understood: aiogram reads it and raises what it would have.
-    session.check_response(bot, method(), status, content.decode(errors="replace"))
-    raise TelegramAPIError(method=method(), message=f"unexpected answer: {content[:200]!r}")
+    session.check_response(bot, call(), status, content.decode(errors="replace"))
+    raise TelegramAPIError(method=call(), message=f"unexpected answer: {content[:200]!r}")
