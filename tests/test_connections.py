@@ -6,6 +6,7 @@ PostgreSQL only (the suite's PostgreSQL pass; SQLite opens its file and has noth
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
@@ -18,9 +19,24 @@ from bot import db
 from bot.db import create_engine
 
 
-def _postgres_only(database_url: str) -> None:
+@pytest.fixture
+async def pooled(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Callable[[float], AsyncEngine]]:
+    """An engine on the test's PostgreSQL database whose idle connections are checked after
+    the seconds given."""
     if not database_url.startswith("postgresql"):
         pytest.skip("a pooled server connection: runs in the suite's PostgreSQL pass")
+    engines: list[AsyncEngine] = []
+
+    def engine(idle_seconds: float) -> AsyncEngine:
+        monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", idle_seconds)
+        engines.append(create_engine(database_url))
+        return engines[-1]
+
+    yield engine
+    for created in engines:
+        await created.dispose()
 
 
 async def _backend(engine: AsyncEngine) -> int:
@@ -41,39 +57,29 @@ def _count_pings(engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> list[i
 
 
 async def test_a_connection_closed_by_the_server_while_idle_is_replaced_before_use(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
+    pooled: Callable[[float], AsyncEngine], database_url: str
 ) -> None:
-    _postgres_only(database_url)
-    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.05)
-    engine = create_engine(database_url)
+    engine = pooled(0.05)
+    first = await _backend(engine)
+    # The server ends the pooled connection's session: a restart, or a proxy's timeout.
+    admin = await asyncpg.connect(
+        make_url(database_url).set(drivername="postgresql").render_as_string(False)
+    )
     try:
-        first = await _backend(engine)
-        # The server ends the pooled connection's session: a restart, or a proxy's timeout.
-        admin = await asyncpg.connect(
-            make_url(database_url).set(drivername="postgresql").render_as_string(False)
-        )
-        try:
-            assert await admin.fetchval("SELECT pg_terminate_backend($1)", first)
-        finally:
-            await admin.close()
-        await asyncio.sleep(0.2)
-        assert await _backend(engine) != first
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", first)
     finally:
-        await engine.dispose()
+        await admin.close()
+    await asyncio.sleep(0.2)
+    assert await _backend(engine) != first
 
 
 async def test_a_connection_handed_on_at_once_is_not_checked(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
+    pooled: Callable[[float], AsyncEngine], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _postgres_only(database_url)
-    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.3)
-    engine = create_engine(database_url)
+    engine = pooled(0.3)
     pings = _count_pings(engine, monkeypatch)
-    try:
-        backends = {await _backend(engine) for _ in range(20)}
-        assert len(backends) == 1 and pings == []
-        await asyncio.sleep(0.4)
-        assert await _backend(engine) in backends
-        assert pings == [1]
-    finally:
-        await engine.dispose()
+    backends = {await _backend(engine) for _ in range(20)}
+    assert len(backends) == 1 and pings == []
+    await asyncio.sleep(0.4)
+    assert await _backend(engine) in backends
+    assert pings == [1]
