@@ -104,14 +104,15 @@ def dialect_of(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
-async def core(session: AsyncSession) -> AsyncConnection:
+async def core(session: AsyncSession, *, flush: bool = True) -> AsyncConnection:
     """The connection of the session's transaction, for Core statements on the hot paths.
 
     ``Session.execute`` takes a Core statement through the ORM's machinery as well, which
     costs about as much again as the statement on SQLite; every request runs several. What
-    the session holds unflushed is flushed first, as ``Session.execute`` would do.
+    the session holds unflushed is flushed first, as ``Session.execute`` would do, unless
+    ``flush`` is False (the outbox: its rows depend on nothing pending).
     """
-    if session.new or session.dirty or session.deleted:
+    if flush and (session.new or session.dirty or session.deleted):
         await session.flush()
     current = session.sync_session.get_transaction()
     held: tuple[object, AsyncConnection] | None = session.info.get(_CORE)

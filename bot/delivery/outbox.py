@@ -18,9 +18,10 @@ from typing import Any, Protocol, cast
 
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy import Table, event, insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from bot.db import core
 from models import OutboxMessage, OutboxStatus
 
 # Telegram allows 1024 characters in a caption.
@@ -153,7 +154,6 @@ class Outbox:
         self._sender = sender
         self._armed = False
         self._rows: list[Row] = []
-        self._connection: tuple[object, AsyncConnection] | None = None  # of which transaction
         self.callback_answers: list[CallbackAnswer] = []
         self.written = 0
 
@@ -377,7 +377,7 @@ class Outbox:
         (SQLite's next row id, PostgreSQL's sequence), though not always returned in that
         order: so the ids are sorted.
         """
-        result = await (await self._connection_now()).execute(_INSERT, rows)
+        result = await (await core(self.session, flush=False)).execute(_INSERT, rows)
         ids = sorted(result.scalars())
         self.written += len(rows)
         for outbox_id, values in zip(ids, rows, strict=True):
@@ -396,13 +396,6 @@ class Outbox:
             )  # fmt: skip
         self._arm()
         return [MessageRef(outbox_id=outbox_id) for outbox_id in ids]
-
-    async def _connection_now(self) -> AsyncConnection:
-        """The current transaction's connection, asked of the session once per transaction."""
-        current = self.session.sync_session.get_transaction()
-        if self._connection is None or self._connection[0] is not current:
-            self._connection = (current, await self.session.connection())
-        return self._connection[1]
 
     @staticmethod
     def _resolve(ref: MessageRef, params: dict[str, Any], key: str) -> int | None:
