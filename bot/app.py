@@ -32,6 +32,7 @@ from bot.delivery.scheduler import Scheduler, create_delivery
 from bot.delivery.sender_process import SenderProcess
 from bot.delivery.telegram import create_bot
 from bot.domain.topic_learning import Suggesters
+from bot.domain.topics import ActiveTopics
 from bot.i18n import create_i18n
 from bot.jobs import sla
 from bot.jobs.digest import DigestRunner
@@ -155,6 +156,7 @@ def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
         scheduler=scheduler,
         delivery=delivery,
         suggesters=Suggesters(session_factory),
+        active_topics=ActiveTopics(),
         clock=clock,
     )
     dispatcher.update.outer_middleware(DbSessionMiddleware(session_factory, inbox, delivery))

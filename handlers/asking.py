@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.delivery import Outbox
 from bot.domain.access import Actor
 from bot.domain.topic_learning import Suggesters
+from bot.domain.topics import ActiveTopics
 from bot.news.tickets import TicketNews
 from handlers.common import IN_GROUP, files_of
 from handlers.tickets import file_in_group
@@ -42,6 +43,7 @@ async def ask_in_group(
     settings: Settings,
     now: datetime,
     suggesters: Suggesters,
+    active_topics: ActiveTopics,
     group: GroupChat | None = None,
     programme: Programme | None = None,
 ) -> None:
@@ -56,4 +58,6 @@ async def ask_in_group(
         )
         return
     news = TicketNews(session, outbox, i18n, settings, now)
-    await file_in_group(message, command.args or "", actor, news, suggesters, group, programme)
+    await file_in_group(
+        message, command.args or "", actor, news, suggesters, active_topics, group, programme
+    )

@@ -28,7 +28,7 @@ from bot.domain.access import Actor
 from bot.domain.errors import DomainError
 from bot.domain.programmes import list_programmes
 from bot.domain.topic_learning import Suggesters, record_label
-from bot.domain.topics import get_topic, list_topics
+from bot.domain.topics import ActiveTopics, get_topic, list_topics
 from bot.news.tickets import TicketNews
 from bot.views.tickets import (
     DraftButton,
@@ -124,11 +124,14 @@ async def mention_in_group(
     settings: Settings,
     now: datetime,
     suggesters: Suggesters,
+    active_topics: ActiveTopics,
     group: GroupChat | None = None,
     programme: Programme | None = None,
 ) -> None:
     news = TicketNews(session, outbox, i18n, settings, now)
-    await file_in_group(message, request_text, actor, news, suggesters, group, programme)
+    await file_in_group(
+        message, request_text, actor, news, suggesters, active_topics, group, programme
+    )
 
 
 async def reply_in_group(
@@ -140,11 +143,14 @@ async def reply_in_group(
     settings: Settings,
     now: datetime,
     suggesters: Suggesters,
+    active_topics: ActiveTopics,
     group: GroupChat | None = None,
     programme: Programme | None = None,
 ) -> None:
     news = TicketNews(session, outbox, i18n, settings, now)
-    await file_in_group(message, content_of(message), actor, news, suggesters, group, programme)
+    await file_in_group(
+        message, content_of(message), actor, news, suggesters, active_topics, group, programme
+    )
 
 
 async def file_in_group(
@@ -153,6 +159,7 @@ async def file_in_group(
     actor: Actor,
     news: TicketNews,
     suggesters: Suggesters,
+    active_topics: ActiveTopics,
     group: GroupChat | None,
     programme: Programme | None,
 ) -> None:
@@ -176,7 +183,7 @@ async def file_in_group(
     except DomainError as error:
         await outbox.reply(message, refusal(error))
         return
-    topics = await list_topics(news.session, group.programme_id)
+    topics = await active_topics.of(news.session, programme)
     # What triage and each mentor's card read again: held to the end of the request, as the
     # session keeps a loaded row only while something refers to it.
     news.hold(programme, group, actor.person, *topics)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -19,6 +19,9 @@ class Programme(Base):
     # (mentors without a topic), who answer them or pass them to a topic's specialists.
     triage: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Moved by database triggers whenever one of the programme's topics is written (migration
+    # 0013): a process holding the topics in memory knows when to read them again.
+    topics_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class GroupChat(Base):

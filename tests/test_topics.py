@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.errors import InvalidInput
@@ -314,3 +314,76 @@ def test_a_hashtag_is_clean_or_refused(text: str) -> None:
     except InvalidInput:
         return
     assert tag == tag.lower() and 0 < len(tag) <= MAX_CODE and "#" not in tag and " " not in tag
+
+
+async def _versions(db: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+    async with db() as session:
+        rows = await session.execute(select(Programme.title, Programme.topics_version))
+        return dict(rows.all())
+
+
+async def test_every_write_of_a_topic_moves_its_programmes_topics_version(
+    world: World, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """The database keeps the version, whoever writes the topics: here, plain SQL."""
+    await world.registered_group("Совет активистов района", programme=DISTRICT)
+    await world.registered_group("Луганская группа", programme=SCHOOL)
+    before = await _versions(db)
+    district, school = (await _topics(db, DISTRICT)), (await _topics(db, SCHOOL))
+    district_id = district["legal"].programme_id
+
+    async def write(statement: str, **values: object) -> dict[str, int]:
+        async with db.begin() as session:
+            await session.execute(text(statement), values)
+        return await _versions(db)
+
+    renamed = await write(
+        "UPDATE topics SET title_ru = 'Право' WHERE id = :id", id=district["legal"].id
+    )
+    assert renamed == {**before, DISTRICT: before[DISTRICT] + 1}
+    added = await write(
+        "INSERT INTO topics (programme_id, code, title_ru, title_en, title_pl, hashtags, keywords,"
+        " position, active) VALUES (:p, 'спорт', 'Спорт', 'Sport', 'Sport', '[]', '[]', 9, :yes)",
+        p=district_id, yes=True,
+    )  # fmt: skip
+    assert added == {**before, DISTRICT: before[DISTRICT] + 2}
+    await write("DELETE FROM topics WHERE code = 'спорт'")
+    moved = await write(
+        "UPDATE topics SET programme_id = :p, code = 'moved' WHERE id = :id",
+        p=district_id,
+        id=school["other"].id,
+    )
+    assert moved == {DISTRICT: before[DISTRICT] + 4, SCHOOL: before[SCHOOL] + 1}
+
+
+async def test_a_request_follows_topics_changed_by_another_process(
+    world: World, tg: TelegramClient, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """The bot holds the topics between requests; a change written elsewhere (another
+    replica, a coordinator's SQL) reaches the next request all the same."""
+    district = await world.registered_group("Совет активистов района", programme=DISTRICT)
+    lawyer = await world.mentor("Ирина", "legal")
+    olga = tg.user("Ольга")
+    first = await ask(tg, olga, district, "Как перерегистрировать устав НКО? #юрист")
+    assert card(tg, lawyer, first)
+    legal = (await _topics(db, DISTRICT))["legal"]
+    async with db.begin() as session:
+        await session.execute(
+            text("UPDATE topics SET hashtags = :tags WHERE id = :id"),
+            {"tags": '["право"]', "id": legal.id},
+        )
+    # The new hashtag names the topic; the old one names nothing now.
+    second = await ask(tg, olga, district, "Нужен договор аренды помещения #право")
+    assert card(tg, lawyer, second)
+    named = await ticket(db, second)
+    assert (named.topic_id, named.topic_confirmed) == (legal.id, True)
+    third = await ask(tg, olga, district, "Как оформить пожертвование? #юрист")
+    assert not (await ticket(db, third)).topic_confirmed
+    # Archived elsewhere: offered nowhere, and its mentor gets no more cards.
+    async with db.begin() as session:
+        await session.execute(
+            text("UPDATE topics SET active = :no WHERE id = :id"), {"no": False, "id": legal.id}
+        )
+    fourth = await ask(tg, olga, district, "Ещё вопрос про устав #право")
+    assert cards(tg, lawyer, fourth) == []
+    assert (await ticket(db, fourth)).topic_id != legal.id

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import manager_of_class
+from sqlalchemy.orm.util import identity_key
 
 from bot.domain.errors import InvalidInput
 from models import Programme, Topic
@@ -86,6 +90,55 @@ _ALL_TOPICS = (
     .order_by(Topic.position, Topic.id)
 )
 _ACTIVE_TOPICS = _ALL_TOPICS.where(Topic.active.is_(True))
+
+
+class ActiveTopics:
+    """Each programme's active topics, held by one bot process between requests.
+
+    Every request needs them, and they seldom change. They are read again once the
+    programme's ``topics_version`` has moved: database triggers move it whenever a topic is
+    written, by whichever process, and it comes with the programme's row, which a request
+    reads anyway. A change reaches the next request that reads the programme after its commit.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[int, tuple[int, list[dict[str, Any]]]] = {}
+
+    async def of(self, session: AsyncSession, programme: Programme) -> list[Topic]:
+        """``list_topics(session, programme.id)``, as rows of this session."""
+        held = self._held.get(programme.id)
+        if held is None or held[0] != programme.topics_version:
+            topics = await list_topics(session, programme.id)
+            # The version read with the programme, before the topics: a change committed in
+            # between is in the topics and moves the version past this one, so the next
+            # request reads them again; older topics are never held under a newer version.
+            self._held[programme.id] = (programme.topics_version, [_columns(t) for t in topics])
+            return topics
+        return [_as_loaded(session, values) for values in held[1]]
+
+
+def _columns(topic: Topic) -> dict[str, Any]:
+    return {key: getattr(topic, key) for key in _TOPIC_COLUMNS}
+
+
+def _as_loaded(session: AsyncSession, values: dict[str, Any]) -> Topic:
+    """The topic as a query would have put it in the session: the row the session holds
+    already (a mentor's topics come with their roles), else one built from the values with
+    no attribute events. Its lists are its own: a change to one cannot reach the held values."""
+    found = session.identity_map.get(identity_key(Topic, values["id"]))
+    if found is not None:
+        return found
+    topic: Topic = _TOPIC_CLASS.new_instance()
+    topic.__dict__.update(
+        values, hashtags=list(values["hashtags"]), keywords=list(values["keywords"])
+    )
+    make_transient_to_detached(topic)
+    session.add(topic)
+    return topic
+
+
+_TOPIC_CLASS = manager_of_class(Topic)
+_TOPIC_COLUMNS = [column.key for column in Topic.__mapper__.column_attrs]
 
 
 async def topics_by_id(
