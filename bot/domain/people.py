@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVarTuple
 
-from sqlalchemy import bindparam, literal, select
+from sqlalchemy import Select, bindparam, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager
 
 from bot.domain.matching import note_reachable
 from bot.languages import LANGUAGES, spoken
 from bot.timezones import normalize_zone
-from models import GroupChat, Person, Programme, Role, RoleKind
+from models import GroupChat, Person, Programme, Role, RoleKind, Topic, role_topics
 
 # Seen-at is refreshed at most this often, so a busy chat does not rewrite the row each message.
 _SEEN_RESOLUTION = timedelta(minutes=5)
@@ -36,13 +36,27 @@ async def find_person(session: AsyncSession, telegram_id: int) -> Person | None:
     return result.unique().scalar_one_or_none()
 
 
+# The person's roles and their topics, joined one table after another. A joined load of
+# ``Role.topics`` nests ``(role_topics JOIN topics)`` inside the outer join, and SQLite then
+# builds that join for every role of every person before it looks for this one: each
+# update cost time in proportion to all the mentors' topics (3,000 mentors: 35 ms from a
+# group, 130 ms in private). Flat, each step is an index lookup.
+_Columns = TypeVarTuple("_Columns")
+_ROLES_AND_TOPICS = contains_eager(Person.roles).contains_eager(Role.topics)
+
+
+def _with_roles(query: Select[*_Columns]) -> Select[*_Columns]:
+    return (
+        query.outerjoin(Role, Role.person_id == Person.id)
+        .outerjoin(role_topics, role_topics.c.role_id == Role.id)
+        .outerjoin(Topic, Topic.id == role_topics.c.topic_id)
+        .options(_ROLES_AND_TOPICS)
+    )
+
+
 # Built once: the hottest query there is. Building a statement and its cache key each time
 # costs as much as running it.
-_FIND_PERSON = (
-    select(Person)
-    .where(Person.telegram_id == bindparam("telegram_id"))
-    .options(joinedload(Person.roles).joinedload(Role.topics))
-)
+_FIND_PERSON = _with_roles(select(Person)).where(Person.telegram_id == bindparam("telegram_id"))
 
 
 async def find_person_in_group(
@@ -58,12 +72,13 @@ async def find_person_in_group(
 # Outer joins from a single row: a person or a group not known yet comes back as None.
 _ONE = select(literal(1).label("one")).subquery()
 _PERSON_IN_GROUP = (
-    select(Person, GroupChat, Programme)
-    .select_from(_ONE)
-    .outerjoin(Person, Person.telegram_id == bindparam("telegram_id"))
+    _with_roles(
+        select(Person, GroupChat, Programme)
+        .select_from(_ONE)
+        .outerjoin(Person, Person.telegram_id == bindparam("telegram_id"))
+    )
     .outerjoin(GroupChat, GroupChat.telegram_id == bindparam("chat_id"))
     .outerjoin(Programme, Programme.id == GroupChat.programme_id)
-    .options(joinedload(Person.roles).joinedload(Role.topics))
 )
 
 
