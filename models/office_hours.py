@@ -64,7 +64,10 @@ class Booking(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     mentor_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     activist_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
-    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="SET NULL"))
+    # Indexed: a meeting's change (cancel, move, no-show) finds its booking by it.
+    meeting_id: Mapped[int | None] = mapped_column(
+        ForeignKey("meetings.id", ondelete="SET NULL"), index=True
+    )
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     status: Mapped[BookingStatus] = mapped_column(

@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -202,6 +203,8 @@ class SummaryCard(Base):
     """
 
     __tablename__ = "summary_cards"
+    # A press on a card's button finds the card by its message.
+    __table_args__ = (Index("ix_summary_cards_message", "chat_telegram_id", "message_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)

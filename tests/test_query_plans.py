@@ -1,36 +1,88 @@
-"""The statements every update runs find their rows by index: their cost does not grow with
-the number of people, roles and topics a programme has. Read from SQLite's query plans, so
-no timing is involved."""
+"""The statements that updates and presses run find their rows by index: their cost does not
+grow with the number of people, requests and cards the bot has seen. Read from SQLite's query
+plans of the statements the real functions run, so no timing is involved."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import ClauseElement, text
-from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.db import create_engine, upgrade
-from bot.domain.people import _FIND_PERSON, _PERSON_IN_GROUP
+from bot.db import create_engine, create_session_factory, upgrade
+from bot.domain import summaries
+from bot.domain.booking import booking_of_meeting
+from bot.domain.people import find_person, find_person_in_group
 
 pytestmark = pytest.mark.no_database
 
+MENTORS = 200
+TABLES = [
+    "INSERT INTO programmes (title, triage, created_at, topics_version)"
+    " VALUES ('Школа', 0, '2026-01-01', 0)",
+    "INSERT INTO topics (programme_id, code, title_ru, title_en, title_pl, hashtags, keywords,"
+    " position, active) VALUES (1, 'legal', 'Право', 'Law', 'Prawo', '[]', '[]', 0, 1)",
+]
+EACH_MENTOR = [
+    "INSERT INTO people (telegram_id, first_name, private_chat_open, created_at, last_seen_at)"
+    " VALUES (1000 + :n, 'Ментор', 1, '2026-01-01', '2026-01-01')",
+    "INSERT INTO roles (person_id, programme_id, kind, active, granted_at)"
+    " VALUES (:n, 1, 'mentor', 1, '2026-01-01')",
+    "INSERT INTO role_topics (role_id, topic_id) VALUES (:n, 1)",
+    "INSERT INTO summary_cards (person_id, chat_telegram_id, message_id, created_at)"
+    " VALUES (:n, 1000 + :n, :n, '2026-01-01')",
+]
 
-async def _plan(connection: AsyncConnection, statement: ClauseElement, **values: Any) -> list[str]:
-    compiled = statement.compile(dialect=connection.dialect)
-    assert isinstance(compiled, SQLCompiler)
-    params = compiled.construct_params(values)
-    positional = tuple(params[name] for name in compiled.positiontup or ())
-    result = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", positional)
-    return [str(detail) for detail in result.scalars(3)]
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> Any:
+    """A database at head with a programme of ``MENTORS`` mentors, each with a summary card."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'plans.sqlite3'}")
+    await upgrade(engine)
+    async with engine.begin() as connection:
+        for statement in TABLES:
+            await connection.execute(text(statement))
+        for statement in EACH_MENTOR:
+            await connection.execute(text(statement), [{"n": n} for n in range(1, MENTORS + 1)])
+    yield engine
+    await engine.dispose()
 
 
-def _full_work(plan: list[str]) -> list[str]:
-    """The steps that read a whole table or build something of its size first."""
+async def _plans(
+    engine: AsyncEngine, work: Callable[[AsyncSession], Awaitable[object]]
+) -> list[tuple[str, list[str]]]:
+    """Each statement ``work`` runs, with its query plan."""
+    ran: list[tuple[str, Any]] = []
+
+    def record(*args: Any) -> None:
+        _connection, _cursor, statement, parameters, _context, _many = args
+        ran.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with create_session_factory(engine)() as session:
+            await work(session)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    plans = []
+    async with engine.connect() as connection:
+        for statement, parameters in ran:
+            if not statement.lstrip().upper().startswith("SELECT"):
+                continue
+            result = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            plans.append((statement, [str(detail) for detail in result.scalars(3)]))
+    assert plans, "nothing was read"
+    return plans
+
+
+def _full_work(plans: list[tuple[str, list[str]]]) -> list[str]:
+    """The steps that read a whole table, or build something of its size first."""
     return [
         step
+        for _statement, plan in plans
         for step in plan
         if "MATERIALIZE" in step
         or "AUTOMATIC" in step
@@ -38,50 +90,18 @@ def _full_work(plan: list[str]) -> list[str]:
     ]
 
 
-async def test_reading_who_writes_looks_up_rows_by_index(tmp_path: Path) -> None:
+async def test_reading_who_writes_looks_up_rows_by_index(engine: AsyncEngine) -> None:
     """The person with their roles and topics (every update), and with the group and its
     programme (every update from a group). A programme with hundreds of mentors must not
     make each update read all their topics."""
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'plans.sqlite3'}")
-    try:
-        await upgrade(engine)
-        async with engine.begin() as connection:
-            await connection.execute(
-                text(
-                    "INSERT INTO programmes (title, triage, created_at, topics_version)"
-                    " VALUES ('Школа', 0, '2026-01-01', 0)"
-                )
-            )
-            await connection.execute(
-                text(
-                    "INSERT INTO topics (programme_id, code, title_ru, title_en, title_pl,"
-                    " hashtags, keywords, position, active)"
-                    " VALUES (1, 'legal', 'Право', 'Law', 'Prawo', '[]', '[]', 0, 1)"
-                )
-            )
-            for n in range(1, 201):
-                await connection.execute(
-                    text(
-                        "INSERT INTO people (telegram_id, first_name, private_chat_open,"
-                        " created_at, last_seen_at) VALUES (:n, 'Ментор', 1, '2026-01-01',"
-                        " '2026-01-01')"
-                    ),
-                    {"n": 1000 + n},
-                )
-                await connection.execute(
-                    text(
-                        "INSERT INTO roles (person_id, programme_id, kind, active, granted_at)"
-                        " VALUES (:n, 1, 'mentor', 1, '2026-01-01')"
-                    ),
-                    {"n": n},
-                )
-                await connection.execute(
-                    text("INSERT INTO role_topics (role_id, topic_id) VALUES (:n, 1)"), {"n": n}
-                )
-        async with engine.connect() as connection:
-            private = await _plan(connection, _FIND_PERSON, telegram_id=1001)
-            in_group = await _plan(connection, _PERSON_IN_GROUP, telegram_id=1001, chat_id=-1)
-        assert _full_work(private) == [], private
-        assert _full_work(in_group) == [], in_group
-    finally:
-        await engine.dispose()
+    assert _full_work(await _plans(engine, lambda s: find_person(s, 1001))) == []
+    assert _full_work(await _plans(engine, lambda s: find_person_in_group(s, 1001, -1))) == []
+
+
+async def test_a_press_finds_its_summary_card_and_a_meeting_its_booking_by_index(
+    engine: AsyncEngine,
+) -> None:
+    """A «Claim» on a summary card looks the card up by its message; a meeting's cancel,
+    move or no-show looks up the booking it was made for."""
+    assert _full_work(await _plans(engine, lambda s: summaries.find(s, 1007, 7))) == []
+    assert _full_work(await _plans(engine, lambda s: booking_of_meeting(s, 7))) == []
