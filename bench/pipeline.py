@@ -1,6 +1,6 @@
 """Measure the message pipeline: intake speed, Telegram's limits, one busy chat, memory.
 
-    .venv/bin/python bench/pipeline.py [--scenario all|intake|limits|group-limit|backlog|rss]
+    .venv/bin/python bench/pipeline.py [--scenario all|intake|limits|group-limit|backlog|large|rss]
                                        [--database sqlite|postgresql|both] [--runs 3]
 
 Everything runs on this machine: the fake Bot API of the tests (``bot/sandbox/emulator``) on
@@ -25,6 +25,10 @@ Scenarios:
   binds. Lost requests, 429s, time to the last acknowledgement.
 - backlog: one mentor's chat holds 100 messages waiting while requests arrive at 5/s in
   other groups: their acknowledgement latency, p50 / p95 / p99.
+- large: the intake burst again (limits raised), in a programme that also has 3,000 mentors
+  of another topic, each with a role and a topic, against the same burst in a programme of
+  only its 2 mentors, alternating: the ratio of speeds and of CPU per request says whether
+  what each update reads grows with the programme (1.0: it does not).
 - rss: the bot's memory after 10,000 delivered messages (limits raised): the resident sets
   of its processes (the bot and its sender) added up, and their proportional set size, which
   counts the pages they share once.
@@ -43,9 +47,11 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,12 +139,15 @@ async def stage(
     limits: Limits,
     settings: dict[str, str],
     bare: bool = False,
+    others: int = 0,
 ) -> AsyncIterator[Stage]:
     server = FakeTelegram(limits=limits)
     await server.start()
     run_dir = Path(tempfile.mkdtemp(dir=workdir))
     try:
         cast = await seed(url, server, groups=groups, mentors=mentors)
+        if others:
+            await add_other_mentors(url, others)
         env = bot_env(url, server, **settings)
         bot = BotProcess(env, run_dir)
         if bare:
@@ -152,6 +161,43 @@ async def stage(
             await bot.stop()
     finally:
         await server.stop()
+
+
+async def add_other_mentors(url: str, count: int) -> None:
+    """``count`` more mentors of the seeded programme, of its grants topic: no card of a
+    legal request is theirs, but every update's reads meet their roles and topics."""
+    first = 900_000_000
+    now = datetime.now(UTC)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            grants = text("SELECT id, programme_id FROM topics WHERE code = 'grants'")
+            topic = (await connection.execute(grants)).one()
+            await connection.execute(
+                text(
+                    "INSERT INTO people (telegram_id, first_name, private_chat_open, created_at,"
+                    " last_seen_at) VALUES (:telegram_id, 'Ментор', :yes, :now, :now)"
+                ),
+                [{"telegram_id": first + n, "yes": True, "now": now} for n in range(count)],
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO roles (person_id, programme_id, kind, active, granted_at)"
+                    " SELECT id, :programme, 'mentor', :yes, :now FROM people"
+                    " WHERE telegram_id >= :first"
+                ),
+                {"programme": topic.programme_id, "yes": True, "now": now, "first": first},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO role_topics (role_id, topic_id) SELECT roles.id, :topic"
+                    " FROM roles JOIN people ON people.id = roles.person_id"
+                    " WHERE people.telegram_id >= :first"
+                ),
+                {"topic": topic.id, "first": first},
+            )
+    finally:
+        await engine.dispose()
 
 
 async def burst(stage_: Stage, count: int) -> Tally:
@@ -182,7 +228,7 @@ def all_cards_in(tally: Tally, cast: Cast, count: int) -> Callable[[], bool]:
 
 
 async def intake_once(
-    kind: str, postgres: str, workdir: Path, *, bare: bool
+    kind: str, postgres: str, workdir: Path, *, bare: bool, others: int = 0
 ) -> tuple[float, float]:
     """Requests per second, and the bot's CPU time per request in milliseconds (all of its
     processes)."""
@@ -190,7 +236,14 @@ async def intake_once(
     async with (
         database(kind, postgres, workdir) as url,
         stage(
-            url, workdir, groups=10, mentors=2, limits=Limits.off(), settings=RAISED, bare=bare
+            url,
+            workdir,
+            groups=10,
+            mentors=2,
+            limits=Limits.off(),
+            settings=RAISED,
+            bare=bare,
+            others=others,
         ) as s,
     ):
         cpu_before = s.bot.cpu_seconds()
@@ -240,6 +293,28 @@ async def intake(kinds: list[str], postgres: str, workdir: Path, runs: int) -> N
             f"{'':10s} CPU per request: MentorDesk {statistics.median(our_cpu):.1f} ms, bare "
             f"aiogram {statistics.median(bare_cpu):.1f} ms "
             f"({statistics.median(our_cpu) / statistics.median(bare_cpu):.1f} ×)"
+        )
+
+
+async def large(kinds: list[str], postgres: str, workdir: Path, runs: int) -> None:
+    say("== large: the intake burst with 3,000 more mentors of another topic, limits raised ==")
+    for kind in kinds:
+        small_speed, large_speed, small_cpu, large_cpu = [], [], [], []
+        for _ in range(runs):
+            speed, cpu = await intake_once(kind, postgres, workdir, bare=False)
+            small_speed.append(speed)
+            small_cpu.append(cpu)
+            speed, cpu = await intake_once(kind, postgres, workdir, bare=False, others=3000)
+            large_speed.append(speed)
+            large_cpu.append(cpu)
+        ratios = [b / a for a, b in zip(small_speed, large_speed, strict=True)]
+        say(
+            f"{kind:10s} 2 mentors {statistics.median(small_speed):6.1f} req/s · 3,002 mentors "
+            f"{statistics.median(large_speed):6.1f} req/s · speed ratio median "
+            f"{statistics.median(ratios):.2f} (min {min(ratios):.2f}, max {max(ratios):.2f}) · "
+            f"CPU per request {statistics.median(small_cpu):.1f} ms and "
+            f"{statistics.median(large_cpu):.1f} ms "
+            f"({statistics.median(large_cpu) / statistics.median(small_cpu):.2f} ×)"
         )
 
 
@@ -394,7 +469,7 @@ async def main() -> None:
     parser.add_argument(
         "--scenario",
         default="all",
-        choices=["all", "intake", "limits", "group-limit", "backlog", "rss"],
+        choices=["all", "intake", "limits", "group-limit", "backlog", "large", "rss"],
     )
     parser.add_argument("--database", default="both", choices=["sqlite", "postgresql", "both"])
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES)
@@ -412,6 +487,8 @@ async def main() -> None:
             await group_limit(kinds, args.postgres, workdir)
         if chosen in ("all", "backlog"):
             await backlog(kinds, args.postgres, workdir)
+        if chosen in ("all", "large"):
+            await large(kinds, args.postgres, workdir, args.runs)
         if chosen in ("all", "rss"):
             await rss(kinds, args.postgres, workdir)
 
