@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Column, Enum, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy import Column, Enum, ForeignKey, Index, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import ID, Base, utcnow
@@ -61,6 +61,8 @@ role_topics = Table(
     Base.metadata,
     Column("role_id", ID, ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
     Column("topic_id", ID, ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
+    # A topic's mentors are found from it (matching, for every new request).
+    Index("ix_role_topics_topic_id", "topic_id"),
 )
 
 

@@ -72,6 +72,9 @@ class Ticket(Base):
     __table_args__ = (
         UniqueConstraint("chat_telegram_id", "request_message_id"),
         CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
+        # Matching counts each mentor's claimed requests for every new one; it also serves
+        # what looks requests up by assignee alone.
+        Index("ix_tickets_assignee_status", "assignee_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
@@ -92,9 +95,7 @@ class Ticket(Base):
     status: Mapped[TicketStatus] = mapped_column(
         _enum(TicketStatus, 16), default=TicketStatus.open, index=True
     )
-    assignee_id: Mapped[int | None] = mapped_column(
-        ForeignKey("people.id", ondelete="SET NULL"), index=True
-    )
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None]
     first_answer_at: Mapped[datetime | None]

@@ -1,9 +1,11 @@
 """The statements that updates and presses run find their rows by index: their cost does not
 grow with the number of people, requests and cards the bot has seen. Read from SQLite's query
-plans of the statements the real functions run, so no timing is involved."""
+plans of the statements the real functions run, and from the number of instructions SQLite's
+virtual machine runs for them: counts, so no timing is involved."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from bot.db import create_engine, create_session_factory, upgrade
 from bot.domain import summaries
 from bot.domain.booking import booking_of_meeting
+from bot.domain.matching import mentors_of
 from bot.domain.people import find_person, find_person_in_group
 
 pytestmark = pytest.mark.no_database
@@ -51,10 +54,10 @@ async def engine(tmp_path: Path) -> Any:
     await engine.dispose()
 
 
-async def _plans(
+async def _statements(
     engine: AsyncEngine, work: Callable[[AsyncSession], Awaitable[object]]
-) -> list[tuple[str, list[str]]]:
-    """Each statement ``work`` runs, with its query plan."""
+) -> list[tuple[str, Any]]:
+    """Each statement ``work`` runs, with its parameters."""
     ran: list[tuple[str, Any]] = []
 
     def record(*args: Any) -> None:
@@ -67,9 +70,16 @@ async def _plans(
             await work(session)
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
+    return ran
+
+
+async def _plans(
+    engine: AsyncEngine, work: Callable[[AsyncSession], Awaitable[object]]
+) -> list[tuple[str, list[str]]]:
+    """Each statement ``work`` runs, with its query plan."""
     plans = []
     async with engine.connect() as connection:
-        for statement, parameters in ran:
+        for statement, parameters in await _statements(engine, work):
             if not statement.lstrip().upper().startswith("SELECT"):
                 continue
             result = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
@@ -105,3 +115,70 @@ async def test_a_press_finds_its_summary_card_and_a_meeting_its_booking_by_index
     move or no-show looks up the booking it was made for."""
     assert _full_work(await _plans(engine, lambda s: summaries.find(s, 1007, 7))) == []
     assert _full_work(await _plans(engine, lambda s: booking_of_meeting(s, 7))) == []
+
+
+def _instructions(path: Path, statements: list[tuple[str, Any]]) -> int:
+    """How many instructions SQLite's virtual machine runs for the statements."""
+    count = 0
+
+    def step() -> int:
+        nonlocal count
+        count += 1
+        return 0
+
+    connection = sqlite3.connect(path)
+    try:
+        connection.set_progress_handler(step, 1)
+        for statement, parameters in statements:
+            connection.execute(statement, parameters).fetchall()
+    finally:
+        connection.close()
+    return count
+
+
+async def test_matching_reads_the_topics_mentors_not_all_of_the_programmes(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """Finding a new request's mentors (with their claimed requests, last claim and waiting
+    messages) costs what it costs for the topic's two mentors, whether the programme has no
+    other mentor or ``MENTORS`` more, of another topic, with three claimed requests each."""
+    path = tmp_path / "plans.sqlite3"
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO topics (programme_id, code, title_ru, title_en, title_pl, hashtags,"
+                " keywords, position, active) VALUES (1, 'grants', 'Гранты', 'Grants', 'Granty',"
+                " '[]', '[]', 1, 1)"
+            )
+        )
+        await connection.execute(text("DELETE FROM role_topics WHERE role_id > 2"))
+        await connection.execute(text("UPDATE role_topics SET topic_id = 2"))
+        # The others start in a programme of their own.
+        await connection.execute(
+            text(
+                "INSERT INTO programmes (title, triage, created_at, topics_version)"
+                " VALUES ('Другая школа', 0, '2026-01-01', 0)"
+            )
+        )
+        await connection.execute(text("UPDATE roles SET programme_id = 2 WHERE id > 2"))
+    statements = await _statements(engine, lambda s: mentors_of(s, 1, 2, capacity=5))
+    alone = _instructions(path, statements)
+    async with engine.begin() as connection:
+        await connection.execute(text("UPDATE roles SET programme_id = 1 WHERE id > 2"))
+        await connection.execute(
+            text("INSERT INTO role_topics (role_id, topic_id) SELECT id, 1 FROM roles WHERE id > 2")
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO tickets (programme_id, chat_telegram_id, request_message_id,"
+                " author_id, topic_id, topic_confirmed, text, status, assignee_id, created_at,"
+                " claimed_at, triage) SELECT 1, -1, people.id * 10 + n.value, people.id, 1, 1,"
+                " 'Вопрос', 'claimed', people.id, '2026-01-01', '2026-01-01', 0 FROM people,"
+                " (SELECT 1 AS value UNION SELECT 2 UNION SELECT 3) AS n WHERE people.id > 2"
+            )
+        )
+    among_many = _instructions(path, statements)
+    async with create_session_factory(engine)() as session:
+        found = await mentors_of(session, 1, 2, capacity=5)
+    assert [c.person.telegram_id for c in found] == [1001, 1002]
+    assert among_many <= alone * 1.2, (alone, among_many)

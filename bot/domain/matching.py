@@ -153,8 +153,12 @@ _MENTORS = (
     .order_by(Role.id)
 )
 _GENERAL_CONSULTANTS = _MENTORS.where(has_no_topic())
-_MENTORS_OF_TOPIC = _MENTORS.join(role_topics, role_topics.c.role_id == Role.id).where(
-    role_topics.c.topic_id == bindparam("topic_id")
+# The topic's roles as a list to look up, not a join: SQLite would go through every mentor of
+# the programme by ``roles.programme_id`` and test each for the topic.
+_MENTORS_OF_TOPIC = _MENTORS.where(
+    Role.id.in_(
+        select(role_topics.c.role_id).where(role_topics.c.topic_id == bindparam("topic_id"))
+    )
 )
 
 
