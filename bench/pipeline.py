@@ -44,10 +44,11 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import asyncpg
@@ -231,9 +232,12 @@ def all_cards_in(tally: Tally, cast: Cast, count: int) -> Callable[[], bool]:
 # --- scenarios -------------------------------------------------------------------------------
 
 
+Run = tuple[float, float]  # requests per second, CPU milliseconds per request
+
+
 async def intake_once(
     kind: str, postgres: str, workdir: Path, *, bare: bool, others: int = 0
-) -> tuple[float, float]:
+) -> Run:
     """Requests per second, and the bot's CPU time per request in milliseconds (all of its
     processes)."""
     count = 300
@@ -271,22 +275,39 @@ async def intake_once(
         return count / (last - started), cpu
 
 
+async def alternately(
+    runs: int, first: Callable[[], Awaitable[Run]], second: Callable[[], Awaitable[Run]]
+) -> tuple[list[Run], list[Run]]:
+    """``runs`` runs of each, taking turns, so the machine's drift hits both alike."""
+    firsts, seconds = [], []
+    for _ in range(runs):
+        firsts.append(await first())
+        seconds.append(await second())
+    return firsts, seconds
+
+
+def speeds(found: list[Run]) -> list[float]:
+    return [speed for speed, _cpu in found]
+
+
+def median_cpu(found: list[Run]) -> float:
+    return statistics.median(cpu for _speed, cpu in found)
+
+
 async def intake(kinds: list[str], postgres: str, workdir: Path, runs: int) -> None:
     say("== intake: 300 requests in 10 groups, 2 mentors, limits raised ==")
     for kind in kinds:
-        ours, bare, our_cpu, bare_cpu = [], [], [], []
-        for _ in range(runs):
-            speed, cpu = await intake_once(kind, postgres, workdir, bare=False)
-            ours.append(speed)
-            our_cpu.append(cpu)
-            speed, cpu = await intake_once(kind, postgres, workdir, bare=True)
-            bare.append(speed)
-            bare_cpu.append(cpu)
-        ratios = [o / b for o, b in zip(ours, bare, strict=True)]
+        ours, bare = await alternately(
+            runs,
+            partial(intake_once, kind, postgres, workdir, bare=False),
+            partial(intake_once, kind, postgres, workdir, bare=True),
+        )
+        ratios = [o / b for o, b in zip(speeds(ours), speeds(bare), strict=True)]
         say(
-            f"{kind:10s} MentorDesk {statistics.median(ours):6.1f} req/s "
-            f"(runs {', '.join(f'{v:.0f}' for v in ours)}) · bare aiogram "
-            f"{statistics.median(bare):6.1f} req/s ({', '.join(f'{v:.0f}' for v in bare)}) · "
+            f"{kind:10s} MentorDesk {statistics.median(speeds(ours)):6.1f} req/s "
+            f"(runs {', '.join(f'{v:.0f}' for v in speeds(ours))}) · bare aiogram "
+            f"{statistics.median(speeds(bare)):6.1f} req/s "
+            f"({', '.join(f'{v:.0f}' for v in speeds(bare))}) · "
             f"ratio median {statistics.median(ratios):.2f} "
             f"(min {min(ratios):.2f}, max {max(ratios):.2f})"
         )
@@ -294,31 +315,26 @@ async def intake(kinds: list[str], postgres: str, workdir: Path, runs: int) -> N
         # a shared machine, and where a ratio under 1 comes from; with the bench's own
         # process, the two cores are busy.
         say(
-            f"{'':10s} CPU per request: MentorDesk {statistics.median(our_cpu):.1f} ms, bare "
-            f"aiogram {statistics.median(bare_cpu):.1f} ms "
-            f"({statistics.median(our_cpu) / statistics.median(bare_cpu):.1f} ×)"
+            f"{'':10s} CPU per request: MentorDesk {median_cpu(ours):.1f} ms, bare "
+            f"aiogram {median_cpu(bare):.1f} ms ({median_cpu(ours) / median_cpu(bare):.1f} ×)"
         )
 
 
 async def large(kinds: list[str], postgres: str, workdir: Path, runs: int) -> None:
     say("== large: the intake burst with 3,000 more mentors of another topic, limits raised ==")
     for kind in kinds:
-        small_speed, large_speed, small_cpu, large_cpu = [], [], [], []
-        for _ in range(runs):
-            speed, cpu = await intake_once(kind, postgres, workdir, bare=False)
-            small_speed.append(speed)
-            small_cpu.append(cpu)
-            speed, cpu = await intake_once(kind, postgres, workdir, bare=False, others=3000)
-            large_speed.append(speed)
-            large_cpu.append(cpu)
-        ratios = [b / a for a, b in zip(small_speed, large_speed, strict=True)]
+        small, big = await alternately(
+            runs,
+            partial(intake_once, kind, postgres, workdir, bare=False),
+            partial(intake_once, kind, postgres, workdir, bare=False, others=3000),
+        )
+        ratios = [b / a for a, b in zip(speeds(small), speeds(big), strict=True)]
         say(
-            f"{kind:10s} 2 mentors {statistics.median(small_speed):6.1f} req/s · 3,002 mentors "
-            f"{statistics.median(large_speed):6.1f} req/s · speed ratio median "
+            f"{kind:10s} 2 mentors {statistics.median(speeds(small)):6.1f} req/s · 3,002 "
+            f"mentors {statistics.median(speeds(big)):6.1f} req/s · speed ratio median "
             f"{statistics.median(ratios):.2f} (min {min(ratios):.2f}, max {max(ratios):.2f}) · "
-            f"CPU per request {statistics.median(small_cpu):.1f} ms and "
-            f"{statistics.median(large_cpu):.1f} ms "
-            f"({statistics.median(large_cpu) / statistics.median(small_cpu):.2f} ×)"
+            f"CPU per request {median_cpu(small):.1f} ms and {median_cpu(big):.1f} ms "
+            f"({median_cpu(big) / median_cpu(small):.2f} ×)"
         )
 
 
