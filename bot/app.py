@@ -23,7 +23,7 @@ import handlers
 from bot.clock import Clock, utc_now
 from bot.commands import publish_commands
 from bot.config import Settings
-from bot.db import create_engine, create_session_factory, upgrade
+from bot.db import create_engine, create_session_factory, upgrade, write_lock
 from bot.delivery.inbox import Inbox, UpdateRunner
 from bot.delivery.intake import poll, renew_leases, webhook_handler
 from bot.delivery.leadership import this_host
@@ -33,6 +33,7 @@ from bot.delivery.sender_process import SenderProcess
 from bot.delivery.telegram import create_bot
 from bot.domain.topic_learning import Suggesters
 from bot.domain.topics import ActiveTopics
+from bot.fsm import TransactionalStorage
 from bot.i18n import create_i18n
 from bot.jobs import sla
 from bot.jobs.digest import DigestRunner
@@ -122,7 +123,8 @@ def process_name() -> str:
 
 
 def create_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]:
-    """Redis, when configured, keeps dialogues and serialises a chat's updates across replicas."""
+    """Redis, when configured, keeps dialogues and serialises a chat's updates across replicas.
+    Either way a dialogue moves on only when its update's transaction commits (``bot.fsm``)."""
     if settings.redis_url:
         # Loaded only when configured: a bot without Redis does not carry its client.
         from aiogram.fsm.storage.redis import RedisStorage  # noqa: PLC0415
@@ -131,8 +133,9 @@ def create_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]
         # A replica killed while handling leaves its chat's lock behind: it lapses with the
         # dead replica's inbox leases, so the chat's next update waits no longer than they do
         # (a handler's transaction holds database work only and takes far less).
-        return storage, storage.create_isolation(lock_kwargs={"timeout": 20})
-    return MemoryStorage(), SimpleEventIsolation()
+        isolation = storage.create_isolation(lock_kwargs={"timeout": 20})
+        return TransactionalStorage(storage), isolation
+    return TransactionalStorage(MemoryStorage()), SimpleEventIsolation()
 
 
 def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
@@ -170,6 +173,8 @@ def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
         # SQLite writes one transaction at a time: more handlers waiting would only put the
         # sender's records further back in that queue.
         concurrency=2 if engine.dialect.name == "sqlite" else 8,
+        # On PostgreSQL, shorter turns side by side: each waits on its round trips.
+        shared_limit=8 if engine.dialect.name == "sqlite" else 4,
         ordered_across_processes=bool(settings.webhook_url),
         gave_up=undeliverable.apologise,
         metrics=metrics,
@@ -198,7 +203,12 @@ async def start(app: App) -> None:
     if app.settings.separate_sender:
         if app.sender_process is None:
             app.sender_process = SenderProcess(app.settings)
-        await app.sender_process.start(app.delivery.owner, me.username or "", app.metrics)
+        await app.sender_process.start(
+            app.delivery.owner,
+            me.username or "",
+            app.metrics,
+            write_lock=write_lock(app.session_factory),
+        )
         app.delivery.send_elsewhere(app.sender_process)
     else:
         app._tasks.append(asyncio.create_task(app.delivery.run(), name="delivery"))

@@ -142,10 +142,38 @@ def holding_transaction() -> Iterator[None]:
         _in_transaction.reset(token)
 
 
+class WriteLock(asyncio.Lock):
+    """The turn at writing to one SQLite file, in this process (``write_lock``).
+
+    ``lend`` holds it for a transaction of another process's (the sender's); while that
+    waits, ``asked`` tells a transaction that handles several updates to end early for it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+
+    def lend(self, until: asyncio.Event, longest: float) -> asyncio.Task[None]:
+        """From now on ``asked``; once free, held until ``until`` is set (``longest`` s at most)."""
+        self.asked += 1
+        return asyncio.create_task(self._lent(until, longest), name="lent-write-lock")
+
+    async def _lent(self, until: asyncio.Event, longest: float) -> None:
+        try:
+            await self.acquire()
+        finally:
+            self.asked -= 1
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(until.wait(), longest)
+        finally:
+            self.release()
+
+
 # SQLite lets one connection write at a time, and a connection that finds the file locked
 # waits, here in the event loop's own thread (``bot.sqlite_inline``); so this process's writing
 # transactions on one file take turns here instead, and never wait on each other in SQLite.
-_write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+_write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, WriteLock]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -155,7 +183,7 @@ def _database_file(database: str) -> str:
     return database if database == ":memory:" else str(Path(database).resolve())
 
 
-def write_lock(session_factory: async_sessionmaker[AsyncSession]) -> asyncio.Lock | None:
+def write_lock(session_factory: async_sessionmaker[AsyncSession]) -> WriteLock | None:
     """The lock a transaction on this database takes first (SQLite only), one per file."""
     bind = session_factory.kw.get("bind")
     if not isinstance(bind, AsyncEngine) or bind.dialect.name != "sqlite":
@@ -164,7 +192,7 @@ def write_lock(session_factory: async_sessionmaker[AsyncSession]) -> asyncio.Loc
     locks = _write_locks.setdefault(asyncio.get_running_loop(), {})
     lock = locks.get(key)
     if lock is None:
-        lock = locks[key] = asyncio.Lock()
+        lock = locks[key] = WriteLock()
     return lock
 
 

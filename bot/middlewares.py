@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.db import transaction
-from bot.delivery.inbox import Inbox
+from bot.delivery.inbox import Inbox, Shared
 from bot.delivery.outbox import CallbackAnswer, Outbox
 from bot.delivery.scheduler import Scheduler
 from bot.domain.access import Actor
@@ -29,6 +29,7 @@ from bot.domain.people import (
     update_person,
 )
 from bot.domain.programmes import chat_and_programme
+from bot.fsm import TransactionalStorage, held_dialogues
 from models import GroupChat, Programme, RoleKind
 
 log = logging.getLogger(__name__)
@@ -58,14 +59,45 @@ class DbSessionMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         update_id: int | None = data.get("inbox_update_id")
-        async with transaction(self.session_factory) as session:
-            outbox = Outbox(session, self.delivery)
-            data["session"] = session
-            data["outbox"] = outbox
-            result = await handler(event, data)
-            if update_id is not None:
-                await self.inbox.finish(session, update_id)
+        shared: Shared | None = data.get("shared")
+        if shared is not None:
+            return await self._in_shared(handler, event, data, shared, update_id)
+        storage = data.get("fsm_storage")
+        with held_dialogues(storage) as changes:
+            async with transaction(self.session_factory) as session:
+                outbox = Outbox(session, self.delivery)
+                data["session"] = session
+                data["outbox"] = outbox
+                result = await handler(event, data)
+                if update_id is not None:
+                    await self.inbox.finish(session, update_id)
+        if isinstance(storage, TransactionalStorage):
+            await storage.apply(changes)
         await self._answer_buttons(event, outbox)
+        return result
+
+    async def _in_shared(
+        self,
+        handler: Handler,
+        event: TelegramObject,
+        data: dict[str, Any],
+        shared: Shared,
+        update_id: int | None,
+    ) -> Any:
+        """In a transaction shared with other updates (``bot.delivery.inbox.UpdateRunner``),
+        which commits or rolls back once all are handled, and holds their dialogues' changes
+        till then: messages only, so no button waits for an answer."""
+        session = shared.session
+        outbox = Outbox(session, self.delivery)
+        data["session"] = session
+        data["outbox"] = outbox
+        try:
+            result = await handler(event, data)
+        except BaseException:
+            shared.failed = True
+            raise
+        if update_id is not None:
+            shared.handled.append(update_id)  # marked handled with the others (``finish_all``)
         return result
 
     async def _answer_buttons(self, event: TelegramObject, outbox: Outbox) -> None:

@@ -11,6 +11,12 @@ that would stop the event loop, and with it the holder of the lock, if it runs h
 SQLite is told not to wait at all, and the statement is tried again after a short
 ``asyncio.sleep``, until the timeout passes.
 
+A process that writes beside a busier one (the sender process beside the bot's) may find the
+file locked at every try: the other process starts its next transaction as soon as one ends.
+``on_contention`` lets it ask for a turn: ``asked`` runs when one of its statements first finds
+the file locked, ``finished`` when that transaction has ended; the bot process holds back its
+own transactions meanwhile (``bot.delivery.sender_process``).
+
 Used through ``create_async_engine(url, async_creator=...)`` with SQLAlchemy's own aiosqlite
 dialect, which takes any connection object offering aiosqlite's methods.
 """
@@ -25,12 +31,36 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+# The longest pause between tries: a turn handed over (``on_contention``) is taken within it.
+MAX_DELAY = 0.002
+
+
+class _Contention:
+    """What this process does when its writes find the file locked (``on_contention``)."""
+
+    asked: Callable[[], None] | None = None
+    finished: Callable[[], None] | None = None
+    waiting = False  # asked, and its transaction not yet ended
+
+
+def on_contention(asked: Callable[[], None] | None, finished: Callable[[], None] | None) -> None:
+    """Have this process ask for a turn at writing when it finds the file locked."""
+    _Contention.asked, _Contention.finished, _Contention.waiting = asked, finished, False
+
+
+def _ended() -> None:
+    """A transaction ended: a turn asked for is over."""
+    if _Contention.waiting:
+        _Contention.waiting = False
+        if _Contention.finished is not None:
+            _Contention.finished()
+
 
 async def _patiently(call: Callable[[], T], timeout: float) -> T:
     """Run ``call``; while SQLite says the file is locked, let the loop run, then retry."""
     deadline = time.monotonic() + timeout
-    # The other process (the sender) holds the lock for a fraction of a millisecond: the first
-    # retries come soon, and back off from there.
+    # The other process holds the lock for a fraction of a millisecond: the first retries
+    # come soon, and back off from there.
     delay = 0.0001
     while True:
         try:
@@ -38,8 +68,11 @@ async def _patiently(call: Callable[[], T], timeout: float) -> T:
         except sqlite3.OperationalError as error:
             if "locked" not in str(error) or time.monotonic() > deadline:
                 raise
+        if not _Contention.waiting and _Contention.asked is not None:
+            _Contention.waiting = True
+            _Contention.asked()
         await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.05)
+        delay = min(delay * 2, MAX_DELAY)
 
 
 class InlineCursor:
@@ -113,10 +146,16 @@ class InlineConnection:
         return await self.cursor().execute(sql, parameters)
 
     async def commit(self) -> None:
-        await _patiently(self._conn.commit, self._timeout)
+        try:
+            await _patiently(self._conn.commit, self._timeout)
+        finally:
+            _ended()
 
     async def rollback(self) -> None:
-        self._conn.rollback()
+        try:
+            self._conn.rollback()
+        finally:
+            _ended()
 
     async def close(self) -> None:
         self.stop()

@@ -8,6 +8,12 @@ transaction marks its update handled (``Inbox.finish``), so a crash at any momen
 update either handled with everything it did, or not handled at all and handled again after
 the restart; never twice.
 
+Under a burst, updates of different chats that are ready at once are handled one after another
+in one transaction (``Shared``): a transaction's fixed costs (its start and commit, on SQLite
+the write-ahead log pages of every index it touches, on PostgreSQL two round trips) are paid
+once for all of them. If any of them fails, the shared transaction is rolled back, so nothing
+of it was announced, and each is handled again alone, as it would have been.
+
 An update is held by one bot process at a time through a lease (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL); a process that dies leaves leases that lapse and are taken over.
 """
@@ -18,7 +24,7 @@ import asyncio
 import bisect
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -28,7 +34,8 @@ from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import core, dialect_of, transaction
+from bot.db import core, dialect_of, transaction, write_lock
+from bot.fsm import TransactionalStorage, held_dialogues
 from bot.ops.metrics import Metrics
 from models import InboxUpdate
 
@@ -38,6 +45,11 @@ LEASE = timedelta(seconds=15)
 MAX_ATTEMPTS = 3
 RETRY_DELAYS = (1.0, 5.0)
 KEPT = timedelta(days=7)  # Telegram redelivers for a day at most
+
+
+# At most this many updates share one transaction: under a burst, enough for its fixed costs to
+# vanish; few enough that a chat waits little for the others (a few milliseconds each).
+SHARED_LIMIT = 8
 
 
 class Superseded(Exception):  # noqa: N818 - not an error: someone else was first
@@ -76,6 +88,21 @@ class Stored:
     payload: str
     attempts: int = 0
     update: Update | None = None  # already parsed, when it has just arrived
+
+
+@dataclass
+class Shared:
+    """A transaction in which several updates are handled one after another: each handler's
+    middleware (``bot.middlewares.DbSessionMiddleware``) works in ``session`` instead of a
+    transaction of its own, and marks ``failed`` when its handler raises."""
+
+    session: AsyncSession
+    failed: bool = False
+    handled: list[int] = field(default_factory=list)  # marked handled together, at the end
+
+
+class _Abandoned(Exception):  # noqa: N818 - not an error: the updates are handled alone
+    """An update of a shared transaction failed: the transaction is rolled back."""
 
 
 class Inbox:
@@ -147,6 +174,21 @@ class Inbox:
         )
         if getattr(result, "rowcount", 0) != 1:
             raise Superseded(update_id)
+
+    async def finish_all(self, session: AsyncSession, update_ids: Sequence[int]) -> None:
+        """``finish`` for the updates of a shared transaction, in one statement."""
+        if not update_ids:
+            return
+        result = await (await core(session)).execute(
+            _FINISH_ALL,
+            {
+                "the_updates": list(update_ids),
+                "the_owner": self.owner,
+                "handled_now": datetime.now(UTC),
+            },
+        )
+        if getattr(result, "rowcount", 0) != len(update_ids):
+            raise Superseded(update_ids)
 
     async def failed(self, stored: Stored, error: str, *, final: bool) -> None:
         """Note a failed attempt; after the last one the update is given up (kept, with why)."""
@@ -221,6 +263,16 @@ _FINISH = (
     .values(handled_at=bindparam("handled_now"), lease_owner=None, lease_until=None)
 )
 
+_FINISH_ALL = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.update_id.in_(bindparam("the_updates", expanding=True)),
+        _TABLE.c.handled_at.is_(None),
+        or_(_TABLE.c.lease_owner.is_(None), _TABLE.c.lease_owner == bindparam("the_owner")),
+    )
+    .values(handled_at=bindparam("handled_now"), lease_owner=None, lease_until=None)
+)
+
 
 _STORE = {
     name: insert(_TABLE)
@@ -250,6 +302,7 @@ class UpdateRunner:
         ordered_across_processes: bool = False,
         gave_up: GaveUp | None = None,
         metrics: Metrics | None = None,
+        shared_limit: int = SHARED_LIMIT,
     ) -> None:
         self.dispatcher = dispatcher
         self.metrics = metrics
@@ -260,6 +313,11 @@ class UpdateRunner:
         self.ordered_across_processes = ordered_across_processes
         self.gave_up = gave_up
         self._slots = asyncio.Semaphore(concurrency)
+        self.shared_limit = shared_limit
+        # Updates ready to be handled, each the first of its chat's line, with what its
+        # chat's worker waits on; taken in turns of up to ``shared_limit`` (``_take_turns``).
+        self._ready: list[tuple[Stored, asyncio.Future[None]]] = []
+        self._turns: asyncio.Task[None] | None = None
         # Each chat's updates by update id; an update taken over from a dead process may be
         # earlier than the ones already here, and goes before them.
         self._lines: dict[int, list[Stored]] = {}
@@ -308,8 +366,7 @@ class UpdateRunner:
                     continue  # an earlier update of the chat joined the line: it goes first
                 self._current[key] = item
                 try:
-                    async with self._slots:
-                        await self._handle(item)
+                    await self._in_turn(item)
                 finally:
                     self._current.pop(key, None)
                 line.remove(item)
@@ -330,11 +387,100 @@ class UpdateRunner:
                 return False
         return True
 
+    async def _in_turn(self, item: Stored) -> None:
+        """Handle the update once a slot is free: a message together with the others ready
+        by then, anything else (a button, a member change) alone."""
+        update = self._parsed(item)
+        if self.shared_limit <= 1 or update.message is None:
+            async with self._slots:
+                await self._handle(item)
+            return
+        done = asyncio.get_running_loop().create_future()
+        self._ready.append((item, done))
+        if self._turns is None or self._turns.done():
+            self._turns = asyncio.create_task(self._take_turns())
+        await done
+
+    async def _take_turns(self) -> None:
+        """While updates are ready: once a slot is free, start a turn with those ready then.
+        While every slot is busy, more gather, so the busier the bot, the fuller its turns."""
+        while self._ready:
+            await self._slots.acquire()
+            turn, self._ready = self._ready[: self.shared_limit], self._ready[self.shared_limit :]
+            asyncio.create_task(self._turn(turn))  # noqa: RUF006 - its chats' workers await it
+
+    async def _turn(self, turn: list[tuple[Stored, asyncio.Future[None]]]) -> None:
+        try:
+            if len(turn) == 1:
+                await self._handle(turn[0][0])
+            else:
+                await self._handle_together([item for item, _ in turn])
+        except BaseException as error:
+            for _, done in turn:
+                if not done.done():
+                    done.set_exception(error)
+            raise
+        finally:
+            self._slots.release()
+        for _, done in turn:
+            if not done.done():
+                done.set_result(None)
+
+    async def _handle_together(self, items: list[Stored]) -> None:
+        """The updates one after another in one transaction; if one fails, each alone.
+
+        On SQLite, when another process asks for a turn at writing (``WriteLock.lend``), the
+        transaction ends after the update at hand, and the rest wait for the next one."""
+        lock = write_lock(self.inbox.session_factory)
+        storage = self.dispatcher.fsm.storage
+        done = 0
+        try:
+            with held_dialogues(storage) as dialogues:
+                async with transaction(self.inbox.session_factory) as session:
+                    shared = Shared(session)
+                    for item in items:
+                        await self.dispatcher.feed_update(
+                            self.bot, self._parsed(item), inbox_update_id=item.update_id,
+                            shared=shared,
+                        )  # fmt: skip
+                        if shared.failed:  # its error was handled by an error handler
+                            raise _Abandoned
+                        done += 1
+                        if done == len(items):
+                            break
+                        if lock is not None:
+                            # Handlers on SQLite never wait: here the loop reads what came
+                            # meanwhile (another process asking for a turn).
+                            await asyncio.sleep(0)
+                            if lock.asked:
+                                break
+                    await self.inbox.finish_all(session, shared.handled)
+        except Exception as error:  # noqa: BLE001 - rolled back: each is handled alone
+            log.info(
+                "%s updates handled together were rolled back (%s: %s); handling each alone",
+                len(items), type(error).__name__, error,
+            )  # fmt: skip
+            for item in items:
+                await self._handle(item)
+            return
+        if isinstance(storage, TransactionalStorage):
+            await storage.apply(dialogues)
+        self.handled_total += done
+        if self.metrics is not None:
+            self.metrics.updates_handled.inc(done)
+        rest = items[done:]
+        if len(rest) > 1:
+            await self._handle_together(rest)
+        elif rest:
+            await self._handle(rest[0])
+
+    def _parsed(self, item: Stored) -> Update:
+        if item.update is None:
+            item.update = Update.model_validate_json(item.payload, context={"bot": self.bot})
+        return item.update
+
     async def _handle(self, item: Stored) -> None:
-        update = item.update
-        if update is None:
-            update = Update.model_validate_json(item.payload, context={"bot": self.bot})
-            item.update = update
+        update = self._parsed(item)
         while True:
             try:
                 await self.dispatcher.feed_update(self.bot, update, inbox_update_id=item.update_id)

@@ -16,6 +16,13 @@ The two speak through pipes, the way the scheduler is spoken to inside one proce
 - up (a pipe; its stdout when launched anew): twice a second, and whenever it starts or stops
   sending, whether it sends and what it counted for the metrics meanwhile; the bot's
   ``/healthz`` and ``/metrics`` show it as their own.
+- On SQLite, also up: ``{"lock": true}`` when a transaction of the sender's finds the file
+  locked, and ``{"lock": false}`` when it has ended (``bot.sqlite_inline.on_contention``).
+  Under a burst the bot process starts a transaction as soon as the last one commits, and
+  the sender, trying now and then, would find the file locked for as long as the burst lasts,
+  with every message it sent waiting to be recorded. So the bot process lends it the turn:
+  it holds its own write lock (``bot.db.write_lock``) from the end of its current transaction
+  until the sender's has ended (at most ``LEND_SECONDS``).
 
 The sender process leases rows and the sender's role under the bot process's own name: a bot
 started again after a crash finds them held by a process that is gone and takes them over at
@@ -41,9 +48,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
-from bot import codec
+from bot import codec, sqlite_inline
 from bot.config import Settings
-from bot.db import create_engine, create_session_factory
+from bot.db import WriteLock, create_engine, create_session_factory
 from bot.delivery.outbox import Row
 from bot.delivery.scheduler import create_delivery
 from bot.delivery.telegram import create_bot
@@ -59,6 +66,8 @@ REPORT_SECONDS = 0.5
 READY_SECONDS = 10.0
 STOP_SECONDS = 15.0
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+# The longest the bot process holds back its writes for the sender's one transaction.
+LEND_SECONDS = 0.25
 # Long enough for one transaction's rows in a line.
 LINE_LIMIT = 64 * 1024 * 1024
 
@@ -140,6 +149,9 @@ class SenderProcess:
         self._forked: tuple[int, int, int] | None = None  # pid, pipe to it, pipe from it
         self._watch: asyncio.Task[None] | None = None
         self._stopping = False
+        self._write_lock: WriteLock | None = None  # the bot's, on SQLite: lent on request
+        self._lending: asyncio.Task[None] | None = None
+        self._given_back = asyncio.Event()
 
     @property
     def pid(self) -> int | None:
@@ -188,12 +200,20 @@ class SenderProcess:
         await self._spawn()
 
     async def start(
-        self, owner: str, username: str, metrics: Metrics, ready_within: float = READY_SECONDS
+        self,
+        owner: str,
+        username: str,
+        metrics: Metrics,
+        ready_within: float = READY_SECONDS,
+        *,
+        write_lock: WriteLock | None = None,
     ) -> None:
         """Hand it over, and give it a moment to take the sender's role before updates flow
         (it does not get it while another replica sends; rows then wait for whoever does).
-        ``username`` is the bot's, which the bot process has just asked Telegram for."""
+        ``username`` is the bot's, which the bot process has just asked Telegram for;
+        ``write_lock`` the bot process's on an SQLite file, lent when the sender asks."""
         self.owner, self.username, self.metrics = owner, username, metrics
+        self._write_lock = write_lock
         await self.launch()
         self._hand_over()
         self._watch = asyncio.create_task(self._supervise(), name="sender-process")
@@ -222,10 +242,11 @@ class SenderProcess:
                 log.warning("the sender process did not stop within %s s; killing it", STOP_SECONDS)
                 process.kill()
                 await process.wait()
-        if self._watch is not None:
-            self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
+        for task in (self._watch, self._lending):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self.running = self.leading = False
 
     def _write(self, line: str) -> None:
@@ -258,6 +279,7 @@ class SenderProcess:
             while line := await process.reader.readline():
                 self._report(line)
             code = await process.wait()
+            self._given_back.set()  # whatever it asked for, it no longer needs
             self.running = self.leading = False
             if self.metrics is not None:
                 self.metrics.sending(False)
@@ -280,6 +302,9 @@ class SenderProcess:
             log.warning("the sender process said something unexpected: %r", line[:200])
             return
         self.beat = time.monotonic()
+        if "lock" in report:
+            self._lock_asked(bool(report["lock"]))
+            return
         self.leading = bool(report.get("leading"))
         metrics = self.metrics
         if metrics is None:
@@ -291,6 +316,15 @@ class SenderProcess:
             metrics.refused(str(reason))
         for _ in range(int(report.get("flooded", 0))):
             metrics.flooded()
+
+    def _lock_asked(self, wanted: bool) -> None:
+        """The sender's transaction found the file locked (or has ended): lend it the turn."""
+        if not wanted:
+            self._given_back.set()
+            return
+        self._given_back.clear()
+        if self._write_lock is not None and (self._lending is None or self._lending.done()):
+            self._lending = self._write_lock.lend(self._given_back, LEND_SECONDS)
 
 
 class _Relayed(Metrics):
@@ -348,6 +382,11 @@ async def serve(given: IO[bytes], told: IO[bytes]) -> None:
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), given)
     transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, told)
     out = asyncio.StreamWriter(transport, protocol, None, loop)
+
+    def ask_for_turn(wanted: bool) -> Callable[[], None]:
+        line = codec.dumps({"lock": wanted}).encode() + b"\n"
+        return lambda: out.write(line)
+
     first = await reader.readline()
     if not first:
         return
@@ -361,6 +400,8 @@ async def serve(given: IO[bytes], told: IO[bytes]) -> None:
         force=True,  # a forked sender has the bot's handlers: it says it is the sender
     )
     engine = create_engine(settings.database_url)
+    if engine.dialect.name == "sqlite":
+        sqlite_inline.on_contention(ask_for_turn(True), ask_for_turn(False))
     session_factory = create_session_factory(engine)
     bot = create_bot(settings.token, settings.telegram_api_base)
     metrics = _Relayed()
