@@ -74,7 +74,7 @@ def _expected_text(form: str, body: str, command: str) -> str | None:
         return None
     if form == "reply" and body.lstrip().startswith("/"):
         return None
-    text = body.strip()
+    text = body.replace("\x00", "").strip()  # NUL is dropped (PostgreSQL refuses it)
     if not text or len(text) > MAX_REQUEST:
         return None
     return text

@@ -125,10 +125,15 @@ async def test_the_same_message_makes_one_ticket(place: Place) -> None:
     ]
 
 
-@pytest.mark.parametrize("text", ["", "   \n\t", None])
+@pytest.mark.parametrize("text", ["", "   \n\t", None, "\x00", " \x00\n"])
 def test_empty_requests_are_refused(text: str | None) -> None:
     with pytest.raises(tickets.RequestEmpty):
         tickets.clean_text(text)
+
+
+def test_nul_characters_are_dropped_from_a_request() -> None:
+    """PostgreSQL refuses NUL in text: the request is kept without it, on either database."""
+    assert tickets.clean_text("Образец\x00 устава АНО\x00") == "Образец устава АНО"
 
 
 def test_long_requests_are_refused_and_the_limit_is_named() -> None:

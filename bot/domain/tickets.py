@@ -112,7 +112,8 @@ class FileRef:
 
 
 def clean_text(text: str | None, limit: int = MAX_REQUEST) -> str:
-    cleaned = (text or "").strip()
+    # A NUL character means nothing to a reader, and PostgreSQL refuses it in text.
+    cleaned = (text or "").replace("\x00", "").strip()
     if not cleaned:
         raise RequestEmpty("empty")
     if len(cleaned) > limit:
