@@ -318,6 +318,7 @@ class UpdateRunner:
         # chat's worker waits on; taken in turns of up to ``shared_limit`` (``_take_turns``).
         self._ready: list[tuple[Stored, asyncio.Future[None]]] = []
         self._turns: asyncio.Task[None] | None = None
+        self._running_turns: set[asyncio.Task[None]] = set()
         # Each chat's updates by update id; an update taken over from a dead process may be
         # earlier than the ones already here, and goes before them.
         self._lines: dict[int, list[Stored]] = {}
@@ -407,7 +408,9 @@ class UpdateRunner:
         while self._ready:
             await self._slots.acquire()
             turn, self._ready = self._ready[: self.shared_limit], self._ready[self.shared_limit :]
-            asyncio.create_task(self._turn(turn))  # noqa: RUF006 - its chats' workers await it
+            task = asyncio.create_task(self._turn(turn))
+            self._running_turns.add(task)
+            task.add_done_callback(self._running_turns.discard)
 
     async def _turn(self, turn: list[tuple[Stored, asyncio.Future[None]]]) -> None:
         try:
