@@ -173,8 +173,7 @@ def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
         # SQLite writes one transaction at a time: more handlers waiting would only put the
         # sender's records further back in that queue.
         concurrency=2 if engine.dialect.name == "sqlite" else 8,
-        # On PostgreSQL, shorter turns side by side: each waits on its round trips.
-        shared_limit=8 if engine.dialect.name == "sqlite" else 4,
+        shared_limit=8,
         ordered_across_processes=bool(settings.webhook_url),
         gave_up=undeliverable.apologise,
         metrics=metrics,

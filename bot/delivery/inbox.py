@@ -9,13 +9,11 @@ update either handled with everything it did, or not handled at all and handled 
 the restart; never twice.
 
 Under a burst, updates of different chats that are ready at once are handled one after another
-in one transaction (``Shared``): a transaction's fixed costs (its start and commit, on SQLite
-the write-ahead log pages of every index it touches, on PostgreSQL two round trips) are paid
-once for all of them. If any of them fails, the shared transaction is rolled back, so nothing
-of it was announced, and each is handled again alone, as it would have been.
-
-An update is held by one bot process at a time through a lease (``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL); a process that dies leaves leases that lapse and are taken over.
+in one transaction (``Shared``), one such transaction at a time: a transaction's fixed costs
+(its start and commit, on SQLite the write-ahead log pages of every index it touches, on
+PostgreSQL two round trips) are paid once for all of them. If any of them fails, the shared
+transaction is rolled back, so nothing of it was announced, and each is handled again alone,
+as it would have been.
 """
 
 from __future__ import annotations
@@ -318,6 +316,10 @@ class UpdateRunner:
         # chat's worker waits on; taken in turns of up to ``shared_limit`` (``_take_turns``).
         self._ready: list[tuple[Stored, asyncio.Future[None]]] = []
         self._turns: asyncio.Task[None] | None = None
+        # Shared transactions run one at a time (a single update runs beside them): two side
+        # by side would each hold row locks the other may want (a mentor's summary card), and
+        # neither would see the other's messages when it counts what waits for a chat.
+        self._one_shared = asyncio.Lock()
         self._running_turns: set[asyncio.Task[None]] = set()
         # Each chat's updates by update id; an update taken over from a dead process may be
         # earlier than the ones already here, and goes before them.
@@ -417,7 +419,8 @@ class UpdateRunner:
             if len(turn) == 1:
                 await self._handle(turn[0][0])
             else:
-                await self._handle_together([item for item, _ in turn])
+                async with self._one_shared:
+                    await self._handle_together([item for item, _ in turn])
         except BaseException as error:
             for _, done in turn:
                 if not done.done():
