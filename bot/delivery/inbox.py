@@ -166,19 +166,15 @@ class Inbox:
 
     async def finish(self, session: AsyncSession, update_id: int) -> None:
         """Mark the update handled in the handler's own transaction (or refuse: Superseded)."""
-        result = await (await core(session)).execute(
-            _FINISH,
-            {"the_update": update_id, "the_owner": self.owner, "handled_now": datetime.now(UTC)},
-        )
-        if getattr(result, "rowcount", 0) != 1:
-            raise Superseded(update_id)
+        await self.finish_all(session, [update_id])
 
     async def finish_all(self, session: AsyncSession, update_ids: Sequence[int]) -> None:
-        """``finish`` for the updates of a shared transaction, in one statement."""
+        """Mark the updates of a transaction handled, in one statement; Superseded when
+        another process has finished any of them first (then the transaction rolls back)."""
         if not update_ids:
             return
         result = await (await core(session)).execute(
-            _FINISH_ALL,
+            _FINISH,
             {
                 "the_updates": list(update_ids),
                 "the_owner": self.owner,
@@ -252,16 +248,6 @@ class Inbox:
 # the rest of the handler's writes. Its flush comes with the commit.
 _TABLE = cast(Table, InboxUpdate.__table__)
 _FINISH = (
-    update(_TABLE)
-    .where(
-        _TABLE.c.update_id == bindparam("the_update"),
-        _TABLE.c.handled_at.is_(None),
-        or_(_TABLE.c.lease_owner.is_(None), _TABLE.c.lease_owner == bindparam("the_owner")),
-    )
-    .values(handled_at=bindparam("handled_now"), lease_owner=None, lease_until=None)
-)
-
-_FINISH_ALL = (
     update(_TABLE)
     .where(
         _TABLE.c.update_id.in_(bindparam("the_updates", expanding=True)),
