@@ -13,9 +13,8 @@ every dialogue kept in memory.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -83,8 +82,13 @@ class TransactionalStorage(BaseStorage):
         await self.inner.close()
 
 
-def held_dialogues(storage: object) -> contextlib.AbstractContextManager[Changes]:
-    """``storage.hold()`` when it is a ``TransactionalStorage``; else nothing is held."""
-    if isinstance(storage, TransactionalStorage):
-        return storage.hold()
-    return nullcontext({})
+@asynccontextmanager
+async def held_dialogues(storage: object) -> AsyncIterator[None]:
+    """Around an update's transaction: the dialogue changes made inside are held, and applied
+    once it has ended without an error (committed); with another storage, written at once."""
+    if not isinstance(storage, TransactionalStorage):
+        yield
+        return
+    with storage.hold() as changes:
+        yield
+    await storage.apply(changes)

@@ -29,7 +29,7 @@ from bot.domain.people import (
     update_person,
 )
 from bot.domain.programmes import chat_and_programme
-from bot.fsm import TransactionalStorage, held_dialogues
+from bot.fsm import held_dialogues
 from models import GroupChat, Programme, RoleKind
 
 log = logging.getLogger(__name__)
@@ -63,16 +63,13 @@ class DbSessionMiddleware(BaseMiddleware):
         if shared is not None:
             return await self._in_shared(handler, event, data, shared, update_id)
         storage = data.get("fsm_storage")
-        with held_dialogues(storage) as changes:
-            async with transaction(self.session_factory) as session:
-                outbox = Outbox(session, self.delivery)
-                data["session"] = session
-                data["outbox"] = outbox
-                result = await handler(event, data)
-                if update_id is not None:
-                    await self.inbox.finish(session, update_id)
-        if isinstance(storage, TransactionalStorage):
-            await storage.apply(changes)
+        async with held_dialogues(storage), transaction(self.session_factory) as session:
+            outbox = Outbox(session, self.delivery)
+            data["session"] = session
+            data["outbox"] = outbox
+            result = await handler(event, data)
+            if update_id is not None:
+                await self.inbox.finish(session, update_id)
         await self._answer_buttons(event, outbox)
         return result
 

@@ -33,7 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import core, dialect_of, transaction, write_lock
-from bot.fsm import TransactionalStorage, held_dialogues
+from bot.fsm import held_dialogues
 from bot.ops.metrics import Metrics
 from models import InboxUpdate
 
@@ -424,29 +424,28 @@ class UpdateRunner:
         On SQLite, when another process asks for a turn at writing (``WriteLock.lend``), the
         transaction ends after the update at hand, and the rest wait for the next one."""
         lock = write_lock(self.inbox.session_factory)
-        storage = self.dispatcher.fsm.storage
         done = 0
         try:
-            with held_dialogues(storage) as dialogues:
-                async with transaction(self.inbox.session_factory) as session:
-                    shared = Shared(session)
-                    for item in items:
-                        await self.dispatcher.feed_update(
-                            self.bot, self._parsed(item), inbox_update_id=item.update_id,
-                            shared=shared,
-                        )  # fmt: skip
-                        if shared.failed:  # its error was handled by an error handler
-                            raise _Abandoned
-                        done += 1
-                        if done == len(items):
+            dialogues = held_dialogues(self.dispatcher.fsm.storage)
+            async with dialogues, transaction(self.inbox.session_factory) as session:
+                shared = Shared(session)
+                for item in items:
+                    await self.dispatcher.feed_update(
+                        self.bot, self._parsed(item), inbox_update_id=item.update_id,
+                        shared=shared,
+                    )  # fmt: skip
+                    if shared.failed:  # its error was handled by an error handler
+                        raise _Abandoned
+                    done += 1
+                    if done == len(items):
+                        break
+                    if lock is not None:
+                        # Handlers on SQLite never wait: here the loop reads what came
+                        # meanwhile (another process asking for a turn).
+                        await asyncio.sleep(0)
+                        if lock.asked:
                             break
-                        if lock is not None:
-                            # Handlers on SQLite never wait: here the loop reads what came
-                            # meanwhile (another process asking for a turn).
-                            await asyncio.sleep(0)
-                            if lock.asked:
-                                break
-                    await self.inbox.finish_all(session, shared.handled)
+                await self.inbox.finish_all(session, shared.handled)
         except Exception as error:  # noqa: BLE001 - rolled back: each is handled alone
             log.info(
                 "%s updates handled together were rolled back (%s: %s); handling each alone",
@@ -455,8 +454,6 @@ class UpdateRunner:
             for item in items:
                 await self._handle(item)
             return
-        if isinstance(storage, TransactionalStorage):
-            await storage.apply(dialogues)
         self.handled_total += done
         if self.metrics is not None:
             self.metrics.updates_handled.inc(done)
