@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 import migrations
-from bot import codec, sqlite_inline
+from bot import codec, deferred, sqlite_inline
 
 MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
 # Any fixed number: replicas starting together take turns at migrating (PostgreSQL only).
@@ -41,7 +41,11 @@ def create_engine(url: str) -> AsyncEngine:
     json = {"json_serializer": codec.dumps, "json_deserializer": codec.loads}
     if parsed.get_backend_name() != "sqlite":
         engine = create_async_engine(url, **json)
+        # Many rows inserted at once go as one statement of many rows, as with psycopg2, rather
+        # than asyncpg's one execution per row: the server's work per statement is paid once.
+        engine.dialect.use_insertmanyvalues_wo_returning = True
         _ping_after_idle(engine)
+        deferred.install(engine.sync_engine)
         return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -61,6 +65,7 @@ def create_engine(url: str) -> AsyncEngine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    deferred.install(engine.sync_engine)
     return engine
 
 

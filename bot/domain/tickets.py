@@ -18,6 +18,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class, set_committed_value
 
 from bot.db import core, dialect_of
+from bot.deferred import defer_insert
 from bot.domain import audit
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError, InvalidInput, NotAllowed, NotFound
@@ -407,8 +408,8 @@ def _loaded_ticket(ticket_id: int, values: dict[str, Any]) -> Ticket:
 
 
 _TICKET_CLASS = manager_of_class(Ticket)
-_EVENT = insert(cast(Table, TicketEvent.__table__))
-_EVENT_WITH_ID = _EVENT.returning(cast(Table, TicketEvent.__table__).c.id)
+_EVENT_TABLE = cast(Table, TicketEvent.__table__)
+_EVENT_WITH_ID = insert(_EVENT_TABLE).returning(_EVENT_TABLE.c.id)
 
 
 async def attach(
@@ -471,9 +472,10 @@ async def link_messages(
     """Bind messages of the bot's to the ticket, in one statement (a new request has three)."""
     if not links:
         return
-    # A Core insert, written at once, without the unit of work.
-    await (await core(session)).execute(
-        _LINK,
+    # Written with the transaction's other links, without the unit of work.
+    await defer_insert(
+        session,
+        _LINK_TABLE,
         [
             {
                 "ticket_id": ticket.id,
@@ -489,7 +491,7 @@ async def link_messages(
     )
 
 
-_LINK = insert(cast(Table, TicketMessage.__table__))
+_LINK_TABLE = cast(Table, TicketMessage.__table__)
 
 
 async def triage_applies(session: AsyncSession, programme_id: int, author_id: int) -> bool:
@@ -552,8 +554,7 @@ async def open_ticket(
     if files:  # the files belong to the first: its id is needed
         created = (await (await core(session)).execute(_EVENT_WITH_ID, events.pop(0))).scalar_one()
         await attach(session, ticket, files, created, now)
-    if events:
-        await (await core(session)).execute(_EVENT, events)
+    await defer_insert(session, _EVENT_TABLE, events)
     return ticket, True
 
 
