@@ -52,8 +52,10 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import EditMessageReplyMarkup, EditMessageText, SendMessage, TelegramMethod
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message, ReplyParameters
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import String, Table, bindparam, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.types import TypeEngine
 
 from bot.config import Settings
 from bot.db import dialect_of, transaction
@@ -919,6 +921,28 @@ _FINAL = (
         lease_until=None,
     )
 )
+# On PostgreSQL the batch goes as arrays: one execution for all its rows, where asyncpg's
+# ``executemany`` has the server execute the statement once per row.
+_FINAL_COLUMNS = ("status", "attempts", "error", "sent_at", "message_id")
+
+
+def _array_of(name: str) -> TypeEngine[Any]:
+    return String() if name == "status" else _OUTBOX.c[name].type  # the status as its text
+
+
+_BATCH = (
+    func.unnest(
+        bindparam("b_id_list", type_=ARRAY(_OUTBOX.c.id.type)),
+        *(bindparam(f"b_{name}_list", type_=ARRAY(_array_of(name))) for name in _FINAL_COLUMNS),
+    )
+    .table_valued("id", *_FINAL_COLUMNS)
+    .render_derived(name="batch")
+)
+_FINAL_ARRAYS = (
+    _OUTBOX.update()
+    .where(_OUTBOX.c.id == _BATCH.c.id)
+    .values({name: _BATCH.c[name] for name in _FINAL_COLUMNS} | {"file": None, "lease_until": None})
+)
 _RETRY = (
     _OUTBOX.update()
     .where(_OUTBOX.c.id == bindparam("b_id"))
@@ -938,10 +962,18 @@ _DROPPED = (
         error="folded into another message, or withdrawn",
     )
 )
+# The message ids just written to the outbox rows (``_FINAL``), copied to their links: one
+# statement for a batch, where one per message would cost the server an execution each.
 _LINKED = {
     record: link_table.update()
-    .where(link_table.c[outbox_column] == bindparam("o"))
-    .values({id_column: bindparam("m")})
+    .where(link_table.c[outbox_column].in_(bindparam("b_ids", expanding=True)))
+    .values(
+        {
+            id_column: select(_OUTBOX.c.message_id)
+            .where(_OUTBOX.c.id == link_table.c[outbox_column])
+            .scalar_subquery()
+        }
+    )
     for record, (link_table, outbox_column, id_column) in LINKS.items()
 }
 
@@ -997,7 +1029,7 @@ class _Writer:
         finals: list[dict[str, Any]] = []
         retries: list[dict[str, Any]] = []
         dropped: list[int] = []
-        links: dict[str, list[dict[str, int]]] = {}
+        links: dict[str, list[int]] = {}
         async with transaction(scheduler.session_factory) as session:
             outbox = Outbox(session, scheduler)
             for outcome in outcomes:
@@ -1030,9 +1062,7 @@ class _Writer:
                 dropped.extend(r.id for r in outcome.dropped)
                 if sent:
                     if row.record and outcome.message_id:
-                        links.setdefault(row.record, []).append(
-                            {"o": row.id, "m": outcome.message_id}
-                        )
+                        links.setdefault(row.record, []).append(row.id)
                 elif outcome.status == OutboxStatus.failed:
                     await _note_failure(session, outcome, now)
                 if outcome.status in (OutboxStatus.sent, OutboxStatus.failed):
@@ -1040,13 +1070,16 @@ class _Writer:
                     if hooks:
                         await self._hook(session, outcome, outbox)
             if finals:
-                await session.execute(_FINAL, finals)
+                if dialect_of(session) == "postgresql":
+                    await session.execute(_FINAL_ARRAYS, _as_arrays(finals))
+                else:
+                    await session.execute(_FINAL, finals)
             if retries:
                 await session.execute(_RETRY, retries)
             if dropped:
                 await session.execute(_DROPPED, {"b_ids": dropped})
-            for record, pairs in links.items():
-                await session.execute(_LINKED[record], pairs)
+            for record, ids in links.items():
+                await session.execute(_LINKED[record], {"b_ids": ids})
 
     async def _hook(self, session: AsyncSession, outcome: Outcome, outbox: Outbox) -> None:
         row = outcome.row
@@ -1108,6 +1141,11 @@ async def _follow_up(outbox: Outbox, outcome: Outcome) -> None:
             purpose=spec.get("purpose") or "follow_up",
             person_id=spec.get("person_id"),
         )
+
+
+def _as_arrays(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """``_FINAL``'s rows as ``_FINAL_ARRAYS`` takes them: a list of each column's values."""
+    return {f"{key}_list": [row[key] for row in rows] for key in rows[0]}
 
 
 def _epoch(moment: datetime | None) -> float:
