@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 import migrations
-from bot import codec, deferred, sqlite_inline
+from bot import codec, deferred, memo, sqlite_inline
 
 MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
 # Any fixed number: replicas starting together take turns at migrating (PostgreSQL only).
@@ -46,6 +46,7 @@ def create_engine(url: str) -> AsyncEngine:
         engine.dialect.use_insertmanyvalues_wo_returning = True
         _ping_after_idle(engine)
         deferred.install(engine.sync_engine)
+        memo.install(engine.sync_engine)
         return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -66,6 +67,7 @@ def create_engine(url: str) -> AsyncEngine:
         cursor.close()
 
     deferred.install(engine.sync_engine)
+    memo.install(engine.sync_engine)
     return engine
 
 

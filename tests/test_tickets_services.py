@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import create_engine, create_session_factory, upgrade
@@ -22,12 +23,14 @@ from models import (
     OutboxStatus,
     Person,
     Programme,
+    Role,
     RoleKind,
     Ticket,
     TicketEvent,
     TicketEventKind,
     TicketStatus,
     Topic,
+    role_topics,
 )
 
 T0 = datetime(2027, 2, 27, 9, 0, tzinfo=UTC)
@@ -385,3 +388,66 @@ async def test_unreachable_mentors_are_reported_once(place: Place) -> None:
     assert not await matching.note_unreachable(place.session, irina.id, pid, T0)
     await matching.note_reachable(place.session, irina.id)
     assert await matching.note_unreachable(place.session, irina.id, pid, T0)
+
+
+def _mentor_reads(place: Place) -> list[str]:
+    """The reads of a topic's mentors the session's engine runs from now on."""
+    seen: list[str] = []
+    engine = place.session.get_bind()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _seen(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if "FROM people JOIN roles" in sql and "role_topics.topic_id" in sql:
+            seen.append(sql)
+
+    return seen
+
+
+async def test_a_transaction_reads_a_topics_mentors_once(place: Place) -> None:
+    """The updates of a shared transaction each read the topic's mentors: the first read is
+    kept, with the messages the transaction writes to their chats added to it."""
+    olga = await place.person("Ольга", RoleKind.activist)
+    irina = await place.person("Ирина", RoleKind.mentor, "legal")
+    await place.person("Сергей", RoleKind.mentor, "legal")
+    reads = _mentor_reads(place)
+    first = await place.ticket(olga, "Вопрос 1", message_id=1)
+    found = await matching.candidates_for(place.session, first, capacity=5)
+    assert {c.person.first_name: c.waiting for c in found} == {"Ирина": 0, "Сергей": 0}
+    outbox = Outbox(place.session)
+    await outbox.send(irina.telegram_id, "Карточка 1", purpose="test")
+    await outbox.send(irina.telegram_id, "Карточка 2", purpose="test")
+    await outbox.send(olga.telegram_id, "Ответ автору", purpose="test")
+
+    second = await place.ticket(olga, "Вопрос 2", message_id=2)
+    found = await matching.candidates_for(place.session, second, capacity=5)
+    assert {c.person.first_name: c.waiting for c in found} == {"Ирина": 2, "Сергей": 0}
+    assert len(reads) == 1
+    # What a fresh read finds is the same.
+    await place.session.commit()
+    found = await matching.candidates_for(place.session, second, capacity=5)
+    assert {c.person.first_name: c.waiting for c in found} == {"Ирина": 2, "Сергей": 0}
+    assert len(reads) == 2  # a new transaction reads again
+
+
+async def test_what_the_transaction_changes_is_read_again(place: Place) -> None:
+    olga = await place.person("Ольга", RoleKind.activist)
+    irina = await place.person("Ирина", RoleKind.mentor, "legal")
+    sergey = await place.person("Сергей", RoleKind.mentor, "grants")
+    reads = _mentor_reads(place)
+    ticket = await place.ticket(olga, "Вопрос 1", message_id=1)
+    found = await matching.candidates_for(place.session, ticket, capacity=5)
+    assert [(c.person.first_name, c.open_tickets) for c in found] == [("Ирина", 0)]
+
+    await tickets.claim_ticket(place.session, ticket, irina, T0, capacity=5)  # an update
+    other = await place.ticket(olga, "Вопрос 2", message_id=2)
+    found = await matching.candidates_for(place.session, other, capacity=5)
+    assert [(c.person.first_name, c.open_tickets) for c in found] == [("Ирина", 1)]
+    assert len(reads) == 2
+
+    # Sergey takes the legal topic too: nothing but an insert into role_topics.
+    role = await place.session.scalar(select(Role.id).where(Role.person_id == sergey.id))
+    legal = place.topics["legal"].id
+    await place.session.execute(insert(role_topics).values(role_id=role, topic_id=legal))
+    found = await matching.candidates_for(place.session, other, capacity=5)
+    assert [c.person.first_name for c in found] == ["Сергей", "Ирина"]
+    assert len(reads) == 3

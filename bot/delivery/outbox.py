@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from bot.db import core
+from bot.memo import memo_on
 from models import OutboxMessage, OutboxStatus
 
 # Telegram allows 1024 characters in a caption.
@@ -377,9 +378,13 @@ class Outbox:
         (SQLite's next row id, PostgreSQL's sequence), though not always returned in that
         order: so the ids are sorted.
         """
-        result = await (await core(self.session, flush=False)).execute(_INSERT, rows)
+        connection = await core(self.session, flush=False)
+        result = await connection.execute(_INSERT, rows)
         ids = sorted(result.scalars())
         self.written += len(rows)
+        # What a read this transaction keeps of the messages waiting for a chat lacks them.
+        assert connection.sync_connection is not None
+        memo_on(connection.sync_connection).written.update(row["chat_id"] for row in rows)
         for outbox_id, values in zip(ids, rows, strict=True):
             if values["lease_owner"] is None:
                 continue
