@@ -22,14 +22,21 @@ from sqlalchemy import Connection, Insert, Table, event, insert
 from sqlalchemy.engine import Engine, RootTransaction
 from sqlalchemy.ext.asyncio import AsyncSession
 
-_PENDING = "mentordesk.deferred"
+from bot.transaction_state import (
+    TransactionState,
+    current_state,
+    drop_state,
+    first_word,
+    names_any,
+    state_of,
+)
 
 
-class _Pending:
+class _Pending(TransactionState):
     """The rows a transaction has yet to write, by table, in the order they were deferred."""
 
     def __init__(self, transaction: RootTransaction | None) -> None:
-        self.transaction = transaction
+        super().__init__(transaction)
         self.rows: dict[Table, list[dict[str, Any]]] = {}
         self.names: set[str] = set()
         self.writing = False
@@ -41,9 +48,7 @@ class _Pending:
     def seen_by(self, sql: str) -> bool:
         """Whether the statement could read, refer to or change what is pending: only an
         insert or a read that never names their tables could not."""
-        if sql.lstrip()[:6].upper() not in ("INSERT", "SELECT"):
-            return True
-        return any(name in sql for name in self.names)
+        return first_word(sql) not in ("INSERT", "SELECT") or names_any(sql, self.names)
 
     def write(self, connection: Connection) -> None:
         self.writing = True
@@ -71,38 +76,25 @@ async def defer_insert(
         return
     connection = (await session.connection()).sync_connection
     assert connection is not None
-    transaction = connection.get_transaction()
-    pending: _Pending | None = connection.info.get(_PENDING)
-    if pending is None or pending.transaction is not transaction:
-        pending = connection.info[_PENDING] = _Pending(transaction)
-    pending.add(table, rows)
+    state_of(connection, _Pending).add(table, rows)
 
 
 def install(engine: Engine) -> None:
     """Write or drop the deferred rows at the right moments on the engine's connections."""
 
-    def pending_of(connection: Connection) -> _Pending | None:
-        pending: _Pending | None = connection.info.get(_PENDING)
-        if pending is None:
-            return None
-        if pending.transaction is not connection.get_transaction():  # left by a dead one
-            del connection.info[_PENDING]
-            return None
-        return pending
-
     @event.listens_for(engine, "before_cursor_execute")
     def _before_cursor_execute(connection: Connection, _cursor: Any, sql: str, *_: Any) -> None:
-        pending = pending_of(connection)
+        pending = current_state(connection, _Pending)
         if pending is not None and pending.rows and not pending.writing and pending.seen_by(sql):
             pending.write(connection)
 
     @event.listens_for(engine, "commit")
     def _commit(connection: Connection) -> None:
-        pending = pending_of(connection)
+        pending = current_state(connection, _Pending)
         if pending is not None:
             pending.write(connection)
-            del connection.info[_PENDING]
+            drop_state(connection, _Pending)
 
     @event.listens_for(engine, "rollback")
     def _rollback(connection: Connection) -> None:
-        connection.info.pop(_PENDING, None)
+        drop_state(connection, _Pending)

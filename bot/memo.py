@@ -23,14 +23,20 @@ from sqlalchemy import Connection, event
 from sqlalchemy.engine import Engine, RootTransaction
 from sqlalchemy.ext.asyncio import AsyncSession
 
-_MEMO = "mentordesk.memo"
+from bot.transaction_state import (
+    TransactionState,
+    current_state,
+    first_word,
+    names_any,
+    state_of,
+)
 
 
-class Memo:
+class Memo(TransactionState):
     """The reads one transaction keeps, and the messages it wrote to each chat."""
 
     def __init__(self, transaction: RootTransaction | None) -> None:
-        self.transaction = transaction
+        super().__init__(transaction)
         self.entries: dict[Hashable, Any] = {}
         self.watched: set[str] = set()
         self.written: Counter[int] = Counter()
@@ -45,12 +51,10 @@ class Memo:
         self.watched.update(watching)
 
     def changed_by(self, sql: str) -> bool:
-        head = sql.lstrip()[:6].upper()
-        if head == "SELECT":
+        word = first_word(sql)
+        if word == "SELECT":
             return False
-        if head == "INSERT":
-            return any(name in sql for name in self.watched)
-        return True
+        return word != "INSERT" or names_any(sql, self.watched)
 
     def forget(self) -> None:
         self.entries.clear()
@@ -59,11 +63,7 @@ class Memo:
 
 def memo_on(connection: Connection) -> Memo:
     """The memo of the connection's transaction (a new one for a new transaction)."""
-    transaction = connection.get_transaction()
-    memo: Memo | None = connection.info.get(_MEMO)
-    if memo is None or memo.transaction is not transaction:
-        memo = connection.info[_MEMO] = Memo(transaction)
-    return memo
+    return state_of(connection, Memo)
 
 
 async def memo_of(session: AsyncSession) -> Memo:
@@ -78,8 +78,6 @@ def install(engine: Engine) -> None:
 
     @event.listens_for(engine, "before_cursor_execute")
     def _before_cursor_execute(connection: Connection, _cursor: Any, sql: str, *_: Any) -> None:
-        memo: Memo | None = connection.info.get(_MEMO)
-        if memo is None or not memo.entries:
-            return
-        if memo.transaction is not connection.get_transaction() or memo.changed_by(sql):
+        memo = current_state(connection, Memo)
+        if memo is not None and memo.entries and memo.changed_by(sql):
             memo.forget()
