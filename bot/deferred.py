@@ -28,7 +28,7 @@ from bot.transaction_state import (
     drop_state,
     first_word,
     names_any,
-    state_of,
+    state_in,
 )
 
 
@@ -38,17 +38,17 @@ class _Pending(TransactionState):
     def __init__(self, transaction: RootTransaction | None) -> None:
         super().__init__(transaction)
         self.rows: dict[Table, list[dict[str, Any]]] = {}
-        self.names: set[str] = set()
         self.writing = False
 
     def add(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         self.rows.setdefault(table, []).extend(dict(row) for row in rows)
-        self.names.add(table.name)
 
     def seen_by(self, sql: str) -> bool:
         """Whether the statement could read, refer to or change what is pending: only an
         insert or a read that never names their tables could not."""
-        return first_word(sql) not in ("INSERT", "SELECT") or names_any(sql, self.names)
+        return first_word(sql) not in ("INSERT", "SELECT") or names_any(
+            sql, (table.name for table in self.rows)
+        )
 
     def write(self, connection: Connection) -> None:
         self.writing = True
@@ -57,7 +57,6 @@ class _Pending(TransactionState):
                 table, rows = next(iter(self.rows.items()))
                 del self.rows[table]
                 connection.execute(_insert(table), rows)
-            self.names.clear()
         finally:
             self.writing = False
 
@@ -74,9 +73,7 @@ async def defer_insert(
     them). Their ids are never known: for rows nothing refers to."""
     if not rows:
         return
-    connection = (await session.connection()).sync_connection
-    assert connection is not None
-    state_of(connection, _Pending).add(table, rows)
+    (await state_in(session, _Pending)).add(table, rows)
 
 
 def install(engine: Engine) -> None:

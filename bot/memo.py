@@ -28,6 +28,7 @@ from bot.transaction_state import (
     current_state,
     first_word,
     names_any,
+    state_in,
     state_of,
 )
 
@@ -68,9 +69,7 @@ def memo_on(connection: Connection) -> Memo:
 
 async def memo_of(session: AsyncSession) -> Memo:
     """The memo of the session's transaction."""
-    connection = (await session.connection()).sync_connection
-    assert connection is not None
-    return memo_on(connection)
+    return await state_in(session, Memo)
 
 
 def install(engine: Engine) -> None:

@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import RootTransaction
+from sqlalchemy.ext.asyncio import AsyncSession
 
 
 class TransactionState:
@@ -32,6 +33,13 @@ def state_of(connection: Connection, kind: type[State]) -> State:
     if found is None:
         found = connection.info[kind] = kind(connection.get_transaction())
     return found
+
+
+async def state_in(session: AsyncSession, kind: type[State]) -> State:
+    """``state_of`` the session's transaction."""
+    connection = (await session.connection()).sync_connection
+    assert connection is not None
+    return state_of(connection, kind)
 
 
 def current_state(connection: Connection, kind: type[State]) -> State | None:
