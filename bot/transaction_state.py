@@ -52,6 +52,8 @@ def current_state(connection: Connection, kind: type[State]) -> State | None:
 
 
 def drop_state(connection: Connection, kind: type[TransactionState]) -> None:
+    if connection.invalidated:  # lost with its transaction open: nothing of it is kept
+        return
     connection.info.pop(kind, None)
 
 

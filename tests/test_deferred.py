@@ -200,3 +200,18 @@ async def test_a_rollback_to_a_savepoint_drops_only_what_came_after_it(
             TicketEventKind.edited,
             TicketEventKind.closed,
         ]
+
+
+async def test_a_connection_lost_mid_transaction_leaves_only_its_own_error(
+    factory: async_sessionmaker[AsyncSession], author: tuple[Programme, Topic, Person]
+) -> None:
+    """A connection invalidated with its transaction open (a cancelled statement, a server
+    gone) is rolled back with nothing left to drop: the error is the one that happened."""
+    with pytest.raises(RuntimeError, match="lost"):
+        async with transaction(factory) as session:
+            await _file(session, author, 1)
+            await (await session.connection()).invalidate()
+            raise RuntimeError("lost")
+    async with transaction(factory) as session:
+        await _file(session, author, 2)
+    assert await _count(factory, EVENTS) == 2
