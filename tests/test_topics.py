@@ -3,13 +3,16 @@ cards and lists follow the programme's topics only; bad input changes nothing.""
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.errors import InvalidInput
-from bot.domain.topics import MAX_CODE, MAX_TITLE, clean_tag, clean_title
+from bot.domain.topics import MAX_CODE, MAX_TITLE, ActiveTopics, clean_tag, clean_title
 from bot.sandbox.emulator.client import TelegramClient
 from bot.sandbox.emulator.models import FakeMessage, FakeUser
 from bot.views.tickets import TopicButton
@@ -320,6 +323,36 @@ async def _versions(db: async_sessionmaker[AsyncSession]) -> dict[str, int]:
     async with db() as session:
         rows = await session.execute(select(Programme.title, Programme.topics_version))
         return dict(rows.all())
+
+
+async def test_active_topics_are_built_once_per_transaction(
+    world: World, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """Updates handled together share a transaction: the topics given to the first are given
+    again to the next, though nothing of the first refers to them any more."""
+    await world.registered_group("Совет активистов района", programme=DISTRICT)
+    active = ActiveTopics()
+    by_title = select(Programme).where(Programme.title == DISTRICT)
+    async with db() as session:
+        programme = (await session.execute(by_title)).scalar_one()
+        read = await active.of(session, programme)  # from the database
+        assert [t.code for t in read] == list((await _topics(db, DISTRICT)).keys())
+    async with db() as session:
+        programme = (await session.execute(by_title)).scalar_one()
+        first = await active.of(session, programme)  # built from the values held
+        kept = [weakref.ref(topic) for topic in first]
+        del first
+        gc.collect()
+        again = await active.of(session, programme)
+        assert all(ref() is not None for ref in kept)
+        assert all(topic is ref() for topic, ref in zip(again, kept, strict=True))
+        assert [t.code for t in again] == [t.code for t in read]
+        again.clear()  # a caller's list is its own
+        assert len(await active.of(session, programme)) == len(read)
+    async with db() as session:  # another transaction builds its own
+        programme = (await session.execute(by_title)).scalar_one()
+        fresh = await active.of(session, programme)
+        assert not any(topic is ref() for topic in fresh for ref in kept)
 
 
 async def test_every_write_of_a_topic_moves_its_programmes_topics_version(
