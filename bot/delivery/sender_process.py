@@ -39,6 +39,7 @@ import asyncio
 import base64
 import contextlib
 import ctypes
+import gc
 import logging
 import os
 import pickle
@@ -164,6 +165,9 @@ class SenderProcess:
         """Fork the sender process now, before any event loop or thread exists. The forked
         process never returns from here: it sends until its input closes, then exits."""
         sender = cls(settings)
+        # What both processes loaded stays shared: the collector of either would otherwise
+        # write to every object it tracks (its header), and each page written is copied.
+        gc.freeze()
         to_child, its_input = os.pipe()
         its_output, from_child = os.pipe()
         parent = os.getpid()
