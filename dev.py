@@ -23,6 +23,7 @@ import tempfile
 import venv
 from pathlib import Path
 from typing import IO
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -91,9 +92,9 @@ Running = list[tuple[str, subprocess.Popen[bytes], IO[bytes]]]
 def _start_suites(
     tool: str, suites: list[tuple[str, dict[str, str], list[str]]], pytest_args: list[str]
 ) -> Running:
-    """Start the suite once per database, side by side: most of its time is spent waiting
-    (reminders due in a few seconds, long polls), so two runs take little longer than one,
-    and the static checks run meanwhile."""
+    """Start the suites side by side: most of their time is spent waiting (reminders due in
+    a few seconds, long polls), so several runs take little longer than one, and the static
+    checks run meanwhile."""
     base = Path(tempfile.mkdtemp(prefix="mentordesk-tests-"))
     running: Running = []
     for number, (name, env, own_args) in enumerate(suites):
@@ -124,6 +125,34 @@ def _finish_suites(running: Running) -> list[bool]:
     return results
 
 
+# The tests that start the bot as real processes and then mostly wait on them: for reminders
+# to fall due, leases to lapse, a killed bot to be started again. They run beside the rest.
+_WAITING = [
+    "tests/test_main.py",
+    "tests/test_pipeline_crash.py",
+    "tests/test_replicas.py",
+    "tests/test_schedule_reminders.py",
+    "tests/test_sender_process.py",
+    "tests/test_single_poller.py",
+    "tests/test_tickets_claim.py",
+]
+
+
+def _halves(
+    name: str, env: dict[str, str], args: list[str]
+) -> list[tuple[str, dict[str, str], list[str]]]:
+    """A suite as two pytest runs side by side: the waiting tests, and the rest. Each run
+    keeps its dialogues in a Redis database of its own, as every test empties it."""
+    other = dict(env)
+    if "TEST_REDIS_URL" in env:
+        parts = urlsplit(env["TEST_REDIS_URL"])
+        number = int(parts.path.strip("/") or 0)
+        spare = number - 1 if number > 0 else 1
+        other["TEST_REDIS_URL"] = urlunsplit(parts._replace(path=f"/{spare}"))
+    rest = [f"--ignore={path}" for path in _WAITING]
+    return [(f"{name}, waiting tests", env, [*args, *_WAITING]), (name, other, [*args, *rest])]
+
+
 def test(pytest_args: list[str]) -> int:
     ensure_env("dev")
     tool = str(PYTHON)
@@ -136,6 +165,8 @@ def test(pytest_args: list[str]) -> int:
         suites.append(
             ("pytest on PostgreSQL (+ Redis if set)", dict(os.environ), ["-m", "not no_database"])
         )
+    if not pytest_args:  # the whole suite: each half of it in a pytest of its own
+        suites = [half for suite in suites for half in _halves(*suite)]
     running = _start_suites(tool, suites, pytest_args)
     results = [
         _step("ruff check", [tool, "-m", "ruff", "check", "."]),
