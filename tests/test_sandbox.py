@@ -14,14 +14,14 @@ from datetime import UTC, datetime
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.app import App
 from bot.config import Settings
 from bot.sandbox.emulator.client import TelegramClient
-from bot.sandbox.emulator.markup import detect_entities
+from bot.sandbox.emulator.markup import detect_entities, parse_html, utf16_len
 from bot.sandbox.web import Sandbox, render_text
 from bot.sandbox.world import PROGRAMME, Cast, create_cast, seed
 from models import GroupChat, Meeting, Person, Programme, RoleKind, Ticket, TicketStatus
@@ -224,3 +224,33 @@ def test_what_people_write_is_shown_as_text_never_as_markup(text: str) -> None:
     shown = render_text(text, detect_entities(text))
     assert html.unescape(TAG.sub("", shown)) == text
     assert all(OUR_TAGS.fullmatch(tag) for tag in TAG.findall(shown)), shown
+
+
+# Text between tags: letters, spaces, characters to escape, emoji (two UTF-16 units each).
+_PLAIN = st.text(st.sampled_from([*"ab ёЖ\n·&<>", "😀", "🆕"]), max_size=12)
+_TAGS = {"": None, "b": "bold", "i": "italic", "code": "code"}
+
+
+@given(st.lists(st.tuples(_PLAIN, st.sampled_from(sorted(_TAGS)), _PLAIN), max_size=6))
+def test_the_fake_telegram_reads_html_as_telegram_does(
+    pieces: list[tuple[str, str, str]],
+) -> None:
+    """Escaped characters come back as themselves; each tag's entity starts and ends where
+    its text does, counted in UTF-16 units as Telegram counts them."""
+    source, plain, wanted = "", "", []
+    for before, tag, inside in pieces:
+        source += html.escape(before)
+        plain += before
+        kind = _TAGS[tag]
+        if kind is None:
+            source += html.escape(inside)
+        else:
+            source += f"<{tag}>{html.escape(inside)}</{tag}>"
+            if inside:
+                wanted.append((kind, utf16_len(plain), utf16_len(inside)))
+        plain += inside
+    assume(plain == plain.strip())  # what is stripped, and where, is not the point here
+    text, entities = parse_html(source)
+    assert text == plain
+    found = [(e["type"], e["offset"], e["length"]) for e in entities]
+    assert found == sorted(wanted, key=lambda e: (e[1], -e[2]))

@@ -42,6 +42,7 @@ _SIMPLE_ENTITY_TYPES = {
 }
 
 _NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_SPECIAL = re.compile("[&<]")
 _ENTITY = re.compile(r"&(?:(lt|gt|amp|quot)|#([0-9]{1,8})|#[xX]([0-9a-fA-F]{1,8}));")
 
 # Telegram looks for commands, mentions, hashtags and links in what people send.
@@ -117,8 +118,13 @@ class _HtmlParser:
                     msg = f'Unescaped "&" at byte offset {self.byte_offset(self.pos)}'
                     raise MarkupError(msg)
             if char != "<":
-                self.emit(char)
-                self.pos += 1
+                # Up to the next tag or entity at once: the plain text between is copied
+                # as it is (a text of a few hundred characters, one at a time, cost more
+                # than the rest of the call).
+                found = _SPECIAL.search(text, self.pos + 1)
+                end = found.start() if found is not None else len(text)
+                self.emit(text[self.pos : end])
+                self.pos = end
                 continue
             if self.pos + 1 < len(text) and text[self.pos + 1] == "/":
                 self.end_tag()
