@@ -69,6 +69,7 @@ from tests.burst import (  # noqa: E402
     eventually,
     post_request,
     post_requests,
+    process_cpu,
     refused_for_flood,
     seed,
     too_many_requests,
@@ -232,7 +233,33 @@ def all_cards_in(tally: Tally, cast: Cast, count: int) -> Callable[[], bool]:
 # --- scenarios -------------------------------------------------------------------------------
 
 
-Run = tuple[float, float]  # requests per second, CPU milliseconds per request
+@dataclass
+class Run:
+    """One burst: requests per second, and CPU milliseconds per request, of the bot's
+    processes together and of each process (``parts``)."""
+
+    speed: float
+    cpu: float
+    parts: dict[str, float]
+
+
+async def backend_cpu(url: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving the database of ``url``, by pid
+    (Linux, with the server on this machine); empty for SQLite."""
+    found = make_url(url)
+    if found.get_backend_name() != "postgresql":
+        return {}
+    admin = await asyncpg.connect(
+        found.set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+    try:
+        rows = await admin.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            found.database,
+        )
+    finally:
+        await admin.close()
+    return {row["pid"]: process_cpu(row["pid"]) for row in rows}
 
 
 async def intake_once(
@@ -255,6 +282,10 @@ async def intake_once(
         ) as s,
     ):
         cpu_before = s.bot.cpu_seconds()
+        pids = s.bot.pids()
+        before = {pid: process_cpu(pid) for pid in pids}
+        backends_before = await backend_cpu(url)
+        own_before = time.process_time()
         tally = await burst(s, count)
         started = time.monotonic()
         expected = count * (1 + len(s.cast.mentors))
@@ -271,8 +302,19 @@ async def intake_once(
 
         await eventually(done, 300, "every acknowledgement and card")
         last = max(c.at for c in s.server.calls if c.method == "sendMessage")
-        cpu = (s.bot.cpu_seconds() - cpu_before) / count * 1000
-        return count / (last - started), cpu
+        per_request = 1000 / count
+        cpu = (s.bot.cpu_seconds() - cpu_before) * per_request
+        parts = {
+            name: (process_cpu(pid) - before[pid]) * per_request
+            for name, pid in zip(("bot", "sender"), pids, strict=False)
+        }
+        backends = await backend_cpu(url)
+        if backends:
+            spent = sum(now - backends_before.get(pid, 0.0) for pid, now in backends.items())
+            parts["PostgreSQL"] = spent * per_request
+        # This process: the fake Bot API, and the bench's own look at what it received.
+        parts["fake Bot API"] = (time.process_time() - own_before) * per_request
+        return Run(count / (last - started), cpu, parts)
 
 
 async def alternately(
@@ -287,11 +329,19 @@ async def alternately(
 
 
 def speeds(found: list[Run]) -> list[float]:
-    return [speed for speed, _cpu in found]
+    return [run.speed for run in found]
 
 
 def median_cpu(found: list[Run]) -> float:
-    return statistics.median(cpu for _speed, cpu in found)
+    return statistics.median(run.cpu for run in found)
+
+
+def median_parts(found: list[Run]) -> str:
+    """Each process's median CPU per request, as ``bot 2.9, sender 1.4, ...``."""
+    names = [name for name in found[0].parts if all(name in run.parts for run in found)]
+    return ", ".join(
+        f"{name} {statistics.median(run.parts[name] for run in found):.1f}" for name in names
+    )
 
 
 async def intake(kinds: list[str], postgres: str, workdir: Path, runs: int) -> None:
@@ -318,6 +368,8 @@ async def intake(kinds: list[str], postgres: str, workdir: Path, runs: int) -> N
             f"{'':10s} CPU per request: MentorDesk {median_cpu(ours):.1f} ms, bare "
             f"aiogram {median_cpu(bare):.1f} ms ({median_cpu(ours) / median_cpu(bare):.1f} ×)"
         )
+        # Every process on the machine's two cores, in ms per request: what the bursts share.
+        say(f"{'':10s} by process: MentorDesk: {median_parts(ours)} · bare: {median_parts(bare)}")
 
 
 async def large(kinds: list[str], postgres: str, workdir: Path, runs: int) -> None:

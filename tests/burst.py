@@ -226,6 +226,16 @@ def bot_env(database_url: str, server: FakeTelegram, **settings: str) -> dict[st
     return env
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds a process has used, user and system, from /proc (Linux); 0 once gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()  # after the name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class BotProcess:
     """``python -m bot`` as a coordinator runs it, in a directory of its own."""
 
@@ -301,13 +311,7 @@ class BotProcess:
 
     def cpu_seconds(self) -> float:
         """CPU time the bot's processes have used, user and system, from /proc (Linux)."""
-        total = 0.0
-        for pid in self.pids():
-            with contextlib.suppress(FileNotFoundError):
-                stat = Path(f"/proc/{pid}/stat").read_text()
-                fields = stat.rsplit(")", 1)[1].split()  # after the name, which may hold spaces
-                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        return total
+        return sum(process_cpu(pid) for pid in self.pids())
 
     def rss_kib(self) -> int:
         """Resident memory of the bot's processes, each one's added up, from /proc (Linux).
