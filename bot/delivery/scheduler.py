@@ -34,7 +34,7 @@ import math
 import random
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
@@ -52,9 +52,9 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import EditMessageReplyMarkup, EditMessageText, SendMessage, TelegramMethod
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message, ReplyParameters
-from sqlalchemy import String, Table, bindparam, func, or_, select, update
+from sqlalchemy import BigInteger, String, Table, bindparam, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.types import TypeEngine
 
 from bot.config import Settings
@@ -977,6 +977,30 @@ _LINKED = {
     for record, (link_table, outbox_column, id_column) in LINKS.items()
 }
 
+# A batch of plain sends (``_Writer._plain``) on PostgreSQL, in one statement run on its own:
+# the rows' outcomes and their links' message ids, with no BEGIN and COMMIT around it. The
+# links take the ids from the batch, as the statement's parts all see the rows as they were.
+_LINK_BATCH = (
+    func.unnest(
+        bindparam("l_id_list", type_=ARRAY(BigInteger())),
+        bindparam("l_message_id_list", type_=ARRAY(BigInteger())),
+        bindparam("l_record_list", type_=ARRAY(String())),
+    )
+    .table_valued("id", "message_id", "record")
+    .render_derived(name="linked")
+)
+_SENT_ARRAYS = select(literal(1)).add_cte(
+    _FINAL_ARRAYS.returning(_OUTBOX.c.id).cte("recorded"),
+    *(
+        link_table.update()
+        .where(link_table.c[outbox_column] == _LINK_BATCH.c.id, _LINK_BATCH.c.record == record)
+        .values({id_column: _LINK_BATCH.c.message_id})
+        .returning(link_table.c[outbox_column])
+        .cte(f"linked_{record}")
+        for record, (link_table, outbox_column, id_column) in LINKS.items()
+    ),
+)
+
 
 class _Writer:
     """Records outcomes; sends finishing together share one transaction (group commit)."""
@@ -985,6 +1009,13 @@ class _Writer:
         self.scheduler = scheduler
         self._queue: list[tuple[Outcome, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
+        # PostgreSQL: the engine as it runs a statement without a transaction around it.
+        bind = scheduler.session_factory.kw.get("bind")
+        self._on_its_own: AsyncEngine | None = (
+            bind.execution_options(isolation_level="AUTOCOMMIT")
+            if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql"
+            else None
+        )
 
     @property
     def busy(self) -> bool:
@@ -1023,7 +1054,42 @@ class _Writer:
                 if not future.done():
                     future.set_result(None)
 
-    async def _write(self, outcomes: Iterable[Outcome], *, hooks: bool) -> None:
+    def _plain(self, outcomes: Sequence[Outcome]) -> bool:
+        """Every outcome a send that went out, and nothing more to write for it: no hook, no
+        message waiting for it, no row it folded, no chat moved."""
+        on_sent = self.scheduler.on_sent
+        return all(
+            outcome.status == OutboxStatus.sent
+            and outcome.moved_to is None
+            and not outcome.dropped
+            and outcome.row.purpose not in on_sent
+            and not isinstance(outcome.row.params.get("then"), dict)
+            for outcome in outcomes
+        )
+
+    async def _write_sent(self, outcomes: Sequence[Outcome]) -> None:
+        """``_write`` for plain sends on PostgreSQL: one statement, one round trip."""
+        assert self._on_its_own is not None
+        now = datetime.now(UTC)
+        linked = [o for o in outcomes if o.row.record and o.message_id]
+        params = {
+            "b_id_list": [o.row.id for o in outcomes],
+            "b_status_list": [OutboxStatus.sent.value] * len(outcomes),
+            "b_attempts_list": [o.attempts or o.row.attempts for o in outcomes],
+            "b_error_list": [o.error for o in outcomes],
+            "b_sent_at_list": [now] * len(outcomes),
+            "b_message_id_list": [o.message_id for o in outcomes],
+            "l_id_list": [o.row.id for o in linked],
+            "l_message_id_list": [o.message_id for o in linked],
+            "l_record_list": [o.row.record for o in linked],
+        }
+        async with self._on_its_own.connect() as connection:
+            await connection.execute(_SENT_ARRAYS, params)
+
+    async def _write(self, outcomes: Sequence[Outcome], *, hooks: bool) -> None:
+        if self._on_its_own is not None and self._plain(outcomes):
+            await self._write_sent(outcomes)
+            return
         scheduler = self.scheduler
         now = datetime.now(UTC)
         finals: list[dict[str, Any]] = []
