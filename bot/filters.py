@@ -9,6 +9,9 @@ from aiogram.types import Message, TelegramObject
 from bot.domain.access import Actor
 from models import RoleKind
 
+# The kinds of chat Telegram calls a group.
+GROUP_TYPES = frozenset({"group", "supergroup"})
+
 
 class HasRole(Filter):
     """Passes when the person holds one of the roles in any programme (admins always pass)."""

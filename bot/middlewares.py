@@ -29,6 +29,7 @@ from bot.domain.people import (
     update_person,
 )
 from bot.domain.programmes import chat_and_programme
+from bot.filters import GROUP_TYPES
 from bot.fsm import held_dialogues
 from models import GroupChat, Programme, RoleKind
 
@@ -129,7 +130,7 @@ class ActorMiddleware(BaseMiddleware):
         chat: Chat | None = data.get("event_chat")
         clock: Clock = data.get("clock", utc_now)
         now = clock()
-        group_chat = chat if chat is not None and chat.type in ("group", "supergroup") else None
+        group_chat = chat if chat is not None and chat.type in GROUP_TYPES else None
         group: GroupChat | None = None
         programme: Programme | None = None
         if user is not None and not user.is_bot:
@@ -142,7 +143,7 @@ class ActorMiddleware(BaseMiddleware):
             )
             if group_chat is not None:
                 found, group, programme = await find_person_in_group(
-                    session, user.id, group_chat.id
+                    session, user.id, group_chat.id, along=_writers_in_groups(data)
                 )
             else:
                 found = await find_person(session, user.id)
@@ -163,6 +164,22 @@ class ActorMiddleware(BaseMiddleware):
                 await _enrol_member(session, actor, group.programme_id, now)
         data["now"] = now
         return await handler(event, data)
+
+
+def _writers_in_groups(data: dict[str, Any]) -> list[tuple[int, int]]:
+    """The (person, group) pairs of the messages from groups that the transaction's other
+    updates bring, asked for once: its first update reads them all (``find_person_in_group``)."""
+    shared: Shared | None = data.get("shared")
+    if shared is None:
+        return []
+    ahead, shared.ahead = shared.ahead, []
+    return [
+        (message.from_user.id, message.chat.id)
+        for message in (update.message for update in ahead)
+        if message is not None
+        and message.from_user is not None
+        and message.chat.type in GROUP_TYPES
+    ]
 
 
 async def _enrol_member(

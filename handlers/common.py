@@ -12,8 +12,7 @@ from bot.config import Settings
 from bot.delivery import Outbox
 from bot.domain.access import Actor
 from bot.domain.tickets import FileRef
-
-GROUP_TYPES = frozenset({"group", "supergroup"})
+from bot.filters import GROUP_TYPES
 
 
 class ChatKind(Filter):

@@ -219,6 +219,65 @@ async def test_a_person_and_their_group_are_read_in_one_go(place: Place) -> None
     assert found is None and group is not None and programme is not None
 
 
+def _reads_of_who_writes(place: Place) -> list[str]:
+    """The reads of people in groups (``find_person_in_group``) the session runs from now on."""
+    seen: list[str] = []
+
+    @event.listens_for(place.session.get_bind(), "before_cursor_execute")
+    def _seen(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if "LEFT OUTER JOIN group_chats" in sql and "people.telegram_id" in sql:
+            seen.append(sql)
+
+    return seen
+
+
+async def test_the_first_update_of_a_transaction_reads_who_writes_in_the_others(
+    place: Place,
+) -> None:
+    """The updates of a shared transaction from groups each read their writer and group: the
+    first reads them all, and the others are answered from that read while it still holds."""
+    session = place.session
+    coordinator = await place.person("Координатор", RoleKind.coordinator)
+    olga = await place.person("Ольга", RoleKind.activist)
+    irina = await place.person("Ирина", RoleKind.mentor, "legal")
+    group = await note_chat(session, -1001, "Группа", T0)
+    await register_chat(session, group, place.programme, coordinator, T0)
+    await note_chat(session, -1002, "Новая группа", T0)
+    await session.flush()
+    reads = _reads_of_who_writes(place)
+    newcomer = 777_777
+    turn = [(olga.telegram_id, -1001), (irina.telegram_id, -1001), (newcomer, -1001),
+            (olga.telegram_id, -1002)]  # fmt: skip
+
+    found = await find_person_in_group(session, olga.telegram_id, -1001, along=turn[1:])
+    assert found == (olga, group, place.programme)
+    assert await find_person_in_group(session, irina.telegram_id, -1001) == (
+        irina, group, place.programme,
+    )  # fmt: skip
+    assert [role.kind for role in irina.roles] == [RoleKind.mentor]
+    found = await find_person_in_group(session, olga.telegram_id, -1002)
+    assert found[0] is olga and found[1] is not None and found[2] is None
+    assert len(reads) == 1
+
+    # Someone the read did not know is read again, and once they exist, found.
+    assert await find_person_in_group(session, newcomer, -1001) == (None, group, place.programme)
+    assert len(reads) == 2
+    joined = await upsert_person(session, Identity(newcomer, "Новый"), T0)
+    assert (await find_person_in_group(session, newcomer, -1001))[0] is joined
+    assert len(reads) == 3
+
+    # A group given a programme in the meantime (not written yet) comes with it.
+    second, _ = await find_or_create_programme(session, "Вторая программа", T0)
+    other = await find_person_in_group(session, olga.telegram_id, -1002, along=turn[:1])
+    assert other[1] is not None and other[2] is None
+    other[1].programme_id = second.id
+    assert (await find_person_in_group(session, olga.telegram_id, -1002))[2] is second
+    # The next transaction reads for itself.
+    await session.commit()
+    assert (await find_person_in_group(session, olga.telegram_id, -1001))[2] is not None
+    assert len(reads) == 6
+
+
 async def test_claim_checks_topic_capacity_and_status(place: Place) -> None:
     olga = await place.person("Ольга", RoleKind.activist)
     lawyer = await place.person("Ирина", RoleKind.mentor, "legal", capacity=1)

@@ -97,6 +97,9 @@ class Shared:
     session: AsyncSession
     failed: bool = False
     handled: list[int] = field(default_factory=list)  # marked handled together, at the end
+    # The updates of the transaction, for its first handler to read ahead what they will need
+    # (``bot.middlewares.ActorMiddleware``), which empties it.
+    ahead: list[Update] = field(default_factory=list)
 
 
 class _Abandoned(Exception):  # noqa: N818 - not an error: the updates are handled alone
@@ -428,7 +431,7 @@ class UpdateRunner:
         try:
             dialogues = held_dialogues(self.dispatcher.fsm.storage)
             async with dialogues, transaction(self.inbox.session_factory) as session:
-                shared = Shared(session)
+                shared = Shared(session, ahead=[self._parsed(item) for item in items])
                 for item in items:
                     await self.dispatcher.feed_update(
                         self.bot, self._parsed(item), inbox_update_id=item.update_id,
