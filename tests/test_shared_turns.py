@@ -42,7 +42,9 @@ def people(tg: TelegramClient, count: int) -> list[FakeUser]:
     return [tg.user(f"Участник {n + 1}", started=True) for n in range(count)]
 
 
-def tz_updates(app: App, server: FakeTelegram, who: Sequence[FakeUser]) -> list[Update]:
+def tz_updates(
+    app: App, server: FakeTelegram, who: Sequence[FakeUser], first_id: int = 800_000
+) -> list[Update]:
     """Each person sends ``/tz UTC+n`` (n from 1) in their own chat with the bot."""
     updates = []
     for n, person in enumerate(who, start=1):
@@ -52,7 +54,7 @@ def tz_updates(app: App, server: FakeTelegram, who: Sequence[FakeUser]) -> list[
         )  # fmt: skip
         updates.append(
             Update.model_validate(
-                {"update_id": 800_000 + n, "message": message.to_api()}, context={"bot": app.bot}
+                {"update_id": first_id + n, "message": message.to_api()}, context={"bot": app.bot}
             )
         )
     return updates
@@ -84,6 +86,22 @@ async def test_updates_of_different_chats_ready_together_share_one_transaction(
     assert None not in moments
     # Marked handled in one statement of one transaction: one moment for all.
     assert len(set(moments)) == 1
+
+
+async def test_the_chats_of_a_turn_join_the_next_one_with_their_next_updates(
+    app: App, tg: TelegramClient, server: FakeTelegram, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """Ten chats with two updates each: the turn after the first is taken once the first has
+    ended, with the next updates of its chats, not with the two left over alone."""
+    who = people(tg, 10)
+    updates = [*tz_updates(app, server, who), *tz_updates(app, server, who, first_id=900_000)]
+    app.runner.submit(await app.inbox.store(updates))
+    await app.idle()
+    assert zone_answers(tg, who) == [[ZONE_ANSWER.format(n)] * 2 for n in range(1, 11)]
+    moments = await handled_at(db, updates)
+    assert None not in moments
+    # 8, 8 and 4 updates to a transaction; taken as soon as a slot was free, 8, 2, 8 and 2.
+    assert len(set(moments)) == 3
 
 
 async def test_a_failure_in_a_shared_transaction_costs_nothing_twice(

@@ -394,11 +394,15 @@ class UpdateRunner:
         await done
 
     async def _take_turns(self) -> None:
-        """While updates are ready: once a slot is free, start a turn with those ready then.
-        While every slot is busy, more gather, so the busier the bot, the fuller its turns."""
+        """While updates are ready: once a slot is free and the shared transaction before has
+        ended, start a turn with those ready then. While they wait, more gather (the chats of
+        the turn before among them), so the busier the bot, the fuller its turns."""
         while self._ready:
             await self._slots.acquire()
+            await self._one_shared.acquire()
             turn, self._ready = self._ready[: self.shared_limit], self._ready[self.shared_limit :]
+            if len(turn) < 2:
+                self._one_shared.release()  # one update alone shares nothing
             task = asyncio.create_task(self._turn(turn))
             self._running_turns.add(task)
             task.add_done_callback(self._running_turns.discard)
@@ -407,19 +411,23 @@ class UpdateRunner:
         try:
             if len(turn) == 1:
                 await self._handle(turn[0][0])
-            else:
-                async with self._one_shared:
-                    await self._handle_together([item for item, _ in turn])
+            elif turn:
+                await self._handle_together([item for item, _ in turn])
         except BaseException as error:
             for _, done in turn:
                 if not done.done():
                     done.set_exception(error)
             raise
+        else:
+            for _, done in turn:
+                if not done.done():
+                    done.set_result(None)
         finally:
+            # The chats of this turn are told first, so their next updates are ready by the
+            # time the next turn is taken.
             self._slots.release()
-        for _, done in turn:
-            if not done.done():
-                done.set_result(None)
+            if len(turn) > 1:
+                self._one_shared.release()
 
     async def _handle_together(self, items: list[Stored]) -> None:
         """The updates one after another in one transaction; if one fails, each alone.
