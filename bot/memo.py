@@ -5,11 +5,10 @@ Under a burst the updates of a shared transaction (``bot.delivery.inbox.Shared``
 the mentors of a topic, the same rows each time but for what the transaction itself wrote
 meanwhile, and who writes in which group, which the first of them reads for all
 (``bot.domain.people.find_person_in_group``). ``Memo`` keeps such a read for the rest of the
-transaction; it is forgotten as
-soon as the transaction runs any statement that could change it: anything but a read or an
-insert, or an insert into one of the tables the read watches. What it did insert that the
-read counts (messages waiting for a chat), the reader adds itself (``Memo.written``, which
-the outbox keeps).
+transaction; it is forgotten as soon as the transaction runs any statement that could change
+it: anything but a read or an insert, or an insert into one of the tables the read watches.
+What it did insert that the read counts (messages waiting for a chat), the reader adds itself
+(``Memo.written``, which the outbox keeps).
 
 A memo sees the rows as the transaction first read them: changes other processes commit
 meanwhile reach the next transaction, a few milliseconds later.

@@ -1072,13 +1072,7 @@ class _Writer:
         assert self._on_its_own is not None
         now = datetime.now(UTC)
         linked = [o for o in outcomes if o.row.record and o.message_id]
-        params = {
-            "b_id_list": [o.row.id for o in outcomes],
-            "b_status_list": [OutboxStatus.sent.value] * len(outcomes),
-            "b_attempts_list": [o.attempts or o.row.attempts for o in outcomes],
-            "b_error_list": [o.error for o in outcomes],
-            "b_sent_at_list": [now] * len(outcomes),
-            "b_message_id_list": [o.message_id for o in outcomes],
+        params = _as_arrays([_final(outcome, now) for outcome in outcomes]) | {
             "l_id_list": [o.row.id for o in linked],
             "l_message_id_list": [o.message_id for o in linked],
             "l_record_list": [o.row.record for o in linked],
@@ -1120,11 +1114,7 @@ class _Writer:
                     )  # fmt: skip
                     continue
                 sent = outcome.status == OutboxStatus.sent
-                finals.append(
-                    {"b_id": row.id, "b_status": outcome.status, "b_attempts": attempts,
-                     "b_error": outcome.error, "b_sent_at": now if sent else None,
-                     "b_message_id": outcome.message_id if sent else None}
-                )  # fmt: skip
+                finals.append(_final(outcome, now))
                 dropped.extend(r.id for r in outcome.dropped)
                 if sent:
                     if row.record and outcome.message_id:
@@ -1207,6 +1197,19 @@ async def _follow_up(outbox: Outbox, outcome: Outcome) -> None:
             purpose=spec.get("purpose") or "follow_up",
             person_id=spec.get("person_id"),
         )
+
+
+def _final(outcome: Outcome, now: datetime) -> dict[str, Any]:
+    """A sent, failed or dropped outcome as ``_FINAL`` takes it."""
+    sent = outcome.status == OutboxStatus.sent
+    return {
+        "b_id": outcome.row.id,
+        "b_status": outcome.status,
+        "b_attempts": outcome.attempts or outcome.row.attempts,
+        "b_error": outcome.error,
+        "b_sent_at": now if sent else None,
+        "b_message_id": outcome.message_id if sent else None,
+    }
 
 
 def _as_arrays(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
