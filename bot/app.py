@@ -20,8 +20,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import handlers
-from bot.clock import Clock, utc_now
-from bot.commands import publish_commands
 from bot.config import Settings
 from bot.db import create_engine, create_session_factory, upgrade, write_lock
 from bot.delivery.inbox import Inbox, UpdateRunner
@@ -33,16 +31,18 @@ from bot.delivery.sender_process import SenderProcess
 from bot.delivery.telegram import create_bot
 from bot.domain.topic_learning import Suggesters
 from bot.domain.topics import ActiveTopics
-from bot.fsm import TransactionalStorage
 from bot.i18n import create_i18n
 from bot.jobs import sla
 from bot.jobs.digest import DigestRunner
 from bot.jobs.housekeeping import prune
 from bot.jobs.reminders import ReminderRunner
 from bot.jobs.undeliverable import Undeliverable
-from bot.middlewares import ActorI18nMiddleware, ActorMiddleware, DbSessionMiddleware
 from bot.ops import http as ops_http
 from bot.ops.metrics import Metrics
+from bot.telegram.commands import publish_commands
+from bot.telegram.fsm import TransactionalStorage
+from bot.telegram.middlewares import ActorI18nMiddleware, ActorMiddleware, DbSessionMiddleware
+from bot.time.clock import Clock, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,8 @@ def process_name() -> str:
 
 def create_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]:
     """Redis, when configured, keeps dialogues and serialises a chat's updates across replicas.
-    Either way a dialogue moves on only when its update's transaction commits (``bot.fsm``)."""
+    Either way a dialogue moves on only when its update's transaction commits
+    (``bot.telegram.fsm``)."""
     if settings.redis_url:
         # Loaded only when configured: a bot without Redis does not carry its client.
         from aiogram.fsm.storage.redis import RedisStorage  # noqa: PLC0415

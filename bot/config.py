@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.durations import parse_duration
 from bot.languages import LANGUAGES
-from bot.timezones import UnknownZoneError, normalize_zone
+from bot.time.durations import parse_duration
+from bot.time.zones import UnknownZoneError, normalize_zone
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/mentordesk.sqlite3"
 

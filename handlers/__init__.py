@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.filters import commands_only
+from bot.telegram.filters import commands_only
 from handlers import (
     asking,
     audit,

@@ -12,7 +12,7 @@ from bot.config import Settings
 from bot.delivery import Outbox
 from bot.domain import audit
 from bot.domain.access import Actor
-from bot.filters import IsAdmin
+from bot.telegram.filters import IsAdmin
 from bot.views.audit import audit_messages
 from handlers.common import IN_GROUP, private_only
 

@@ -32,7 +32,7 @@ from bot.domain.booking import (
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.schedule_parser import ScheduleError, TitleRule, parse_schedule
 from bot.news.tickets import TicketNews
-from bot.timezones import zone
+from bot.time.zones import zone
 from bot.views.booking import (
     PICKER_PREFIXES,
     BookDay,

@@ -12,7 +12,7 @@ from bot.config import Settings
 from bot.delivery import Outbox
 from bot.domain.access import Actor
 from bot.domain.tickets import FileRef
-from bot.filters import GROUP_TYPES
+from bot.telegram.filters import GROUP_TYPES
 
 
 class ChatKind(Filter):

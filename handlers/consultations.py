@@ -18,8 +18,8 @@ from bot.domain import consultations, stats
 from bot.domain.access import Actor
 from bot.domain.errors import InvalidInput
 from bot.domain.programmes import list_programmes
-from bot.filters import HasRole
-from bot.timezones import zone
+from bot.telegram.filters import HasRole
+from bot.time.zones import zone
 from bot.views.calendar import meetings_ics
 from bot.views.consultations import render_week, week_labels, week_text, week_title
 from handlers.common import IN_GROUP, private_only, zone_of

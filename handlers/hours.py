@@ -15,7 +15,7 @@ from bot.delivery import Outbox
 from bot.domain import office_hours
 from bot.domain.access import Actor
 from bot.domain.office_hours import HoursError
-from bot.timezones import zone
+from bot.time.zones import zone
 from bot.views.office_hours import (
     HoursAction,
     hours_keyboard,

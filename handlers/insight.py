@@ -25,7 +25,7 @@ from bot.domain.access import Actor
 from bot.domain.errors import DomainError, InvalidInput
 from bot.domain.programmes import list_programmes
 from bot.domain.stats import Period
-from bot.filters import HasRole
+from bot.telegram.filters import HasRole
 from bot.views.charts import render_weekly
 from bot.views.stats import (
     InsightPick,

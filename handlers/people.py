@@ -17,7 +17,7 @@ from bot.delivery import Outbox
 from bot.domain.access import Actor
 from bot.domain.people import set_language, set_timezone
 from bot.languages import LANGUAGE_NAMES, LANGUAGES
-from bot.timezones import UnknownZoneError, normalize_zone
+from bot.time.zones import UnknownZoneError, normalize_zone
 from bot.views.meetings import zone_examples
 from models import GroupChat
 

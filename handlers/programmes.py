@@ -20,7 +20,7 @@ from bot.domain.programmes import (
     find_or_create_programme,
     list_programmes,
 )
-from bot.filters import HasRole, IsAdmin
+from bot.telegram.filters import HasRole, IsAdmin
 from models import RoleKind
 
 

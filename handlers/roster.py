@@ -27,8 +27,8 @@ from bot.domain.programmes import get_programme, list_programmes
 from bot.domain.roster import CAPACITY_CHOICES, LastTopic, RosterEntry
 from bot.domain.stats import coordinated
 from bot.domain.topics import get_topic, list_topics
-from bot.filters import HasRole
 from bot.news.tickets import TicketNews
+from bot.telegram.filters import HasRole
 from bot.views.roster import (
     MentorAction,
     RosterPage,

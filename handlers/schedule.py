@@ -41,7 +41,7 @@ from bot.domain.schedule_parser import (
 from bot.i18n import locale
 from bot.jobs.reminders import ReminderRunner
 from bot.news.meetings import MeetingNews
-from bot.timezones import zone
+from bot.time.zones import zone
 from bot.views.calendar import meetings_ics
 from bot.views.meetings import (
     DraftAction,

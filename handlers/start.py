@@ -11,12 +11,12 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commands import commands_for
 from bot.config import Settings
 from bot.delivery import Outbox
 from bot.domain.access import Actor
 from bot.domain.invitations import InvitationProblem, InvitationRefused, redeem_invitation
 from bot.domain.programmes import list_programmes
+from bot.telegram.commands import commands_for
 from handlers.common import IN_PRIVATE
 from models import RoleKind
 

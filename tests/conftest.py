@@ -25,12 +25,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import App, build_app, run_polling
-from bot.clock import utc_now
 from bot.config import Settings
 from bot.db import create_engine, upgrade
 from bot.sandbox.emulator.client import TelegramClient
 from bot.sandbox.emulator.models import FakeChat, FakeUser
 from bot.sandbox.emulator.server import FakeTelegram, Limits
+from bot.time.clock import utc_now
 
 PROGRAMME = "Школа социального предпринимательства на Донбассе"
 TOKEN_IN_LINK = re.compile(r"\?start=([A-Za-z0-9_-]+)")

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from bot.config import Settings
-from bot.durations import format_duration, parse_duration
-from bot.timezones import UnknownZoneError, normalize_zone, zone
+from bot.time.durations import format_duration, parse_duration
+from bot.time.zones import UnknownZoneError, normalize_zone, zone
 
 # Nothing here touches the suite's database: the PostgreSQL run leaves it out.
 pytestmark = pytest.mark.no_database

@@ -1,5 +1,5 @@
-"""The quick command test routers get (``bot.filters.commands_only``) turns away only messages
-that none of the router's own handlers would take."""
+"""The quick command test routers get (``bot.telegram.filters.commands_only``) turns away only
+messages that none of the router's own handlers would take."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import handlers
-from bot.filters import AnyOfCommands, commands_only
+from bot.telegram.filters import AnyOfCommands, commands_only
 
 # Nothing here touches the suite's database: the PostgreSQL run leaves it out.
 pytestmark = pytest.mark.no_database

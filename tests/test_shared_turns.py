@@ -22,15 +22,14 @@ from aiogram.types import Update
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import sqlite_inline
 from bot.app import App
-from bot.db import write_lock
+from bot.db import sqlite_inline, write_lock
 from bot.delivery.inbox import Inbox
 from bot.domain.people import set_timezone
-from bot.fsm import TransactionalStorage
 from bot.sandbox.emulator.client import TelegramClient
 from bot.sandbox.emulator.models import FakeUser
 from bot.sandbox.emulator.server import FakeTelegram
+from bot.telegram.fsm import TransactionalStorage
 from models import InboxUpdate, Person
 from tests.conftest import World
 from tests.ticket_steps import card, number_in, ticket

@@ -33,8 +33,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import core, dialect_of, transaction, write_lock
-from bot.fsm import held_dialogues
 from bot.ops.metrics import Metrics
+from bot.telegram.fsm import held_dialogues
 from models import InboxUpdate
 
 log = logging.getLogger(__name__)
@@ -91,14 +91,14 @@ class Stored:
 @dataclass
 class Shared:
     """A transaction in which several updates are handled one after another: each handler's
-    middleware (``bot.middlewares.DbSessionMiddleware``) works in ``session`` instead of a
+    middleware (``bot.telegram.middlewares.DbSessionMiddleware``) works in ``session`` instead of a
     transaction of its own, and marks ``failed`` when its handler raises."""
 
     session: AsyncSession
     failed: bool = False
     handled: list[int] = field(default_factory=list)  # marked handled together, at the end
     # The updates of the transaction, for its first handler to read ahead what they will need
-    # (``bot.middlewares.ActorMiddleware``), which empties it.
+    # (``bot.telegram.middlewares.ActorMiddleware``), which empties it.
     ahead: list[Update] = field(default_factory=list)
 
 

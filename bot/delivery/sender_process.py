@@ -17,7 +17,7 @@ The two speak through pipes, the way the scheduler is spoken to inside one proce
   sending, whether it sends and what it counted for the metrics meanwhile; the bot's
   ``/healthz`` and ``/metrics`` show it as their own.
 - On SQLite, also up: ``{"lock": true}`` when a transaction of the sender's finds the file
-  locked, and ``{"lock": false}`` when it has ended (``bot.sqlite_inline.on_contention``).
+  locked, and ``{"lock": false}`` when it has ended (``bot.db.sqlite_inline.on_contention``).
   Under a burst the bot process starts a transaction as soon as the last one commits, and
   the sender, trying now and then, would find the file locked for as long as the burst lasts,
   with every message it sent waiting to be recorded. So the bot process lends it the turn:
@@ -49,9 +49,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
-from bot import codec, sqlite_inline
+from bot import codec
 from bot.config import Settings
-from bot.db import WriteLock, create_engine, create_session_factory
+from bot.db import WriteLock, create_engine, create_session_factory, sqlite_inline
 from bot.delivery.outbox import Row
 from bot.delivery.scheduler import create_delivery
 from bot.delivery.telegram import create_bot

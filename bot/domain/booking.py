@@ -26,7 +26,7 @@ from bot.domain.access import Actor
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.meetings import MeetingPlan
 from bot.domain.office_hours import Slot
-from bot.timezones import zone
+from bot.time.zones import zone
 from models import Booking, BookingStatus, Meeting, MeetingStatus, Person, Ticket, TicketStatus
 
 BOOKING_DAYS = 14

@@ -41,7 +41,7 @@ from bot.domain.stats import (
     seconds_between,
 )
 from bot.domain.topics import topics_by_id
-from bot.timezones import zone
+from bot.time.zones import zone
 from models import (
     AuditAction,
     Booking,

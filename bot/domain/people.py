@@ -15,7 +15,7 @@ from sqlalchemy.orm import contains_eager
 from bot.domain.matching import note_reachable
 from bot.languages import LANGUAGES, spoken
 from bot.memo import memo_of
-from bot.timezones import normalize_zone
+from bot.time.zones import normalize_zone
 from models import GroupChat, Person, Programme, Role, RoleKind, Topic, role_topics
 
 # Seen-at is refreshed at most this often, so a busy chat does not rewrite the row each message.

@@ -20,8 +20,8 @@ from datetime import UTC, date, datetime, time, timedelta
 import dateparser
 
 from bot.domain.errors import InvalidInput
-from bot.durations import parse_duration
-from bot.timezones import UnknownZoneError, normalize_zone, zone
+from bot.time.durations import parse_duration
+from bot.time.zones import UnknownZoneError, normalize_zone, zone
 
 MAX_TITLE = 200
 MAX_LINK = 512

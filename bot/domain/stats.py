@@ -37,7 +37,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from bot.domain.access import Actor
 from bot.domain.errors import InvalidInput, NotAllowed
-from bot.timezones import zone
+from bot.time.zones import zone
 from models import (
     Booking,
     BookingStatus,

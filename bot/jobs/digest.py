@@ -30,7 +30,7 @@ from bot.domain.people import language_of
 from bot.domain.stats import Period, collect, monday, weekly
 from bot.i18n import locale
 from bot.jobs.runner import JobRunner
-from bot.timezones import zone
+from bot.time.zones import zone
 from bot.views.charts import render_weekly
 from bot.views.stats import chart_text, digest_chart_caption, digest_chart_title, digest_text
 from models import Person, Programme, Role, RoleKind, WeeklyDigest

@@ -9,9 +9,9 @@ from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.delivery.outbox import Sender
+from bot.time.clock import Clock, utc_now
 
 
 class JobRunner:

@@ -17,7 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain.booking import Offer
-from bot.timezones import zone
+from bot.time.zones import zone
 from bot.views.dates import date_label, day_label
 from bot.views.meetings import local_time
 

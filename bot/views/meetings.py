@@ -26,7 +26,7 @@ from bot.domain.schedule_parser import (
     ScheduleError,
     ScheduleProblem,
 )
-from bot.timezones import zone
+from bot.time.zones import zone
 from models import GroupChat, Meeting
 
 DATE_PATTERN = "EEE d MMMM y"

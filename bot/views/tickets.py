@@ -17,7 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain.tickets import Page
-from bot.timezones import zone
+from bot.time.zones import zone
 from models import Person, Ticket, TicketEvent, TicketEventKind, TicketStatus, Topic
 
 PREVIEW = 80  # characters of a request shown in lists

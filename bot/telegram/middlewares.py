@@ -13,7 +13,6 @@ from aiogram.types import Chat, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.db import transaction
 from bot.delivery.inbox import Inbox, Shared
@@ -29,8 +28,9 @@ from bot.domain.people import (
     update_person,
 )
 from bot.domain.programmes import chat_and_programme
-from bot.filters import GROUP_TYPES
-from bot.fsm import held_dialogues
+from bot.telegram.filters import GROUP_TYPES
+from bot.telegram.fsm import held_dialogues
+from bot.time.clock import Clock, utc_now
 from models import GroupChat, Programme, RoleKind
 
 log = logging.getLogger(__name__)

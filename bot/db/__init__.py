@@ -28,7 +28,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 import migrations
-from bot import codec, deferred, memo, sqlite_inline
+from bot import codec, deferred, memo
+from bot.db import sqlite_inline
 
 MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
 # Any fixed number: replicas starting together take turns at migrating (PostgreSQL only).
@@ -178,7 +179,7 @@ class WriteLock(asyncio.Lock):
 
 
 # SQLite lets one connection write at a time, and a connection that finds the file locked
-# waits, here in the event loop's own thread (``bot.sqlite_inline``); so this process's writing
+# waits, here in the event loop's own thread (``bot.db.sqlite_inline``); so this process's writing
 # transactions on one file take turns here instead, and never wait on each other in SQLite.
 _write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, WriteLock]] = (
     weakref.WeakKeyDictionary()

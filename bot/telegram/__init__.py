@@ -1,0 +1,1 @@
+"""What is aiogram's around the handlers: middlewares, filters, dialogue state, the menu."""

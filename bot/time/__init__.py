@@ -1,0 +1,1 @@
+"""The clock, durations and time zones as people write them."""
