@@ -164,7 +164,7 @@ def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
         clock=clock,
     )
     dispatcher.update.outer_middleware(DbSessionMiddleware(session_factory, inbox, delivery))
-    dispatcher.update.outer_middleware(ActorMiddleware(settings))
+    dispatcher.update.outer_middleware(ActorMiddleware(settings, i18n))
     ActorI18nMiddleware(i18n, settings.default_language).setup(dispatcher)
     dispatcher.include_routers(*handlers.build_routers())
     runner = UpdateRunner(

@@ -28,6 +28,7 @@ from bot.domain.people import (
     update_person,
 )
 from bot.domain.programmes import chat_and_programme
+from bot.news.tickets import TicketNews
 from bot.telegram.filters import GROUP_TYPES
 from bot.telegram.fsm import held_dialogues
 from bot.time.clock import Clock, utc_now
@@ -117,12 +118,14 @@ class ActorMiddleware(BaseMiddleware):
     """Loads or creates the person behind the update with their roles, as ``actor``.
 
     It also puts the group's row (``group``) and its programme (``programme``, None while the
-    group is not registered) in the data when the update comes from a group,
-    and the moment the update is handled at (``now``), read from the dispatcher's ``clock``.
+    group is not registered) in the data when the update comes from a group, the moment the
+    update is handled at (``now``), read from the dispatcher's ``clock``, and the ticket news of
+    the update's transaction (``news``: who hears what, in their own language).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, i18n: I18n) -> None:
         self.settings = settings
+        self.i18n = i18n
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         session: AsyncSession = data["session"]
@@ -163,6 +166,7 @@ class ActorMiddleware(BaseMiddleware):
             if actor is not None and group is not None and group.programme_id is not None:
                 await _enrol_member(session, actor, group.programme_id, now)
         data["now"] = now
+        data["news"] = TicketNews(session, data["outbox"], self.i18n, self.settings, now)
         return await handler(event, data)
 
 
