@@ -8,7 +8,7 @@ is asserted anywhere; the script prints figures and ratios to compare runs and m
 
 1. Lateness. ``--reminders`` reminders fall due over about ten seconds, to as many group
    chats, while ``--processes`` reminder runners (separate engines, as separate bot processes
-   would have) share the database; each has its delivery scheduler, and the one holding the
+   would have) share the database; each has its sender, and the one holding the
    sender's lease sends what all of them write to the outbox (another process's rows are
    found by its poll, every half second). Reported: due -> taken (the conditional UPDATE)
    and due -> arrived at the API, median / p95 / max, and how many arrived (must be exactly
@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.config import Settings  # noqa: E402
 from bot.db import create_engine, create_session_factory, downgrade, upgrade  # noqa: E402
-from bot.delivery.scheduler import Scheduler, create_delivery  # noqa: E402
+from bot.delivery.sender import Sender, create_sender  # noqa: E402
 from bot.delivery.telegram import create_bot  # noqa: E402
 from bot.i18n import create_i18n  # noqa: E402
 from bot.jobs.reminders import HORIZON, ReminderRunner  # noqa: E402
@@ -109,12 +109,10 @@ def _settings(database_url: str, api: str) -> Settings:
     )
 
 
-def _delivery(
-    settings: Settings, factory: async_sessionmaker[AsyncSession], owner: str
-) -> Scheduler:
-    """A bot process's delivery scheduler, with a bot of its own."""
+def _delivery(settings: Settings, factory: async_sessionmaker[AsyncSession], owner: str) -> Sender:
+    """A bot process's sender, with a bot of its own."""
     bot = create_bot(settings.token, settings.telegram_api_base)
-    return create_delivery(settings, bot, factory, owner)
+    return create_sender(settings, bot, factory, owner)
 
 
 async def _fresh(database_url: str) -> AsyncEngine:

@@ -2,6 +2,8 @@
 
 ``python -m bot --sandbox [--empty]`` runs the bot against the built-in Bot API emulator instead,
 with a web page to act as the people of a seeded programme (or of none, with ``--empty``).
+``python -m bot --sender`` only sends the outbox, beside bot processes run with
+``SENDER=separate`` (PostgreSQL).
 """
 
 from __future__ import annotations
@@ -9,17 +11,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 import sys
 from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from bot.app import build_app, run_polling, run_webhook
+from bot.app import build_app, run_polling, run_sender, run_webhook
 from bot.config import Settings
 from bot.delivery.poller_lock import AnotherPoller
-from bot.delivery.sender_process import SenderProcess, run_sender
 
 NO_TOKEN = (
     "BOT_TOKEN is not set. Create a bot with @BotFather in Telegram (/newbot), copy the token "
@@ -27,15 +27,16 @@ NO_TOKEN = (
 )
 
 
-async def _serve(settings: Settings, sender: SenderProcess | None) -> None:
+async def _serve(settings: Settings, *, sender_only: bool) -> None:
     app = build_app(settings)
-    app.sender_process = sender
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         # Stop taking updates, finish the ones being handled and the sends on their way; what
         # is left waits in the database for the next start.
         loop.add_signal_handler(signum, app.stop)
-    if settings.webhook_url:
+    if sender_only:
+        await run_sender(app)
+    elif settings.webhook_url:
         await run_webhook(app)
     else:
         await run_polling(app)
@@ -59,8 +60,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         help="run against the built-in Bot API emulator, with a web page on 127.0.0.1 "
         "(SANDBOX_PORT, 8088 by default); no token needed",
     )
-    # The bot's own sender process (``bot.delivery.sender_process``), started by the bot.
-    parser.add_argument("--sender-process", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--sender",
+        action="store_true",
+        help="only send the outbox (PostgreSQL), beside bot processes run with SENDER=separate",
+    )
     parser.add_argument(
         "--empty",
         action="store_true",
@@ -88,9 +92,6 @@ def _sandbox(settings: Settings, *, empty: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = _arguments(argv)
-    if arguments.sender_process:  # started by the bot process: its pipes are stdin, stdout
-        run_sender(sys.stdin.buffer, sys.stdout.buffer, _loop_factory())
-        return 0
     try:
         settings = Settings()
     except ValidationError as error:
@@ -105,14 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     if settings.bot_token is None or not settings.bot_token.get_secret_value().strip():
         print(NO_TOKEN, file=sys.stderr)  # noqa: T201
         return 2
-    sender: SenderProcess | None = None
-    if settings.separate_sender and hasattr(os, "fork"):
-        # Forked once the bot's modules are loaded and before its event loop begins: the
-        # two processes share what they loaded. (Elsewhere the bot launches it at start.)
-        sender = SenderProcess.fork(settings, _loop_factory())
+    if arguments.sender and settings.database_url.startswith("sqlite"):
+        print(  # noqa: T201
+            "--sender needs PostgreSQL: on SQLite the bot's own process sends.", file=sys.stderr
+        )
+        return 2
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            runner.run(_serve(settings, sender))
+            runner.run(_serve(settings, sender_only=arguments.sender))
     except AnotherPoller as refused:
         print(refused, file=sys.stderr)  # noqa: T201
         return 3

@@ -1,5 +1,5 @@
-"""Wiring: the Bot, the Dispatcher with its routers and middlewares, the inbox and the outbox
-scheduler, the periodic jobs, and the two ways to run (long polling and the webhook)."""
+"""Wiring: the Bot, the Dispatcher with its routers and middlewares, the inbox and the sender,
+the periodic jobs, and the ways to run (long polling, the webhook, a sender of its own)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ import contextlib
 import logging
 import os
 import secrets
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC
 
 from aiogram import Bot, Dispatcher
+from aiogram.exceptions import TelegramUnauthorizedError
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.utils.i18n import I18n
@@ -21,13 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import handlers
 from bot.config import Settings
-from bot.db import create_engine, create_session_factory, upgrade, write_lock
-from bot.delivery.inbox import Inbox, UpdateRunner
+from bot.db import create_engine, create_session_factory, upgrade
+from bot.delivery.inbox import Inbox
 from bot.delivery.intake import poll, renew_leases, webhook_handler
 from bot.delivery.leadership import this_host
 from bot.delivery.poller_lock import PollerLock
-from bot.delivery.scheduler import Scheduler, create_delivery
-from bot.delivery.sender_process import SenderProcess
+from bot.delivery.retry import Reachability
+from bot.delivery.runner import UpdateRunner
+from bot.delivery.sender import Sender, create_sender
 from bot.delivery.telegram import create_bot
 from bot.domain.topic_learning import Suggesters
 from bot.domain.topics import ActiveTopics
@@ -61,11 +65,13 @@ class App:
     i18n: I18n
     inbox: Inbox
     runner: UpdateRunner
-    delivery: Scheduler
+    sender: Sender
     scheduler: AsyncIOScheduler
     metrics: Metrics
+    reach: Reachability
     clock: Clock = utc_now
-    sender_process: SenderProcess | None = None  # when it sends from a process of its own
+    sends: bool = True  # this process runs a sender (SENDER=builtin, or ``--sender``)
+    runs_jobs: bool = True  # the periodic jobs (not in a sender of its own)
     _stop: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
     _closed: bool = field(default=False, repr=False)
@@ -82,16 +88,12 @@ class App:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while not self._closed:
-            if (
-                self.runner.idle()
-                and await self.inbox.waiting() == 0
-                and await self.delivery.idle()
-            ):
+            if self.runner.idle() and await self.inbox.waiting() == 0 and await self.sender.idle():
                 return
             if loop.time() > deadline:
                 msg = (
                     f"not idle after {timeout} s: {self.runner.backlog} updates being handled, "
-                    f"{self.delivery.backlog()} messages held, {self.delivery.in_flight} sending"
+                    f"{self.sender.backlog()} messages held, {self.sender.in_flight} sending"
                 )
                 raise TimeoutError(msg)
             await asyncio.sleep(0.005)
@@ -106,15 +108,41 @@ class App:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.runner.stop()
-        await self.delivery.stop()
-        if self.sender_process is not None:
-            await self.sender_process.stop()
+        await self.sender.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.dispatcher.storage.close()
         await self.dispatcher.fsm.events_isolation.close()
         await self.bot.session.close()
         await self.engine.dispose()
+
+
+Fatal = tuple[type[BaseException], ...]
+
+
+def supervise(
+    name: str, work: Callable[[], Awaitable[None]], *, fatal: Fatal = ()
+) -> asyncio.Task[None]:
+    """Run a long-lived task of the bot; started again when it fails (the database or Telegram
+    away longer than it could wait, or a bug), after a pause that grows while it keeps failing.
+    A ``fatal`` error ends it for good (the token refused)."""
+
+    async def keep() -> None:
+        failures = 0
+        while True:
+            started = time.monotonic()
+            try:
+                await work()
+            except fatal:
+                raise
+            except Exception:
+                log.exception("%s failed; starting it again", name)
+            else:
+                return
+            failures = 0 if time.monotonic() - started > 60 else failures + 1
+            await asyncio.sleep(min(30.0, 2.0**failures))
+
+    return asyncio.create_task(keep(), name=name)
 
 
 def process_name() -> str:
@@ -146,9 +174,11 @@ def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
     bot = create_bot(settings.token, settings.telegram_api_base)
     owner = process_name()
     metrics = Metrics()
+    reach = Reachability()
+    metrics.watch(reach)
     inbox = Inbox(session_factory, owner)
-    delivery = create_delivery(settings, bot, session_factory, owner, metrics)
-    undeliverable = Undeliverable(i18n, settings, delivery, bot, session_factory)
+    sender = create_sender(settings, bot, session_factory, owner, metrics, reach)
+    undeliverable = Undeliverable(i18n, settings, sender, bot, session_factory)
     undeliverable.register()
     scheduler = AsyncIOScheduler(timezone=UTC)
     storage, isolation = create_storage(settings)
@@ -158,12 +188,12 @@ def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
         settings=settings,
         session_factory=session_factory,
         scheduler=scheduler,
-        delivery=delivery,
+        sender=sender,
         suggesters=Suggesters(session_factory),
         active_topics=ActiveTopics(),
         clock=clock,
     )
-    dispatcher.update.outer_middleware(DbSessionMiddleware(session_factory, inbox, delivery))
+    dispatcher.update.outer_middleware(DbSessionMiddleware(session_factory, inbox, sender))
     dispatcher.update.outer_middleware(ActorMiddleware(settings, i18n))
     ActorI18nMiddleware(i18n, settings.default_language).setup(dispatcher)
     dispatcher.include_routers(*handlers.build_routers())
@@ -174,7 +204,6 @@ def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
         # SQLite writes one transaction at a time: more handlers waiting would only put the
         # sender's records further back in that queue.
         concurrency=2 if engine.dialect.name == "sqlite" else 8,
-        shared_limit=8,
         ordered_across_processes=bool(settings.webhook_url),
         gave_up=undeliverable.apologise,
         metrics=metrics,
@@ -188,10 +217,12 @@ def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
         i18n=i18n,
         inbox=inbox,
         runner=runner,
-        delivery=delivery,
+        sender=sender,
         scheduler=scheduler,
         metrics=metrics,
+        reach=reach,
         clock=clock,
+        sends=settings.sender == "builtin",
     )
 
 
@@ -199,21 +230,11 @@ async def start(app: App) -> None:
     """Work done once before updates flow: schema, commands menu, jobs, the scheduler."""
     await upgrade(app.engine)
     await publish_commands(app.bot, app.i18n)
-    me = await app.bot.me()
-    if app.settings.separate_sender:
-        if app.sender_process is None:
-            app.sender_process = SenderProcess(app.settings)
-        await app.sender_process.start(
-            app.delivery.owner,
-            me.username or "",
-            app.metrics,
-            write_lock=write_lock(app.session_factory),
-        )
-        app.delivery.send_elsewhere(app.sender_process)
-    else:
-        app._tasks.append(asyncio.create_task(app.delivery.run(), name="delivery"))
+    await app.bot.me()  # known from now on: hooks inside a transaction name the bot
+    if app.sends:
+        app._tasks.append(supervise("sender", app.sender.run))
     app._tasks.append(
-        asyncio.create_task(renew_leases(app.inbox, app.runner, every=5), name="inbox-leases")
+        supervise("inbox leases", lambda: renew_leases(app.inbox, app.runner, every=5))
     )
     app.scheduler.add_job(
         prune,
@@ -227,17 +248,17 @@ async def start(app: App) -> None:
         sla.check_tickets,
         "interval",
         seconds=sla.CHECK_EVERY_SECONDS,
-        args=[app.session_factory, app.delivery, app.i18n, app.settings],
+        args=[app.session_factory, app.sender, app.i18n, app.settings],
         id="check_tickets",
         replace_existing=True,
         max_instances=1,
         coalesce=True,
     )
     await ReminderRunner(
-        app.scheduler, app.session_factory, app.delivery, app.i18n, app.settings, clock=app.clock
+        app.scheduler, app.session_factory, app.sender, app.i18n, app.settings, clock=app.clock
     ).start()
     await DigestRunner(
-        app.scheduler, app.session_factory, app.delivery, app.i18n, app.settings
+        app.scheduler, app.session_factory, app.sender, app.i18n, app.settings
     ).start()
     app.scheduler.start()
 
@@ -257,14 +278,13 @@ async def run_polling(app: App) -> None:
         app.runner.submit(await app.inbox.take_waiting(all_of_them=True))
         me = await app.bot.me()
         log.info("MentorDesk @%s is polling %s", me.username, app.settings.telegram_api_base)
-        polling = asyncio.create_task(
-            poll(
-                app.bot,
-                app.inbox,
-                app.runner,
-                allowed_updates=app.dispatcher.resolve_used_update_types(),
+        allowed_updates = app.dispatcher.resolve_used_update_types()
+        polling = supervise(
+            "polling",
+            lambda: poll(
+                app.bot, app.inbox, app.runner, allowed_updates=allowed_updates, reach=app.reach
             ),
-            name="polling",
+            fatal=(TelegramUnauthorizedError,),
         )
         app._tasks.append(polling)
         stopping = asyncio.create_task(app.wait_stopped())
@@ -324,4 +344,24 @@ async def run_webhook(app: App) -> None:
         finally:
             await runner.cleanup()
     finally:
+        await app.close()
+
+
+async def run_sender(app: App) -> None:
+    """``python -m bot --sender``: only the sender, until ``app.stop()``, beside bot processes
+    that take the updates with ``SENDER=separate``. ``/healthz`` and ``/metrics`` are on
+    ``METRICS_PORT`` when it is set."""
+    app.sends, app.runs_jobs = True, False
+    ops: web.AppRunner | None = None
+    try:
+        await upgrade(app.engine)
+        await app.bot.me()  # known from now on: hooks inside a transaction name the bot
+        app._tasks.append(supervise("sender", app.sender.run))
+        if app.settings.metrics_port is not None:
+            ops = await ops_http.serve(app, app.settings.metrics_host, app.settings.metrics_port)
+        log.info("MentorDesk sends the outbox from this process")
+        await app.wait_stopped()
+    finally:
+        if ops is not None:
+            await ops.cleanup()
         await app.close()

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import math
-import os
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -17,34 +14,6 @@ from bot.time.durations import parse_duration
 from bot.time.zones import UnknownZoneError, normalize_zone
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/mentordesk.sqlite3"
-
-
-CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "max" or "<quota> <period>"
-CPU_CFS = Path("/sys/fs/cgroup/cpu")  # cgroup v1: cpu.cfs_quota_us (-1: none), cpu.cfs_period_us
-
-
-def cores(cpu_max: Path = CPU_MAX, cpu_cfs: Path = CPU_CFS) -> int:
-    """The CPU cores this process may use: those it may run on, capped by a container's CPU
-    quota (cgroup v2's ``cpu.max``, else cgroup v1's CFS quota), where the system says."""
-    found = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    found = found or 1
-    quota = _quota(cpu_max, cpu_cfs)
-    return found if quota is None else max(1, min(found, math.ceil(quota)))
-
-
-def _quota(cpu_max: Path, cpu_cfs: Path) -> float | None:
-    """The CPUs a container's quota allows, or None: no quota, or none this process can read."""
-    try:
-        quota, period = cpu_max.read_text().split()[:2]
-        return None if quota == "max" else int(quota) / int(period)
-    except (OSError, ValueError, ZeroDivisionError):
-        pass  # not cgroup v2: try v1
-    try:
-        quota_us = int((cpu_cfs / "cpu.cfs_quota_us").read_text())
-        period_us = int((cpu_cfs / "cpu.cfs_period_us").read_text())
-        return None if quota_us <= 0 else quota_us / period_us
-    except (OSError, ValueError, ZeroDivisionError):
-        return None
 
 
 def _split(value: object) -> list[str]:
@@ -95,32 +64,14 @@ class Settings(BaseSettings):
     # budget's time on a busy 2-core machine (bench/pipeline.py, limits), where one fell behind.
     # The sender never keeps more on their way than the 30/s budget needs.
     send_concurrency: int = Field(default=2, ge=1, le=64)
-    # The outbox's sender in a process of its own (``bot.delivery.sender_process``), so taking
-    # updates and sending keep a CPU core each: "auto" does so where the process may use more
-    # than one core (a container's CPU quota counts), "on" always, "off" never.
-    sender_process: Literal["auto", "on", "off"] = "auto"
+    # Who sends the outbox: "builtin", the bot's own process (standing by while another
+    # replica sends); "separate", a process of its own (``python -m bot --sender``), on
+    # PostgreSQL only: this process then only writes the outbox.
+    sender: Literal["builtin", "separate"] = "builtin"
 
     log_level: str = "INFO"
     # The page of `python -m bot --sandbox` (`python3 dev.py demo`), on 127.0.0.1 only.
     sandbox_port: int = Field(default=8088, ge=1, le=65535)
-
-    @field_validator("sender_process", mode="before")
-    @classmethod
-    def _parse_sender_process(cls, value: object) -> object:
-        if isinstance(value, bool):
-            return "on" if value else "off"
-        if isinstance(value, str):
-            word = value.strip().lower()
-            return {"true": "on", "1": "on", "yes": "on", "false": "off", "0": "off",
-                    "no": "off"}.get(word, word)  # fmt: skip
-        return value
-
-    @property
-    def separate_sender(self) -> bool:
-        """Whether ``python -m bot`` sends from a process of its own (``SENDER_PROCESS``)."""
-        if self.sender_process == "auto":
-            return cores() > 1
-        return self.sender_process == "on"
 
     @field_validator("metrics_port", mode="before")
     @classmethod
@@ -177,6 +128,15 @@ class Settings(BaseSettings):
         if self.bot_token is None:
             raise RuntimeError("BOT_TOKEN is not set")
         return self.bot_token.get_secret_value()
+
+    @model_validator(mode="after")
+    def _separate_sender_needs_postgresql(self) -> Settings:
+        if self.sender == "separate" and self.database_url.startswith("sqlite"):
+            raise ValueError(
+                "SENDER=separate needs PostgreSQL (DATABASE_URL=postgresql+asyncpg://...): on "
+                "SQLite one process does everything, so leave SENDER at builtin"
+            )
+        return self
 
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> Settings:

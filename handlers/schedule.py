@@ -173,7 +173,7 @@ def tools(data: dict[str, Any]) -> Tools:
         runner=ReminderRunner(
             scheduler,
             session_factory,
-            data["delivery"],
+            data["sender"],
             data["i18n"],
             data["settings"],
             clock=data["clock"],

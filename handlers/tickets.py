@@ -184,9 +184,6 @@ async def file_in_group(
         await outbox.reply(message, refusal(error))
         return
     topics = await active_topics.of(news.session, programme)
-    # What triage and each mentor's card read again: held to the end of the request, as the
-    # session keeps a loaded row only while something refers to it.
-    news.hold(programme, group, actor.person, *topics)
     topic, named = await suggesters.choose(news.session, group.programme_id, topics, cleaned)
     ticket, created = await tickets.open_ticket(
         news.session,

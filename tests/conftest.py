@@ -189,9 +189,6 @@ def settings(
         rate_global_per_second=1000,
         rate_private_per_second=1000,
         rate_group_per_minute=60000,
-        # In the test's own process, as the tests see it; tests/test_sender_process.py and
-        # the tests of `python -m bot` as a process have one of its own.
-        sender_process="off",
     )
 
 

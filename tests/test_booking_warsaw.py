@@ -38,7 +38,7 @@ async def _remind(world: World, reminder_id: int, at: datetime) -> None:
     world.clock.set(at)
     app = world.app
     runner = ReminderRunner(
-        app.scheduler, app.session_factory, app.delivery, app.i18n, app.settings, clock=world.clock
+        app.scheduler, app.session_factory, app.sender, app.i18n, app.settings, clock=world.clock
     )
     assert await runner.send(reminder_id)
     await app.idle()

@@ -15,8 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import db
 from bot.db import create_engine
+from bot.db import engine as db
 
 
 @pytest.fixture

@@ -7,21 +7,16 @@ sent by the running bot to the fake Telegram, which enforces its limits and fail
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from aiogram.exceptions import (
-    TelegramBadRequest,
     TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
 )
-from aiogram.methods import SendMessage, TelegramMethod
-from aiogram.types import Update
 from sqlalchemy import select
 from sqlalchemy import update as sa_update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,9 +25,10 @@ from bot.app import App
 from bot.config import Settings
 from bot.db import transaction
 from bot.delivery import MessageRef, Outbox
-from bot.delivery.inbox import Inbox, UpdateRunner
+from bot.delivery.inbox import Arrived, Inbox
 from bot.delivery.outbox import FollowUp, Outgoing
-from bot.delivery.telegram import create_bot, post_json
+from bot.delivery.runner import UpdateRunner
+from bot.delivery.telegram import create_bot
 from bot.sandbox.emulator.client import TelegramClient
 from bot.sandbox.emulator.models import ApiCall
 from bot.sandbox.emulator.server import FakeTelegram, Limits
@@ -43,7 +39,7 @@ from tests.conftest import World, start_app, stop_app
 async def write(app: App, *messages: tuple[int, str]) -> list[MessageRef]:
     """Messages written in one transaction, as a handler writes them; then sent."""
     async with transaction(app.session_factory) as session:
-        outbox = Outbox(session, app.delivery)
+        outbox = Outbox(session, app.sender)
         refs = [await outbox.send(chat, text, purpose="test") for chat, text in messages]
     await app.idle()
     return refs
@@ -85,7 +81,7 @@ async def test_a_429_is_retried_after_retry_after_and_not_before(
 async def test_server_errors_are_retried_with_growing_pauses(
     app: App, tg: TelegramClient, server: FakeTelegram
 ) -> None:
-    app.delivery.backoff_base = 0.2
+    app.sender.retry.base = 0.2
     person = tg.user("Ольга", started=True)
     server.fail_next("sendMessage", 502, "Bad Gateway", times=3)
     await tg.send(person, person, "/help")
@@ -97,17 +93,29 @@ async def test_server_errors_are_retried_with_growing_pauses(
     assert pauses[0] >= 0.1 and pauses[1] >= 0.2 and pauses[2] >= 0.4
 
 
-async def test_a_message_that_keeps_failing_is_given_up_and_the_chat_goes_on(
+async def test_a_message_is_never_given_up_while_telegram_fails_and_the_chat_keeps_its_order(
     app: App, tg: TelegramClient, server: FakeTelegram, db: async_sessionmaker[AsyncSession]
 ) -> None:
-    app.delivery.backoff_base = 0.01
+    app.sender.retry.base, app.sender.retry.cap = 0.01, 0.05
     person = tg.user("Ольга", started=True)
-    server.fail_next("sendMessage", 502, "Bad Gateway", times=app.delivery.max_attempts)
+    server.fail_next("sendMessage", 502, "Bad Gateway", times=12)
+    await write(app, (person.id, "Первое"), (person.id, "Второе"))
+    assert [m.text for m in tg.inbox(person)] == ["Первое", "Второе"]
+    first = (await rows(db))[-2]
+    assert first.status == OutboxStatus.sent
+    assert first.attempts == 12
+
+
+async def test_a_permanent_refusal_ends_a_message_and_the_chat_goes_on(
+    app: App, tg: TelegramClient, server: FakeTelegram, db: async_sessionmaker[AsyncSession]
+) -> None:
+    person = tg.user("Ольга", started=True)
+    server.fail_next("sendMessage", 400, "Bad Request: message text is empty")
     await write(app, (person.id, "Первое"), (person.id, "Второе"))
     assert [m.text for m in tg.inbox(person)] == ["Второе"]
     first = (await rows(db))[-2]
     assert first.status == OutboxStatus.failed
-    assert first.error is not None and first.error.startswith("gave up after")
+    assert first.error == "Bad Request: message text is empty"
 
 
 async def test_undeliverable_messages_are_recorded(
@@ -188,8 +196,8 @@ async def test_each_send_starts_the_next_without_waiting_for_the_outbox_poll(
 ) -> None:
     # One message on its way at a time: each finished send, once recorded, must itself start
     # the next one. With the poll an hour away, nothing else would.
-    app.delivery.max_in_flight = 1
-    app.delivery.poll_seconds = 3600
+    app.sender.max_in_flight = 1
+    app.sender.poll_seconds = 3600
     people = [tg.user(f"Человек {n}", started=True) for n in range(4)]
     await write(app, *[(p.id, f"Сообщение {n}") for n in range(3) for p in people])
     for person in people:
@@ -200,7 +208,7 @@ async def test_each_send_starts_the_next_without_waiting_for_the_outbox_poll(
 async def test_a_chats_messages_keep_their_order_through_a_retry(
     app: App, tg: TelegramClient, server: FakeTelegram
 ) -> None:
-    app.delivery.backoff_base = 0.05
+    app.sender.retry.base = 0.05
     person = tg.user("Ольга", started=True)
     server.fail_next("sendMessage", 502, "Bad Gateway")
     await write(app, *[(person.id, f"Номер {n}") for n in range(5)])
@@ -215,7 +223,7 @@ async def test_an_edit_of_a_message_not_sent_yet_goes_as_its_content(
 ) -> None:
     person = tg.user("Наставник", started=True)
     async with transaction(app.session_factory) as session:
-        outbox = Outbox(session, app.delivery)
+        outbox = Outbox(session, app.sender)
         card = await outbox.send(person.id, "Новый запрос", purpose="test")
         await outbox.edit(person.id, card, "Запрос взял(а) Ирина")
     await app.idle()
@@ -228,7 +236,7 @@ async def test_messages_written_together_keep_their_order_and_each_its_own_refer
 ) -> None:
     first, second = tg.user("Наставник", started=True), tg.user("Наставница", started=True)
     async with transaction(app.session_factory) as session:
-        outbox = Outbox(session, app.delivery)
+        outbox = Outbox(session, app.sender)
         await outbox.send(first.id, "Раньше", purpose="test")
         refs = await outbox.send_many(
             [
@@ -263,7 +271,7 @@ async def test_a_card_withdrawn_before_it_was_sent_is_never_sent(
 ) -> None:
     person = tg.user("Наставник", started=True)
     async with transaction(app.session_factory) as session:
-        outbox = Outbox(session, app.delivery)
+        outbox = Outbox(session, app.sender)
         card = await outbox.send(person.id, "Новый запрос", purpose="test")
         await outbox.edit(person.id, card, "Запрос уже взят", withdraw_unsent=True)
         await outbox.send(person.id, "Следующее", purpose="test")
@@ -282,7 +290,7 @@ async def test_a_later_edit_of_the_same_message_makes_an_earlier_one_unneeded(
     person = tg.user("Наставник", started=True)
     [sent] = await write(app, (person.id, "Сводка: 1 запрос"))
     async with transaction(app.session_factory) as session:
-        outbox = Outbox(session, app.delivery)
+        outbox = Outbox(session, app.sender)
         target = MessageRef(outbox_id=sent.outbox_id)
         for count in (2, 3, 4):
             await outbox.edit(person.id, target, f"Сводка: {count} запроса")
@@ -297,7 +305,7 @@ async def test_a_follow_up_says_what_became_of_the_message_it_waited_for(
     writer = tg.user("Координатор", started=True)
     reachable, blocked = tg.user("Ирина", started=True), tg.user("Павел", started=False)
     async with transaction(app.session_factory) as session:
-        outbox = Outbox(session, app.delivery)
+        outbox = Outbox(session, app.sender)
         for person in (reachable, blocked):
             await outbox.send(
                 person.id,
@@ -318,58 +326,8 @@ async def test_no_bot_api_call_is_made_while_a_transaction_is_open(app: App) -> 
         with pytest.raises(RuntimeError, match="inside a database transaction"):
             await app.bot.get_me()
         with pytest.raises(RuntimeError, match="inside a database transaction"):
-            await post_json(app.bot, "sendMessage", {"chat_id": 1, "text": "x"}, _no_call)
+            await app.bot.send_message(1, "x")
     assert (await app.bot.get_me()).id == app.bot.id
-
-
-# --- the sender's JSON path -------------------------------------------------------------------
-
-
-def _no_call() -> TelegramMethod[Any]:
-    raise AssertionError("only a refusal builds the call")
-
-
-async def test_text_goes_as_json_and_comes_back_as_plain_values(
-    app: App, tg: TelegramClient, server: FakeTelegram
-) -> None:
-    person = tg.user("Ольга", started=True)
-    params = {
-        "chat_id": person.id,
-        "text": "<b>Карточка</b>",
-        "parse_mode": "HTML",
-        "reply_markup": {"inline_keyboard": [[{"text": "Взять", "callback_data": "tc:1"}]]},
-    }
-    sent = await post_json(app.bot, "sendMessage", params, _no_call)
-    assert isinstance(sent, dict) and sent["message_id"] == tg.last(person).message_id
-    assert tg.last(person).text == "Карточка"
-    edited = await post_json(
-        app.bot,
-        "editMessageText",
-        {"chat_id": person.id, "message_id": sent["message_id"], "text": "Взято"},
-        _no_call,
-    )
-    assert edited["message_id"] == sent["message_id"]
-    assert tg.last(person).text == "Взято"
-
-
-async def test_a_refusal_of_a_json_call_raises_what_aiogram_raises(
-    app: App, tg: TelegramClient, server: FakeTelegram
-) -> None:
-    person = tg.user("Ольга", started=True)
-
-    def call() -> TelegramMethod[Any]:
-        return SendMessage(chat_id=person.id, text="x")
-
-    server.fail_next("sendMessage", 429, "Too Many Requests: retry after 7", retry_after=7)
-    with pytest.raises(TelegramRetryAfter) as flood:
-        await post_json(app.bot, "sendMessage", {"chat_id": person.id, "text": "x"}, call)
-    assert flood.value.retry_after == 7
-    with pytest.raises(TelegramBadRequest, match="chat not found"):
-        await post_json(app.bot, "sendMessage", {"chat_id": -424242, "text": "x"}, call)
-    server.fail_next("sendMessage", 502, "Bad Gateway")
-    with pytest.raises(TelegramServerError):
-        await post_json(app.bot, "sendMessage", {"chat_id": person.id, "text": "x"}, call)
-    assert tg.inbox(person) == []
 
 
 async def test_an_unreachable_telegram_is_a_network_error() -> None:
@@ -379,12 +337,7 @@ async def test_an_unreachable_telegram_is_a_network_error() -> None:
     bot = create_bot("42:TEST", f"http://127.0.0.1:{port}")
     try:
         with pytest.raises(TelegramNetworkError):
-            await post_json(
-                bot,
-                "sendMessage",
-                {"chat_id": 1, "text": "x"},
-                lambda: SendMessage(chat_id=1, text="x"),
-            )
+            await bot.send_message(1, "x")
     finally:
         await bot.session.close()
 
@@ -446,14 +399,13 @@ async def test_an_update_taken_over_from_a_dead_process_goes_before_the_later_on
     had stored; once it takes that one over, both are handled, in their order."""
     person = tg.user("Ольга", started=True)
 
-    def update(number: int, text: str) -> Update:
+    def update(number: int, text: str) -> Arrived:
         message = server.new_message(
             server.private_chat(person), person, body=text,
             entities=[{"type": "bot_command", "offset": 0, "length": 3}],
         )  # fmt: skip
-        return Update.model_validate(
-            {"update_id": number, "message": message.to_api()}, context={"bot": app.bot}
-        )
+        payload = json.dumps({"update_id": number, "message": message.to_api()})
+        return Arrived.read(number, payload, app.bot)
 
     dead = Inbox(app.session_factory, "elsewhere:1:dead")
     await dead.store([update(900_001, "/tz UTC+1")])

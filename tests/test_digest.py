@@ -26,7 +26,7 @@ MOSCOW, OMSK_ZONE = ZoneInfo("Europe/Moscow"), ZoneInfo("Asia/Omsk")
 
 
 def runner(app: App) -> DigestRunner:
-    return DigestRunner(app.scheduler, app.session_factory, app.delivery, app.i18n, app.settings)
+    return DigestRunner(app.scheduler, app.session_factory, app.sender, app.i18n, app.settings)
 
 
 def next_monday() -> date:

@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from bot.app import App
+from bot.app import App, supervise
 from bot.config import Settings
 from bot.sandbox.emulator.server import FakeTelegram
 from models import Ticket
@@ -60,16 +60,20 @@ async def test_a_healthy_bot_says_so_with_its_figures(world: World) -> None:
     assert health == {
         "status": "ok",
         "database": True,
-        "scheduler": True,
+        "sender": "sending",
         "jobs": True,
-        "sender": True,
+        "telegram_reachable": True,
+        "telegram_unreachable_since": None,
         "inbox_backlog": 0,
         "outbox_backlog": 0,
+        "updates_set_aside": 0,
     }
     before = await _metrics(world.app)
     await world.tg.send(world.admin, world.admin, "/help")
     after = await _metrics(world.app)
     assert after["mentordesk_sender"] == 1
+    assert after["mentordesk_telegram_reachable"] == 1
+    assert after["mentordesk_telegram_unreachable_since_seconds"] == 0
     handled = "mentordesk_updates_handled_total"
     assert after[handled] == before[handled] + 1
     assert after["mentordesk_delivery_seconds_count"] > before["mentordesk_delivery_seconds_count"]
@@ -131,13 +135,47 @@ async def test_429s_and_refusals_are_counted_by_reason(world: World, server: Fak
     assert samples['mentordesk_delivery_failures_total{reason="chat_not_found"}'] == 1
 
 
-async def test_a_stopped_scheduler_makes_the_bot_unhealthy(world: World) -> None:
-    delivery = next(task for task in world.app._tasks if task.get_name() == "delivery")
-    delivery.cancel()
+async def test_a_stopped_sender_makes_the_bot_unhealthy(world: World) -> None:
+    sender = next(task for task in world.app._tasks if task.get_name() == "sender")
+    sender.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await delivery
+        await sender
     status, health = await _health(world.app)
     assert status == 503
     assert health["status"] == "unhealthy"
-    assert health["scheduler"] is False
+    assert health["sender"] == "stopped"
     assert health["database"] is True
+
+
+@pytest.mark.no_database
+async def test_a_long_lived_task_that_fails_is_started_again_until_it_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sender, polling, the inbox leases: a failure (a bug, the database away longer than
+    the task could wait) starts it again; it ends when its work ends, or on a fatal error."""
+    monkeypatch.setattr("bot.app.time.monotonic", lambda: 0.0)  # every failure "at once"
+    pauses: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def no_wait(seconds: float) -> None:
+        pauses.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr("bot.app.asyncio.sleep", no_wait)
+    runs = 0
+
+    async def flaky() -> None:
+        nonlocal runs
+        runs += 1
+        if runs < 4:
+            raise RuntimeError("the loop broke")
+
+    await supervise("flaky", flaky)
+    assert runs == 4
+    assert pauses == [2.0, 4.0, 8.0]  # growing while it keeps failing
+
+    async def refused() -> None:
+        raise PermissionError("the token is refused")
+
+    with pytest.raises(PermissionError):
+        await supervise("refused", refused, fatal=(PermissionError,))

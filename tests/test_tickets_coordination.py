@@ -134,7 +134,7 @@ async def test_sla_alerts_coordinators_once_and_reminds_the_mentor(
     async def check(after: timedelta) -> SlaReport:
         moment = datetime.now(UTC) + after
         report = await check_tickets(
-            app.session_factory, app.delivery, app.i18n, app.settings, moment
+            app.session_factory, app.sender, app.i18n, app.settings, moment
         )
         await app.idle()
         return report

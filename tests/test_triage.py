@@ -426,7 +426,7 @@ async def test_passed_on_requests_wait_for_specialists_from_then(
 
     async def check(after: timedelta) -> SlaReport:
         report = await check_tickets(
-            app.session_factory, app.delivery, app.i18n, app.settings, datetime.now(UTC) + after
+            app.session_factory, app.sender, app.i18n, app.settings, datetime.now(UTC) + after
         )
         await app.idle()
         return report

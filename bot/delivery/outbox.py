@@ -2,8 +2,8 @@
 
 A row per message (or edit, or leaving a chat) goes into ``outbox_messages`` through the
 caller's session, so a message announces only what is committed, and nothing committed goes
-unannounced: the scheduler (``bot.delivery.scheduler``) sends the rows once the transaction
-commits, in each chat's order, within Telegram's limits. Nothing here talks to Telegram.
+unannounced: the sender (``bot.delivery.sender``) sends the rows once the transaction commits,
+in each chat's order, within Telegram's limits. Nothing here talks to Telegram.
 
 A message that has not been sent yet has no Telegram id; ``MessageRef`` names it by its outbox
 row, so a later edit of it or a reply to it waits for it and then gets its id.
@@ -14,15 +14,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from sqlalchemy import Table, event, insert
+from sqlalchemy import event, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from bot.db import core
-from bot.memo import memo_on
 from models import OutboxMessage, OutboxStatus
 
 # Telegram allows 1024 characters in a caption.
@@ -32,11 +30,9 @@ LEASE = timedelta(seconds=30)
 
 
 class Sender(Protocol):
-    """The scheduler, as the outbox sees it: given the rows it holds once they are committed."""
+    """The sender, as the outbox sees it: given the rows it holds once they are committed."""
 
     def holder(self) -> str | None: ...
-
-    def wake(self) -> None: ...
 
     def adopt(self, rows: Sequence[Row]) -> None: ...
 
@@ -138,9 +134,7 @@ def _follow(params: dict[str, Any], then: FollowUp | None, otherwise: FollowUp |
         params["otherwise"] = otherwise.as_params()
 
 
-# The table itself, not the mapped class: an ORM insert would flush the session first.
-_TABLE = cast(Table, OutboxMessage.__table__)
-_INSERT = insert(_TABLE).returning(_TABLE.c.id)
+_INSERT = insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True)
 
 
 class Outbox:
@@ -369,22 +363,11 @@ class Outbox:
         return (await self._write([row]))[0]
 
     async def _write(self, rows: list[dict[str, Any]]) -> list[MessageRef]:
-        """Insert the rows, in their order, and return their references.
-
-        A Core insert on the transaction's connection: the rows are written at once (their ids
-        are needed by whatever records or refers to them), and nothing else pending is flushed
-        for them (``Session.execute`` would autoflush), which costs most of a request. Several
-        rows go in one statement, which gives them increasing ids in the order of its values
-        (SQLite's next row id, PostgreSQL's sequence), though not always returned in that
-        order: so the ids are sorted.
-        """
-        connection = await core(self.session, flush=False)
-        result = await connection.execute(_INSERT, rows)
-        ids = sorted(result.scalars())
+        """Insert the rows, in their order, and return their references: one statement, whose
+        ids come back in the order the rows were given."""
+        result = await self.session.execute(_INSERT, rows)
+        ids = list(result.scalars())
         self.written += len(rows)
-        # What a read this transaction keeps of the messages waiting for a chat lacks them.
-        assert connection.sync_connection is not None
-        memo_on(connection.sync_connection).written.update(row["chat_id"] for row in rows)
         for outbox_id, values in zip(ids, rows, strict=True):
             if values["lease_owner"] is None:
                 continue

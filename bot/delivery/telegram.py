@@ -1,13 +1,13 @@
-"""The aiogram ``Bot``, with a guard: no Bot API call while a database transaction is open;
-and the sender's own way to post the text methods it sends most (``post_json``)."""
+"""The aiogram ``Bot``, and the call that sends one outbox row through it.
+
+Every call goes through aiogram's session, so its request middlewares apply; one of them is a
+guard: no Bot API call while the caller holds a database transaction open.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from http import HTTPStatus
-from typing import Any, cast
+from typing import Any
 
-import orjson
 from aiogram import Bot, methods
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -17,13 +17,12 @@ from aiogram.client.session.middlewares.base import (
 )
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiohttp import ClientError, ClientTimeout
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message, ReplyParameters
 
-from bot import codec
 from bot.db import transaction_open
+from bot.delivery.outbox import Row
 
 
 class TransactionGuard(BaseRequestMiddleware):
@@ -45,11 +44,23 @@ class TransactionGuard(BaseRequestMiddleware):
         return await make_request(bot, method)
 
 
+class RawUpdates(TelegramMethod[list[dict[str, Any]]]):
+    """``getUpdates``, answered with each update as Telegram wrote it: read one by one after,
+    so one aiogram cannot read does not stop the batch (``bot.delivery.intake``)."""
+
+    __returning__ = list[dict[str, Any]]
+    __api_method__ = "getUpdates"
+
+    offset: int | None = None
+    timeout: int | None = None
+    allowed_updates: list[str] | None = None
+
+
 # The methods the bot calls. aiogram reads each answer as ``Response[<type>]``, and pydantic
 # caches such parametrised classes only weakly: once a garbage collection has taken one, the
 # next call builds it anew, which costs more than the call itself. Holding them keeps them.
 _CALLED = (
-    methods.GetUpdates, methods.GetMe, methods.SetMyCommands, methods.DeleteWebhook,
+    RawUpdates, methods.GetMe, methods.SetMyCommands, methods.DeleteWebhook,
     methods.SetWebhook, methods.SendMessage, methods.SendDocument, methods.SendPhoto,
     methods.EditMessageText, methods.EditMessageReplyMarkup, methods.LeaveChat,
     methods.SendChatAction, methods.AnswerCallbackQuery,
@@ -60,9 +71,7 @@ _response_types: list[object] = []
 def create_bot(token: str, api_base: str) -> Bot:
     if not _response_types:
         _response_types.extend(Response[m.__returning__] for m in _CALLED)  # type: ignore[name-defined]
-    session = AiohttpSession(
-        api=TelegramAPIServer.from_base(api_base), json_loads=codec.loads, json_dumps=codec.dumps
-    )
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_base))
     session.middleware(TransactionGuard())
     return Bot(
         token,
@@ -71,59 +80,56 @@ def create_bot(token: str, api_base: str) -> Bot:
     )
 
 
-_JSON = {"Content-Type": "application/json"}
+def call_for(row: Row, params: dict[str, Any], file: bytes | None) -> TelegramMethod[Any]:
+    """The Bot API call that sends ``row``: its stored parameters, with the Telegram ids of the
+    messages it refers to filled in, and its file's bytes (a file the bot made)."""
+    chat_id = row.chat_id
+    markup = _markup(params.get("reply_markup"))
+    reply = _reply(params.get("reply_to"))
+    match row.method:
+        case "send_text":
+            return methods.SendMessage(
+                chat_id=chat_id, text=params["text"], reply_markup=markup, reply_parameters=reply
+            )
+        case "edit_text":
+            return methods.EditMessageText(
+                chat_id=chat_id, message_id=params["message_id"], text=params["text"],
+                reply_markup=markup,
+            )  # fmt: skip
+        case "edit_markup":
+            return methods.EditMessageReplyMarkup(
+                chat_id=chat_id, message_id=params["message_id"], reply_markup=markup
+            )
+        case "send_document" | "send_photo":
+            document = params.get("file_id") or BufferedInputFile(
+                file or b"", filename=params["filename"]
+            )
+            if row.method == "send_photo":
+                return methods.SendPhoto(
+                    chat_id=chat_id, photo=document, caption=params.get("caption"),
+                    reply_markup=markup, reply_parameters=reply,
+                )  # fmt: skip
+            return methods.SendDocument(
+                chat_id=chat_id, document=document, caption=params.get("caption"),
+                reply_markup=markup, reply_parameters=reply,
+            )  # fmt: skip
+        case "leave_chat":
+            return methods.LeaveChat(chat_id=chat_id)
+        case "chat_action":
+            return methods.SendChatAction(chat_id=chat_id, action=params["action"])
+    raise ValueError(f"unknown outbox method {row.method!r}")
 
 
-async def post_json(
-    bot: Bot,
-    name: str,
-    params: dict[str, Any],
-    method: TelegramMethod[Any] | Callable[[], TelegramMethod[Any]],
-    *,
-    timeout: float | None = None,
-) -> Any:
-    """Call ``name`` with ``params`` as a JSON body and return the ``result`` of the answer,
-    as plain JSON values (a sent message is a dict with its ``message_id``).
+def message_id_of(result: Any) -> int | None:
+    """The id of the message a call made or edited (None for calls that make none)."""
+    return result.message_id if isinstance(result, Message) else None
 
-    The sender's path for the text it sends and edits (every card, acknowledgement and edit),
-    and the poller's for ``getUpdates``.
-    Through ``bot(...)``, aiogram builds a pydantic model of the call, encodes it as a form
-    and reads the whole answer back into models, which costs about as much again as the HTTP
-    round trip; here the parameters the outbox stored go out as they are, on aiogram's own
-    HTTP session. A refusal is read by aiogram (``check_response``, given the call as aiogram
-    would have made it: ``method``, or built by ``method()`` only then), so it raises the same
-    exceptions as any other call.
-    """
-    if transaction_open():
-        msg = f"{name} called inside a database transaction: use the outbox"
-        raise RuntimeError(msg)
 
-    def call() -> TelegramMethod[Any]:
-        return method if isinstance(method, TelegramMethod) else method()
+def _markup(data: Any) -> InlineKeyboardMarkup | None:
+    return InlineKeyboardMarkup.model_validate(data) if data else None
 
-    session = cast(AiohttpSession, bot.session)
-    http = await session.create_session()
-    url = session.api.api_url(token=bot.token, method=name)
-    try:
-        async with http.post(
-            url,
-            data=orjson.dumps(params),
-            headers=_JSON,
-            timeout=ClientTimeout(total=session.timeout if timeout is None else timeout),
-        ) as response:
-            status, content = response.status, await response.read()
-    except TimeoutError as error:
-        raise TelegramNetworkError(method=call(), message="Request timeout error") from error
-    except ClientError as error:
-        message = f"{type(error).__name__}: {error}"
-        raise TelegramNetworkError(method=call(), message=message) from error
-    if HTTPStatus.OK <= status <= HTTPStatus.IM_USED:
-        try:
-            answer = orjson.loads(content)
-        except orjson.JSONDecodeError:
-            answer = None
-        if isinstance(answer, dict) and answer.get("ok") is True:
-            return answer.get("result")
-    # Refused, or not understood: aiogram reads it and raises what it would have.
-    session.check_response(bot, call(), status, content.decode(errors="replace"))
-    raise TelegramAPIError(method=call(), message=f"unexpected answer: {content[:200]!r}")
+
+def _reply(message_id: Any) -> ReplyParameters | None:
+    if not isinstance(message_id, int):
+        return None
+    return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)

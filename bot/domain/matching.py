@@ -6,16 +6,13 @@ has no topic.
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
-from bot.db import core
-from bot.memo import memo_of
 from models import (
     OutboxMessage,
     OutboxStatus,
@@ -91,16 +88,6 @@ async def mentors_of(
     The order is fewest open tickets first, then the longest since their last claim (never
     claimed counts as longest), so work spreads evenly across the mentors of a topic.
     """
-    memo = await memo_of(session)
-    key = ("mentors_of", programme_id, topic_id, capacity, general)
-    kept: tuple[list[Candidate], Counter[int]] | None = memo.get(key)
-    if kept is not None:  # read earlier in this transaction: as it was, with what it wrote
-        found, written_then = kept
-        return [
-            replace(c, waiting=c.waiting + memo.written[c.person.telegram_id]
-                    - written_then[c.person.telegram_id])
-            for c in found
-        ]  # fmt: skip
     if general:
         query, params = _GENERAL_CONSULTANTS, {"programme_id": programme_id}
     elif topic_id is not None:
@@ -116,10 +103,9 @@ async def mentors_of(
             last_claim=None if row.last_claim is None else _utc(row.last_claim),
             waiting=int(row.waiting or 0),
         )
-        for row in await (await core(session)).execute(query, params)
+        for row in await session.execute(query, params)
     ]
     candidates.sort(key=lambda c: (c.open_tickets, c.last_claim or _NEVER, c.role_id))
-    memo.keep(key, (list(candidates), Counter(memo.written)), watching=_MENTORS_READ)
     return candidates
 
 
@@ -166,9 +152,6 @@ _MENTORS = (
     .order_by(Role.id)
 )
 _GENERAL_CONSULTANTS = _MENTORS.where(has_no_topic())
-# Besides the tickets and the outbox, which a new request only adds to (an open ticket, a
-# waiting message): an insert into these changes what the mentors' read would find.
-_MENTORS_READ = ("people", "roles", "role_topics")
 # The topic's roles as a list to look up, not a join: SQLite would go through every mentor of
 # the programme by ``roles.programme_id`` and test each for the topic.
 _MENTORS_OF_TOPIC = _MENTORS.where(

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVarTuple
 
-from sqlalchemy import BigInteger, Select, bindparam, select, union_all
+from sqlalchemy import BigInteger, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
 from bot.domain.matching import note_reachable
 from bot.languages import LANGUAGES, spoken
-from bot.memo import memo_of
 from bot.time.zones import normalize_zone
 from models import GroupChat, Person, Programme, Role, RoleKind, Topic, role_topics
 
@@ -62,73 +59,35 @@ def _with_roles(query: Select[*_Columns]) -> Select[*_Columns]:
 _FIND_PERSON = _with_roles(select(Person)).where(Person.telegram_id == bindparam("telegram_id"))
 
 
-_InGroup = tuple[Person | None, GroupChat | None, Programme | None]
-_KEPT = "people_in_groups"
-_IN_GROUP_READ = ("people", "roles", "role_topics", "group_chats", "programmes")
-_MOST_AT_ONCE = 16
-
-
-def _still_whole(found: _InGroup) -> bool:
-    """A kept read answers for a person and a group that were known, and the group's programme
-    as it is now: the rest (someone new, a group registered since) is read again."""
-    person, group, programme = found
-    if person is None or group is None:
-        return False
-    return (programme.id if programme is not None else None) == group.programme_id
-
-
 async def find_person_in_group(
-    session: AsyncSession,
-    telegram_id: int,
-    chat_telegram_id: int,
-    *,
-    along: Collection[tuple[int, int]] = (),
+    session: AsyncSession, telegram_id: int, chat_telegram_id: int
 ) -> tuple[Person | None, GroupChat | None, Programme | None]:
     """The person as ``find_person`` reads them, the group they write in and the programme it
-    is registered to: each None when unknown. One query for every update from a group.
-
-    ``along``: the (person, group) pairs the transaction's next updates will ask for. They are
-    read in the same query and kept for them (``bot.memo``) until the transaction writes to
-    what they came from."""
-    memo = await memo_of(session)
-    kept: dict[tuple[int, int], _InGroup] | None = memo.get(_KEPT)
-    pair = (telegram_id, chat_telegram_id)
-    found = kept.get(pair) if kept is not None else None
-    if found is not None and _still_whole(found):
-        return found
-    pairs = [pair, *(p for p in dict.fromkeys(along) if p != pair)][:_MOST_AT_ONCE]
-    params = {f"t{n}": t for n, (t, _) in enumerate(pairs)}
-    params |= {f"c{n}": c for n, (_, c) in enumerate(pairs)}
-    result = await session.execute(_people_in_groups(len(pairs)), params)
-    read = {(row[0], row[1]): (row[2], row[3], row[4]) for row in result.unique()}
-    if len(pairs) > 1:
-        memo.keep(_KEPT, read, watching=_IN_GROUP_READ)
-    return read.get(pair, (None, None, None))
-
-
-@functools.cache
-def _people_in_groups(count: int) -> Select[int, int, Person, GroupChat, Programme]:
-    """``count`` (person, group) pairs, each with what ``find_person_in_group`` returns: outer
-    joins from the pairs, so a person or a group not known yet comes back as None. Built once
-    for each count: building a statement and its cache key costs as much as running it."""
-    pairs = union_all(
-        *(
-            select(
-                bindparam(f"t{n}", type_=BigInteger).label("telegram_id"),
-                bindparam(f"c{n}", type_=BigInteger).label("chat_id"),
-            )
-            for n in range(count)
-        )
-    ).subquery("pairs")
-    return (
-        _with_roles(
-            select(pairs.c.telegram_id, pairs.c.chat_id, Person, GroupChat, Programme)
-            .select_from(pairs)
-            .outerjoin(Person, Person.telegram_id == pairs.c.telegram_id)
-        )
-        .outerjoin(GroupChat, GroupChat.telegram_id == pairs.c.chat_id)
-        .outerjoin(Programme, Programme.id == GroupChat.programme_id)
+    is registered to: each None when unknown. One query for every update from a group."""
+    result = await session.execute(
+        _PERSON_IN_GROUP, {"telegram_id": telegram_id, "chat_id": chat_telegram_id}
     )
+    found = result.unique().first()
+    if found is None:
+        return None, None, None
+    return found[0], found[1], found[2]
+
+
+# Outer joins from the pair of ids, so a person or a group not known yet comes back as None.
+# Built once: building a statement and its cache key costs as much as running it.
+_PAIR = select(
+    bindparam("telegram_id", type_=BigInteger).label("telegram_id"),
+    bindparam("chat_id", type_=BigInteger).label("chat_id"),
+).subquery("pair")
+_PERSON_IN_GROUP = (
+    _with_roles(
+        select(Person, GroupChat, Programme)
+        .select_from(_PAIR)
+        .outerjoin(Person, Person.telegram_id == _PAIR.c.telegram_id)
+    )
+    .outerjoin(GroupChat, GroupChat.telegram_id == _PAIR.c.chat_id)
+    .outerjoin(Programme, Programme.id == GroupChat.programme_id)
+)
 
 
 async def upsert_person(

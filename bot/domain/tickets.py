@@ -9,16 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import manager_of_class, set_committed_value
 
-from bot.db import core, dialect_of
-from bot.deferred import defer_insert
 from bot.domain import audit
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError, InvalidInput, NotAllowed, NotFound
@@ -361,75 +356,35 @@ def record(
     text: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> TicketEvent:
-    event = TicketEvent(**_event_row(ticket, kind, now, actor, text=text, details=details))
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        kind=kind,
+        actor_id=actor.id if actor is not None else None,
+        created_at=now,
+        text=text,
+        details=details or {},
+    )
     session.add(event)
     return event
-
-
-def _event_row(
-    ticket: Ticket,
-    kind: TicketEventKind,
-    now: datetime,
-    actor: Person | None = None,
-    *,
-    text: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    return {
-        "ticket_id": ticket.id,
-        "kind": kind,
-        "actor_id": actor.id if actor is not None else None,
-        "created_at": now,
-        "text": text,
-        "details": details or {},
-    }
-
-
-_TICKETS = cast(Table, Ticket.__table__)
-# Every new request: a message stored before (the same update handled again) inserts nothing.
-_INSERT_TICKET = {
-    name: dialect_insert(_TICKETS)
-    .on_conflict_do_nothing(index_elements=["chat_telegram_id", "request_message_id"])
-    .returning(_TICKETS.c.id)
-    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
-}
-_TICKET_COLUMNS = [column.key for column in _TICKETS.columns if column.key != "id"]
-
-
-def _loaded_ticket(ticket_id: int, values: dict[str, Any]) -> Ticket:
-    """The row just inserted, as a query would have loaded it: its values written straight
-    into the object's state (as SQLAlchemy's loading does), with no attribute events, no
-    history and nothing left to flush; ``Ticket(...)`` would fire an event per column."""
-    ticket: Ticket = _TICKET_CLASS.new_instance()
-    ticket.__dict__.update(values, id=ticket_id)
-    set_committed_value(ticket, "attachments", [])
-    make_transient_to_detached(ticket)
-    return ticket
-
-
-_TICKET_CLASS = manager_of_class(Ticket)
-_EVENT_TABLE = cast(Table, TicketEvent.__table__)
-_EVENT_WITH_ID = insert(_EVENT_TABLE).returning(_EVENT_TABLE.c.id)
 
 
 async def attach(
     session: AsyncSession,
     ticket: Ticket,
     files: Sequence[FileRef],
-    event: TicketEvent | int | None,
+    event: TicketEvent | None,
     now: datetime,
 ) -> None:
-    """The files of a message, bound to the event it made (given as the event or its id)."""
+    """The files of a message, bound to the event it made."""
     if not files:
         return
-    if isinstance(event, TicketEvent):
+    if event is not None:
         await session.flush()  # for its id
-        event = event.id
     for file in files:
         ticket.attachments.append(
             TicketAttachment(
                 ticket_id=ticket.id,
-                event_id=event,
+                event_id=event.id if event is not None else None,
                 kind=file.kind,
                 file_id=file.file_id,
                 file_name=file.file_name,
@@ -470,28 +425,18 @@ async def link_messages(
     session: AsyncSession, ticket: Ticket, links: Sequence[Link], now: datetime
 ) -> None:
     """Bind messages of the bot's to the ticket, in one statement (a new request has three)."""
-    if not links:
-        return
-    # Written with the transaction's other links, without the unit of work.
-    await defer_insert(
-        session,
-        _LINK_TABLE,
-        [
-            {
-                "ticket_id": ticket.id,
-                "kind": link.kind,
-                "chat_telegram_id": link.chat_telegram_id,
-                "message_id": link.message_id,
-                "outbox_id": link.outbox_id,
-                "person_id": link.person_id,
-                "created_at": now,
-            }
-            for link in links
-        ],
+    session.add_all(
+        TicketMessage(
+            ticket_id=ticket.id,
+            kind=link.kind,
+            chat_telegram_id=link.chat_telegram_id,
+            message_id=link.message_id,
+            outbox_id=link.outbox_id,
+            person_id=link.person_id,
+            created_at=now,
+        )
+        for link in links
     )
-
-
-_LINK_TABLE = cast(Table, TicketMessage.__table__)
 
 
 async def triage_applies(session: AsyncSession, programme_id: int, author_id: int) -> bool:
@@ -518,8 +463,10 @@ async def open_ticket(
     now: datetime,
 ) -> tuple[Ticket, bool]:
     """Store a request as a ticket; for a message already stored, that ticket and False."""
-    values: dict[str, Any] = dict.fromkeys(_TICKET_COLUMNS)
-    values.update(
+    existing = await find_by_request(session, chat_telegram_id, message_id)
+    if existing is not None:
+        return existing, False
+    ticket = Ticket(
         programme_id=programme_id,
         group_id=group_id,
         chat_telegram_id=chat_telegram_id,
@@ -531,30 +478,18 @@ async def open_ticket(
         status=TicketStatus.open,
         created_at=now,
         triage=await triage_applies(session, programme_id, author.id),
+        attachments=[],
     )
-    # A Core insert that skips a message already stored (its ticket is returned instead), then
-    # the object as the session would have loaded it: the unit of work's flush of one new row
-    # costs several times the statement, and every request pays it.
-    ticket_id = (
-        await (await core(session)).execute(_INSERT_TICKET[dialect_of(session)], values)
-    ).scalar_one_or_none()
-    if ticket_id is None:
-        existing = await find_by_request(session, chat_telegram_id, message_id)
-        if existing is None:  # the insert met a row this transaction cannot read
-            raise RuntimeError(f"request {chat_telegram_id}/{message_id}: stored, yet not found")
-        return existing, False
-    ticket = _loaded_ticket(ticket_id, values)
     session.add(ticket)
-    # Its first events in one Core statement, with no unit of work: every request has them.
-    events = [_event_row(ticket, TicketEventKind.created, now, actor=author, text=ticket.text)]
+    await session.flush()  # for its number
+    created = record(session, ticket, TicketEventKind.created, now, actor=author, text=ticket.text)
     if topic is not None:
-        details = {"topic": topic.code, "confirmed": topic_confirmed}
-        actor = author if topic_confirmed else None
-        events.append(_event_row(ticket, TicketEventKind.topic_set, now, actor, details=details))
-    if files:  # the files belong to the first: its id is needed
-        created = (await (await core(session)).execute(_EVENT_WITH_ID, events.pop(0))).scalar_one()
-        await attach(session, ticket, files, created, now)
-    await defer_insert(session, _EVENT_TABLE, events)
+        record(
+            session, ticket, TicketEventKind.topic_set, now,
+            actor=author if topic_confirmed else None,
+            details={"topic": topic.code, "confirmed": topic_confirmed},
+        )  # fmt: skip
+    await attach(session, ticket, files, created, now)
     return ticket, True
 
 

@@ -1,6 +1,6 @@
 """When a message cannot be delivered, or an update cannot be handled: who is told.
 
-The scheduler calls these hooks in the transaction that records Telegram's answer, so what
+The sender calls these hooks in the transaction that records Telegram's answer, so what
 they say is written to the outbox exactly when the failure is recorded. A card that cannot
 reach its mentor (they never started the bot, or blocked it): the programme's coordinators
 hear once, and if no other mentor has the request either, they are asked to assign it by hand.
@@ -26,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.db import transaction
 from bot.delivery.outbox import Outbox
-from bot.delivery.scheduler import Delivered, Scheduler
+from bot.delivery.recording import Delivered
+from bot.delivery.sender import Sender
 from bot.domain import summaries
 from bot.i18n import locale
 from bot.languages import spoken
@@ -54,7 +55,7 @@ class Undeliverable:
         self,
         i18n: I18n,
         settings: Settings,
-        sender: Scheduler,
+        sender: Sender,
         bot: Bot,
         session_factory: async_sessionmaker[AsyncSession],
         *,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,11 +21,6 @@ from bot.i18n import locale
 from models import Base, Person
 
 Row = TypeVar("Row", bound=Base)
-
-
-class _WithId(Protocol):
-    @property
-    def id(self) -> int: ...
 
 
 class News:
@@ -68,12 +63,6 @@ class News:
             if found is not None:
                 self._held[(model, key)] = found
         return cast(Row | None, found)
-
-    def hold(self, *rows: _WithId | None) -> None:
-        """Rows the caller has already loaded, so ``get`` need not ask the session again."""
-        for row in rows:
-            if row is not None:
-                self._held[(type(row), row.id)] = row
 
     async def person(self, person_id: int | None) -> Person | None:
         return await self.get(Person, person_id)

@@ -1,9 +1,11 @@
 """``GET /healthz`` and ``GET /metrics``: on the webhook server, or on a port of their own
 (``METRICS_PORT``) by long polling.
 
-``/healthz`` answers 200 while the database answers, the delivery scheduler's loop turns (as
-the sender or standing by to take over) and the periodic jobs run; 503 otherwise. Both report
-the inbox and outbox backlogs as the database holds them, for every process together.
+``/healthz`` answers 200 while the database answers, the sender works (sending, or standing
+by while another process sends) and the periodic jobs run; 503 otherwise, and while the sender
+waits for the database. Telegram being unreachable is said, with since when, but is no reason
+for 503: the bot is well and its messages wait. Both report the inbox and outbox backlogs as
+the database holds them, for every process together.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import logging
 import time
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -23,51 +26,67 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The scheduler's loop turns at least every few seconds (lease renewal, election); a loop
-# silent for longer than this is stuck.
+# The sender's loop turns at least every few seconds (lease renewal, election); a loop silent
+# for longer than this is stuck.
 STALE_SECONDS = 30.0
 DATABASE_TIMEOUT = 5.0
+# The sender's states that are well; "elsewhere": a process of its own sends (SENDER=separate).
+WORKING = ("sending", "standing by", "elsewhere")
 
 
 @dataclass
 class Health:
     database: bool
-    scheduler: bool
+    sender: str
     jobs: bool
-    sender: bool
+    telegram_reachable: bool
+    telegram_unreachable_since: str | None
     inbox_backlog: int | None
     outbox_backlog: int | None
+    updates_set_aside: int | None
 
     @property
     def ok(self) -> bool:
-        return self.database and self.scheduler and self.jobs
+        return self.database and self.sender in WORKING and self.jobs
 
 
 async def check(app: App) -> Health:
     """How this process is, and the backlogs; the metrics' gauges follow the figures."""
     inbox: int | None = None
     outbox: int | None = None
+    set_aside: int | None = None
     try:
         async with asyncio.timeout(DATABASE_TIMEOUT):
             async with app.session_factory() as session:
                 await session.execute(text("SELECT 1"))
             inbox = await app.inbox.waiting()
-            outbox = await app.delivery.waiting()
+            outbox = await app.sender.waiting()
+            set_aside = await app.inbox.set_aside()
     except Exception as error:  # noqa: BLE001 - an unreachable database is the answer
-        log.warning("health: the database does not answer (%s: %s)", type(error).__name__, error)
-    running, beat, sending = app.delivery.liveness()
-    scheduler = running and time.monotonic() - beat < STALE_SECONDS
-    if inbox is not None:
-        app.metrics.inbox_backlog.set(inbox)
-    if outbox is not None:
-        app.metrics.outbox_backlog.set(outbox)
+        log.warning("health: the database does not answer (%s)", type(error).__name__)
+    sender = app.sender.state if app.sends else "elsewhere"
+    stale = time.monotonic() - app.sender.beat > STALE_SECONDS
+    if sender not in ("stopped", "elsewhere") and stale:
+        sender = "stopped"  # its loop no longer turns
+    for gauge, value in (
+        (app.metrics.inbox_backlog, inbox),
+        (app.metrics.outbox_backlog, outbox),
+        (app.metrics.set_aside, set_aside),
+    ):
+        if value is not None:
+            gauge.set(value)
+    since = app.reach.unreachable_since
     return Health(
         database=inbox is not None,
-        scheduler=scheduler,
-        jobs=app.scheduler.running,
-        sender=sending,
+        sender=sender,
+        jobs=app.scheduler.running or not app.runs_jobs,
+        telegram_reachable=app.reach.reachable,
+        telegram_unreachable_since=(
+            datetime.fromtimestamp(since, UTC).isoformat() if since is not None else None
+        ),
         inbox_backlog=inbox,
         outbox_backlog=outbox,
+        updates_set_aside=set_aside,
     )
 
 

@@ -3,7 +3,12 @@ run several bots in one process do not share figures)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from bot.delivery.retry import Reachability
 
 # From a message written to the outbox to Telegram's answer: a quiet chat's message takes a
 # few tens of milliseconds, a group over its 20-a-minute window waits minutes.
@@ -50,9 +55,27 @@ class Metrics:
             "1 while this process holds the sender lease and sends the outbox, else 0.",
             registry=self.registry,
         )
+        self.set_aside = Gauge(
+            "mentordesk_updates_set_aside",
+            "Updates kept but never handled because the framework cannot read them.",
+            registry=self.registry,
+        )
+        self.telegram_reachable = Gauge(
+            "mentordesk_telegram_reachable",
+            "1 while Telegram answers this process's calls, 0 while it does not.",
+            registry=self.registry,
+        )
+        self.telegram_unreachable_since = Gauge(
+            "mentordesk_telegram_unreachable_since_seconds",
+            "Since when (Unix time) Telegram has not answered; 0 while it answers.",
+            registry=self.registry,
+        )
 
-    # What the outbox's sender counts: in the bot's own process, or in a sender process of
-    # its own, which reports each of these to the bot's process (``bot.delivery.sender_process``).
+    def watch(self, reach: Reachability) -> None:
+        """Read Telegram's reachability from ``reach`` whenever the metrics are read."""
+        self.telegram_reachable.set_function(lambda: 1.0 if reach.reachable else 0.0)
+        self.telegram_unreachable_since.set_function(lambda: reach.unreachable_since or 0.0)
+
     def delivered(self, seconds: float) -> None:
         self.delivery_seconds.observe(seconds)
 

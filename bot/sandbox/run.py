@@ -58,7 +58,7 @@ def sandbox_settings(
             "webhook_url": None,
             "webhook_secret": None,
             # One process: the emulator, the page and the bot share it.
-            "sender_process": "off",
+            "sender": "builtin",
             "metrics_port": None,
         }
     )

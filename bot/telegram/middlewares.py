@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.db import transaction
-from bot.delivery.inbox import Inbox, Shared
+from bot.delivery.inbox import Inbox
 from bot.delivery.outbox import CallbackAnswer, Outbox
-from bot.delivery.scheduler import Scheduler
+from bot.delivery.sender import Sender
 from bot.domain.access import Actor
 from bot.domain.people import (
     Identity,
@@ -46,27 +46,24 @@ class DbSessionMiddleware(BaseMiddleware):
     says goes into the outbox in it too; so an update is handled once, with everything it
     changed and announced, or not at all (and is then handled again). No Bot API call can be
     made inside (``bot.db.holding_transaction``). After the commit, button presses are
-    answered at once and the scheduler is woken for the rest.
+    answered at once; the sender has the rest.
     """
 
     def __init__(
         self,
         session_factory: async_sessionmaker[AsyncSession],
         inbox: Inbox,
-        delivery: Scheduler,
+        sender: Sender,
     ) -> None:
         self.session_factory = session_factory
         self.inbox = inbox
-        self.delivery = delivery
+        self.sender = sender
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         update_id: int | None = data.get("inbox_update_id")
-        shared: Shared | None = data.get("shared")
-        if shared is not None:
-            return await self._in_shared(handler, event, data, shared, update_id)
         storage = data.get("fsm_storage")
         async with held_dialogues(storage), transaction(self.session_factory) as session:
-            outbox = Outbox(session, self.delivery)
+            outbox = Outbox(session, self.sender)
             data["session"] = session
             data["outbox"] = outbox
             result = await handler(event, data)
@@ -75,37 +72,13 @@ class DbSessionMiddleware(BaseMiddleware):
         await self._answer_buttons(event, outbox)
         return result
 
-    async def _in_shared(
-        self,
-        handler: Handler,
-        event: TelegramObject,
-        data: dict[str, Any],
-        shared: Shared,
-        update_id: int | None,
-    ) -> Any:
-        """In a transaction shared with other updates (``bot.delivery.inbox.UpdateRunner``),
-        which commits or rolls back once all are handled, and holds their dialogues' changes
-        till then: messages only, so no button waits for an answer."""
-        session = shared.session
-        outbox = Outbox(session, self.delivery)
-        data["session"] = session
-        data["outbox"] = outbox
-        try:
-            result = await handler(event, data)
-        except BaseException:
-            shared.failed = True
-            raise
-        if update_id is not None:
-            shared.handled.append(update_id)  # marked handled with the others (``finish_all``)
-        return result
-
     async def _answer_buttons(self, event: TelegramObject, outbox: Outbox) -> None:
         answers = list(outbox.callback_answers)
         query = event.callback_query if isinstance(event, Update) else None
         if query is not None and not any(a.query_id == query.id for a in answers):
             answers.append(CallbackAnswer(query.id))  # stop the button's spinner
         for answer in answers:
-            await self.delivery.call_now(
+            await self.sender.call_now(
                 AnswerCallbackQuery(
                     callback_query_id=answer.query_id,
                     text=answer.text,
@@ -146,7 +119,7 @@ class ActorMiddleware(BaseMiddleware):
             )
             if group_chat is not None:
                 found, group, programme = await find_person_in_group(
-                    session, user.id, group_chat.id, along=_writers_in_groups(data)
+                    session, user.id, group_chat.id
                 )
             else:
                 found = await find_person(session, user.id)
@@ -168,22 +141,6 @@ class ActorMiddleware(BaseMiddleware):
         data["now"] = now
         data["news"] = TicketNews(session, data["outbox"], self.i18n, self.settings, now)
         return await handler(event, data)
-
-
-def _writers_in_groups(data: dict[str, Any]) -> list[tuple[int, int]]:
-    """The (person, group) pairs of the messages from groups that the transaction's other
-    updates bring, asked for once: its first update reads them all (``find_person_in_group``)."""
-    shared: Shared | None = data.get("shared")
-    if shared is None:
-        return []
-    ahead, shared.ahead = shared.ahead, []
-    return [
-        (message.from_user.id, message.chat.id)
-        for message in (update.message for update in ahead)
-        if message is not None
-        and message.from_user is not None
-        and message.chat.type in GROUP_TYPES
-    ]
 
 
 async def _enrol_member(

@@ -68,8 +68,8 @@ class MovingWindow:
         self.events.append(moment)
 
 
-class Budget:
-    """How soon the next message may go to a chat, and what was spent."""
+class Windows:
+    """How soon the next message may go to a chat, and what was spent: every window at once."""
 
     def __init__(self, limits: RateLimits) -> None:
         self.limits = limits
