@@ -13,7 +13,6 @@ from typing import Any
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -257,9 +256,8 @@ async def ticket_action(
     session: AsyncSession,
     actor: Actor,
     outbox: Outbox,
-    i18n: I18n,
     settings: Settings,
-    now: datetime,
+    news: TicketNews,
 ) -> Any:
     action = callback_data.action
     message = query.message
@@ -313,7 +311,6 @@ async def ticket_action(
         await outbox.callback(query)
         await outbox.edit_message_markup(message, builder.as_markup())
         return None
-    news = TicketNews(session, outbox, i18n, settings, now)
     await cancel(ticket, actor, news)
     await outbox.callback(query, _("Cancelled."))
     text, markup = await ticket_view(session, ticket, actor, settings, None)
@@ -388,11 +385,9 @@ async def assign_pressed(
     session: AsyncSession,
     actor: Actor,
     outbox: Outbox,
-    i18n: I18n,
-    settings: Settings,
+    news: TicketNews,
     now: datetime,
 ) -> Any:
-    news = TicketNews(session, outbox, i18n, settings, now)
     try:
         ticket = await tickets.get_ticket(session, callback_data.ticket)
         mentor = await news.person(callback_data.mentor)

@@ -8,7 +8,6 @@ from typing import Any
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,12 +54,11 @@ async def claim_pressed(
     session: AsyncSession,
     outbox: Outbox,
     actor: Actor,
-    i18n: I18n,
     settings: Settings,
+    news: TicketNews,
     now: datetime,
 ) -> Any:
     """«Claim» on a card, on a summary card or under ``/queue``: the first press wins."""
-    news = TicketNews(session, outbox, i18n, settings, now)
     try:
         ticket = await tickets.get_ticket(session, callback_data.ticket)
         await tickets.claim_ticket(
@@ -198,11 +196,8 @@ async def resolve_pressed(
     session: AsyncSession,
     outbox: Outbox,
     actor: Actor,
-    i18n: I18n,
-    settings: Settings,
-    now: datetime,
+    news: TicketNews,
 ) -> Any:
-    news = TicketNews(session, outbox, i18n, settings, now)
     try:
         ticket = await tickets.get_ticket(session, callback_data.ticket)
         await resolve(ticket, actor, news)
@@ -221,15 +216,12 @@ async def resolve_command(
     session: AsyncSession,
     outbox: Outbox,
     actor: Actor,
-    i18n: I18n,
-    settings: Settings,
-    now: datetime,
+    news: TicketNews,
 ) -> None:
     n, _rest = parse_number(command.args)
     if n is None:
         await outbox.answer(message, _("Usage: /resolve N, for example /resolve 42"))
         return
-    news = TicketNews(session, outbox, i18n, settings, now)
     try:
         ticket = await tickets.get_ticket(session, n)
         await resolve(ticket, actor, news)

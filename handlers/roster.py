@@ -14,7 +14,6 @@ from typing import Any
 from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -127,7 +126,7 @@ async def mentor_pressed(
     actor: Actor,
     settings: Settings,
     outbox: Outbox,
-    i18n: I18n,
+    news: TicketNews,
     now: datetime,
 ) -> Any:
     message = query.message
@@ -204,7 +203,6 @@ async def mentor_pressed(
             was_active = role.active
             returned = await roster.deactivate(session, actor, role, now)
             mentor = await session.get_one(Person, role.person_id)
-            news = TicketNews(session, outbox, i18n, settings, now)
             cards = await release(returned, mentor, programme, actor, news) if was_active else 0
             await outbox.callback(query, _("Deactivated."))
             await show_card(returned_text(await current(), [t.id for t in returned], cards))

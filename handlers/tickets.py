@@ -16,12 +16,10 @@ from aiogram.filters import Command, CommandObject, Filter, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from bot.delivery import Outbox, Outgoing
 from bot.domain import tickets
 from bot.domain.access import Actor
@@ -117,18 +115,13 @@ def request_text(text: str, bot_username: str | None) -> str:
 async def mention_in_group(
     message: Message,
     request_text: str,
-    session: AsyncSession,
-    outbox: Outbox,
     actor: Actor,
-    i18n: I18n,
-    settings: Settings,
-    now: datetime,
+    news: TicketNews,
     suggesters: Suggesters,
     active_topics: ActiveTopics,
     group: GroupChat | None = None,
     programme: Programme | None = None,
 ) -> None:
-    news = TicketNews(session, outbox, i18n, settings, now)
     await file_in_group(
         message, request_text, actor, news, suggesters, active_topics, group, programme
     )
@@ -136,18 +129,13 @@ async def mention_in_group(
 
 async def reply_in_group(
     message: Message,
-    session: AsyncSession,
-    outbox: Outbox,
     actor: Actor,
-    i18n: I18n,
-    settings: Settings,
-    now: datetime,
+    news: TicketNews,
     suggesters: Suggesters,
     active_topics: ActiveTopics,
     group: GroupChat | None = None,
     programme: Programme | None = None,
 ) -> None:
-    news = TicketNews(session, outbox, i18n, settings, now)
     await file_in_group(
         message, content_of(message), actor, news, suggesters, active_topics, group, programme
     )
@@ -244,8 +232,7 @@ async def topic_pressed(
     session: AsyncSession,
     outbox: Outbox,
     actor: Actor,
-    i18n: I18n,
-    settings: Settings,
+    news: TicketNews,
     now: datetime,
 ) -> Any:
     try:
@@ -265,7 +252,6 @@ async def topic_pressed(
             _("Only the author of the request or a coordinator can choose its topic."),
             show_alert=True,
         )
-    news = TicketNews(session, outbox, i18n, settings, now)
     try:
         changed = await tickets.set_topic(session, ticket, topic, actor, now)
     except DomainError as error:
@@ -308,10 +294,8 @@ async def topic_pressed(
 async def request_edited(
     message: Message,
     session: AsyncSession,
-    outbox: Outbox,
     bot: Bot,
-    i18n: I18n,
-    settings: Settings,
+    news: TicketNews,
     now: datetime,
     actor: Actor | None = None,
 ) -> None:
@@ -328,7 +312,6 @@ async def request_edited(
         return
     if not changed:
         return
-    news = TicketNews(session, outbox, i18n, settings, now)
     if ticket.status == TicketStatus.open:
         await news.refresh_cards(ticket)
     elif ticket.status == TicketStatus.claimed:
@@ -350,8 +333,7 @@ async def rate_pressed(
     session: AsyncSession,
     outbox: Outbox,
     actor: Actor,
-    i18n: I18n,
-    settings: Settings,
+    news: TicketNews,
     now: datetime,
 ) -> Any:
     try:
@@ -368,7 +350,6 @@ async def rate_pressed(
                 "want to add a comment."
             ).format(number=f"<b>{number(ticket)}</b>", stars=callback_data.stars),
         )
-    news = TicketNews(session, outbox, i18n, settings, now)
     mentor = await news.person(ticket.assignee_id)
     await news.tell_person(
         mentor,
@@ -551,9 +532,7 @@ async def draft_pressed(
     outbox: Outbox,
     actor: Actor,
     state: FSMContext,
-    i18n: I18n,
-    settings: Settings,
-    now: datetime,
+    news: TicketNews,
     suggesters: Suggesters,
 ) -> Any:
     message = query.message
@@ -597,7 +576,6 @@ async def draft_pressed(
         await _ask_topic(message, session, outbox, actor, state, suggesters, edit=True)
         return None
     if action == "send" and current == Draft.confirm.state:
-        news = TicketNews(session, outbox, i18n, settings, now)
         await _send_draft(message, actor, state, news)
         return None
     return await outbox.callback(query, _("This button is not valid."), show_alert=True)

@@ -18,11 +18,9 @@ from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from bot.delivery import Outbox
 from bot.delivery.outbox import MessageRef
 from bot.domain import tickets, triage
@@ -198,9 +196,7 @@ async def escalate_pressed(
     outbox: Outbox,
     actor: Actor,
     state: FSMContext,
-    i18n: I18n,
-    settings: Settings,
-    now: datetime,
+    news: TicketNews,
 ) -> Any:
     message = query.message
     action = callback_data.action
@@ -212,7 +208,6 @@ async def escalate_pressed(
         or message.chat.type != "private"
     ):
         return await outbox.callback(query, _("This button is not valid."), show_alert=True)
-    news = TicketNews(session, outbox, i18n, settings, now)
     try:
         ticket = await tickets.get_ticket(session, callback_data.ticket)
     except DomainError as error:
@@ -295,9 +290,7 @@ async def note_given(
     outbox: Outbox,
     actor: Actor,
     state: FSMContext,
-    i18n: I18n,
-    settings: Settings,
-    now: datetime,
+    news: TicketNews,
 ) -> None:
     """The note for the specialists, in the message after the topic was chosen."""
     data = await state.get_data()
@@ -324,7 +317,6 @@ async def note_given(
     if topic is None:
         await outbox.reply(message, _("This topic is gone. Press «Pass to a specialist» again."))
         return
-    news = TicketNews(session, outbox, i18n, settings, now)
     try:
         passed = await _pass_on(ticket, topic, note, actor, news)
     except DomainError as error:
@@ -342,9 +334,7 @@ async def escalate_command(
     outbox: Outbox,
     actor: Actor,
     state: FSMContext,
-    i18n: I18n,
-    settings: Settings,
-    now: datetime,
+    news: TicketNews,
 ) -> None:
     n, rest = parse_number(command.args)
     word, _space, note = rest.partition(" ")
@@ -380,7 +370,6 @@ async def escalate_command(
             + escalate_usage(codes),
         )
         return
-    news = TicketNews(session, outbox, i18n, settings, now)
     try:
         text = await _pass_on(ticket, topic, note, actor, news)
     except DomainError as error:
