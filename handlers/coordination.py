@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -44,13 +44,12 @@ from bot.views.tickets import (
     topic_keyboard,
     when,
 )
-from handlers.common import IN_GROUP, IN_PRIVATE, invalid_button, parse_number, private_only
+from handlers.common import command_for, invalid_button, parse_number
 from handlers.ticket_common import refusal
 from models import ACTIVE_STATUSES, RoleKind, Ticket, TicketStatus, Topic
 
 EVENTS_PER_PAGE = 10
 ASSIGN_CHOICES = 20
-PRIVATE_ONLY = ("ticket", "tickets", "my", "queue", "assign")
 ACTIONS = frozenset({"assign", "topic", "cancel", "cancel_yes", "back"})
 
 # Words for /tickets: status values, and the Russian and Polish beginnings people type.
@@ -75,12 +74,10 @@ STATUS_WORDS = {
 
 def router() -> Router:
     router = Router(name="coordination")
-    private = IN_PRIVATE
-    router.message.register(private_only, Command(*PRIVATE_ONLY), IN_GROUP)
-    router.message.register(show_ticket, Command("ticket"), private)
-    router.message.register(my_tickets, Command("my"), private)
-    router.message.register(all_tickets, Command("tickets"), private)
-    router.message.register(assign_command, Command("assign"), private)
+    command_for(router, "ticket", show_ticket)
+    command_for(router, "my", my_tickets)
+    command_for(router, "tickets", all_tickets)
+    command_for(router, "assign", assign_command)
     router.callback_query.register(history_page, HistoryPage.filter())
     router.callback_query.register(ticket_action, TicketAction.filter())
     router.callback_query.register(assign_pressed, AssignButton.filter())

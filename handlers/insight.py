@@ -13,9 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from aiogram import Bot, Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -38,7 +39,7 @@ from bot.views.stats import (
     stats_caption,
     stats_text,
 )
-from handlers.common import IN_GROUP, private_only, zone_of
+from handlers.common import command_for, zone_of
 from models import RoleKind
 
 COMMANDS = ("stats", "export")
@@ -46,16 +47,12 @@ COMMANDS = ("stats", "export")
 
 def router() -> Router:
     router = Router(name="insight")
-    router.message.register(private_only, Command(*COMMANDS), IN_GROUP)
-    router.message.register(stats_command, Command("stats"), HasRole(RoleKind.coordinator))
-    router.message.register(export_command, Command("export"), HasRole(RoleKind.coordinator))
-    router.message.register(refused, Command(*COMMANDS))
+    refusal = __("Statistics and exports are for programme coordinators.")
+    coordinator = HasRole(RoleKind.coordinator)
+    command_for(router, "stats", stats_command, coordinator, refusal=refusal)
+    command_for(router, "export", export_command, coordinator, refusal=refusal)
     router.callback_query.register(programme_picked, InsightPick.filter())
     return router
-
-
-async def refused(message: Message, outbox: Outbox) -> None:
-    await outbox.answer(message, _("Statistics and exports are for programme coordinators."))
 
 
 async def _start(

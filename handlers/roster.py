@@ -12,9 +12,9 @@ from functools import partial
 from typing import Any
 
 from aiogram import Router
-from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -45,22 +45,17 @@ from bot.views.roster import (
     topics_keyboard,
     topics_prompt,
 )
-from handlers.common import IN_GROUP, private_only, zone_of
+from handlers.common import command_for, zone_of
 from models import Person, Programme, RoleKind, Ticket
 
 
 def router() -> Router:
     router = Router(name="roster")
-    router.message.register(private_only, Command("mentors"), IN_GROUP)
-    router.message.register(mentors, Command("mentors"), HasRole(RoleKind.coordinator))
-    router.message.register(refused, Command("mentors"))
+    refusal = __("The list of mentors is for programme coordinators.")
+    command_for(router, "mentors", mentors, HasRole(RoleKind.coordinator), refusal=refusal)
     router.callback_query.register(page_pressed, RosterPage.filter())
     router.callback_query.register(mentor_pressed, MentorAction.filter())
     return router
-
-
-async def refused(message: Message, outbox: Outbox) -> None:
-    await outbox.answer(message, _("The list of mentors is for programme coordinators."))
 
 
 async def _roster_view(

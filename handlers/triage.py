@@ -47,13 +47,12 @@ from bot.views.triage import (
     triage_usage,
 )
 from handlers.common import (
-    IN_GROUP,
     IN_PRIVATE,
     NotCommand,
+    command_for,
     content_of,
     invalid_button,
     parse_number,
-    private_only,
 )
 from handlers.ticket_common import refusal
 from models import GroupChat, Programme, RoleKind, Ticket, TicketStatus, Topic
@@ -77,11 +76,10 @@ def router() -> Router:
     router.callback_query.register(switch_pressed, TriageSwitch.filter())
     # A switch whose data does not even parse (forged): answered, not left spinning.
     router.callback_query.register(invalid_button, F.data.startswith(f"{TriageSwitch.__prefix__}:"))
-    router.message.register(private_only, Command("escalate"), IN_GROUP)
+    command_for(router, "escalate", escalate_command)
     router.message.register(
         cancel_note, Command("cancel"), IN_PRIVATE, StateFilter(Escalation.note)
     )
-    router.message.register(escalate_command, Command("escalate"), IN_PRIVATE)
     router.message.register(note_given, StateFilter(Escalation.note), IN_PRIVATE, NotCommand())
     router.callback_query.register(escalate_pressed, EscalateButton.filter())
     return router
