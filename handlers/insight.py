@@ -28,6 +28,7 @@ from bot.domain.programmes import list_programmes
 from bot.domain.stats import Period
 from bot.telegram.filters import HasRole
 from bot.views.charts import render_weekly
+from bot.views.export import make_files
 from bot.views.stats import (
     InsightPick,
     chart_text,
@@ -199,7 +200,7 @@ async def send_export(
             + period_usage(),
         )
         return
-    files = await export.make_files(data, export_text(figures, actor.language))
+    files = await make_files(data, export_text(figures, actor.language))
     await outbox.answer_file(
         message,
         Document(filename=files.xlsx_name, content=files.xlsx),
@@ -208,4 +209,5 @@ async def send_export(
     await outbox.answer_file(
         message, Document(filename=files.csv_name, content=files.csv), caption=csv_caption()
     )
-    export.record_export(session, actor.person.id, programme_ids, period, files, now)
+    names = [files.xlsx_name, files.csv_name]
+    export.record_export(session, actor.person.id, programme_ids, data, names, now)
