@@ -14,7 +14,6 @@ from aiogram import F, Router
 from aiogram.filters import CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -24,14 +23,15 @@ from bot.domain.access import Actor
 from bot.domain.errors import DomainError, NotAllowed, NotFound
 from bot.domain.topics import list_topics, match_topic, topics_by_id
 from bot.news.tickets import TicketNews
-from bot.views.booking import BookStart
 from bot.views.tickets import (
     PREFIXES,
     AssignButton,
     HistoryPage,
     ListPage,
-    ResolveButton,
     TicketAction,
+    TicketActions,
+    assign_keyboard,
+    cancel_keyboard,
     event_text,
     heading,
     name,
@@ -40,6 +40,7 @@ from bot.views.tickets import (
     page_keyboard,
     quote,
     status_title,
+    ticket_keyboard,
     ticket_line,
     topic_keyboard,
     when,
@@ -129,34 +130,15 @@ async def ticket_view(
     if pages > 1:
         lines.append("\n" + _("Page {page} of {pages}").format(page=page + 1, pages=pages))
 
-    builder = InlineKeyboardBuilder()
     active = ticket.status in ACTIVE_STATUSES
-    coordinator = actor.coordinates(ticket.programme_id)
-    if active and coordinator:
-        builder.button(
-            text=_("Assign"), callback_data=TicketAction(ticket=ticket.id, action="assign")
-        )
-    if active and tickets.may_set_topic(actor, ticket):
-        builder.button(
-            text=_("Topic"), callback_data=TicketAction(ticket=ticket.id, action="topic")
-        )
-    if active and tickets.may_cancel(actor, ticket):
-        builder.button(
-            text=_("Cancel request"), callback_data=TicketAction(ticket=ticket.id, action="cancel")
-        )
-    if active and booking.may_book(actor, ticket):
-        builder.button(text=_("Book a consultation"), callback_data=BookStart(ticket=ticket.id))
-    if ticket.status == TicketStatus.claimed and tickets.may_resolve(actor, ticket):
-        builder.button(text=_("Resolve"), callback_data=ResolveButton(ticket=ticket.id))
-    builder.adjust(2)
-    navigation = InlineKeyboardBuilder()
-    if page > 0:
-        navigation.button(text="«", callback_data=HistoryPage(ticket=ticket.id, page=page - 1))
-    if page + 1 < pages:
-        navigation.button(text="»", callback_data=HistoryPage(ticket=ticket.id, page=page + 1))
-    builder.attach(navigation)
-    markup = builder.as_markup()
-    return "\n".join(lines), markup if markup.inline_keyboard else None
+    actions = TicketActions(
+        assign=active and actor.coordinates(ticket.programme_id),
+        topic=active and tickets.may_set_topic(actor, ticket),
+        cancel=active and tickets.may_cancel(actor, ticket),
+        book=active and booking.may_book(actor, ticket),
+        resolve=ticket.status == TicketStatus.claimed and tickets.may_resolve(actor, ticket),
+    )
+    return "\n".join(lines), ticket_keyboard(ticket, actions, page, pages)
 
 
 async def _visible_ticket(session: AsyncSession, actor: Actor, n: int) -> Ticket:
@@ -234,17 +216,7 @@ async def _assign_markup(
     choices = [c for c in choices if c.person.id != ticket.assignee_id][:ASSIGN_CHOICES]
     if not choices:
         return None
-    builder = InlineKeyboardBuilder()
-    for candidate in choices:
-        builder.button(
-            text=f"{candidate.person.display_name} ({candidate.open_tickets}/{candidate.capacity})",
-            callback_data=AssignButton(ticket=ticket.id, mentor=candidate.person.id),
-        )
-    builder.button(
-        text="« " + _("Back"), callback_data=TicketAction(ticket=ticket.id, action="back")
-    )
-    builder.adjust(1)
-    return builder.as_markup()
+    return assign_keyboard(ticket, choices)
 
 
 async def ticket_action(
@@ -296,17 +268,8 @@ async def ticket_action(
     if not tickets.may_cancel(actor, ticket):
         return await outbox.callback(query, refusal(NotAllowed("cancel")), show_alert=True)
     if action == "cancel":
-        builder = InlineKeyboardBuilder()
-        builder.button(
-            text=_("Yes, cancel {number}").format(number=number(ticket)),
-            callback_data=TicketAction(ticket=ticket.id, action="cancel_yes"),
-        )
-        builder.button(
-            text="« " + _("Back"), callback_data=TicketAction(ticket=ticket.id, action="back")
-        )
-        builder.adjust(1)
         await outbox.callback(query)
-        await outbox.edit_message_markup(message, builder.as_markup())
+        await outbox.edit_message_markup(message, cancel_keyboard(ticket))
         return None
     await cancel(ticket, actor, news)
     await outbox.callback(query, _("Cancelled."))

@@ -9,7 +9,6 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -26,7 +25,7 @@ from bot.views.tickets import (
     name,
     number,
     page_footer,
-    page_keyboard,
+    queue_keyboard,
     taken_card_text,
     ticket_line,
 )
@@ -163,16 +162,11 @@ async def _queue_view(
         lines = [_("Requests waiting for a general consultant: {count}").format(count=found.total)]
     else:
         lines = [_("Open requests on your topics: {count}").format(count=found.total)]
-    builder = InlineKeyboardBuilder()
-    for ticket in found.tickets:
-        lines.append(ticket_line(ticket, topics.get(ticket.topic_id or 0), actor.language))
-        builder.button(
-            text=_("Claim {number}").format(number=number(ticket)),
-            callback_data=ClaimButton(ticket=ticket.id),
-        )
-    builder.adjust(2)
-    markup = page_keyboard(found, "queue", builder=builder)
-    return "\n\n".join(lines) + page_footer(found), markup
+    lines += [
+        ticket_line(ticket, topics.get(ticket.topic_id or 0), actor.language)
+        for ticket in found.tickets
+    ]
+    return "\n\n".join(lines) + page_footer(found), queue_keyboard(found)
 
 
 # --- resolving -----------------------------------------------------------------------------------

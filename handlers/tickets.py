@@ -17,7 +17,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Outbox, Outgoing
@@ -33,6 +32,10 @@ from bot.views.tickets import (
     RateButton,
     TopicButton,
     ack_text,
+    draft_cancel_keyboard,
+    draft_confirm_keyboard,
+    draft_programmes_keyboard,
+    draft_topics_keyboard,
     name,
     number,
     quote,
@@ -363,23 +366,6 @@ async def rate_pressed(
 # --- the private dialogue ------------------------------------------------------------------------
 
 
-def _cancel_row(builder: InlineKeyboardBuilder) -> None:
-    builder.button(text=_("Cancel"), callback_data=DraftButton(action="cancel"))
-
-
-def _topics_markup(topics: list[Topic], language: str, marked: int | None) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for topic in topics:
-        mark = "✅ " if topic.id == marked else ""
-        builder.button(
-            text=mark + topic.title(language),
-            callback_data=DraftButton(action="topic", value=topic.id),
-        )
-    _cancel_row(builder)
-    builder.adjust(2)
-    return builder.as_markup()
-
-
 async def start_draft(
     message: Message,
     command: CommandObject,
@@ -417,18 +403,9 @@ async def start_draft(
         await state.update_data(programme_id=programmes[0])
         await _ask_topic(message, session, outbox, actor, state, suggesters)
         return
-    builder = InlineKeyboardBuilder()
-    for programme in await list_programmes(session, programmes):
-        builder.button(
-            text=programme.title[:60],
-            callback_data=DraftButton(action="programme", value=programme.id),
-        )
-    _cancel_row(builder)
-    builder.adjust(1)
+    markup = draft_programmes_keyboard(await list_programmes(session, programmes))
     await state.set_state(Draft.programme)
-    await outbox.answer(
-        message, _("New request. Which programme is it for?"), reply_markup=builder.as_markup()
-    )
+    await outbox.answer(message, _("New request. Which programme is it for?"), reply_markup=markup)
 
 
 async def _say(
@@ -467,7 +444,7 @@ async def _ask_topic(
         text += "\n" + _("I suggest «{topic}».").format(
             topic=html.escape(suggested.title(actor.language))
         )
-    markup = _topics_markup(topics, actor.language, suggested.id if suggested else None)
+    markup = draft_topics_keyboard(topics, actor.language, suggested.id if suggested else None)
     await state.set_state(Draft.topic)
     await _say(outbox, message, text, markup, edit=edit)
 
@@ -483,11 +460,6 @@ async def _ask_confirmation(
 ) -> None:
     data = await state.get_data()
     topic = await get_topic(session, int(data["programme_id"]), int(data["topic_id"]))
-    builder = InlineKeyboardBuilder()
-    builder.button(text=_("Send"), callback_data=DraftButton(action="send"))
-    builder.button(text=_("Change topic"), callback_data=DraftButton(action="retopic"))
-    _cancel_row(builder)
-    builder.adjust(1)
     files = len(data.get("files") or [])
     text = _("Your request:\n«{text}»\nTopic: {topic}").format(
         text=quote(data["text"]),
@@ -497,7 +469,7 @@ async def _ask_confirmation(
         text += "\n" + _("📎 files: {count}").format(count=files)
     text += "\n\n" + _("Send it to the mentors?")
     await state.set_state(Draft.confirm)
-    await _say(outbox, message, text, builder.as_markup(), edit=edit)
+    await _say(outbox, message, text, draft_confirm_keyboard(), edit=edit)
 
 
 async def draft_text(
@@ -561,15 +533,13 @@ async def draft_pressed(
             await _ask_confirmation(message, session, outbox, actor, state, edit=True)
         else:
             await state.set_state(Draft.text)
-            builder = InlineKeyboardBuilder()
-            _cancel_row(builder)
             await outbox.edit_message(
                 message,
                 _(
                     "Now write your request in one message. You may attach a photo or a "
                     "document with a caption."
                 ),
-                reply_markup=builder.as_markup(),
+                reply_markup=draft_cancel_keyboard(),
             )
         return None
     if action == "retopic" and current == Draft.confirm.state:

@@ -17,9 +17,8 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Outbox
@@ -35,6 +34,7 @@ from bot.views.topics import (
     edit_prompt,
     manage_keyboard,
     manage_text,
+    programme_keyboard,
     public_list,
     refusal,
     usage,
@@ -173,7 +173,7 @@ async def in_private(
         await outbox.answer(
             message,
             _("Topics of which programme?"),
-            reply_markup=await _programme_choice(session, actor),
+            reply_markup=programme_keyboard(programmes),
         )
         return
     await state.update_data({PROGRAMME_KEY: programme.id})
@@ -181,17 +181,6 @@ async def in_private(
         await _send_list(message, session, outbox, actor, programme)
         return
     await _subcommand(message, session, outbox, actor, programme, args, now)
-
-
-async def _programme_choice(session: AsyncSession, actor: Actor) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for programme in (await _programmes(session, actor))[:20]:
-        builder.button(
-            text=programme.title[:60],
-            callback_data=TopicsAction(action="programme", programme=programme.id),
-        )
-    builder.adjust(1)
-    return builder.as_markup()
 
 
 async def _send_list(
@@ -397,7 +386,7 @@ async def pressed(
         await outbox.edit_message(
             message,
             _("Topics of which programme?"),
-            reply_markup=await _programme_choice(session, actor),
+            reply_markup=programme_keyboard(await _programmes(session, actor)),
         )
         return None
     if action == "list":
