@@ -125,19 +125,8 @@ async def invite(
         else:
             await outbox.answer(message, _("There is no programme to invite to yet."))
         return
-    # A mentor's topics are the programme's own: each programme where every word names one.
-    choices: list[tuple[Programme, list[Topic]]] = []
-    unknown: list[str] | None = None
-    for programme in programmes:
-        topics: list[Topic] = []
-        if kind == RoleKind.mentor and not general:
-            try:
-                topics = await resolve_topics(session, programme.id, words[1:])
-            except UnknownTopics as missing:
-                if unknown is None or len(missing.words) < len(unknown):
-                    unknown = missing.words
-                continue
-        choices.append((programme, topics))
+    topic_words = words[1:] if kind == RoleKind.mentor and not general else None
+    choices, unknown = await _choices(session, programmes, topic_words)
     if not choices:
         await outbox.answer(
             message,
@@ -152,6 +141,35 @@ async def invite(
         return
     programme, topics = choices[0]
     text = await _make_link(session, actor, kind, topics, programme, settings, bot, now)
+    await _hand_over(message, text, actor, outbox)
+
+
+async def _choices(
+    session: AsyncSession, programmes: list[Programme], topic_words: list[str] | None
+) -> tuple[list[tuple[Programme, list[Topic]]], list[str] | None]:
+    """The programmes to invite to, each with the topics the words name in it, and the fewest
+    words that a programme did not know.
+
+    A mentor's topics are the programme's own: only a programme where every word names one of
+    its topics is a choice. Without words (a coordinator, a general consultant), every one is.
+    """
+    choices: list[tuple[Programme, list[Topic]]] = []
+    unknown: list[str] | None = None
+    for programme in programmes:
+        topics: list[Topic] = []
+        if topic_words is not None:
+            try:
+                topics = await resolve_topics(session, programme.id, topic_words)
+            except UnknownTopics as missing:
+                if unknown is None or len(missing.words) < len(unknown):
+                    unknown = missing.words
+                continue
+        choices.append((programme, topics))
+    return choices, unknown
+
+
+async def _hand_over(message: Message, text: str, actor: Actor, outbox: Outbox) -> None:
+    """The invitation, to the person who asked for it: in private, whatever the chat."""
     if message.chat.type == "private":
         await outbox.answer(message, text)
         return

@@ -349,6 +349,8 @@ async def _archive_or_restore(
 # --- buttons and the values they ask for -------------------------------------------------
 
 EDIT_FIELDS = ("ru", "en", "pl", "tags", "words")
+# The buttons of a programme's list, as against those of one topic's card.
+PROGRAMME_ACTIONS = frozenset({"programme", "switch", "list", "add"})
 TOPIC_KEY = "topics_topic"
 FIELD_KEY = "topics_field"
 
@@ -371,31 +373,10 @@ async def pressed(
             query, _("Only the programme's coordinators can change its topics."), show_alert=True
         )
     action = callback_data.action
-    if action == "programme":
-        pending = (await state.get_data()).get(PENDING_KEY) or ""
-        await state.update_data({PROGRAMME_KEY: programme.id, PENDING_KEY: ""})
-        await outbox.callback(query)
-        if pending:
-            await outbox.edit_message(message, f"«{html.escape(programme.title)}»")
-            await _subcommand(message, session, outbox, actor, programme, pending, now)
-        else:
-            await _send_list(message, session, outbox, actor, programme, edit=True)
-        return None
-    if action == "switch":
-        await outbox.callback(query)
-        await outbox.edit_message(
-            message,
-            _("Topics of which programme?"),
-            reply_markup=programme_keyboard(await _programmes(session, actor)),
+    if action in PROGRAMME_ACTIONS:
+        await _programme_pressed(
+            query, message, action, programme, session, outbox, actor, state, now
         )
-        return None
-    if action == "list":
-        await state.update_data({PROGRAMME_KEY: programme.id})
-        await outbox.callback(query)
-        await _send_list(message, session, outbox, actor, programme, edit=True)
-        return None
-    if action == "add":
-        await _ask_value(query, message, outbox, actor, state, programme.id, None, "add")
         return None
     topic = await domain.get_topic(session, programme.id, callback_data.topic, archived=True)
     if topic is None:
@@ -405,6 +386,57 @@ async def pressed(
             query, message, outbox, actor, state, programme.id, topic, callback_data.field
         )
         return None
+    await _topic_pressed(query, message, action, topic, session, outbox, actor, now)
+    return None
+
+
+async def _programme_pressed(
+    query: CallbackQuery,
+    message: Message,
+    action: str,
+    programme: Programme,
+    session: AsyncSession,
+    outbox: Outbox,
+    actor: Actor,
+    state: FSMContext,
+    now: datetime,
+) -> None:
+    """A button of the programme's list: choose it, choose another, show it, add a topic."""
+    if action == "programme":
+        pending = (await state.get_data()).get(PENDING_KEY) or ""
+        await state.update_data({PROGRAMME_KEY: programme.id, PENDING_KEY: ""})
+        await outbox.callback(query)
+        if pending:
+            await outbox.edit_message(message, f"«{html.escape(programme.title)}»")
+            await _subcommand(message, session, outbox, actor, programme, pending, now)
+        else:
+            await _send_list(message, session, outbox, actor, programme, edit=True)
+    elif action == "switch":
+        await outbox.callback(query)
+        await outbox.edit_message(
+            message,
+            _("Topics of which programme?"),
+            reply_markup=programme_keyboard(await _programmes(session, actor)),
+        )
+    elif action == "list":
+        await state.update_data({PROGRAMME_KEY: programme.id})
+        await outbox.callback(query)
+        await _send_list(message, session, outbox, actor, programme, edit=True)
+    else:  # «Add a topic»
+        await _ask_value(query, message, outbox, actor, state, programme.id, None, "add")
+
+
+async def _topic_pressed(
+    query: CallbackQuery,
+    message: Message,
+    action: str,
+    topic: Topic,
+    session: AsyncSession,
+    outbox: Outbox,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """A button of one topic's card: move, archive or restore it, or show the card."""
     note = ""
     try:
         if action in ("up", "down"):
@@ -413,11 +445,11 @@ async def pressed(
             if moved:
                 _audit(session, actor, now, "moved", [topic])
         elif action == "archive":
-            await domain.archive_topics(session, programme.id, [topic])
+            await domain.archive_topics(session, topic.programme_id, [topic])
             _audit(session, actor, now, "archived", [topic])
             note = _("Archived: it is offered no more; its requests keep it.")
         elif action == "restore":
-            dropped = await domain.restore_topics(session, programme.id, [topic])
+            dropped = await domain.restore_topics(session, topic.programme_id, [topic])
             _audit(session, actor, now, "restored", [topic])
             note = _("Offered again.")
             if dropped:
@@ -425,14 +457,15 @@ async def pressed(
                     "These hashtags belong to other topics now and were left there: {tags}"
                 ).format(tags=" ".join(f"#{html.escape(tag)}" for tag in dropped))
         elif action != "card":
-            return await outbox.callback(query, _("This button is not valid."), show_alert=True)
+            await outbox.callback(query, _("This button is not valid."), show_alert=True)
+            return
     except DomainError as error:
-        return await outbox.callback(query, refusal(error, actor.language), show_alert=True)
+        await outbox.callback(query, refusal(error, actor.language), show_alert=True)
+        return
     await outbox.callback(query, note or None)
     await outbox.edit_message(
         message, card_text(topic, actor.language, note=note), reply_markup=card_keyboard(topic)
     )
-    return None
 
 
 async def _ask_value(

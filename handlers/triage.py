@@ -210,26 +210,8 @@ async def escalate_pressed(
         ticket = await tickets.get_ticket(session, callback_data.ticket)
     except DomainError as error:
         return await outbox.callback(query, refusal(error), show_alert=True)
-    if action in ("cancel", "back") and ticket.assignee_id != actor.person.id:
-        await _forget(state, ticket.id)
-        return await outbox.callback(query, _("This button is not valid."), show_alert=True)
-    if action == "cancel":
-        await _forget(state, ticket.id)
-        await outbox.callback(query)
-        await outbox.edit_message(
-            message,
-            _("Nothing was passed on: request {number} stays as it was.").format(
-                number=number(ticket)
-            ),
-        )
-        return None
-    if action == "back":
-        await outbox.callback(query)
-        if ticket.status == TicketStatus.claimed:
-            _text, markup = await news.claimed_card(ticket, actor.person)
-            await outbox.edit_message_markup(message, markup)
-        else:
-            await outbox.edit_message_markup(message, None)
+    if action in ("cancel", "back"):
+        await _step_back(query, message, action, ticket, actor, state, news)
         return None
     try:
         await triage.check_escalation(session, actor.person, ticket)
@@ -275,6 +257,39 @@ async def escalate_pressed(
     await outbox.callback(query, _("Passed on."))
     await outbox.edit_message(message, text)
     return None
+
+
+async def _step_back(
+    query: CallbackQuery,
+    message: Message,
+    action: str,
+    ticket: Ticket,
+    actor: Actor,
+    state: FSMContext,
+    news: TicketNews,
+) -> None:
+    """«Cancel» under the note's prompt, or «Back» under the topics: nothing is passed on."""
+    outbox = news.outbox
+    if ticket.assignee_id != actor.person.id:
+        await _forget(state, ticket.id)
+        await outbox.callback(query, _("This button is not valid."), show_alert=True)
+        return
+    if action == "cancel":
+        await _forget(state, ticket.id)
+        await outbox.callback(query)
+        await outbox.edit_message(
+            message,
+            _("Nothing was passed on: request {number} stays as it was.").format(
+                number=number(ticket)
+            ),
+        )
+        return
+    await outbox.callback(query)
+    if ticket.status == TicketStatus.claimed:
+        _text, markup = await news.claimed_card(ticket, actor.person)
+        await outbox.edit_message_markup(message, markup)
+    else:
+        await outbox.edit_message_markup(message, None)
 
 
 async def cancel_note(message: Message, outbox: Outbox, state: FSMContext) -> None:
