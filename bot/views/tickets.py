@@ -587,7 +587,7 @@ def page_footer(page: Page) -> str:
     return "\n\n" + _("Page {page} of {pages}").format(page=page.page + 1, pages=page.pages)
 
 
-def event_text(
+def event_text(  # noqa: PLR0912 - one sentence per kind of event, read as a table
     event: TicketEvent,
     people: dict[int, Person],
     topics: dict[str, Topic],
