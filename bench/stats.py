@@ -41,6 +41,7 @@ from bot.domain.stats import Period, PeriodKind  # noqa: E402
 from bot.domain.topics import add_default_topics, list_topics
 from bot.i18n import create_i18n, locale  # noqa: E402
 from bot.views.charts import draw_weekly  # noqa: E402
+from bot.views.export import ExportFiles, make_files  # noqa: E402
 from bot.views.stats import chart_text, export_text  # noqa: E402
 from models import (  # noqa: E402
     Meeting,
@@ -274,13 +275,13 @@ async def measure(database_url: str, large: int, small: int, rounds: int) -> Non
             words = chart_text(found.weekly, "ru")
         return await asyncio.to_thread(draw_weekly, found.weekly, words)
 
-    async def export_files(programme_id: int) -> export.ExportFiles:
+    async def export_files(programme_id: int) -> ExportFiles:
         async with factory() as session:
             found = await stats.collect(session, [programme_id], period, NOW)
             data = await export.collect_export(session, [programme_id], period, NOW)
         with locale(i18n, "ru"):
             words = export_text(found, "ru")
-        return await export.make_files(data, words)
+        return await make_files(data, words)
 
     baseline = await timed(lambda: count(big_id), rounds)
     steps: list[tuple[str, Callable[[int], Awaitable[object]]]] = [

@@ -7,16 +7,11 @@ replies to it stay with the tickets router, after the dialogues that may claim t
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from bot.delivery import Outbox
 from bot.domain.access import Actor
 from bot.domain.topic_learning import Suggesters
@@ -36,12 +31,9 @@ def router() -> Router:
 async def ask_in_group(
     message: Message,
     command: CommandObject,
-    session: AsyncSession,
     outbox: Outbox,
     actor: Actor,
-    i18n: I18n,
-    settings: Settings,
-    now: datetime,
+    news: TicketNews,
     suggesters: Suggesters,
     active_topics: ActiveTopics,
     group: GroupChat | None = None,
@@ -57,7 +49,6 @@ async def ask_in_group(
             ),
         )
         return
-    news = TicketNews(session, outbox, i18n, settings, now)
     await file_in_group(
         message, command.args or "", actor, news, suggesters, active_topics, group, programme
     )

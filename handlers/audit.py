@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from aiogram import Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -14,19 +15,14 @@ from bot.domain import audit
 from bot.domain.access import Actor
 from bot.telegram.filters import IsAdmin
 from bot.views.audit import audit_messages
-from handlers.common import IN_GROUP, private_only
+from handlers.common import command_for
 
 
 def router() -> Router:
     router = Router(name="audit")
-    router.message.register(private_only, Command("audit"), IN_GROUP)
-    router.message.register(show_audit, Command("audit"), IsAdmin())
-    router.message.register(refused, Command("audit"))
+    refusal = __("The audit trail is for the bot's admins.")
+    command_for(router, "audit", show_audit, IsAdmin(), refusal=refusal)
     return router
-
-
-async def refused(message: Message, outbox: Outbox) -> None:
-    await outbox.answer(message, _("The audit trail is for the bot's admins."))
 
 
 async def show_audit(

@@ -215,7 +215,9 @@ async def _edit_times(
     )
 
 
-async def slot_chosen(query: CallbackQuery, callback_data: BookSlot, **data: Any) -> None:
+async def slot_chosen(
+    query: CallbackQuery, callback_data: BookSlot, news: TicketNews, **data: Any
+) -> None:
     t = tools(data)
     ticket = await _ticket(t, query, callback_data.ticket)
     if ticket is None:
@@ -279,7 +281,6 @@ async def slot_chosen(query: CallbackQuery, callback_data: BookSlot, **data: Any
             reply_markup=move_button(made.id),
         )  # fmt: skip
     if took:
-        news = TicketNews(t.session, t.outbox, t.i18n, t.settings, t.now)
         await claimed(ticket, mentor, news, pressed_on=None, booked=True)
     await t.news().announce(meeting)
     t.runner.plan_after_commit(t.session, await meetings.pending_of(t.session, meeting.id))

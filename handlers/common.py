@@ -1,12 +1,16 @@
-"""What several routers share: kinds of chat, the private-only answer, numbers, zones, files."""
+"""What several routers share: kinds of chat, commands for some people in private only, numbers,
+zones, files."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aiogram.filters import Filter
+from aiogram import Router
+from aiogram.dispatcher.event.handler import CallbackType
+from aiogram.filters import Command, Filter
 from aiogram.types import CallbackQuery, Message, TelegramObject
 from aiogram.utils.i18n import gettext as _
+from babel.support import LazyProxy
 
 from bot.config import Settings
 from bot.delivery import Outbox
@@ -49,6 +53,31 @@ def in_group(message: Message) -> bool:
 async def private_only(message: Message, outbox: Outbox) -> None:
     """The answer to a command that shows names or files, sent in a group."""
     await outbox.reply(message, _("I show this in private only: write the command to me directly."))
+
+
+def command_for(
+    router: Router,
+    command: str,
+    handler: CallbackType,
+    *allowed: CallbackType,
+    refusal: LazyProxy | None = None,
+    private: bool = True,
+) -> None:
+    """Register ``handler`` for ``/command`` sent by those the ``allowed`` filters let in.
+
+    A ``private`` command (it shows names or files) is answered in a group with
+    ``private_only``. Everyone else hears the ``refusal`` (a lazy text, read in their
+    language), when there is one.
+    """
+    if private:
+        router.message.register(private_only, Command(command), IN_GROUP)
+    router.message.register(handler, Command(command), *allowed)
+    if refusal is not None:
+
+        async def refused(message: Message, outbox: Outbox) -> None:
+            await outbox.answer(message, str(refusal))
+
+        router.message.register(refused, Command(command))
 
 
 async def invalid_button(query: CallbackQuery, outbox: Outbox) -> None:

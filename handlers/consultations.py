@@ -7,9 +7,10 @@ import html
 from datetime import datetime
 
 from aiogram import Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -22,20 +23,16 @@ from bot.telegram.filters import HasRole
 from bot.time.zones import zone
 from bot.views.calendar import meetings_ics
 from bot.views.consultations import render_week, week_labels, week_text, week_title
-from handlers.common import IN_GROUP, private_only, zone_of
+from handlers.common import command_for, zone_of
 from models import RoleKind
 
 
 def router() -> Router:
     router = Router(name="consultations")
-    router.message.register(private_only, Command("consultations"), IN_GROUP)
-    router.message.register(show_week, Command("consultations"), HasRole(RoleKind.coordinator))
-    router.message.register(refused, Command("consultations"))
+    refusal = __("The schedule of consultations is for programme coordinators.")
+    coordinator = HasRole(RoleKind.coordinator)
+    command_for(router, "consultations", show_week, coordinator, refusal=refusal)
     return router
-
-
-async def refused(message: Message, outbox: Outbox) -> None:
-    await outbox.answer(message, _("The schedule of consultations is for programme coordinators."))
 
 
 async def show_week(

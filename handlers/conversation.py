@@ -16,11 +16,9 @@ from typing import Any
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject, Filter
 from aiogram.types import Message
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from bot.delivery import Outbox
 from bot.delivery.outbox import FollowUp
 from bot.domain import tickets
@@ -68,11 +66,9 @@ async def reply_on_ticket(
     session: AsyncSession,
     outbox: Outbox,
     actor: Actor,
-    i18n: I18n,
-    settings: Settings,
+    news: TicketNews,
     now: datetime,
 ) -> None:
-    news = TicketNews(session, outbox, i18n, settings, now)
     text, files = content_of(message), files_of(message)
     me = actor.person.id
     if link.kind in MENTOR_SIDE:
@@ -203,9 +199,7 @@ async def reply_command(
     session: AsyncSession,
     outbox: Outbox,
     actor: Actor,
-    i18n: I18n,
-    settings: Settings,
-    now: datetime,
+    news: TicketNews,
 ) -> None:
     n, text = parse_number(command.args)
     files = files_of(message)
@@ -227,5 +221,4 @@ async def reply_command(
             ),
         )
         return
-    news = TicketNews(session, outbox, i18n, settings, now)
     await mentor_says(message, ticket, actor, text, files, news)

@@ -11,11 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -25,14 +23,15 @@ from bot.domain.access import Actor
 from bot.domain.errors import DomainError, NotAllowed, NotFound
 from bot.domain.topics import list_topics, match_topic, topics_by_id
 from bot.news.tickets import TicketNews
-from bot.views.booking import BookStart
 from bot.views.tickets import (
     PREFIXES,
     AssignButton,
     HistoryPage,
     ListPage,
-    ResolveButton,
     TicketAction,
+    TicketActions,
+    assign_keyboard,
+    cancel_keyboard,
     event_text,
     heading,
     name,
@@ -41,17 +40,17 @@ from bot.views.tickets import (
     page_keyboard,
     quote,
     status_title,
+    ticket_keyboard,
     ticket_line,
     topic_keyboard,
     when,
 )
-from handlers.common import IN_GROUP, IN_PRIVATE, invalid_button, parse_number, private_only
+from handlers.common import command_for, invalid_button, parse_number
 from handlers.ticket_common import refusal
 from models import ACTIVE_STATUSES, RoleKind, Ticket, TicketStatus, Topic
 
 EVENTS_PER_PAGE = 10
 ASSIGN_CHOICES = 20
-PRIVATE_ONLY = ("ticket", "tickets", "my", "queue", "assign")
 ACTIONS = frozenset({"assign", "topic", "cancel", "cancel_yes", "back"})
 
 # Words for /tickets: status values, and the Russian and Polish beginnings people type.
@@ -76,12 +75,10 @@ STATUS_WORDS = {
 
 def router() -> Router:
     router = Router(name="coordination")
-    private = IN_PRIVATE
-    router.message.register(private_only, Command(*PRIVATE_ONLY), IN_GROUP)
-    router.message.register(show_ticket, Command("ticket"), private)
-    router.message.register(my_tickets, Command("my"), private)
-    router.message.register(all_tickets, Command("tickets"), private)
-    router.message.register(assign_command, Command("assign"), private)
+    command_for(router, "ticket", show_ticket)
+    command_for(router, "my", my_tickets)
+    command_for(router, "tickets", all_tickets)
+    command_for(router, "assign", assign_command)
     router.callback_query.register(history_page, HistoryPage.filter())
     router.callback_query.register(ticket_action, TicketAction.filter())
     router.callback_query.register(assign_pressed, AssignButton.filter())
@@ -133,34 +130,15 @@ async def ticket_view(
     if pages > 1:
         lines.append("\n" + _("Page {page} of {pages}").format(page=page + 1, pages=pages))
 
-    builder = InlineKeyboardBuilder()
     active = ticket.status in ACTIVE_STATUSES
-    coordinator = actor.coordinates(ticket.programme_id)
-    if active and coordinator:
-        builder.button(
-            text=_("Assign"), callback_data=TicketAction(ticket=ticket.id, action="assign")
-        )
-    if active and tickets.may_set_topic(actor, ticket):
-        builder.button(
-            text=_("Topic"), callback_data=TicketAction(ticket=ticket.id, action="topic")
-        )
-    if active and tickets.may_cancel(actor, ticket):
-        builder.button(
-            text=_("Cancel request"), callback_data=TicketAction(ticket=ticket.id, action="cancel")
-        )
-    if active and booking.may_book(actor, ticket):
-        builder.button(text=_("Book a consultation"), callback_data=BookStart(ticket=ticket.id))
-    if ticket.status == TicketStatus.claimed and tickets.may_resolve(actor, ticket):
-        builder.button(text=_("Resolve"), callback_data=ResolveButton(ticket=ticket.id))
-    builder.adjust(2)
-    navigation = InlineKeyboardBuilder()
-    if page > 0:
-        navigation.button(text="«", callback_data=HistoryPage(ticket=ticket.id, page=page - 1))
-    if page + 1 < pages:
-        navigation.button(text="»", callback_data=HistoryPage(ticket=ticket.id, page=page + 1))
-    builder.attach(navigation)
-    markup = builder.as_markup()
-    return "\n".join(lines), markup if markup.inline_keyboard else None
+    actions = TicketActions(
+        assign=active and actor.coordinates(ticket.programme_id),
+        topic=active and tickets.may_set_topic(actor, ticket),
+        cancel=active and tickets.may_cancel(actor, ticket),
+        book=active and booking.may_book(actor, ticket),
+        resolve=ticket.status == TicketStatus.claimed and tickets.may_resolve(actor, ticket),
+    )
+    return "\n".join(lines), ticket_keyboard(ticket, actions, page, pages)
 
 
 async def _visible_ticket(session: AsyncSession, actor: Actor, n: int) -> Ticket:
@@ -238,17 +216,7 @@ async def _assign_markup(
     choices = [c for c in choices if c.person.id != ticket.assignee_id][:ASSIGN_CHOICES]
     if not choices:
         return None
-    builder = InlineKeyboardBuilder()
-    for candidate in choices:
-        builder.button(
-            text=f"{candidate.person.display_name} ({candidate.open_tickets}/{candidate.capacity})",
-            callback_data=AssignButton(ticket=ticket.id, mentor=candidate.person.id),
-        )
-    builder.button(
-        text="« " + _("Back"), callback_data=TicketAction(ticket=ticket.id, action="back")
-    )
-    builder.adjust(1)
-    return builder.as_markup()
+    return assign_keyboard(ticket, choices)
 
 
 async def ticket_action(
@@ -257,9 +225,8 @@ async def ticket_action(
     session: AsyncSession,
     actor: Actor,
     outbox: Outbox,
-    i18n: I18n,
     settings: Settings,
-    now: datetime,
+    news: TicketNews,
 ) -> Any:
     action = callback_data.action
     message = query.message
@@ -301,19 +268,9 @@ async def ticket_action(
     if not tickets.may_cancel(actor, ticket):
         return await outbox.callback(query, refusal(NotAllowed("cancel")), show_alert=True)
     if action == "cancel":
-        builder = InlineKeyboardBuilder()
-        builder.button(
-            text=_("Yes, cancel {number}").format(number=number(ticket)),
-            callback_data=TicketAction(ticket=ticket.id, action="cancel_yes"),
-        )
-        builder.button(
-            text="« " + _("Back"), callback_data=TicketAction(ticket=ticket.id, action="back")
-        )
-        builder.adjust(1)
         await outbox.callback(query)
-        await outbox.edit_message_markup(message, builder.as_markup())
+        await outbox.edit_message_markup(message, cancel_keyboard(ticket))
         return None
-    news = TicketNews(session, outbox, i18n, settings, now)
     await cancel(ticket, actor, news)
     await outbox.callback(query, _("Cancelled."))
     text, markup = await ticket_view(session, ticket, actor, settings, None)
@@ -388,11 +345,9 @@ async def assign_pressed(
     session: AsyncSession,
     actor: Actor,
     outbox: Outbox,
-    i18n: I18n,
-    settings: Settings,
+    news: TicketNews,
     now: datetime,
 ) -> Any:
-    news = TicketNews(session, outbox, i18n, settings, now)
     try:
         ticket = await tickets.get_ticket(session, callback_data.ticket)
         mentor = await news.person(callback_data.mentor)

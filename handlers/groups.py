@@ -14,10 +14,8 @@ from aiogram.filters import (
     CommandObject,
     Filter,
 )
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Outbox
@@ -33,15 +31,12 @@ from bot.domain.programmes import (
     note_chat,
     register_chat,
 )
+from bot.views.groups import RegisterPick, register_keyboard
 from handlers.common import IN_GROUP, IN_PRIVATE, in_group
 from models import GroupChat, Programme, RoleKind
 
 # Commands that make sense in a group the bot serves no programme in yet.
 UNREGISTERED_OK = {"register", "start", "help", "lang", "tz", "topics"}
-
-
-class RegisterPick(CallbackData, prefix="reg"):
-    programme_id: int
 
 
 def router() -> Router:
@@ -174,16 +169,10 @@ async def register(
             message, _("No programmes yet. Send /register followed by the programme's title.")
         )
         return
-    builder = InlineKeyboardBuilder()
-    for programme in programmes[:20]:
-        builder.button(
-            text=programme.title[:60], callback_data=RegisterPick(programme_id=programme.id)
-        )
-    builder.adjust(1)
     hint = _("Which programme is this group part of?")
     if actor.is_admin:
         hint += " " + _("Or send /register followed by a new programme's title.")
-    await outbox.answer(message, hint, reply_markup=builder.as_markup())
+    await outbox.answer(message, hint, reply_markup=register_keyboard(programmes))
 
 
 async def _register_by_title(

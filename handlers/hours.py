@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +23,7 @@ from bot.views.office_hours import (
     problem_text,
     usage,
 )
-from handlers.common import IN_GROUP, IN_PRIVATE, invalid_button, private_only, zone_of
+from handlers.common import command_for, invalid_button, zone_of
 from models import RoleKind
 
 OFF_WORDS = frozenset({"off", "выходные", "выходной", "отпуск", "wolne", "urlop"})
@@ -32,8 +32,7 @@ CLEAR_WORDS = frozenset({"clear", "очистить", "удалить", "wyczyś
 
 def router() -> Router:
     router = Router(name="hours")
-    router.message.register(private_only, Command("hours"), IN_GROUP)
-    router.message.register(set_or_show_hours, Command("hours"), IN_PRIVATE)
+    command_for(router, "hours", set_or_show_hours)
     router.callback_query.register(hours_button, HoursAction.filter())
     router.callback_query.register(
         invalid_button,

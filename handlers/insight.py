@@ -13,9 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from aiogram import Bot, Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -27,6 +28,7 @@ from bot.domain.programmes import list_programmes
 from bot.domain.stats import Period
 from bot.telegram.filters import HasRole
 from bot.views.charts import render_weekly
+from bot.views.export import make_files
 from bot.views.stats import (
     InsightPick,
     chart_text,
@@ -38,7 +40,7 @@ from bot.views.stats import (
     stats_caption,
     stats_text,
 )
-from handlers.common import IN_GROUP, private_only, zone_of
+from handlers.common import command_for, zone_of
 from models import RoleKind
 
 COMMANDS = ("stats", "export")
@@ -46,16 +48,12 @@ COMMANDS = ("stats", "export")
 
 def router() -> Router:
     router = Router(name="insight")
-    router.message.register(private_only, Command(*COMMANDS), IN_GROUP)
-    router.message.register(stats_command, Command("stats"), HasRole(RoleKind.coordinator))
-    router.message.register(export_command, Command("export"), HasRole(RoleKind.coordinator))
-    router.message.register(refused, Command(*COMMANDS))
+    refusal = __("Statistics and exports are for programme coordinators.")
+    coordinator = HasRole(RoleKind.coordinator)
+    command_for(router, "stats", stats_command, coordinator, refusal=refusal)
+    command_for(router, "export", export_command, coordinator, refusal=refusal)
     router.callback_query.register(programme_picked, InsightPick.filter())
     return router
-
-
-async def refused(message: Message, outbox: Outbox) -> None:
-    await outbox.answer(message, _("Statistics and exports are for programme coordinators."))
 
 
 async def _start(
@@ -202,7 +200,7 @@ async def send_export(
             + period_usage(),
         )
         return
-    files = await export.make_files(data, export_text(figures, actor.language))
+    files = await make_files(data, export_text(figures, actor.language))
     await outbox.answer_file(
         message,
         Document(filename=files.xlsx_name, content=files.xlsx),
@@ -211,4 +209,5 @@ async def send_export(
     await outbox.answer_file(
         message, Document(filename=files.csv_name, content=files.csv), caption=csv_caption()
     )
-    export.record_export(session, actor.person.id, programme_ids, period, files, now)
+    names = [files.xlsx_name, files.csv_name]
+    export.record_export(session, actor.person.id, programme_ids, data, names, now)

@@ -14,11 +14,9 @@ from typing import Any
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.deep_linking import create_start_link
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -28,6 +26,7 @@ from bot.domain.access import Actor
 from bot.domain.invitations import create_invitation
 from bot.domain.programmes import get_programme, list_programmes
 from bot.domain.topics import UnknownTopics, list_topics, resolve_topics
+from bot.views.invitations import InvitePick, invite_keyboard
 from models import GroupChat, Programme, RoleKind, Topic
 
 KIND_WORDS = {
@@ -42,13 +41,6 @@ KIND_WORDS = {
 GENERAL_WORDS = frozenset({"general", "общий", "консультант", "ogólny", "ogolny", "konsultant"})
 GENERAL = "general"
 MAX_TOPIC_WORDS = 10
-
-
-class InvitePick(CallbackData, prefix="inv"):
-    programme_id: int
-    kind: str
-    # Topic ids joined with '.', small enough for Telegram's 64-byte limit.
-    topics: str
 
 
 def router() -> Router:
@@ -133,19 +125,8 @@ async def invite(
         else:
             await outbox.answer(message, _("There is no programme to invite to yet."))
         return
-    # A mentor's topics are the programme's own: each programme where every word names one.
-    choices: list[tuple[Programme, list[Topic]]] = []
-    unknown: list[str] | None = None
-    for programme in programmes:
-        topics: list[Topic] = []
-        if kind == RoleKind.mentor and not general:
-            try:
-                topics = await resolve_topics(session, programme.id, words[1:])
-            except UnknownTopics as missing:
-                if unknown is None or len(missing.words) < len(unknown):
-                    unknown = missing.words
-                continue
-        choices.append((programme, topics))
+    topic_words = words[1:] if kind == RoleKind.mentor and not general else None
+    choices, unknown = await _choices(session, programmes, topic_words)
     if not choices:
         await outbox.answer(
             message,
@@ -155,24 +136,40 @@ async def invite(
         )
         return
     if len(choices) > 1:
-        builder = InlineKeyboardBuilder()
-        for programme, topics in choices[:20]:
-            topic_ids = ".".join(str(t.id) for t in topics)
-            builder.button(
-                text=programme.title[:60],
-                callback_data=InvitePick(
-                    programme_id=programme.id,
-                    kind=GENERAL if general else kind.value,
-                    topics=topic_ids,
-                ),
-            )
-        builder.adjust(1)
-        await outbox.answer(
-            message, _("Invite to which programme?"), reply_markup=builder.as_markup()
-        )
+        markup = invite_keyboard(choices, GENERAL if general else kind.value)
+        await outbox.answer(message, _("Invite to which programme?"), reply_markup=markup)
         return
     programme, topics = choices[0]
     text = await _make_link(session, actor, kind, topics, programme, settings, bot, now)
+    await _hand_over(message, text, actor, outbox)
+
+
+async def _choices(
+    session: AsyncSession, programmes: list[Programme], topic_words: list[str] | None
+) -> tuple[list[tuple[Programme, list[Topic]]], list[str] | None]:
+    """The programmes to invite to, each with the topics the words name in it, and the fewest
+    words that a programme did not know.
+
+    A mentor's topics are the programme's own: only a programme where every word names one of
+    its topics is a choice. Without words (a coordinator, a general consultant), every one is.
+    """
+    choices: list[tuple[Programme, list[Topic]]] = []
+    unknown: list[str] | None = None
+    for programme in programmes:
+        topics: list[Topic] = []
+        if topic_words is not None:
+            try:
+                topics = await resolve_topics(session, programme.id, topic_words)
+            except UnknownTopics as missing:
+                if unknown is None or len(missing.words) < len(unknown):
+                    unknown = missing.words
+                continue
+        choices.append((programme, topics))
+    return choices, unknown
+
+
+async def _hand_over(message: Message, text: str, actor: Actor, outbox: Outbox) -> None:
+    """The invitation, to the person who asked for it: in private, whatever the chat."""
     if message.chat.type == "private":
         await outbox.answer(message, text)
         return

@@ -8,9 +8,7 @@ from typing import Any
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -27,7 +25,7 @@ from bot.views.tickets import (
     name,
     number,
     page_footer,
-    page_keyboard,
+    queue_keyboard,
     taken_card_text,
     ticket_line,
 )
@@ -55,12 +53,11 @@ async def claim_pressed(
     session: AsyncSession,
     outbox: Outbox,
     actor: Actor,
-    i18n: I18n,
     settings: Settings,
+    news: TicketNews,
     now: datetime,
 ) -> Any:
     """«Claim» on a card, on a summary card or under ``/queue``: the first press wins."""
-    news = TicketNews(session, outbox, i18n, settings, now)
     try:
         ticket = await tickets.get_ticket(session, callback_data.ticket)
         await tickets.claim_ticket(
@@ -165,16 +162,11 @@ async def _queue_view(
         lines = [_("Requests waiting for a general consultant: {count}").format(count=found.total)]
     else:
         lines = [_("Open requests on your topics: {count}").format(count=found.total)]
-    builder = InlineKeyboardBuilder()
-    for ticket in found.tickets:
-        lines.append(ticket_line(ticket, topics.get(ticket.topic_id or 0), actor.language))
-        builder.button(
-            text=_("Claim {number}").format(number=number(ticket)),
-            callback_data=ClaimButton(ticket=ticket.id),
-        )
-    builder.adjust(2)
-    markup = page_keyboard(found, "queue", builder=builder)
-    return "\n\n".join(lines) + page_footer(found), markup
+    lines += [
+        ticket_line(ticket, topics.get(ticket.topic_id or 0), actor.language)
+        for ticket in found.tickets
+    ]
+    return "\n\n".join(lines) + page_footer(found), queue_keyboard(found)
 
 
 # --- resolving -----------------------------------------------------------------------------------
@@ -198,11 +190,8 @@ async def resolve_pressed(
     session: AsyncSession,
     outbox: Outbox,
     actor: Actor,
-    i18n: I18n,
-    settings: Settings,
-    now: datetime,
+    news: TicketNews,
 ) -> Any:
-    news = TicketNews(session, outbox, i18n, settings, now)
     try:
         ticket = await tickets.get_ticket(session, callback_data.ticket)
         await resolve(ticket, actor, news)
@@ -221,15 +210,12 @@ async def resolve_command(
     session: AsyncSession,
     outbox: Outbox,
     actor: Actor,
-    i18n: I18n,
-    settings: Settings,
-    now: datetime,
+    news: TicketNews,
 ) -> None:
     n, _rest = parse_number(command.args)
     if n is None:
         await outbox.answer(message, _("Usage: /resolve N, for example /resolve 42"))
         return
-    news = TicketNews(session, outbox, i18n, settings, now)
     try:
         ticket = await tickets.get_ticket(session, n)
         await resolve(ticket, actor, news)

@@ -6,11 +6,9 @@ import html
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
-from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.config import Settings
 from bot.delivery import Outbox
@@ -19,11 +17,8 @@ from bot.domain.people import set_language, set_timezone
 from bot.languages import LANGUAGE_NAMES, LANGUAGES
 from bot.time.zones import UnknownZoneError, normalize_zone
 from bot.views.meetings import zone_examples
+from bot.views.people import LanguageChoice, language_keyboard
 from models import GroupChat
-
-
-class LanguageChoice(CallbackData, prefix="lang"):
-    code: str
 
 
 def router() -> Router:
@@ -32,13 +27,6 @@ def router() -> Router:
     router.callback_query.register(language_chosen, LanguageChoice.filter())
     router.message.register(time_zone, Command("tz"))
     return router
-
-
-def language_keyboard() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for code in LANGUAGES:
-        builder.button(text=LANGUAGE_NAMES[code], callback_data=LanguageChoice(code=code))
-    return builder.as_markup()
 
 
 async def choose_language(

@@ -6,9 +6,10 @@ import html
 from datetime import datetime
 
 from aiogram import Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Outbox
@@ -21,14 +22,16 @@ from bot.domain.programmes import (
     list_programmes,
 )
 from bot.telegram.filters import HasRole, IsAdmin
+from handlers.common import command_for
 from models import RoleKind
 
 
 def router() -> Router:
     router = Router(name="programmes")
-    router.message.register(programmes, Command("programmes"), HasRole(RoleKind.coordinator))
-    router.message.register(new_programme, Command("newprogramme"), IsAdmin())
-    router.message.register(refused, Command("programmes", "newprogramme"))
+    refusal = __("This command is for coordinators and admins.")
+    coordinator = HasRole(RoleKind.coordinator)
+    command_for(router, "programmes", programmes, coordinator, refusal=refusal, private=False)
+    command_for(router, "newprogramme", new_programme, IsAdmin(), refusal=refusal, private=False)
     return router
 
 
@@ -79,7 +82,3 @@ async def new_programme(
             message,
             _("Programme «{title}» already exists.").format(title=html.escape(programme.title)),
         )
-
-
-async def refused(message: Message, outbox: Outbox) -> None:
-    await outbox.answer(message, _("This command is for coordinators and admins."))

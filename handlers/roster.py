@@ -7,15 +7,16 @@ and the other mentors of each topic get the cards, as for a new request.
 from __future__ import annotations
 
 import html
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
 
 from aiogram import Router
-from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -46,22 +47,17 @@ from bot.views.roster import (
     topics_keyboard,
     topics_prompt,
 )
-from handlers.common import IN_GROUP, private_only, zone_of
-from models import Person, Programme, RoleKind, Ticket
+from handlers.common import command_for, zone_of
+from models import Person, Programme, Role, RoleKind, Ticket
 
 
 def router() -> Router:
     router = Router(name="roster")
-    router.message.register(private_only, Command("mentors"), IN_GROUP)
-    router.message.register(mentors, Command("mentors"), HasRole(RoleKind.coordinator))
-    router.message.register(refused, Command("mentors"))
+    refusal = __("The list of mentors is for programme coordinators.")
+    command_for(router, "mentors", mentors, HasRole(RoleKind.coordinator), refusal=refusal)
     router.callback_query.register(page_pressed, RosterPage.filter())
     router.callback_query.register(mentor_pressed, MentorAction.filter())
     return router
-
-
-async def refused(message: Message, outbox: Outbox) -> None:
-    await outbox.answer(message, _("The list of mentors is for programme coordinators."))
 
 
 async def _roster_view(
@@ -127,7 +123,7 @@ async def mentor_pressed(
     actor: Actor,
     settings: Settings,
     outbox: Outbox,
-    i18n: I18n,
+    news: TicketNews,
     now: datetime,
 ) -> Any:
     message = query.message
@@ -138,85 +134,150 @@ async def mentor_pressed(
     except DomainError as error:
         return await outbox.callback(query, _refusal(error), show_alert=True)
     programme = await get_programme(session, role.programme_id)
-    if programme is None:
+    action = CARD_ACTIONS.get(callback_data.action)
+    if programme is None or action is None:
         return await outbox.callback(query, _("This button is not valid."), show_alert=True)
-    zone_name = zone_of(actor, settings)
-
-    async def current() -> RosterEntry:
-        return await roster.entry(session, role, default_capacity=settings.mentor_capacity)
-
-    async def show_card(note: str | None = None) -> None:
-        found = await current()
-        text = card_text(found, programme, actor.language, zone_name)
-        await outbox.edit_message(
-            message, f"{note}\n\n{text}" if note else text, reply_markup=card_keyboard(found)
-        )
-
-    action, value = callback_data.action, callback_data.value
+    card = MentorCard(
+        query=query,
+        message=message,
+        role=role,
+        programme=programme,
+        actor=actor,
+        zone_name=zone_of(actor, settings),
+        default_capacity=settings.mentor_capacity,
+        session=session,
+        outbox=outbox,
+        news=news,
+        now=now,
+    )
     try:
-        if action == "card":
-            await outbox.callback(query)
-            await show_card()
-        elif action == "topics":
-            found = await current()
-            topics = await list_topics(session, role.programme_id)
-            await outbox.callback(query)
-            await outbox.edit_message(
-                message,
-                topics_prompt(found),
-                reply_markup=topics_keyboard(found, topics, actor.language),
-            )
-        elif action == "topic":
-            topic = await get_topic(session, role.programme_id, value)
-            if topic is None:
-                return await outbox.callback(query, _("This button is not valid."), show_alert=True)
-            added = await roster.toggle_topic(session, actor, role, topic, now)
-            title = topic.title(actor.language)
-            await outbox.callback(
-                query, (_("Added: {topic}") if added else _("Removed: {topic}")).format(topic=title)
-            )
-            topics = await list_topics(session, role.programme_id)
-            await outbox.edit_message_markup(
-                message, topics_keyboard(await current(), topics, actor.language)
-            )
-        elif action == "capacity":
-            found = await current()
-            await outbox.callback(query)
-            await outbox.edit_message(
-                message, capacity_prompt(found), reply_markup=capacity_keyboard(found)
-            )
-        elif action == "cap":
-            if value not in CAPACITY_CHOICES:
-                return await outbox.callback(query, _("This button is not valid."), show_alert=True)
-            await roster.set_capacity(session, actor, role, value, now)
-            await outbox.callback(query, _("Capacity: {count}").format(count=value))
-            await show_card()
-        elif action == "off":
-            found = await current()
-            await outbox.callback(query)
-            if not role.active:
-                await show_card()
-                return None
-            await outbox.edit_message(
-                message, deactivate_prompt(found), reply_markup=deactivate_keyboard(found)
-            )
-        elif action == "off_yes":
-            was_active = role.active
-            returned = await roster.deactivate(session, actor, role, now)
-            mentor = await session.get_one(Person, role.person_id)
-            news = TicketNews(session, outbox, i18n, settings, now)
-            cards = await release(returned, mentor, programme, actor, news) if was_active else 0
-            await outbox.callback(query, _("Deactivated."))
-            await show_card(returned_text(await current(), [t.id for t in returned], cards))
-        elif action == "on":
-            await roster.reactivate(session, actor, role, now)
-            await outbox.callback(query, _("Reactivated."))
-            await show_card()
-        else:
-            return await outbox.callback(query, _("This button is not valid."), show_alert=True)
+        await action(card, callback_data.value)
     except DomainError as error:
         return await outbox.callback(query, _refusal(error), show_alert=True)
     return None
+
+
+@dataclass(frozen=True)
+class MentorCard:
+    """A mentor's card in the roster, with what each of its buttons needs."""
+
+    query: CallbackQuery
+    message: Message
+    role: Role
+    programme: Programme
+    actor: Actor
+    zone_name: str
+    default_capacity: int
+    session: AsyncSession
+    outbox: Outbox
+    news: TicketNews
+    now: datetime
+
+    async def entry(self) -> RosterEntry:
+        """The mentor's roster entry as it is now."""
+        return await roster.entry(self.session, self.role, default_capacity=self.default_capacity)
+
+    async def show(self, note: str | None = None) -> None:
+        """The card itself (under a note), in place of what the message showed."""
+        found = await self.entry()
+        text = card_text(found, self.programme, self.actor.language, self.zone_name)
+        await self.outbox.edit_message(
+            self.message, f"{note}\n\n{text}" if note else text, reply_markup=card_keyboard(found)
+        )
+
+    async def answer(self, text: str | None = None) -> None:
+        await self.outbox.callback(self.query, text)
+
+    async def invalid(self) -> None:
+        await self.outbox.callback(self.query, _("This button is not valid."), show_alert=True)
+
+
+async def _open(card: MentorCard, _value: int) -> None:
+    await card.answer()
+    await card.show()
+
+
+async def _choose_topics(card: MentorCard, _value: int) -> None:
+    found = await card.entry()
+    topics = await list_topics(card.session, card.role.programme_id)
+    await card.answer()
+    await card.outbox.edit_message(
+        card.message,
+        topics_prompt(found),
+        reply_markup=topics_keyboard(found, topics, card.actor.language),
+    )
+
+
+async def _toggle_topic(card: MentorCard, topic_id: int) -> None:
+    topic = await get_topic(card.session, card.role.programme_id, topic_id)
+    if topic is None:
+        await card.invalid()
+        return
+    added = await roster.toggle_topic(card.session, card.actor, card.role, topic, card.now)
+    title = topic.title(card.actor.language)
+    await card.answer((_("Added: {topic}") if added else _("Removed: {topic}")).format(topic=title))
+    topics = await list_topics(card.session, card.role.programme_id)
+    await card.outbox.edit_message_markup(
+        card.message, topics_keyboard(await card.entry(), topics, card.actor.language)
+    )
+
+
+async def _choose_capacity(card: MentorCard, _value: int) -> None:
+    found = await card.entry()
+    await card.answer()
+    await card.outbox.edit_message(
+        card.message, capacity_prompt(found), reply_markup=capacity_keyboard(found)
+    )
+
+
+async def _set_capacity(card: MentorCard, capacity: int) -> None:
+    if capacity not in CAPACITY_CHOICES:
+        await card.invalid()
+        return
+    await roster.set_capacity(card.session, card.actor, card.role, capacity, card.now)
+    await card.answer(_("Capacity: {count}").format(count=capacity))
+    await card.show()
+
+
+async def _ask_to_deactivate(card: MentorCard, _value: int) -> None:
+    found = await card.entry()
+    await card.answer()
+    if not card.role.active:
+        await card.show()
+        return
+    await card.outbox.edit_message(
+        card.message, deactivate_prompt(found), reply_markup=deactivate_keyboard(found)
+    )
+
+
+async def _deactivate(card: MentorCard, _value: int) -> None:
+    was_active = card.role.active
+    returned = await roster.deactivate(card.session, card.actor, card.role, card.now)
+    mentor = await card.session.get_one(Person, card.role.person_id)
+    cards = (
+        await release(returned, mentor, card.programme, card.actor, card.news) if was_active else 0
+    )
+    await card.answer(_("Deactivated."))
+    await card.show(returned_text(await card.entry(), [t.id for t in returned], cards))
+
+
+async def _reactivate(card: MentorCard, _value: int) -> None:
+    await roster.reactivate(card.session, card.actor, card.role, card.now)
+    await card.answer(_("Reactivated."))
+    await card.show()
+
+
+# What each button of a mentor's card does, by its action; its value is the action's number.
+CARD_ACTIONS: dict[str, Callable[[MentorCard, int], Awaitable[None]]] = {
+    "card": _open,
+    "topics": _choose_topics,
+    "topic": _toggle_topic,
+    "capacity": _choose_capacity,
+    "cap": _set_capacity,
+    "off": _ask_to_deactivate,
+    "off_yes": _deactivate,
+    "on": _reactivate,
+}
 
 
 # --- after a deactivation ------------------------------------------------------------------------

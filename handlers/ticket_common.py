@@ -28,6 +28,16 @@ from bot.views.tickets import name, status_title
 
 def refusal(error: DomainError) -> str:
     """A clear answer, in the person's language, for a step the ticket service refused."""
+    answer = _ticket_refusal(error) or _triage_refusal(error)
+    if answer is not None:
+        return answer
+    if isinstance(error, NotAllowed):
+        return _("You cannot do this with this request.")
+    return _("This cannot be done.")
+
+
+def _ticket_refusal(error: DomainError) -> str | None:
+    """The answer to a refusal of ``bot.domain.tickets``; None for another service's."""
     if isinstance(error, RequestEmpty):
         return _("The message is empty: write your question in words.")
     if isinstance(error, RequestTooLong):
@@ -53,6 +63,16 @@ def refusal(error: DomainError) -> str:
         return _("Request #{n} is {status}, so this cannot be done.").format(
             n=error.ticket.id, status=status_title(error.ticket.status)
         )
+    if isinstance(error, TopicChosenInTriage):
+        return _(
+            "A general consultant has already passed request #{n} to a specialist and chose "
+            "its topic. A coordinator of the programme can change it."
+        ).format(n=error.ticket.id)
+    return None
+
+
+def _triage_refusal(error: DomainError) -> str | None:
+    """The answer to a refusal of ``bot.domain.triage``; None for another service's."""
     if isinstance(error, NotGeneralConsultant):
         return _(
             "Only a general consultant of the request's programme can pass it to a specialist."
@@ -74,13 +94,6 @@ def refusal(error: DomainError) -> str:
         return _("The topic «{topic}» is archived: choose an active one.").format(
             topic=error.topic.code
         )
-    if isinstance(error, TopicChosenInTriage):
-        return _(
-            "A general consultant has already passed request #{n} to a specialist and chose "
-            "its topic. A coordinator of the programme can change it."
-        ).format(n=error.ticket.id)
     if isinstance(error, NotCoordinator):
         return _("Only a coordinator of the programme can switch triage.")
-    if isinstance(error, NotAllowed):
-        return _("You cannot do this with this request.")
-    return _("This cannot be done.")
+    return None

@@ -16,12 +16,9 @@ from aiogram.filters import Command, CommandObject, Filter, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from bot.delivery import Outbox, Outgoing
 from bot.domain import tickets
 from bot.domain.access import Actor
@@ -35,6 +32,10 @@ from bot.views.tickets import (
     RateButton,
     TopicButton,
     ack_text,
+    draft_cancel_keyboard,
+    draft_confirm_keyboard,
+    draft_programmes_keyboard,
+    draft_topics_keyboard,
     name,
     number,
     quote,
@@ -117,18 +118,13 @@ def request_text(text: str, bot_username: str | None) -> str:
 async def mention_in_group(
     message: Message,
     request_text: str,
-    session: AsyncSession,
-    outbox: Outbox,
     actor: Actor,
-    i18n: I18n,
-    settings: Settings,
-    now: datetime,
+    news: TicketNews,
     suggesters: Suggesters,
     active_topics: ActiveTopics,
     group: GroupChat | None = None,
     programme: Programme | None = None,
 ) -> None:
-    news = TicketNews(session, outbox, i18n, settings, now)
     await file_in_group(
         message, request_text, actor, news, suggesters, active_topics, group, programme
     )
@@ -136,18 +132,13 @@ async def mention_in_group(
 
 async def reply_in_group(
     message: Message,
-    session: AsyncSession,
-    outbox: Outbox,
     actor: Actor,
-    i18n: I18n,
-    settings: Settings,
-    now: datetime,
+    news: TicketNews,
     suggesters: Suggesters,
     active_topics: ActiveTopics,
     group: GroupChat | None = None,
     programme: Programme | None = None,
 ) -> None:
-    news = TicketNews(session, outbox, i18n, settings, now)
     await file_in_group(
         message, content_of(message), actor, news, suggesters, active_topics, group, programme
     )
@@ -241,8 +232,7 @@ async def topic_pressed(
     session: AsyncSession,
     outbox: Outbox,
     actor: Actor,
-    i18n: I18n,
-    settings: Settings,
+    news: TicketNews,
     now: datetime,
 ) -> Any:
     try:
@@ -262,7 +252,6 @@ async def topic_pressed(
             _("Only the author of the request or a coordinator can choose its topic."),
             show_alert=True,
         )
-    news = TicketNews(session, outbox, i18n, settings, now)
     try:
         changed = await tickets.set_topic(session, ticket, topic, actor, now)
     except DomainError as error:
@@ -305,10 +294,8 @@ async def topic_pressed(
 async def request_edited(
     message: Message,
     session: AsyncSession,
-    outbox: Outbox,
     bot: Bot,
-    i18n: I18n,
-    settings: Settings,
+    news: TicketNews,
     now: datetime,
     actor: Actor | None = None,
 ) -> None:
@@ -325,7 +312,6 @@ async def request_edited(
         return
     if not changed:
         return
-    news = TicketNews(session, outbox, i18n, settings, now)
     if ticket.status == TicketStatus.open:
         await news.refresh_cards(ticket)
     elif ticket.status == TicketStatus.claimed:
@@ -347,8 +333,7 @@ async def rate_pressed(
     session: AsyncSession,
     outbox: Outbox,
     actor: Actor,
-    i18n: I18n,
-    settings: Settings,
+    news: TicketNews,
     now: datetime,
 ) -> Any:
     try:
@@ -365,7 +350,6 @@ async def rate_pressed(
                 "want to add a comment."
             ).format(number=f"<b>{number(ticket)}</b>", stars=callback_data.stars),
         )
-    news = TicketNews(session, outbox, i18n, settings, now)
     mentor = await news.person(ticket.assignee_id)
     await news.tell_person(
         mentor,
@@ -377,23 +361,6 @@ async def rate_pressed(
 
 
 # --- the private dialogue ------------------------------------------------------------------------
-
-
-def _cancel_row(builder: InlineKeyboardBuilder) -> None:
-    builder.button(text=_("Cancel"), callback_data=DraftButton(action="cancel"))
-
-
-def _topics_markup(topics: list[Topic], language: str, marked: int | None) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for topic in topics:
-        mark = "✅ " if topic.id == marked else ""
-        builder.button(
-            text=mark + topic.title(language),
-            callback_data=DraftButton(action="topic", value=topic.id),
-        )
-    _cancel_row(builder)
-    builder.adjust(2)
-    return builder.as_markup()
 
 
 async def start_draft(
@@ -433,18 +400,9 @@ async def start_draft(
         await state.update_data(programme_id=programmes[0])
         await _ask_topic(message, session, outbox, actor, state, suggesters)
         return
-    builder = InlineKeyboardBuilder()
-    for programme in await list_programmes(session, programmes):
-        builder.button(
-            text=programme.title[:60],
-            callback_data=DraftButton(action="programme", value=programme.id),
-        )
-    _cancel_row(builder)
-    builder.adjust(1)
+    markup = draft_programmes_keyboard(await list_programmes(session, programmes))
     await state.set_state(Draft.programme)
-    await outbox.answer(
-        message, _("New request. Which programme is it for?"), reply_markup=builder.as_markup()
-    )
+    await outbox.answer(message, _("New request. Which programme is it for?"), reply_markup=markup)
 
 
 async def _say(
@@ -483,7 +441,7 @@ async def _ask_topic(
         text += "\n" + _("I suggest «{topic}».").format(
             topic=html.escape(suggested.title(actor.language))
         )
-    markup = _topics_markup(topics, actor.language, suggested.id if suggested else None)
+    markup = draft_topics_keyboard(topics, actor.language, suggested.id if suggested else None)
     await state.set_state(Draft.topic)
     await _say(outbox, message, text, markup, edit=edit)
 
@@ -499,11 +457,6 @@ async def _ask_confirmation(
 ) -> None:
     data = await state.get_data()
     topic = await get_topic(session, int(data["programme_id"]), int(data["topic_id"]))
-    builder = InlineKeyboardBuilder()
-    builder.button(text=_("Send"), callback_data=DraftButton(action="send"))
-    builder.button(text=_("Change topic"), callback_data=DraftButton(action="retopic"))
-    _cancel_row(builder)
-    builder.adjust(1)
     files = len(data.get("files") or [])
     text = _("Your request:\n«{text}»\nTopic: {topic}").format(
         text=quote(data["text"]),
@@ -513,7 +466,7 @@ async def _ask_confirmation(
         text += "\n" + _("📎 files: {count}").format(count=files)
     text += "\n\n" + _("Send it to the mentors?")
     await state.set_state(Draft.confirm)
-    await _say(outbox, message, text, builder.as_markup(), edit=edit)
+    await _say(outbox, message, text, draft_confirm_keyboard(), edit=edit)
 
 
 async def draft_text(
@@ -548,9 +501,7 @@ async def draft_pressed(
     outbox: Outbox,
     actor: Actor,
     state: FSMContext,
-    i18n: I18n,
-    settings: Settings,
-    now: datetime,
+    news: TicketNews,
     suggesters: Suggesters,
 ) -> Any:
     message = query.message
@@ -579,22 +530,19 @@ async def draft_pressed(
             await _ask_confirmation(message, session, outbox, actor, state, edit=True)
         else:
             await state.set_state(Draft.text)
-            builder = InlineKeyboardBuilder()
-            _cancel_row(builder)
             await outbox.edit_message(
                 message,
                 _(
                     "Now write your request in one message. You may attach a photo or a "
                     "document with a caption."
                 ),
-                reply_markup=builder.as_markup(),
+                reply_markup=draft_cancel_keyboard(),
             )
         return None
     if action == "retopic" and current == Draft.confirm.state:
         await _ask_topic(message, session, outbox, actor, state, suggesters, edit=True)
         return None
     if action == "send" and current == Draft.confirm.state:
-        news = TicketNews(session, outbox, i18n, settings, now)
         await _send_draft(message, actor, state, news)
         return None
     return await outbox.callback(query, _("This button is not valid."), show_alert=True)

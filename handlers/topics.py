@@ -17,9 +17,8 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Outbox
@@ -35,6 +34,7 @@ from bot.views.topics import (
     edit_prompt,
     manage_keyboard,
     manage_text,
+    programme_keyboard,
     public_list,
     refusal,
     usage,
@@ -173,7 +173,7 @@ async def in_private(
         await outbox.answer(
             message,
             _("Topics of which programme?"),
-            reply_markup=await _programme_choice(session, actor),
+            reply_markup=programme_keyboard(programmes),
         )
         return
     await state.update_data({PROGRAMME_KEY: programme.id})
@@ -181,17 +181,6 @@ async def in_private(
         await _send_list(message, session, outbox, actor, programme)
         return
     await _subcommand(message, session, outbox, actor, programme, args, now)
-
-
-async def _programme_choice(session: AsyncSession, actor: Actor) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for programme in (await _programmes(session, actor))[:20]:
-        builder.button(
-            text=programme.title[:60],
-            callback_data=TopicsAction(action="programme", programme=programme.id),
-        )
-    builder.adjust(1)
-    return builder.as_markup()
 
 
 async def _send_list(
@@ -360,6 +349,8 @@ async def _archive_or_restore(
 # --- buttons and the values they ask for -------------------------------------------------
 
 EDIT_FIELDS = ("ru", "en", "pl", "tags", "words")
+# The buttons of a programme's list, as against those of one topic's card.
+PROGRAMME_ACTIONS = frozenset({"programme", "switch", "list", "add"})
 TOPIC_KEY = "topics_topic"
 FIELD_KEY = "topics_field"
 
@@ -382,31 +373,10 @@ async def pressed(
             query, _("Only the programme's coordinators can change its topics."), show_alert=True
         )
     action = callback_data.action
-    if action == "programme":
-        pending = (await state.get_data()).get(PENDING_KEY) or ""
-        await state.update_data({PROGRAMME_KEY: programme.id, PENDING_KEY: ""})
-        await outbox.callback(query)
-        if pending:
-            await outbox.edit_message(message, f"«{html.escape(programme.title)}»")
-            await _subcommand(message, session, outbox, actor, programme, pending, now)
-        else:
-            await _send_list(message, session, outbox, actor, programme, edit=True)
-        return None
-    if action == "switch":
-        await outbox.callback(query)
-        await outbox.edit_message(
-            message,
-            _("Topics of which programme?"),
-            reply_markup=await _programme_choice(session, actor),
+    if action in PROGRAMME_ACTIONS:
+        await _programme_pressed(
+            query, message, action, programme, session, outbox, actor, state, now
         )
-        return None
-    if action == "list":
-        await state.update_data({PROGRAMME_KEY: programme.id})
-        await outbox.callback(query)
-        await _send_list(message, session, outbox, actor, programme, edit=True)
-        return None
-    if action == "add":
-        await _ask_value(query, message, outbox, actor, state, programme.id, None, "add")
         return None
     topic = await domain.get_topic(session, programme.id, callback_data.topic, archived=True)
     if topic is None:
@@ -416,6 +386,57 @@ async def pressed(
             query, message, outbox, actor, state, programme.id, topic, callback_data.field
         )
         return None
+    await _topic_pressed(query, message, action, topic, session, outbox, actor, now)
+    return None
+
+
+async def _programme_pressed(
+    query: CallbackQuery,
+    message: Message,
+    action: str,
+    programme: Programme,
+    session: AsyncSession,
+    outbox: Outbox,
+    actor: Actor,
+    state: FSMContext,
+    now: datetime,
+) -> None:
+    """A button of the programme's list: choose it, choose another, show it, add a topic."""
+    if action == "programme":
+        pending = (await state.get_data()).get(PENDING_KEY) or ""
+        await state.update_data({PROGRAMME_KEY: programme.id, PENDING_KEY: ""})
+        await outbox.callback(query)
+        if pending:
+            await outbox.edit_message(message, f"«{html.escape(programme.title)}»")
+            await _subcommand(message, session, outbox, actor, programme, pending, now)
+        else:
+            await _send_list(message, session, outbox, actor, programme, edit=True)
+    elif action == "switch":
+        await outbox.callback(query)
+        await outbox.edit_message(
+            message,
+            _("Topics of which programme?"),
+            reply_markup=programme_keyboard(await _programmes(session, actor)),
+        )
+    elif action == "list":
+        await state.update_data({PROGRAMME_KEY: programme.id})
+        await outbox.callback(query)
+        await _send_list(message, session, outbox, actor, programme, edit=True)
+    else:  # «Add a topic»
+        await _ask_value(query, message, outbox, actor, state, programme.id, None, "add")
+
+
+async def _topic_pressed(
+    query: CallbackQuery,
+    message: Message,
+    action: str,
+    topic: Topic,
+    session: AsyncSession,
+    outbox: Outbox,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """A button of one topic's card: move, archive or restore it, or show the card."""
     note = ""
     try:
         if action in ("up", "down"):
@@ -424,11 +445,11 @@ async def pressed(
             if moved:
                 _audit(session, actor, now, "moved", [topic])
         elif action == "archive":
-            await domain.archive_topics(session, programme.id, [topic])
+            await domain.archive_topics(session, topic.programme_id, [topic])
             _audit(session, actor, now, "archived", [topic])
             note = _("Archived: it is offered no more; its requests keep it.")
         elif action == "restore":
-            dropped = await domain.restore_topics(session, programme.id, [topic])
+            dropped = await domain.restore_topics(session, topic.programme_id, [topic])
             _audit(session, actor, now, "restored", [topic])
             note = _("Offered again.")
             if dropped:
@@ -436,14 +457,15 @@ async def pressed(
                     "These hashtags belong to other topics now and were left there: {tags}"
                 ).format(tags=" ".join(f"#{html.escape(tag)}" for tag in dropped))
         elif action != "card":
-            return await outbox.callback(query, _("This button is not valid."), show_alert=True)
+            await outbox.callback(query, _("This button is not valid."), show_alert=True)
+            return
     except DomainError as error:
-        return await outbox.callback(query, refusal(error, actor.language), show_alert=True)
+        await outbox.callback(query, refusal(error, actor.language), show_alert=True)
+        return
     await outbox.callback(query, note or None)
     await outbox.edit_message(
         message, card_text(topic, actor.language, note=note), reply_markup=card_keyboard(topic)
     )
-    return None
 
 
 async def _ask_value(

@@ -18,11 +18,9 @@ from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from bot.delivery import Outbox
 from bot.delivery.outbox import MessageRef
 from bot.domain import tickets, triage
@@ -49,13 +47,12 @@ from bot.views.triage import (
     triage_usage,
 )
 from handlers.common import (
-    IN_GROUP,
     IN_PRIVATE,
     NotCommand,
+    command_for,
     content_of,
     invalid_button,
     parse_number,
-    private_only,
 )
 from handlers.ticket_common import refusal
 from models import GroupChat, Programme, RoleKind, Ticket, TicketStatus, Topic
@@ -79,11 +76,10 @@ def router() -> Router:
     router.callback_query.register(switch_pressed, TriageSwitch.filter())
     # A switch whose data does not even parse (forged): answered, not left spinning.
     router.callback_query.register(invalid_button, F.data.startswith(f"{TriageSwitch.__prefix__}:"))
-    router.message.register(private_only, Command("escalate"), IN_GROUP)
+    command_for(router, "escalate", escalate_command)
     router.message.register(
         cancel_note, Command("cancel"), IN_PRIVATE, StateFilter(Escalation.note)
     )
-    router.message.register(escalate_command, Command("escalate"), IN_PRIVATE)
     router.message.register(note_given, StateFilter(Escalation.note), IN_PRIVATE, NotCommand())
     router.callback_query.register(escalate_pressed, EscalateButton.filter())
     return router
@@ -198,9 +194,7 @@ async def escalate_pressed(
     outbox: Outbox,
     actor: Actor,
     state: FSMContext,
-    i18n: I18n,
-    settings: Settings,
-    now: datetime,
+    news: TicketNews,
 ) -> Any:
     message = query.message
     action = callback_data.action
@@ -212,31 +206,12 @@ async def escalate_pressed(
         or message.chat.type != "private"
     ):
         return await outbox.callback(query, _("This button is not valid."), show_alert=True)
-    news = TicketNews(session, outbox, i18n, settings, now)
     try:
         ticket = await tickets.get_ticket(session, callback_data.ticket)
     except DomainError as error:
         return await outbox.callback(query, refusal(error), show_alert=True)
-    if action in ("cancel", "back") and ticket.assignee_id != actor.person.id:
-        await _forget(state, ticket.id)
-        return await outbox.callback(query, _("This button is not valid."), show_alert=True)
-    if action == "cancel":
-        await _forget(state, ticket.id)
-        await outbox.callback(query)
-        await outbox.edit_message(
-            message,
-            _("Nothing was passed on: request {number} stays as it was.").format(
-                number=number(ticket)
-            ),
-        )
-        return None
-    if action == "back":
-        await outbox.callback(query)
-        if ticket.status == TicketStatus.claimed:
-            _text, markup = await news.claimed_card(ticket, actor.person)
-            await outbox.edit_message_markup(message, markup)
-        else:
-            await outbox.edit_message_markup(message, None)
+    if action in ("cancel", "back"):
+        await _step_back(query, message, action, ticket, actor, state, news)
         return None
     try:
         await triage.check_escalation(session, actor.person, ticket)
@@ -284,6 +259,39 @@ async def escalate_pressed(
     return None
 
 
+async def _step_back(
+    query: CallbackQuery,
+    message: Message,
+    action: str,
+    ticket: Ticket,
+    actor: Actor,
+    state: FSMContext,
+    news: TicketNews,
+) -> None:
+    """«Cancel» under the note's prompt, or «Back» under the topics: nothing is passed on."""
+    outbox = news.outbox
+    if ticket.assignee_id != actor.person.id:
+        await _forget(state, ticket.id)
+        await outbox.callback(query, _("This button is not valid."), show_alert=True)
+        return
+    if action == "cancel":
+        await _forget(state, ticket.id)
+        await outbox.callback(query)
+        await outbox.edit_message(
+            message,
+            _("Nothing was passed on: request {number} stays as it was.").format(
+                number=number(ticket)
+            ),
+        )
+        return
+    await outbox.callback(query)
+    if ticket.status == TicketStatus.claimed:
+        _text, markup = await news.claimed_card(ticket, actor.person)
+        await outbox.edit_message_markup(message, markup)
+    else:
+        await outbox.edit_message_markup(message, None)
+
+
 async def cancel_note(message: Message, outbox: Outbox, state: FSMContext) -> None:
     await _forget(state)
     await outbox.answer(message, _("Nothing was passed on: the request stays with you."))
@@ -295,9 +303,7 @@ async def note_given(
     outbox: Outbox,
     actor: Actor,
     state: FSMContext,
-    i18n: I18n,
-    settings: Settings,
-    now: datetime,
+    news: TicketNews,
 ) -> None:
     """The note for the specialists, in the message after the topic was chosen."""
     data = await state.get_data()
@@ -324,7 +330,6 @@ async def note_given(
     if topic is None:
         await outbox.reply(message, _("This topic is gone. Press «Pass to a specialist» again."))
         return
-    news = TicketNews(session, outbox, i18n, settings, now)
     try:
         passed = await _pass_on(ticket, topic, note, actor, news)
     except DomainError as error:
@@ -342,9 +347,7 @@ async def escalate_command(
     outbox: Outbox,
     actor: Actor,
     state: FSMContext,
-    i18n: I18n,
-    settings: Settings,
-    now: datetime,
+    news: TicketNews,
 ) -> None:
     n, rest = parse_number(command.args)
     word, _space, note = rest.partition(" ")
@@ -380,7 +383,6 @@ async def escalate_command(
             + escalate_usage(codes),
         )
         return
-    news = TicketNews(session, outbox, i18n, settings, now)
     try:
         text = await _pass_on(ticket, topic, note, actor, news)
     except DomainError as error:

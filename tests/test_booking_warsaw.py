@@ -53,7 +53,7 @@ async def _times(world: World, person: FakeUser, ticket: int, day: str) -> list[
     return [b for b in tg.message(picker).buttons if b[:1].isdigit()]
 
 
-async def test_a_warsaw_consultation_keeps_its_local_time_across_summer_time(
+async def test_a_warsaw_consultation_keeps_its_local_time_across_summer_time(  # noqa: PLR0915 - one story, step by step
     world: World, db: async_sessionmaker[AsyncSession]
 ) -> None:
     world.clock.set(FRIDAY)

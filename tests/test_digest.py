@@ -58,7 +58,7 @@ def test_the_digest_is_due_on_monday_at_nine_in_the_coordinators_zone() -> None:
     )
 
 
-async def test_the_digest_goes_out_once_a_week_whatever_the_restarts(
+async def test_the_digest_goes_out_once_a_week_whatever_the_restarts(  # noqa: PLR0915 - one story, step by step
     settings: Settings, server: FakeTelegram, tg: TelegramClient, admin: FakeUser
 ) -> None:
     app, task = await start_app(settings, server)

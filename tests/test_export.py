@@ -16,11 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import create_engine, create_session_factory, upgrade
 from bot.domain import export, stats
-from bot.domain.export import ExportFiles, csv_value
 from bot.domain.stats import ConsultationState, Period
 from bot.i18n import create_i18n, locale
 from bot.sandbox.emulator.client import TelegramClient
 from bot.sandbox.emulator.models import FakeMessage
+from bot.views import export as files_of_export
+from bot.views.export import ExportFiles, csv_value
+from bot.views.sheets import ILLEGAL_CHARACTERS
 from bot.views.stats import export_text
 from models import AuditAction, AuditEntry, Booking, BookingStatus, Person, Ticket
 from tests.booking_steps import book_from_ticket
@@ -65,7 +67,7 @@ async def _files(cohort: Cohort, language: str = "en") -> ExportFiles:
     data = await export.collect_export(cohort.session, [cohort.programme.id], PERIOD, NOW)
     with locale(create_i18n(), language):
         text = export_text(figures, language)
-    return await export.make_files(data, text)
+    return await files_of_export.make_files(data, text)
 
 
 def _sheet_rows(xlsx: bytes, index: int) -> list[list[object]]:
@@ -245,13 +247,13 @@ async def test_the_files_are_built_in_a_worker_thread(
     cohort: Cohort, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     threads: list[threading.Thread] = []
-    build = export.build_files
+    build = files_of_export.build_files
 
-    def spy(data: export.ExportData, text: export.ExportText) -> ExportFiles:
+    def spy(data: export.ExportData, text: files_of_export.ExportText) -> ExportFiles:
         threads.append(threading.current_thread())
         return build(data, text)
 
-    monkeypatch.setattr(export, "build_files", spy)
+    monkeypatch.setattr(files_of_export, "build_files", spy)
     await _files(cohort)
     assert threads and threads[0] is not threading.main_thread()
 
@@ -320,13 +322,13 @@ async def test_only_coordinators_export(world: World, tg: TelegramClient) -> Non
 
 def test_the_period_names_the_files() -> None:
     everything = Period.rolling(stats.PeriodKind.all, datetime(2027, 2, 20, tzinfo=UTC), ZONE)
-    assert export.file_stem(everything) == "mentordesk-all-2027-02-20"
-    assert export.file_stem(PERIOD) == "mentordesk-2027-02-01-2027-02-14"
+    assert files_of_export.file_stem(everything) == "mentordesk-all-2027-02-20"
+    assert files_of_export.file_stem(PERIOD) == "mentordesk-2027-02-01-2027-02-14"
 
 
 def test_the_csv_drops_the_same_characters_the_workbook_cannot_hold() -> None:
     # The export keeps its own copy of openpyxl's pattern so the bot starts without openpyxl.
-    assert export.ILLEGAL_CHARACTERS.pattern == ILLEGAL_CHARACTERS_RE.pattern
+    assert ILLEGAL_CHARACTERS.pattern == ILLEGAL_CHARACTERS_RE.pattern
     assert csv_value("a\x01b\x0bc\td\ne") == "abc\td\ne"
 
 

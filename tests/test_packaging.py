@@ -99,30 +99,13 @@ def _mounts(service: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
 def compose_problems(compose: dict[str, Any]) -> list[str]:
     """What ``docker compose`` would refuse in the file, or start in a way the README does not
     describe. Empty when the file is as it should be."""
-    problems: list[str] = []
     services: dict[str, Any] = compose.get("services") or {}
     declared_volumes = set(compose.get("volumes") or {})
-    for name, service in services.items():
-        if not service.get("image") and not service.get("build"):
-            problems.append(f"{name}: neither image nor build")
-        for dependency in _depends_on(service):
-            if dependency not in services:
-                problems.append(f"{name}: depends on {dependency}, which is not a service")
-            elif _profiles(services[dependency]) and not (
-                _profiles(services[dependency]) & _profiles(service)
-            ):
-                problems.append(f"{name}: depends on {dependency}, which starts in other profiles")
-        for source, target, mode in _mounts(service):
-            if source.startswith((".", "/")):
-                if not (ROOT / source).resolve().exists():
-                    problems.append(f"{name}: mounts {source}, which is not in the repository")
-                if mode != "ro":
-                    problems.append(f"{name}: mounts {source} writable")
-            elif source not in declared_volumes:
-                problems.append(f"{name}: volume {source} is not declared")
-            if not target.startswith("/"):
-                problems.append(f"{name}: mount target {target!r} is not an absolute path")
-
+    problems = [
+        f"{name}: {problem}"
+        for name, service in services.items()
+        for problem in _service_problems(service, services, declared_volumes)
+    ]
     bot = services.get("bot", {})
     if _profiles(bot):
         problems.append("bot: has profiles, so a bare `docker compose up -d` would not start it")
@@ -140,6 +123,31 @@ def compose_problems(compose: dict[str, Any]) -> list[str]:
     if ("./deploy/nginx.conf", "/etc/nginx/nginx.conf", "ro") not in set(_mounts(lb)):
         problems.append("lb: does not mount ./deploy/nginx.conf read-only as its nginx.conf")
     return problems
+
+
+def _service_problems(
+    service: dict[str, Any], services: dict[str, Any], declared_volumes: set[str]
+) -> Iterator[str]:
+    """What is wrong with any service: how it is built, what it waits for, what it mounts."""
+    if not service.get("image") and not service.get("build"):
+        yield "neither image nor build"
+    for dependency in _depends_on(service):
+        if dependency not in services:
+            yield f"depends on {dependency}, which is not a service"
+        elif _profiles(services[dependency]) and not (
+            _profiles(services[dependency]) & _profiles(service)
+        ):
+            yield f"depends on {dependency}, which starts in other profiles"
+    for source, target, mode in _mounts(service):
+        if source.startswith((".", "/")):
+            if not (ROOT / source).resolve().exists():
+                yield f"mounts {source}, which is not in the repository"
+            if mode != "ro":
+                yield f"mounts {source} writable"
+        elif source not in declared_volumes:
+            yield f"volume {source} is not declared"
+        if not target.startswith("/"):
+            yield f"mount target {target!r} is not an absolute path"
 
 
 def _replica_problems(replica: dict[str, Any], bot: dict[str, Any]) -> Iterator[str]:
@@ -316,21 +324,12 @@ def nginx_problems(path: Path, hook: str) -> list[str]:
     proxied: list[tuple[list[str], list[dict[str, Any]]]] = []
     servers_blocks = [s["block"] for s in http["block"] if s["directive"] == "server"]
     for server in servers_blocks:
-        listens = [d["args"] for d in server if d["directive"] == "listen"]
-        if any("ssl" not in args for args in listens):
-            problems.append(f"a server listens without TLS: {listens}")
-        for key in ("ssl_certificate", "ssl_certificate_key"):
-            value = _args(server, key) or _args(http["block"], key)
-            if not value or not value[0].startswith("/etc/nginx/certs/"):
-                problems.append(f"{key} is not under /etc/nginx/certs/ (deploy/certs/)")
-        body = _args(server, "client_max_body_size") or _args(http["block"], "client_max_body_size")
-        if body is None or not 1024**2 <= _size(body[0]) <= 10 * 1024**2:
-            problems.append("client_max_body_size is not set between 1m and 10m")
-        for location in _walk(server, "location"):
-            if _args(location["block"], "proxy_pass") is not None:
-                proxied.append((location["args"], location["block"]))
-            elif location["args"] == ["/"] and _args(location["block"], "return") != ["404"]:
-                problems.append("location / does not answer 404")
+        problems.extend(_server_problems(server, http["block"]))
+        proxied += [
+            (location["args"], location["block"])
+            for location in _walk(server, "location")
+            if _args(location["block"], "proxy_pass") is not None
+        ]
 
     if [args for args, _ in proxied] != [["=", hook]]:
         problems.append(f"proxied locations are {[a for a, _ in proxied]}, not only = {hook}")
@@ -339,6 +338,26 @@ def nginx_problems(path: Path, hook: str) -> list[str]:
     for _args_of_location, block in proxied:
         problems.extend(_webhook_location_problems(block, upstream, len(servers)))
     return problems
+
+
+def _server_problems(server: list[dict[str, Any]], http: list[dict[str, Any]]) -> Iterator[str]:
+    """What is wrong with a server block: TLS, its certificates, the size of a body, and a
+    location / that answers anything but 404."""
+    listens = [d["args"] for d in server if d["directive"] == "listen"]
+    if any("ssl" not in args for args in listens):
+        yield f"a server listens without TLS: {listens}"
+    for key in ("ssl_certificate", "ssl_certificate_key"):
+        value = _args(server, key) or _args(http, key)
+        if not value or not value[0].startswith("/etc/nginx/certs/"):
+            yield f"{key} is not under /etc/nginx/certs/ (deploy/certs/)"
+    body = _args(server, "client_max_body_size") or _args(http, "client_max_body_size")
+    if body is None or not 1024**2 <= _size(body[0]) <= 10 * 1024**2:
+        yield "client_max_body_size is not set between 1m and 10m"
+    for location in _walk(server, "location"):
+        block = location["block"]
+        proxied = _args(block, "proxy_pass") is not None
+        if location["args"] == ["/"] and not proxied and _args(block, "return") != ["404"]:
+            yield "location / does not answer 404"
 
 
 def _webhook_location_problems(

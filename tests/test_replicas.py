@@ -53,7 +53,7 @@ async def _health(port: int) -> dict[str, Any]:
         return dict(await response.json())
 
 
-async def test_two_replicas_lose_nothing_when_one_dies_mid_burst(
+async def test_two_replicas_lose_nothing_when_one_dies_mid_burst(  # noqa: PLR0915 - one story, step by step
     server: FakeTelegram, database_url: str, redis_url: str | None, tmp_path: Path
 ) -> None:
     assert redis_url, "replicas keep dialogues in Redis: set TEST_REDIS_URL as .ci/run does"

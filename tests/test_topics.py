@@ -79,7 +79,7 @@ async def _link(tg: TelegramClient, reply: FakeMessage) -> str:
     return match.group(1)
 
 
-async def test_a_coordinator_sets_up_the_six_project_groups_of_a_district_programme(
+async def test_a_coordinator_sets_up_the_six_project_groups_of_a_district_programme(  # noqa: PLR0915 - one story, step by step
     world: World, tg: TelegramClient, db: async_sessionmaker[AsyncSession]
 ) -> None:
     olga = tg.user("Ольга")

@@ -85,7 +85,7 @@ async def setup(world: World, tg: TelegramClient) -> tuple[FakeUser, FakeChat, d
     return olga, group, people
 
 
-async def test_a_request_goes_general_then_specialist_in_one_thread(
+async def test_a_request_goes_general_then_specialist_in_one_thread(  # noqa: PLR0915 - one story, step by step
     world: World, tg: TelegramClient, db: async_sessionmaker[AsyncSession]
 ) -> None:
     olga, group, people = await setup(world, tg)

@@ -16,7 +16,6 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.numbers import format_decimal, format_percent, get_decimal_symbol
 
-from bot.domain.export import ExportText, Value
 from bot.domain.stats import (
     ConsultationCount,
     ConsultationState,
@@ -27,6 +26,8 @@ from bot.domain.stats import (
     WeeklySeries,
 )
 from bot.views.charts import ChartText
+from bot.views.export import ExportText
+from bot.views.sheets import Value
 from bot.views.tickets import status_title
 from models import MeetingStatus, Person, Programme, TicketStatus, Topic
 

@@ -16,9 +16,11 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.domain.matching import Candidate
 from bot.domain.tickets import Page
 from bot.time.zones import zone
-from models import Person, Ticket, TicketEvent, TicketEventKind, TicketStatus, Topic
+from bot.views.booking import BookStart
+from models import Person, Programme, Ticket, TicketEvent, TicketEventKind, TicketStatus, Topic
 
 PREVIEW = 80  # characters of a request shown in lists
 SUMMARY_PREVIEW = 60  # characters of a request shown on a summary card
@@ -415,6 +417,142 @@ def _triage_ack_text(
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class TicketActions:
+    """What the viewer of ``/ticket N`` may do with the request, each a button."""
+
+    assign: bool = False
+    topic: bool = False
+    cancel: bool = False
+    book: bool = False
+    resolve: bool = False
+
+
+def ticket_keyboard(
+    ticket: Ticket, actions: TicketActions, page: int, pages: int
+) -> InlineKeyboardMarkup | None:
+    """The actions allowed, two to a row, then « and » through the history's pages."""
+    builder = InlineKeyboardBuilder()
+    if actions.assign:
+        builder.button(
+            text=_("Assign"), callback_data=TicketAction(ticket=ticket.id, action="assign")
+        )
+    if actions.topic:
+        builder.button(
+            text=_("Topic"), callback_data=TicketAction(ticket=ticket.id, action="topic")
+        )
+    if actions.cancel:
+        builder.button(
+            text=_("Cancel request"), callback_data=TicketAction(ticket=ticket.id, action="cancel")
+        )
+    if actions.book:
+        builder.button(text=_("Book a consultation"), callback_data=BookStart(ticket=ticket.id))
+    if actions.resolve:
+        builder.button(text=_("Resolve"), callback_data=ResolveButton(ticket=ticket.id))
+    builder.adjust(2)
+    navigation = InlineKeyboardBuilder()
+    if page > 0:
+        navigation.button(text="«", callback_data=HistoryPage(ticket=ticket.id, page=page - 1))
+    if page + 1 < pages:
+        navigation.button(text="»", callback_data=HistoryPage(ticket=ticket.id, page=page + 1))
+    builder.attach(navigation)
+    markup = builder.as_markup()
+    return markup if markup.inline_keyboard else None
+
+
+def assign_keyboard(ticket: Ticket, choices: Sequence[Candidate]) -> InlineKeyboardMarkup:
+    """A button per mentor to pass the request to, with their load, then «Back»."""
+    builder = InlineKeyboardBuilder()
+    for candidate in choices:
+        builder.button(
+            text=f"{candidate.person.display_name} ({candidate.open_tickets}/{candidate.capacity})",
+            callback_data=AssignButton(ticket=ticket.id, mentor=candidate.person.id),
+        )
+    builder.button(
+        text="« " + _("Back"), callback_data=TicketAction(ticket=ticket.id, action="back")
+    )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def cancel_keyboard(ticket: Ticket) -> InlineKeyboardMarkup:
+    """«Yes, cancel #N», then «Back»."""
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("Yes, cancel {number}").format(number=number(ticket)),
+        callback_data=TicketAction(ticket=ticket.id, action="cancel_yes"),
+    )
+    builder.button(
+        text="« " + _("Back"), callback_data=TicketAction(ticket=ticket.id, action="back")
+    )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def queue_keyboard(page: Page) -> InlineKeyboardMarkup | None:
+    """«Claim #N» for each request of a page of ``/queue``, two to a row, then « and »."""
+    builder = InlineKeyboardBuilder()
+    for ticket in page.tickets:
+        builder.button(
+            text=_("Claim {number}").format(number=number(ticket)),
+            callback_data=ClaimButton(ticket=ticket.id),
+        )
+    builder.adjust(2)
+    return page_keyboard(page, "queue", builder=builder)
+
+
+# --- the private request dialogue ------------------------------------------------------------
+
+
+def _cancel_draft(builder: InlineKeyboardBuilder) -> None:
+    builder.button(text=_("Cancel"), callback_data=DraftButton(action="cancel"))
+
+
+def draft_programmes_keyboard(programmes: Sequence[Programme]) -> InlineKeyboardMarkup:
+    """A button per programme the request may be for, then «Cancel»."""
+    builder = InlineKeyboardBuilder()
+    for programme in programmes:
+        builder.button(
+            text=programme.title[:60],
+            callback_data=DraftButton(action="programme", value=programme.id),
+        )
+    _cancel_draft(builder)
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def draft_topics_keyboard(
+    topics: Sequence[Topic], language: str, marked: int | None
+) -> InlineKeyboardMarkup:
+    """A button per topic, the ``marked`` one ticked, and «Cancel», two to a row."""
+    builder = InlineKeyboardBuilder()
+    for topic in topics:
+        mark = "✅ " if topic.id == marked else ""
+        builder.button(
+            text=mark + topic.title(language),
+            callback_data=DraftButton(action="topic", value=topic.id),
+        )
+    _cancel_draft(builder)
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def draft_confirm_keyboard() -> InlineKeyboardMarkup:
+    """«Send», «Change topic» and «Cancel», one to a row."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("Send"), callback_data=DraftButton(action="send"))
+    builder.button(text=_("Change topic"), callback_data=DraftButton(action="retopic"))
+    _cancel_draft(builder)
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def draft_cancel_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    _cancel_draft(builder)
+    return builder.as_markup()
+
+
 def ticket_line(ticket: Ticket, topic: Topic | None, language: str) -> str:
     first = f"{heading(ticket, topic, language)} · {status_title(ticket.status)}"
     return f"{first}\n{quote(ticket.text, PREVIEW)}"
@@ -449,7 +587,7 @@ def page_footer(page: Page) -> str:
     return "\n\n" + _("Page {page} of {pages}").format(page=page.page + 1, pages=page.pages)
 
 
-def event_text(
+def event_text(  # noqa: PLR0912 - one sentence per kind of event, read as a table
     event: TicketEvent,
     people: dict[int, Person],
     topics: dict[str, Topic],

@@ -118,6 +118,18 @@ def manage_keyboard(
     return builder.as_markup()
 
 
+def programme_keyboard(programmes: Sequence[Programme]) -> InlineKeyboardMarkup:
+    """A button per programme (the first 20) whose topics to show, one to a row."""
+    builder = InlineKeyboardBuilder()
+    for programme in programmes[:20]:
+        builder.button(
+            text=programme.title[:60],
+            callback_data=TopicsAction(action="programme", programme=programme.id),
+        )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
 def card_text(topic: Topic, language: str, *, note: str = "") -> str:
     keywords = ", ".join(topic.keywords)
     if len(keywords) > KEYWORDS_SHOWN:

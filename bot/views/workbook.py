@@ -1,6 +1,6 @@
 """The XLSX file of an export, written with openpyxl in write-only mode.
 
-Imported with the first export (see ``bot.domain.export``), so the bot starts without openpyxl.
+Imported with the first export (see ``bot.views.export``), so the bot starts without openpyxl.
 """
 
 from __future__ import annotations
@@ -15,17 +15,10 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from bot.domain.export import (
-    DATE_FORMAT,
-    MAX_COLUMN_WIDTH,
-    ExportData,
-    ExportText,
-    Value,
-    consultation_rows,
-    meeting_rows,
-    printable,
-    ticket_rows,
-)
+from bot.views.sheets import Figures, Table, Value, printable
+
+DATE_FORMAT = "DD.MM.YYYY HH:MM"
+MAX_COLUMN_WIDTH = 60
 
 
 def _cell(sheet: WriteOnlyWorksheet, value: Value, *, bold: bool = False) -> Value | Cell:
@@ -66,39 +59,34 @@ def _width(values: Sequence[Value]) -> float:
     return min(MAX_COLUMN_WIDTH, max(8, longest + 2))
 
 
-def _table(workbook: Workbook, title: str, headers: list[str], rows: list[list[Value]]) -> None:
-    sheet = workbook.create_sheet(title[:31])
+def _table(workbook: Workbook, table: Table) -> None:
+    sheet = workbook.create_sheet(table.title[:31])
     sheet.freeze_panes = "A2"
-    for index, header in enumerate(headers, start=1):
-        sample = [header, *(row[index - 1] for row in rows[:200])]
+    for index, header in enumerate(table.headers, start=1):
+        sample = [header, *(row[index - 1] for row in table.rows[:200])]
         sheet.column_dimensions[get_column_letter(index)].width = _width(sample)
-    sheet.append([_cell(sheet, header, bold=True) for header in headers])
-    for row in rows:
+    sheet.append([_cell(sheet, header, bold=True) for header in table.headers])
+    for row in table.rows:
         sheet.append([_cell(sheet, value) for value in row])
 
 
-def _figures(workbook: Workbook, title: str, rows: list[tuple[list[Value], bool]]) -> None:
-    """A sheet of figures: a label in the first column, numbers beside it, bold headings."""
-    sheet = workbook.create_sheet(title[:31])
+def _figures(workbook: Workbook, figures: Figures) -> None:
+    sheet = workbook.create_sheet(figures.title[:31])
     sheet.column_dimensions["A"].width = 40
     for column in "BCDE":
         sheet.column_dimensions[column].width = 18
-    for row, bold in rows:
+    for row, bold in figures.rows:
         sheet.append([_cell(sheet, value, bold=bold) for value in row])
 
 
-def build_xlsx(data: ExportData, text: ExportText) -> bytes:
+def build_xlsx(sheets: Sequence[Table | Figures]) -> bytes:
+    """The sheets, in this order, as one workbook."""
     workbook = Workbook(write_only=True)
-    _table(workbook, text.tickets_sheet, text.ticket_headers, ticket_rows(data, text))
-    _table(workbook, text.meetings_sheet, text.meeting_headers, meeting_rows(data, text))
-    _table(
-        workbook,
-        text.consultations_sheet,
-        text.consultation_headers,
-        consultation_rows(data, text),
-    )
-    _figures(workbook, text.consultation_figures_sheet, text.consultation_figures)
-    _figures(workbook, text.summary_sheet, text.summary)
+    for sheet in sheets:
+        if isinstance(sheet, Table):
+            _table(workbook, sheet)
+        else:
+            _figures(workbook, sheet)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
