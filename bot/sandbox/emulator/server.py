@@ -889,7 +889,9 @@ class FakeTelegram:
                     "make sure that only one bot instance is running"
                 )
                 raise ApiError(409, msg)
-            ready = [p for p in self._queue if not p.served][:limit]
+            # Every update not confirmed yet, those handed out before included: Telegram
+            # sends them again until a call's offset confirms them.
+            ready = self._queue[:limit]
             if ready:
                 for pending in ready:
                     pending.served = True
