@@ -41,7 +41,17 @@ from bot.sandbox.emulator.models import FakeUser, OutageMode
 from bot.sandbox.emulator.server import FakeTelegram
 from models import InboxUpdate, OutboxMessage, OutboxStatus
 from tests.balancer import free_port
-from tests.burst import BotProcess, Cast, Tally, bot_env, eventually, post_requests, seed
+from tests.burst import (
+    BotProcess,
+    Cast,
+    Tally,
+    bot_env,
+    eventually,
+    post_requests,
+    refused_for_flood,
+    seed,
+    unassigned_alerts,
+)
 from tests.test_pipeline_crash import TELEGRAM, _count
 
 # Telegram's update ids are large numbers: the set-aside update's id is then one that no other
@@ -139,13 +149,6 @@ def _shown(samples: list[Sample]) -> str:
 # --- waiting for the work, and saying what is missing -----------------------------------------
 
 
-def _delivered(tally: Tally, cast: Cast) -> bool:
-    if tally.acknowledged() < len(tally.requests):
-        return False
-    numbers = set(tally.numbers().values())
-    return all(numbers <= tally.visible_to(mentor) for mentor in cast.mentors)
-
-
 async def _outbox(database_url: str) -> tuple[Counter[str], list[str]]:
     """The outbox's rows by status, and the errors of those given up."""
     engine = create_engine(database_url)
@@ -172,7 +175,7 @@ async def wait_delivered(
     fail at once if the bot gives a message up for good, and else say what is missing."""
     deadline = time.monotonic() + timeout
     checked = 0.0
-    while not _delivered(tally, cast):
+    while not tally.delivered(cast.mentors):
         now = time.monotonic()
         if now - checked > 2:
             checked = now
@@ -212,19 +215,12 @@ async def _missing(tally: Tally, cast: Cast, database_url: str, bot: BotProcess,
     )
 
 
-def _acknowledged_once(tally: Tally) -> None:
+def _handled_once(tally: Tally, cast: Cast) -> None:
+    """Each request acknowledged once, as a ticket of its own in front of every mentor."""
     counts = Counter(len(found) for found in tally.acks().values())
     assert set(counts) == {1}, f"acknowledgements per request: {dict(counts)} (want 1 each)"
-
-
-def _alerts(server: FakeTelegram, people: list[FakeUser]) -> list[str]:
-    """What the bot told these people about a ticket nobody received (``/assign N``)."""
-    return [
-        m.content
-        for person in people
-        for m in server.history[person.id]
-        if m.by_bot and "/assign" in m.content
-    ]
+    assert len(set(tally.numbers().values())) == len(tally.requests)
+    assert tally.delivered(cast.mentors)
 
 
 # --- 1. Telegram unreachable -------------------------------------------------------------------
@@ -269,14 +265,10 @@ async def test_a_burst_outlives_telegram_unreachable_for_half_a_minute(
         telegram.recover()
         await bot.stop()
 
-    _acknowledged_once(tally)
-    numbers = set(tally.numbers().values())
-    assert len(numbers) == len(tally.requests)
-    assert all(numbers <= tally.visible_to(mentor) for mentor in cast.mentors)
-    false_alerts = _alerts(telegram, [cast.coordinator, admin])
+    _handled_once(tally, cast)
+    false_alerts = unassigned_alerts(telegram, [cast.coordinator, admin])
     assert false_alerts == [], f"{len(false_alerts)} false alerts, such as {false_alerts[0]!r}"
-    flooded = [c for c in telegram.calls if c.at >= up_at and c.error and c.error.error_code == 429]
-    assert flooded == [], f"{len(flooded)} × 429 after Telegram came back"
+    assert refused_for_flood(telegram, since=up_at) == [], "429s after Telegram came back"
     assert tally.duplicates() == 0
     assert telegram.refusals, "the bot made no call while Telegram was unreachable"
 
@@ -369,7 +361,7 @@ async def test_an_update_aiogram_cannot_read_is_set_aside_and_the_rest_handled(
         assert any(unreadable.update_id in b and len(b) > 1 for b in batches), batches
     else:
         assert unreadable.webhook_status == 200
-    _acknowledged_once(tally)
+    _handled_once(tally, cast)
     assert row is not None, "the unreadable update was not kept in the inbox"
     assert row.handled_at is not None, "the unreadable update was not set aside"
     assert row.error and re.search(r"read|pars|valid|decod", row.error, re.IGNORECASE), row.error
@@ -544,8 +536,5 @@ async def test_a_postgresql_restart_mid_burst_loses_nothing_and_healthz_tells(
     )
     back = [s for s in health.between(up_at) if s.status == 200]
     assert any(s.body.get("sender") == "sending" for s in back), _shown(back)
-    _acknowledged_once(tally)
-    numbers = set(tally.numbers().values())
-    assert len(numbers) == len(tally.requests)
-    assert all(numbers <= tally.visible_to(mentor) for mentor in cast.mentors)
+    _handled_once(tally, cast)
     assert tally.duplicates() == 0, "messages sent twice after the restart"
