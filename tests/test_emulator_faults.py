@@ -26,6 +26,8 @@ from bot.sandbox.emulator.models import FakeChat, FakeUser, OutageMode
 from bot.sandbox.emulator.server import BAD_GATEWAY, LEGACY_FORWARD_DATE, FakeTelegram
 from tests.balancer import free_port
 
+pytestmark = pytest.mark.no_database
+
 NETWORK_FAILURE: dict[OutageMode, type[Exception]] = {
     "502": TelegramServerError,
     "reset": TelegramNetworkError,
