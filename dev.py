@@ -128,6 +128,7 @@ def _finish_suites(running: Running) -> list[bool]:
 # The tests that start the bot as real processes and then mostly wait on them: for reminders
 # to fall due, leases to lapse, a killed bot to be started again. They run beside the rest.
 _WAITING = [
+    "tests/test_faults.py",
     "tests/test_main.py",
     "tests/test_pipeline_crash.py",
     "tests/test_replicas.py",

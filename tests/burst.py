@@ -173,6 +173,13 @@ class Tally:
                 seen.update(int(n) for n in TICKET_NUMBER.findall(message.content))
         return seen
 
+    def delivered(self, mentors: list[FakeUser]) -> bool:
+        """Every request acknowledged, and every ticket in front of each of the mentors."""
+        if self.acknowledged() < len(self.requests):
+            return False
+        numbers = set(self.numbers().values())
+        return all(numbers <= self.visible_to(mentor) for mentor in mentors)
+
     def duplicates(self) -> int:
         """Messages the bot sent twice: the same text in the same chat, replying to the same."""
         counts = Counter(
@@ -202,12 +209,24 @@ def too_many_requests(server: FakeTelegram) -> int:
     return len(refused_for_flood(server))
 
 
-def refused_for_flood(server: FakeTelegram) -> list[str]:
-    """The calls Telegram answered 429, as ``method to chat: description``."""
+def refused_for_flood(server: FakeTelegram, *, since: float = 0.0) -> list[str]:
+    """The calls Telegram answered 429 (those arriving from ``since``, a monotonic time, on),
+    as ``method to chat: description``."""
     return [
         f"{call.method} to {call.params.get('chat_id')}: {call.error.description}"
         for call in server.calls
-        if call.error is not None and call.error.error_code == 429
+        if call.error is not None and call.error.error_code == 429 and call.at >= since
+    ]
+
+
+def unassigned_alerts(server: FakeTelegram, people: list[FakeUser]) -> list[str]:
+    """What the bot told these people (coordinators, admins) of tickets no mentor could
+    get: each such alert asks them to ``/assign`` the ticket by hand."""
+    return [
+        message.content
+        for person in people
+        for message in server.history[person.id]
+        if message.by_bot and "/assign" in message.content
     ]
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 ACTIVE_STATUSES = frozenset({"creator", "administrator", "member", "restricted"})
+# How Telegram fails while it is unreachable: "502 Bad Gateway", or the connection reset.
+OutageMode = Literal["502", "reset"]
 
 
 @dataclass(eq=False)
@@ -325,3 +327,12 @@ class ApiCall(NamedTuple):
         shown = {key: value for key, value in self.params.items() if key != "reply_markup"}
         result = self.outcome if isinstance(self.outcome, ApiError) else "ok"
         return f"{self.method}({shown}) -> {result}"
+
+
+class Refusal(NamedTuple):
+    """A Bot API call made while Telegram was unreachable: never run, answered 502 or cut off."""
+
+    method: str
+    params: dict[str, Any]  # as they arrived, not checked
+    mode: OutageMode
+    at: float  # time.monotonic() when it arrived

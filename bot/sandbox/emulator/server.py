@@ -2,8 +2,9 @@
 
 It keeps people, chats, messages and files, hands updates out by ``getUpdates`` long polling or
 posts them to a webhook, and answers as Telegram does, errors, flood limits and injected faults
-included. People act through :class:`bot.sandbox.emulator.client.TelegramClient`; this module
-is the Telegram side.
+included: a failing call (``fail_next``), Telegram unreachable for a while (``outage``), an
+update aiogram cannot read (``reply_to_hidden_forward``). People act through
+:class:`bot.sandbox.emulator.client.TelegramClient`; this module is the Telegram side.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import itertools
 import json
 import logging
 import secrets
+import socket
+import struct
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -26,7 +29,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.sandbox.emulator.markup import MarkupError, parse_html, utf16_len
+from bot.sandbox.emulator.markup import MarkupError, detect_entities, parse_html, utf16_len
 from bot.sandbox.emulator.models import (
     ApiCall,
     ApiError,
@@ -35,6 +38,8 @@ from bot.sandbox.emulator.models import (
     FakeChat,
     FakeMessage,
     FakeUser,
+    OutageMode,
+    Refusal,
     StoredFile,
     Upload,
 )
@@ -62,6 +67,11 @@ DEFAULT_UPDATE_TYPES = frozenset(
         "chat_join_request",
     }
 )
+# Telegram's answer to every call while its Bot API cannot be reached (``outage("502")``).
+BAD_GATEWAY = {"ok": False, "error_code": 502, "description": "Bad Gateway"}
+# The forward date of aiogram issue #1840's update (28 January 2015): a forward older than
+# Bot API 7.0's ``forward_origin``, which Telegram describes without the sender's name.
+LEGACY_FORWARD_DATE = 1422450181
 SENDING_METHODS = frozenset(
     {"sendmessage", "senddocument", "sendphoto", "copymessage", "forwardmessage"}
 )
@@ -144,10 +154,27 @@ class _Pending:
     update: dict[str, Any]
     done: asyncio.Event = field(default_factory=asyncio.Event)
     served: bool = False
+    webhook_status: int | None = None  # the bot's answer to its POST (0: none came)
 
     @property
     def update_id(self) -> int:
         return int(self.update["update_id"])
+
+
+class _CutOff(Exception):  # noqa: N818 - not the bot's error: Telegram went away
+    """A long poll that was waiting when Telegram became unreachable."""
+
+
+def _reset(request: web.Request) -> None:
+    """Drop the connection as a failing network does: a TCP reset, and no answer."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        # Linger on, for no time: closing sends RST instead of FIN.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
 
 
 def _bad(description: str) -> ApiError:
@@ -187,6 +214,7 @@ class FakeTelegram:
         bot_id: int = 42,
         bot_username: str = "mentordesk_test_bot",
         limits: Limits | None = None,
+        first_update_id: int = 1,
     ) -> None:
         self.token = token
         self.bot = FakeUser(
@@ -199,6 +227,11 @@ class FakeTelegram:
         self.files: dict[str, StoredFile] = {}
         self.callbacks: dict[str, CallbackQueryRecord] = {}
         self.calls: list[ApiCall] = []
+        # Calls made while Telegram was unreachable (``outage``): never run, so not in ``calls``.
+        self.refusals: list[Refusal] = []
+        self._outage: OutageMode | None = None
+        self._reachable = asyncio.Event()
+        self._reachable.set()
         self._received: dict[str, int] = {}
         self.observers: list[Observer] = []
         self.watchers: list[Watcher] = []
@@ -213,7 +246,7 @@ class FakeTelegram:
         self._pending: dict[int, _Pending] = {}
         self._last_delivered: _Pending | None = None
         self._failures: list[_Failure] = []
-        self._update_ids = itertools.count(1)
+        self._update_ids = itertools.count(first_update_id)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._seq = itertools.count(1)
         self._file_ids = itertools.count(1)
@@ -393,7 +426,11 @@ class FakeTelegram:
         return next(self._update_ids)
 
     def enqueue(self, update: dict[str, Any]) -> _Pending:
-        """Queue an update for the bot (by polling or webhook); returns its pending record."""
+        """Queue an update for the bot (by polling or webhook); returns its pending record.
+
+        The update goes out as given, checked against nothing (an ``update_id`` is added
+        when it has none): any JSON Telegram could send, such as ``reply_to_hidden_forward``'s.
+        """
         update.setdefault("update_id", self.next_update_id())
         pending = _Pending(update)
         kind = next(key for key in update if key != "update_id")
@@ -427,6 +464,35 @@ class FakeTelegram:
             self._wake_pollers()
         return pending
 
+    def reply_to_hidden_forward(
+        self,
+        chat: FakeChat,
+        member: FakeUser,
+        text: str,
+        *,
+        forwarded_text: str,
+        forwarded_at: int = LEGACY_FORWARD_DATE,
+    ) -> dict[str, Any]:
+        """The update of aiogram issue #1840, for ``enqueue``: ``member`` writes ``text`` in
+        the group as a reply to an old message they once forwarded from someone who hides
+        their account. Telegram gives that message's ``forward_origin`` as ``{"type":
+        "hidden_user", "date": ...}``, without the ``sender_user_name`` its documentation
+        requires, and aiogram 3.31 cannot read the update (nor a batch of updates holding it).
+        """
+        chat.members.setdefault(member.id, "member")
+        forward = self.new_message(
+            chat,
+            member,
+            body=forwarded_text,
+            entities=detect_entities(forwarded_text),
+            forward_origin={"type": "hidden_user", "date": forwarded_at},
+        )
+        forward.date = forwarded_at + 86400  # forwarded into the group the next day
+        reply = self.new_message(
+            chat, member, body=text, entities=detect_entities(text), reply_to=forward
+        )
+        return {"update_id": self.next_update_id(), "message": reply.to_api()}
+
     async def wait_processed(self, pending: _Pending, timeout: float = 15.0) -> None:
         """Wait until the bot has received the update, then (in tests whose bot runs in this
         process) until it has handled it and sent what it had to say.
@@ -453,6 +519,7 @@ class FakeTelegram:
         asyncio.get_running_loop().create_task(notify())
 
     async def _post_webhook(self, pending: _Pending) -> None:
+        await self._reachable.wait()  # Telegram posts nothing while it is down
         if self._http is None:
             self._http = aiohttp.ClientSession()
         headers = {}
@@ -462,6 +529,7 @@ class FakeTelegram:
         try:
             async with self._http.post(url, json=pending.update, headers=headers) as response:
                 self.webhook_statuses.append(response.status)
+                pending.webhook_status = response.status
                 body = await response.read()
                 content_type = response.content_type
                 if response.status == 200 and body:
@@ -469,6 +537,7 @@ class FakeTelegram:
         except aiohttp.ClientError as error:
             log.warning("webhook delivery failed: %s", error)
             self.webhook_statuses.append(0)
+            pending.webhook_status = 0
         finally:
             pending.served = True
             pending.done.set()
@@ -497,13 +566,39 @@ class FakeTelegram:
         if method:
             await self.call(method, params, uploads)
 
+    # -- Telegram unreachable -----------------------------------------------------------------
+
+    def outage(self, mode: OutageMode = "502") -> None:
+        """Telegram unreachable until ``recover()``: every Bot API call, ``getUpdates``
+        included, is answered ``502 Bad Gateway`` (``"502"``) or has its connection reset
+        (``"reset"``) without being run, and goes to ``refusals``, not to ``calls``. Long
+        polls waiting now end the same way; updates wait, those for the webhook too."""
+        if mode not in ("502", "reset"):
+            raise ValueError(f"an outage is '502' or 'reset', not {mode!r}")
+        self._outage = mode
+        self._reachable.clear()
+        self._wake_pollers()
+
+    def recover(self) -> None:
+        """Telegram reachable again: calls run, waiting updates go out."""
+        self._outage = None
+        self._reachable.set()
+
+    @property
+    def reachable(self) -> bool:
+        return self._outage is None
+
+    def _refuse(
+        self, request: web.Request, method: str, params: dict[str, Any], mode: OutageMode
+    ) -> web.Response:
+        self.refusals.append(Refusal(method, params, mode, time.monotonic()))
+        if mode == "reset":
+            _reset(request)  # the answer below never leaves
+        return web.json_response(BAD_GATEWAY, status=502)
+
     # -- the Bot API --------------------------------------------------------------------------
 
     async def _serve_method(self, request: web.Request) -> web.Response:
-        if request.match_info["token"] != self.token:
-            return web.json_response(
-                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
-            )
         params: dict[str, Any] = dict(request.query)
         uploads: dict[str, Upload] = {}
         if request.body_exists:
@@ -516,11 +611,20 @@ class FakeTelegram:
                         uploads[key] = Upload(value.filename, value.content_type, value.file.read())
                     else:
                         params[key] = value
+        method = request.match_info["method"]
+        if self._outage is not None:
+            return self._refuse(request, method, params, self._outage)
+        if request.match_info["token"] != self.token:
+            return web.json_response(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
         _REQUEST.set(request)
         try:
-            result = await self.call(request.match_info["method"], params, uploads)
+            result = await self.call(method, params, uploads)
         except ApiError as error:
             return web.json_response(error.to_api(), status=error.error_code)
+        except _CutOff:
+            return self._refuse(request, method, params, self._outage or "502")
         return web.json_response({"ok": True, "result": result})
 
     async def _serve_file(self, request: web.Request) -> web.Response:
@@ -777,13 +881,17 @@ class FakeTelegram:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
+            if self._outage is not None:
+                raise _CutOff
             if generation != self._poll_generation:
                 msg = (
                     "Conflict: terminated by other getUpdates request; "
                     "make sure that only one bot instance is running"
                 )
                 raise ApiError(409, msg)
-            ready = [p for p in self._queue if not p.served][:limit]
+            # Every update not confirmed yet, those handed out before included: Telegram
+            # sends them again until a call's offset confirms them.
+            ready = self._queue[:limit]
             if ready:
                 for pending in ready:
                     pending.served = True
