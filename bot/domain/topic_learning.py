@@ -231,6 +231,9 @@ class Suggesters:
     async def _base_model(self, terms: tuple[TopicTerms, ...]) -> TopicModel:
         """The model of the shipped examples and the topics' words: trained once per process;
         a caller that comes while it trains waits for it rather than training it again."""
+        found = trained_base_model(terms)
+        if found is not None:
+            return found
         async with self._one_training:
             return trained_base_model(terms) or _keep_base_model(
                 terms, await train_in_a_process(TrainingSet(terms, shipped_examples()))

@@ -33,6 +33,8 @@ from bot.domain.word_vectors import word_vectors
 if TYPE_CHECKING:
     from models import Topic
 
+# The model's settings (with the regression's, in bot.domain.topic_training), chosen by 5-fold
+# cross-validation over the shipped examples alone.
 VECTOR_WEIGHT = 2.0  # the mean word vector's length beside the unit-length TF-IDF rows
 KEYWORD_WEIGHT = 0.5  # per word a topic's keywords match (counted up to KEYWORD_CAP words)
 KEYWORD_CAP = 3
