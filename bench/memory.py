@@ -54,7 +54,8 @@ from tests.topic_process import (  # noqa: E402
 SETTLE = 2.0  # seconds after each step before its figure is read
 SAMPLE = 0.05
 QUIET, QUIET_STEP = 2.0, 0.5  # a training has ended: under a tenth of a core for 2 s
-# One process: another engineer is removing the bot's forked sender; harmless once it is gone.
+# One process: no sender process of the bot's own (a setting that is ignored where the bot
+# has none).
 ONE_PROCESS = {"SENDER_PROCESS": "off"}
 GOALS = {"idle": 200, "steady": 300, "peak": 400}
 
