@@ -3,9 +3,12 @@
     .venv/bin/python bench/topics.py [--repeat 5]
 
 Runs in one fresh process, in steps, reading the process's resident memory (RSS) after each:
-the bot's own imports; the shipped model trained (the shipped examples, the default topics'
-keywords and navec's word vectors); a programme's model retrained with 10 corrections for
-each of a new programme's six topics. Latency is the time one request's suggestion takes
+the bot's own imports; the shipped model (the shipped examples, the default topics' keywords
+and navec's word vectors) trained as the bot has it trained, by a process of its own, and
+loaded here; a programme's model retrained the same way with 10 corrections for each of a new
+programme's six topics. So the memory is what the model adds to the bot's process (numpy,
+the word vectors, the model's arrays: never scikit-learn). Latency is the time one request's
+suggestion takes
 (``choose_topic``: hashtags, keywords, then the model), per request over the held-out sets
 (each text's first try, as a new request's),
 against the keywords alone in the same run as the baseline. Nothing is downloaded; no timing
@@ -15,7 +18,7 @@ is asserted anywhere.
 from __future__ import annotations
 
 import argparse
-import csv
+import asyncio
 import statistics
 import sys
 import time
@@ -25,7 +28,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DATA = ROOT / "tests" / "data"
 HELD_OUT = ("requests_ru_heldout.tsv", "requests_ru_heldout3.tsv")
 
 
@@ -39,11 +41,6 @@ def rss_mib() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def rows(name: str) -> list[dict[str, str]]:
-    with (DATA / name).open(encoding="utf-8") as handle:
-        return list(csv.DictReader(handle, delimiter="\t"))
 
 
 def per_request_ms(texts: list[str], suggest: Callable[[str], object], repeat: int) -> list[float]:
@@ -72,37 +69,26 @@ def main() -> None:
     args = parser.parse_args()
 
     start = rss_mib()
-    from bot.domain.topic_suggest import (  # noqa: PLC0415 - memory is measured step by step
-        OWN_EXAMPLE_WEIGHT,
-        Example,
-        TopicModel,
-        choose_topic,
-        shipped_examples,
-        terms_of,
-    )
+    # Imported step by step, as memory is measured after each.
+    from bot.domain.topic_learning import train_in_a_process  # noqa: PLC0415
+    from bot.domain.topic_suggest import choose_topic  # noqa: PLC0415
+    from bot.domain.topic_text import TrainingSet, shipped_examples, terms_of  # noqa: PLC0415
     from bot.domain.topics import default_topics  # noqa: PLC0415
-    from models import Topic  # noqa: PLC0415
-    from tests.test_topic_suggest import SIX_GROUPS  # noqa: PLC0415 - as the coordinator titled them
+    from tests.labelled import rows, six_group_corrections, six_groups  # noqa: PLC0415
 
     imported = rss_mib()
     topics = default_topics()
     started = time.perf_counter()
-    model = TopicModel.train(terms_of(topics), shipped_examples())
+    model = asyncio.run(train_in_a_process(TrainingSet(terms_of(topics), shipped_examples())))
     trained_in = time.perf_counter() - started
     trained = rss_mib()
 
-    six_rows = rows("six_groups_ru.tsv")
-    six = [
-        Topic(id=n, code=code, title_ru=title, title_en=code, hashtags=[], keywords=[])
-        for n, (code, title) in enumerate(SIX_GROUPS.items(), start=1)
-    ]
-    corrections = [
-        Example(row["topic"], row["text"], OWN_EXAMPLE_WEIGHT)
-        for row in six_rows
-        if row["set"] == "train"
-    ]
+    six = six_groups()
+    corrections = six_group_corrections()
     started = time.perf_counter()
-    learnt = TopicModel.train(terms_of(six), [*shipped_examples(), *corrections])
+    learnt = asyncio.run(
+        train_in_a_process(TrainingSet(terms_of(six), (*shipped_examples(), *corrections)))
+    )
     retrained_in = time.perf_counter() - started
     second = rss_mib()
 
@@ -113,8 +99,9 @@ def main() -> None:
         f"{second:.0f} MiB with a second programme's model (+{second - trained:.0f} MiB)"
     )
     say(
-        f"training: the shipped model {trained_in:.1f} s (the first, word vectors loaded) · "
-        f"a programme's model with 60 corrections {retrained_in:.1f} s (in the training process)"
+        f"training, each in a process of its own: the shipped model {trained_in:.1f} s (the "
+        f"first, word vectors loaded here too) · a programme's model with 60 corrections "
+        f"{retrained_in:.1f} s"
     )
     for name in HELD_OUT:
         labelled = rows(name)
@@ -141,7 +128,7 @@ def main() -> None:
             f"{statistics.median(keywords):.3f} ms · ratio of medians "
             f"{statistics.median(with_model) / statistics.median(keywords):.0f}×"
         )
-    test = [row for row in six_rows if row["set"] == "test"]
+    test = [row for row in rows("six_groups_ru.tsv") if row["set"] == "test"]
     right = sum(
         1 for row in test if (t := learnt.suggest(six, row["text"])) and t.code == row["topic"]
     )

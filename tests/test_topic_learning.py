@@ -3,12 +3,17 @@ become the programme's examples, and a request the bot cannot place is put to it
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import App
-from bot.domain.topic_learning import Suggesters
+from bot.domain import topic_learning
+from bot.domain.topic_learning import Suggesters, trained_base_model
+from bot.domain.topic_model import TopicModel
+from bot.domain.topic_text import TrainingSet, terms_of
 from bot.domain.topics import default_topics
 from bot.sandbox.emulator.client import TelegramClient
 from models import Topic, TopicExample
@@ -61,7 +66,8 @@ async def test_corrections_teach_the_programme_its_topics(
     assert await _examples(db) == [(n, "business", "corrected") for n in corrected]
 
     # The next request notices the new examples: it is answered by the model it has while a
-    # new one learns them in a worker thread; the one after that is placed by the new model.
+    # new one learns them in a process of its own; the one after that is placed by the new
+    # model.
     await ask(tg, olga, group, "Ярмарка для мастериц: какие документы нужны")
     await suggesters.settled()
     n = await ask(tg, olga, group, FAIR_AGAIN)
@@ -107,3 +113,31 @@ async def test_a_coordinator_changing_the_topic_teaches_too(
     assert await _examples(db) == []
     await tg.press(coordinator, ack, "Поддержка бизнеса")
     assert await _examples(db) == [(n, "business", "corrected")]
+
+
+async def test_the_shipped_model_is_trained_once_per_set_of_topics(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Callers that come while it trains wait for it rather than training it again."""
+    trained: list[TrainingSet] = []
+    train_in_a_process = topic_learning.train_in_a_process
+
+    async def counted(training: TrainingSet) -> TopicModel:
+        trained.append(training)
+        return await train_in_a_process(training)
+
+    monkeypatch.setattr(topic_learning, "train_in_a_process", counted)
+    suggesters: Suggesters = app.dispatcher["suggesters"]
+    changed = [
+        Topic(id=1, code="legal", title_ru="Право", title_en="Law", hashtags=[], keywords=["ано"]),
+        Topic(id=2, code="other", title_ru="Другое", title_en="Other", hashtags=[], keywords=[]),
+    ]
+    await asyncio.gather(
+        suggesters.warm_up(changed),
+        suggesters.warm_up(list(changed)),
+        suggesters.warm_up(default_topics()),
+    )
+    assert [training.topics for training in trained] == [terms_of(changed)]
+    assert trained_base_model(terms_of(changed)) is not trained_base_model(
+        terms_of(default_topics())
+    )

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.topic_suggest import keyword_topic, suggest_topic, tokens
+from bot.domain.topic_suggest import keyword_topic, suggest_topic
+from bot.domain.topic_text import tokens
 from bot.domain.topics import default_topics
 from bot.sandbox.emulator.client import TelegramClient
 from models import Topic

@@ -2,10 +2,12 @@
 
 Every confirmation or correction of a request's topic is kept as a labelled example of its
 programme (``record_label``, in the caller's transaction). ``Suggesters`` holds one model per
-programme and, when the programme's examples have changed, trains a new one in a process of its
-own while the previous one (or the model of the shipped examples) goes on serving: a request
-never waits for training, and the event loop never runs it. Not a thread: seconds of training
-would hold the interpreter's lock, and every update would wait for its turn at each I/O. Each
+programme and, when the programme's examples have changed, has a new one trained while the
+previous one (or the model of the shipped examples) goes on serving: a request never waits for
+training, and the event loop never runs it. A training is a process started for it and gone
+after it (``python -m bot.domain.topic_training``), one at a time: not a thread, as seconds of
+training would hold the interpreter's lock and leave scikit-learn and its memory in the bot's
+process, which only runs the trained model (``bot.domain.topic_model``, numpy alone). Each
 process notices changes made by the others from the examples' count and latest label, so
 replicas learn alike.
 """
@@ -13,33 +15,30 @@ replicas learn alike.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import multiprocessing
-import pickle
 import sys
-import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Sequence
 from datetime import datetime
-from functools import cache
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.domain.topic_suggest import (
+from bot.domain.topic_suggest import hashtag_topic, suggest_topic
+from bot.domain.topic_text import (
     OWN_EXAMPLE_WEIGHT,
     Example,
-    TopicModel,
     TopicTerms,
-    hashtag_topic,
-    load_word_vectors,
+    TrainingSet,
     shipped_examples,
-    suggest_topic,
     terms_of,
 )
 from models import Ticket, Topic, TopicExample
+
+if TYPE_CHECKING:
+    from bot.domain.topic_model import TopicModel
 
 log = logging.getLogger(__name__)
 
@@ -93,21 +92,8 @@ async def _version(session: AsyncSession, programme_id: int) -> Version:
     return int(count), latest
 
 
-_base_training = threading.Lock()
 _base_models: OrderedDict[tuple[TopicTerms, ...], TopicModel] = OrderedDict()
 BASE_MODELS_KEPT = 8
-
-
-def base_model(terms: tuple[TopicTerms, ...]) -> TopicModel:
-    """The model of the shipped examples and the topics' words: trained once per process;
-    a caller that comes while it trains waits for it rather than training it again."""
-    with _base_training:
-        model = _base_models.get(terms)
-        if model is None:
-            model = _base_models[terms] = TopicModel.train(terms, shipped_examples())
-            while len(_base_models) > BASE_MODELS_KEPT:
-                _base_models.popitem(last=False)
-        return model
 
 
 def trained_base_model(terms: tuple[TopicTerms, ...]) -> TopicModel | None:
@@ -116,64 +102,54 @@ def trained_base_model(terms: tuple[TopicTerms, ...]) -> TopicModel | None:
 
 
 def _keep_base_model(terms: tuple[TopicTerms, ...], model: TopicModel) -> TopicModel:
-    with _base_training:
-        kept = _base_models.setdefault(terms, model)
-        while len(_base_models) > BASE_MODELS_KEPT:
-            _base_models.popitem(last=False)
-        return kept
+    kept = _base_models.setdefault(terms, model)
+    while len(_base_models) > BASE_MODELS_KEPT:
+        _base_models.popitem(last=False)
+    return kept
 
 
-def _train_base(terms: tuple[TopicTerms, ...]) -> TopicModel:
-    return TopicModel.train(terms, shipped_examples())
+TRAINING = "bot.domain.topic_training"
 
 
-@cache
-def _training_process() -> ProcessPoolExecutor:
-    """The process that trains models: started for a training and gone after it (with the
-    memory scikit-learn and the word vectors took there). Spawned, not forked: this process
-    has threads."""
-    return ProcessPoolExecutor(
-        max_workers=1, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1
-    )
+class TrainingFailed(RuntimeError):
+    """The training process ended without a model."""
 
 
-def _pickled(train: Callable[..., TopicModel], *args: object) -> bytes:
-    """Train, in the training process; the model is sent back as bytes (see ``_unpickled``)."""
-    return pickle.dumps(train(*args), protocol=pickle.HIGHEST_PROTOCOL)
-
-
-_loading = threading.Lock()
-# While a model is loaded, the interpreter's lock changes hands this often (seconds; Python's
-# default is 0.005), so the event loop is not kept waiting by the loading thread at each I/O.
-LOADING_SWITCH_INTERVAL = 0.0005
-
-
-def _unpickled(blob: bytes) -> TopicModel:
-    """The model, with scikit-learn imported and the word vectors loaded (about a second and
-    a half the first time, in a worker thread): not by the first suggestion, on the loop."""
-    with _loading:
-        previous = sys.getswitchinterval()
-        sys.setswitchinterval(LOADING_SWITCH_INTERVAL)
-        try:
-            model = pickle.loads(blob)  # noqa: S301 - made by this program's own child process
-            load_word_vectors()
-        finally:
-            sys.setswitchinterval(previous)
-    if not isinstance(model, TopicModel):
-        raise TypeError("the training process sent something else than a model")
-    return model
-
-
-async def _trained(train: Callable[..., TopicModel], *args: object) -> TopicModel:
-    """A model trained in the training process (in a thread, should no process start)."""
-    loop = asyncio.get_running_loop()
+async def train_in_a_process(training: TrainingSet) -> TopicModel:
+    """A model trained by ``python -m bot.domain.topic_training``, which has ended by the time
+    this returns (or is cancelled: then it is killed)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", TRAINING,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
     try:
-        blob = await loop.run_in_executor(_training_process(), _pickled, train, *args)
-    except (BrokenProcessPool, OSError) as error:
-        log.warning("training in a process of its own failed (%s); training in a thread", error)
-        _training_process.cache_clear()
-        blob = await asyncio.to_thread(_pickled, train, *args)
-    return await asyncio.to_thread(_unpickled, blob)
+        model, errors = await process.communicate(training.to_json())
+    finally:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+    if process.returncode:
+        # The error's kind only: its message or traceback may quote a request.
+        kind = errors.decode(errors="replace").strip().rsplit("\n", 1)[-1].split(":", 1)[0]
+        raise TrainingFailed(
+            f"the training process ended with {process.returncode}: {kind or 'no error written'}"
+        )
+    return await asyncio.to_thread(_loaded, model)
+
+
+def _loaded(data: bytes) -> TopicModel:
+    """The model's arrays, and the word vectors it reads (a tenth of a second the first time,
+    in a worker thread): not by the first suggestion, on the loop."""
+    # numpy and the vectors are loaded with the first model: a bot that never needs one (all
+    # its requests have hashtags) does not carry them.
+    from bot.domain.topic_model import TopicModel  # noqa: PLC0415
+    from bot.domain.word_vectors import word_vectors  # noqa: PLC0415
+
+    word_vectors()
+    return TopicModel.from_bytes(data)
 
 
 class Suggesters:
@@ -186,12 +162,12 @@ class Suggesters:
         # The newest examples a request has seen, per model: a training still on its way when
         # they came is followed by another.
         self._wanted: dict[tuple[int, tuple[TopicTerms, ...]], Version] = {}
+        # One training process at a time: two would take the memory of two.
+        self._one_training = asyncio.Lock()
 
     async def warm_up(self, topics: Sequence[Topic]) -> None:
         """Train the shipped examples' model now rather than for the first request."""
-        terms = terms_of(topics)
-        if trained_base_model(terms) is None:
-            _keep_base_model(terms, await _trained(_train_base, terms))
+        await self._base_model(terms_of(topics))
 
     async def choose(
         self, session: AsyncSession, programme_id: int, topics: Sequence[Topic], text: str
@@ -237,12 +213,12 @@ class Suggesters:
                     version = await _version(session, programme_id)
                     own = await examples_of(session, programme_id)
                 if own:
-                    examples = [*shipped_examples(), *own]
-                    model = await _trained(TopicModel.train, terms, examples)
+                    async with self._one_training:
+                        model = await train_in_a_process(
+                            TrainingSet(terms, (*shipped_examples(), *own))
+                        )
                 else:
-                    model = trained_base_model(terms) or _keep_base_model(
-                        terms, await _trained(_train_base, terms)
-                    )
+                    model = await self._base_model(terms)
                 self._models[key] = (version, model)
         except Exception:
             log.exception("training the topic model of programme %s failed", programme_id)
@@ -251,6 +227,17 @@ class Suggesters:
                 self._models[key] = (version, previous[1])  # not tried again until they change
         finally:
             self._training.pop(key, None)
+
+    async def _base_model(self, terms: tuple[TopicTerms, ...]) -> TopicModel:
+        """The model of the shipped examples and the topics' words: trained once per process;
+        a caller that comes while it trains waits for it rather than training it again."""
+        found = trained_base_model(terms)
+        if found is not None:
+            return found
+        async with self._one_training:
+            return trained_base_model(terms) or _keep_base_model(
+                terms, await train_in_a_process(TrainingSet(terms, shipped_examples()))
+            )
 
 
 def _newer(seen: Version | None, trained: Version) -> bool:
