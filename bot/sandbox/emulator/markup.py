@@ -166,10 +166,7 @@ class _HtmlParser:
         unclosed = f'Unclosed start tag "{name}" at byte offset {self.byte_offset(begin)}'
         argument: str | None = None
         while True:
-            while pos < len(text) and text[pos].isspace():
-                pos += 1
-            if pos >= len(text):
-                raise MarkupError(unclosed)
+            pos = self.skip_spaces(pos, unclosed)
             if text[pos] == ">":
                 return argument, pos
             attr_begin = pos
@@ -182,30 +179,22 @@ class _HtmlParser:
                     f"at byte offset {self.byte_offset(begin)}"
                 )
                 raise MarkupError(msg)
-            while pos < len(text) and text[pos].isspace():
-                pos += 1
-            if pos >= len(text):
-                raise MarkupError(unclosed)
+            pos = self.skip_spaces(pos, unclosed)
             if text[pos] != "=":
                 if name == "blockquote" and attribute == "expandable":
                     argument = "expandable"
                 continue
+            value, pos = self.attribute_value(self.skip_spaces(pos + 1, unclosed), unclosed)
+            argument = _argument(name, attribute, value) or argument
+
+    def skip_spaces(self, pos: int, unclosed: str) -> int:
+        """The position of the next character that is not a space, inside the tag."""
+        text = self.text
+        while pos < len(text) and text[pos].isspace():
             pos += 1
-            while pos < len(text) and text[pos].isspace():
-                pos += 1
-            if pos >= len(text):
-                raise MarkupError(unclosed)
-            value, pos = self.attribute_value(pos, unclosed)
-            if name == "a" and attribute == "href":
-                argument = value
-            elif name == "code" and attribute == "class" and value.startswith("language-"):
-                argument = value.removeprefix("language-")
-            elif name == "span" and attribute == "class" and value.startswith("tg-"):
-                argument = value.removeprefix("tg-")
-            elif name == "tg-emoji" and attribute == "emoji-id":
-                argument = value
-            elif name == "blockquote" and attribute == "expandable":
-                argument = "expandable"
+        if pos >= len(text):
+            raise MarkupError(unclosed)
+        return pos
 
     def attribute_value(self, pos: int, unclosed: str) -> tuple[str, int]:
         text = self.text
@@ -336,3 +325,19 @@ def detect_entities(text: str) -> list[dict[str, Any]]:
             entities.append(_entity(text, start, end, kind))
             last_end = end
     return entities
+
+
+def _argument(tag: str, attribute: str, value: str) -> str | None:
+    """What Telegram reads of an attribute of a tag (a link's address, a code block's
+    language, a spoiler, a custom emoji's id), or None for an attribute it ignores."""
+    if tag == "a" and attribute == "href":
+        return value
+    if tag == "code" and attribute == "class" and value.startswith("language-"):
+        return value.removeprefix("language-")
+    if tag == "span" and attribute == "class" and value.startswith("tg-"):
+        return value.removeprefix("tg-")
+    if tag == "tg-emoji" and attribute == "emoji-id":
+        return value
+    if tag == "blockquote" and attribute == "expandable":
+        return "expandable"
+    return None

@@ -209,35 +209,33 @@ class FakeMessage:
             "chat": self.chat.to_api(),
             "from": self.from_user.to_api(),
         }
-        if self.edit_date is not None:
-            data["edit_date"] = self.edit_date
-        if self.body is not None:
-            data["text"] = self.body
-            if self.entities:
-                data["entities"] = self.entities
-        if self.caption is not None:
-            data["caption"] = self.caption
-            if self.caption_entities:
-                data["caption_entities"] = self.caption_entities
-        if self.photo is not None:
-            data["photo"] = self.photo
-        if self.document is not None:
-            data["document"] = self.document
-        if self.reply_markup is not None and "inline_keyboard" in self.reply_markup:
+        # Telegram leaves out what a message does not have.
+        optional: dict[str, Any] = {
+            "edit_date": self.edit_date,
+            "text": self.body,
+            "entities": (self.entities or None) if self.body is not None else None,
+            "caption": self.caption,
+            "caption_entities": (
+                (self.caption_entities or None) if self.caption is not None else None
+            ),
+            "photo": self.photo,
+            "document": self.document,
             # Telegram shows only inline keyboards on a message; reply keyboards are the client's.
-            data["reply_markup"] = self.reply_markup
-        if self.new_chat_members:
-            data["new_chat_members"] = [user.to_api() for user in self.new_chat_members]
-        if self.left_chat_member is not None:
-            data["left_chat_member"] = self.left_chat_member.to_api()
-        if self.migrate_to_chat_id is not None:
-            data["migrate_to_chat_id"] = self.migrate_to_chat_id
-        if self.migrate_from_chat_id is not None:
-            data["migrate_from_chat_id"] = self.migrate_from_chat_id
-        if self.forward_origin is not None:
-            data["forward_origin"] = self.forward_origin
-        if self.link_preview_options is not None:
-            data["link_preview_options"] = self.link_preview_options
+            "reply_markup": (
+                self.reply_markup
+                if self.reply_markup is not None and "inline_keyboard" in self.reply_markup
+                else None
+            ),
+            "new_chat_members": [user.to_api() for user in self.new_chat_members or []] or None,
+            "left_chat_member": (
+                self.left_chat_member.to_api() if self.left_chat_member is not None else None
+            ),
+            "migrate_to_chat_id": self.migrate_to_chat_id,
+            "migrate_from_chat_id": self.migrate_from_chat_id,
+            "forward_origin": self.forward_origin,
+            "link_preview_options": self.link_preview_options,
+        }
+        data.update((key, value) for key, value in optional.items() if value is not None)
         if with_reply and self.reply_to is not None and not self.reply_to.deleted:
             # Telegram nests the replied message one level deep only.
             data["reply_to_message"] = self.reply_to.to_api(with_reply=False)
