@@ -126,14 +126,14 @@ def _finish_suites(running: Running) -> list[bool]:
 
 
 # The tests that start the bot as real processes and then mostly wait on them: for reminders
-# to fall due, leases to lapse, a killed bot to be started again. They run beside the rest.
+# to fall due, leases to lapse, a killed bot to be started again, Telegram or the database to
+# come back. They run beside the rest.
 _WAITING = [
     "tests/test_faults.py",
     "tests/test_main.py",
     "tests/test_pipeline_crash.py",
     "tests/test_replicas.py",
     "tests/test_schedule_reminders.py",
-    "tests/test_sender_process.py",
     "tests/test_single_poller.py",
     "tests/test_tickets_claim.py",
 ]
