@@ -28,7 +28,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import database_unreachable, transaction
 from bot.delivery.outbox import Outbox, Row, Sender
-from bot.delivery.retry import RetryPolicy
 from models import (
     DeliveryFailure,
     MeetingAudience,
@@ -96,11 +95,12 @@ class Recorder:
         self,
         session_factory: async_sessionmaker[AsyncSession],
         sender: Sender,
-        retry: RetryPolicy,
+        delay: Callable[[int], float],
     ) -> None:
+        """``delay``: the pause before trying again, given how many tries failed."""
         self.session_factory = session_factory
         self.sender = sender
-        self.retry = retry
+        self.delay = delay
         self.on_sent: dict[str, Hook] = {}
         self.on_failed: dict[str, Hook] = {}
         self.unreachable_since: float | None = None  # the database, as recording found it
@@ -138,7 +138,7 @@ class Recorder:
                     self.unreachable_since = time.time()
                     log.warning("recording %s outcomes failed (%s); trying again",
                                 len(outcomes), type(error).__name__)  # fmt: skip
-                await asyncio.sleep(self.retry.delay(failures))
+                await asyncio.sleep(self.delay(failures))
                 continue
             if self.unreachable_since is not None:
                 log.warning("outcomes recorded again after %.0f s",

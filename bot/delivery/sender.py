@@ -21,48 +21,35 @@ import asyncio
 import contextlib
 import logging
 import math
-import random
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from aiogram import Bot
-from aiogram.exceptions import (
-    TelegramAPIError,
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramMigrateToChat,
-    TelegramRetryAfter,
-    TelegramUnauthorizedError,
-)
+from aiogram.exceptions import TelegramRetryAfter, TelegramUnauthorizedError
 from aiogram.methods import TelegramMethod
-from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.db import database_unreachable, dialect_of, transaction
+from bot.db import database_unreachable
+from bot.delivery.claims import Claims
 from bot.delivery.leadership import Leadership
 from bot.delivery.outbox import Row
 from bot.delivery.queues import COUNTED, EDITS, Line, Queues
 from bot.delivery.recording import Hook, Outcome, Recorder
-from bot.delivery.retry import TRANSIENT, Reachability, RetryPolicy
-from bot.delivery.telegram import call_for, message_id_of
+from bot.delivery.retry import TRANSIENT, Reachability, RetryPolicy, Waits
+from bot.delivery.telegram import call_now, send
 from bot.delivery.windows import RateLimits, Windows
 from bot.ops.metrics import Metrics, failure_reason
-from models import OutboxMessage, OutboxStatus
+from models import OutboxStatus
 
 log = logging.getLogger(__name__)
 
-# A row the sender holds stays its own this long after its last renewal.
-LEASE = timedelta(seconds=30)
 # The sender's role: renewed every third of it; a dead sender's work moves on within it.
 SENDER_LEASE = timedelta(seconds=15)
 ELECTION_SECONDS = 2.0
-# 429s in two chats this close together are taken for the bot-wide limit.
-FLOOD_EVIDENCE_SECONDS = 2.0
 POLL_SECONDS = 0.5
-CLAIM_BATCH = 2000
 _IDLE = 3600.0
 
 
@@ -91,7 +78,9 @@ class Sender:
         self.reach.on_recovery = self._recovered
         self.windows = Windows(limits)
         self.queues = Queues()
-        self.recorder = Recorder(session_factory, self, self.retry)
+        self.claims = Claims(session_factory, owner)
+        self.waits = Waits(self.retry, self.reach)
+        self.recorder = Recorder(session_factory, self, self.retry.delay)
         self.leading = False
         self._taken_over = False
         self.beat = time.monotonic()  # the last turn of its loop: it is alive, not stuck
@@ -102,8 +91,6 @@ class Sender:
         self._wake = asyncio.Event()
         self._claim_wanted = True
         self._tasks: set[asyncio.Task[None]] = set()
-        self._paused_all_until = 0.0
-        self._floods: list[tuple[int, float]] = []  # recent 429s: (chat, when)
         self._latency = 0.02  # seconds a send takes, its record included (EWMA)
 
     # --- the outside ---------------------------------------------------------------------------
@@ -159,33 +146,11 @@ class Sender:
 
     async def waiting(self) -> int:
         """Messages in the outbox not sent yet, whoever wrote or holds them."""
-        async with self.session_factory() as session:
-            waiting = await session.scalar(
-                select(func.count())
-                .select_from(OutboxMessage)
-                .where(OutboxMessage.status == OutboxStatus.pending)
-            )
-        return int(waiting or 0)
+        return await self.claims.waiting()
 
     async def call_now(self, method: TelegramMethod[Any]) -> Any:
         """A call that waits for no queue (answering a button press); errors are only logged."""
-        for attempt in range(2):
-            try:
-                result = await self.bot(method)
-            except TRANSIENT as error:
-                self.reach.failed()
-                if attempt:
-                    log.info("%s failed: %s", method.__api_method__, error)
-                    return None
-                await asyncio.sleep(0.2 + random.random() * 0.3)  # noqa: S311 - jitter
-            except TelegramAPIError as error:
-                self.reach.answered()
-                log.info("%s refused: %s", method.__api_method__, error.message)
-                return None
-            else:
-                self.reach.answered()
-                return result
-        return None
+        return await call_now(self.bot, method, self.reach)
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -302,62 +267,18 @@ class Sender:
 
     async def _claim(self, *, takeover: bool = False) -> None:
         """Take the pending rows nobody else holds (all of them, on taking over)."""
-        now = datetime.now(UTC)
-        async with transaction(self.session_factory) as session:
-            query = (
-                select(*_ROW_COLUMNS)
-                .where(OutboxMessage.status == OutboxStatus.pending)
-                .order_by(OutboxMessage.id)
-                .limit(CLAIM_BATCH)
-            )
-            if not takeover:
-                # Rows of processes that do not send, and any whose holder let them lapse.
-                query = query.where(
-                    or_(OutboxMessage.lease_owner.is_(None), OutboxMessage.lease_until < now)
-                )
-            if dialect_of(session) == "postgresql":
-                query = query.with_for_update(skip_locked=True, of=OutboxMessage)
-            found = [
-                values
-                for values in (await session.execute(query)).all()
-                if not self.queues.holds(values.id)
-            ]
-            if found:
-                await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id.in_([values.id for values in found]))
-                    .values(lease_owner=self.owner, lease_until=now + LEASE)
-                    .execution_options(synchronize_session=False)
-                )
-        for values in found:
-            self.queues.hold(_row_of(values))
-        if len(found) == CLAIM_BATCH:
-            self._claim_wanted = True
+        rows, more = await self.claims.claim(self.queues.holds, takeover=takeover)
+        for row in rows:
+            self.queues.hold(row)
+        self._claim_wanted = self._claim_wanted or more
 
     async def _renew(self) -> None:
-        if not self.queues.rows:
-            return
-        async with transaction(self.session_factory) as session:
-            await session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.lease_owner == self.owner,
-                    OutboxMessage.status == OutboxStatus.pending,
-                )
-                .values(lease_until=datetime.now(UTC) + LEASE)
-                .execution_options(synchronize_session=False)
-            )
+        if self.queues.rows:
+            await self.claims.renew()
 
     async def _seed_windows(self) -> None:
         """Messages sent within the last minute (by an earlier sender) still count."""
-        since = datetime.now(UTC) - timedelta(seconds=61)
-        async with self.session_factory() as session:
-            result = await session.execute(
-                select(OutboxMessage.chat_id, OutboxMessage.sent_at)
-                .where(OutboxMessage.sent_at >= since, OutboxMessage.method.in_(COUNTED))
-                .order_by(OutboxMessage.sent_at)
-            )
-            self.windows.seed([(chat, sent.timestamp()) for chat, sent in result if sent])
+        self.windows.seed(await self.claims.sent_lately())
 
     # --- choosing what goes next ---------------------------------------------------------------
 
@@ -372,8 +293,8 @@ class Sender:
         limit = self._concurrency()
         if self._stopping or self.database_down_since is not None or len(self._tasks) >= limit:
             return now + _IDLE  # an answer on its way, or the database back, wakes the loop
-        if self._paused_all_until > now:
-            return self._paused_all_until
+        if self.waits.everyone_until > now:
+            return self.waits.everyone_until
         room: float | None = 0.0  # the bot-wide window, looked at once a send needs it
         for line in self.queues.ready(now):
             head = line.rows[0]
@@ -420,7 +341,7 @@ class Sender:
         except Exception as error:  # noqa: BLE001 - a bug or the database: tried again later
             if not database_unreachable(error):
                 log.exception("outbox %s: unexpected failure", row.id)
-            outcome = self._again(row, f"{type(error).__name__}: {error}", telegram=False)
+            outcome = self.waits.again(row, f"{type(error).__name__}: {error}", telegram=False)
         if counted:
             if outcome.reached_telegram:
                 self.windows.spent(row.chat_id)
@@ -451,86 +372,29 @@ class Sender:
             else:
                 params["message_id" if row.method in EDITS else "reply_to"] = message_id
         merged = self.queues.apply_edits(row, params) if row.method == "send_text" else []
-        file = await self._file(row.id) if row.has_file and "file_id" not in params else None
+        file = await self.claims.file(row.id) if row.has_file and "file_id" not in params else None
         try:
-            result = await self.bot(call_for(row, params, file))
+            outcome = await send(self.bot, row, params, file, merged)
         except TelegramRetryAfter as error:
-            self._answered()
-            return self._flood(row, error)
-        except TelegramMigrateToChat as error:
-            self._answered()
-            return Outcome(row, OutboxStatus.pending, moved_to=error.migrate_to_chat_id,
-                           attempts=row.attempts, reached_telegram=True)  # fmt: skip
+            if self.metrics is not None:
+                self.metrics.flooded()
+            outcome = self.waits.flood(row, error)
+            line = self.queues.lines.get(row.chat_id)
+            if line is not None:
+                line.paused_until = outcome.retry_at or 0.0
         except TelegramUnauthorizedError as error:
-            self._answered()
-            log.error("Telegram refuses the bot token (%s): sending paused", error.message)
-            self._paused_all_until = time.time() + 60
-            return Outcome(row, OutboxStatus.pending, retry_at=time.time() + 60,
-                           attempts=row.attempts, reached_telegram=True)  # fmt: skip
+            outcome = self.waits.unauthorized(row, error)
         except TRANSIENT as error:
-            return self._again(row, str(error), telegram=True)
-        except TelegramAPIError as error:
-            self._answered()
-            return self._refused(row, error)
-        self._answered()
-        return Outcome(row, OutboxStatus.sent, message_id=message_id_of(result),
-                       reached_telegram=True, dropped=merged)  # fmt: skip
-
-    def _refused(self, row: Row, error: TelegramAPIError) -> Outcome:
-        """Telegram's permanent answer: the message ends here."""
-        if isinstance(error, TelegramBadRequest) and "message is not modified" in error.message:
-            return Outcome(row, OutboxStatus.sent, reached_telegram=True)
-        forbidden = isinstance(error, TelegramForbiddenError)
-        return Outcome(row, OutboxStatus.failed, error=error.message, forbidden=forbidden,
-                       reached_telegram=True)  # fmt: skip
-
-    def _answered(self) -> None:
+            return self.waits.again(row, str(error), telegram=True)
         self.reach.answered()
+        return outcome
 
     def _recovered(self) -> None:
         """Telegram answers again after an outage: what waited goes now, within the limits."""
         log.warning("Telegram answers again; the messages that waited go out now")
-        self._paused_all_until = 0.0
+        self.waits.everyone_until = 0.0
         self.queues.retry_all_now()
         self._wake.set()
-
-    def _again(self, row: Row, error: str, *, telegram: bool) -> Outcome:
-        """Not sent, for no fault of the message: it goes again after a pause. While Telegram
-        does not answer at all, every chat waits, and only a probe goes now and then."""
-        attempts = row.attempts + 1
-        now = time.time()
-        if telegram:
-            was_reachable = self.reach.reachable
-            self.reach.failed()
-            if not self.reach.reachable:
-                if was_reachable:
-                    log.warning("Telegram does not answer (%s); messages wait", error)
-                pause = self.retry.delay(self.reach.failures)
-                self._paused_all_until = max(self._paused_all_until, now + pause)
-        log.info("outbox %s: %s; attempt %s failed", row.id, error, attempts)
-        return Outcome(row, OutboxStatus.pending, retry_at=now + self.retry.delay(attempts),
-                       attempts=attempts, error=error[:500])  # fmt: skip
-
-    def _flood(self, row: Row, error: TelegramRetryAfter) -> Outcome:
-        if self.metrics is not None:
-            self.metrics.flooded()
-        now = time.time()
-        until = now + error.retry_after + 0.05
-        # Telegram does not say whose limit it was. One chat refused: that chat waits. Two
-        # different chats refused within a moment: the bot's own limit, so every chat waits.
-        recent = [chat for chat, at in self._floods if now - at < FLOOD_EVIDENCE_SECONDS]
-        self._floods = [(chat, at) for chat, at in self._floods if now - at < 60]
-        self._floods.append((row.chat_id, now))
-        if any(chat != row.chat_id for chat in recent):
-            log.warning("429s in several chats: every chat waits %s s", error.retry_after)
-            self._paused_all_until = max(self._paused_all_until, until)
-        else:
-            log.warning("429 for chat %s: it waits %s s", row.chat_id, error.retry_after)
-        line = self.queues.lines.get(row.chat_id)
-        if line is not None:
-            line.paused_until = until
-        return Outcome(row, OutboxStatus.pending, retry_at=until, attempts=row.attempts,
-                       reached_telegram=True)  # fmt: skip
 
     def _observe(self, outcome: Outcome) -> None:
         if self.metrics is None:
@@ -542,55 +406,7 @@ class Sender:
 
     async def _outcome_of(self, outbox_id: int) -> tuple[OutboxStatus, int | None]:
         known = self.queues.finished.get(outbox_id)
-        if known is not None:
-            return known
-        async with self.session_factory() as session:
-            found = (
-                await session.execute(
-                    select(OutboxMessage.status, OutboxMessage.message_id).where(
-                        OutboxMessage.id == outbox_id
-                    )
-                )
-            ).first()
-        if found is None:
-            return OutboxStatus.dropped, None
-        return found[0], found[1]
-
-    async def _file(self, outbox_id: int) -> bytes:
-        async with self.session_factory() as session:
-            content = await session.scalar(
-                select(OutboxMessage.file).where(OutboxMessage.id == outbox_id)
-            )
-        return content or b""
-
-
-_ROW_COLUMNS = (
-    OutboxMessage.id,
-    OutboxMessage.chat_id,
-    OutboxMessage.method,
-    OutboxMessage.params,
-    OutboxMessage.file.is_not(None).label("has_file"),
-    OutboxMessage.refers_to_id,
-    OutboxMessage.withdraw_unsent,
-    OutboxMessage.purpose,
-    OutboxMessage.person_id,
-    OutboxMessage.record,
-    OutboxMessage.attempts,
-    OutboxMessage.not_before,
-    OutboxMessage.created_at,
-)
-
-
-def _row_of(values: Any) -> Row:
-    return Row(
-        id=values.id, chat_id=values.chat_id, method=values.method,
-        params=dict(values.params or {}), has_file=bool(values.has_file),
-        refers_to_id=values.refers_to_id, withdraw_unsent=bool(values.withdraw_unsent),
-        purpose=values.purpose, person_id=values.person_id, record=values.record,
-        attempts=values.attempts,
-        not_before=values.not_before.timestamp() if values.not_before is not None else 0.0,
-        created=values.created_at.timestamp() if values.created_at is not None else 0.0,
-    )  # fmt: skip
+        return known if known is not None else await self.claims.outcome_of(outbox_id)
 
 
 def create_sender(

@@ -1,4 +1,5 @@
-"""The aiogram ``Bot``, and the call that sends one outbox row through it.
+"""The aiogram ``Bot``, and the call that sends one outbox row through it, with what Telegram
+answered.
 
 Every call goes through aiogram's session, so its request middlewares apply; one of them is a
 guard: no Bot API call while the caller holds a database transaction open.
@@ -6,6 +7,9 @@ guard: no Bot API call while the caller holds a database transaction open.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import random
 from typing import Any
 
 from aiogram import Bot, methods
@@ -17,12 +21,25 @@ from aiogram.client.session.middlewares.base import (
 )
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramRetryAfter,
+    TelegramUnauthorizedError,
+)
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message, ReplyParameters
 
 from bot.db import transaction_open
 from bot.delivery.outbox import Row
+from bot.delivery.recording import Outcome
+from bot.delivery.retry import TRANSIENT, Reachability
+from models import OutboxStatus
+
+log = logging.getLogger(__name__)
 
 
 class TransactionGuard(BaseRequestMiddleware):
@@ -120,9 +137,29 @@ def call_for(row: Row, params: dict[str, Any], file: bytes | None) -> TelegramMe
     raise ValueError(f"unknown outbox method {row.method!r}")
 
 
-def message_id_of(result: Any) -> int | None:
-    """The id of the message a call made or edited (None for calls that make none)."""
-    return result.message_id if isinstance(result, Message) else None
+async def send(
+    bot: Bot, row: Row, params: dict[str, Any], file: bytes | None, merged: list[Row]
+) -> Outcome:
+    """Send the row (as ``params`` and ``file`` have it; ``merged``: the rows folded into it),
+    and what Telegram answered: sent, moved, or refused for good. What only asks to wait (a
+    429, the token refused, Telegram or the way to it not answering) is raised, for the
+    sender to decide how long."""
+    try:
+        result = await bot(call_for(row, params, file))
+    except (TelegramRetryAfter, TelegramUnauthorizedError, *TRANSIENT):
+        raise
+    except TelegramMigrateToChat as error:
+        return Outcome(row, OutboxStatus.pending, moved_to=error.migrate_to_chat_id,
+                       attempts=row.attempts, reached_telegram=True)  # fmt: skip
+    except TelegramAPIError as error:
+        if isinstance(error, TelegramBadRequest) and "message is not modified" in error.message:
+            return Outcome(row, OutboxStatus.sent, reached_telegram=True)
+        forbidden = isinstance(error, TelegramForbiddenError)
+        return Outcome(row, OutboxStatus.failed, error=error.message, forbidden=forbidden,
+                       reached_telegram=True)  # fmt: skip
+    message_id = result.message_id if isinstance(result, Message) else None
+    return Outcome(row, OutboxStatus.sent, message_id=message_id, reached_telegram=True,
+                   dropped=merged)  # fmt: skip
 
 
 def _markup(data: Any) -> InlineKeyboardMarkup | None:
@@ -133,3 +170,25 @@ def _reply(message_id: Any) -> ReplyParameters | None:
     if not isinstance(message_id, int):
         return None
     return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
+
+
+async def call_now(bot: Bot, method: TelegramMethod[Any], reach: Reachability) -> Any:
+    """A call that waits for no queue (answering a button press): tried twice, its errors
+    only logged."""
+    for attempt in range(2):
+        try:
+            result = await bot(method)
+        except TRANSIENT as error:
+            reach.failed()
+            if attempt:
+                log.info("%s failed: %s", method.__api_method__, error)
+                return None
+            await asyncio.sleep(0.2 + random.random() * 0.3)  # noqa: S311 - jitter
+        except TelegramAPIError as error:
+            reach.answered()
+            log.info("%s refused: %s", method.__api_method__, error.message)
+            return None
+        else:
+            reach.answered()
+            return result
+    return None
