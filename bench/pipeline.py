@@ -15,12 +15,13 @@ Scenarios:
   has) and none at the fake Telegram; against ``bench/bare_bot.py``, a bare aiogram bot
   making the same calls (an acknowledgement and a card per mentor). Requests per second from
   the burst to the last card, and the ratio MentorDesk / bare; and each bot's CPU time per
-  request (Linux; MentorDesk's bot process and its sender process together), which says
-  where the ratio comes from.
-- limits: 150 requests in 50 groups, 2 mentors, Telegram's limits enforced by the fake server
-  (30/s per bot, 1/s per private chat, 20 per minute per group) and the bot's defaults. Lost
-  requests, 429s, the last acknowledgement against the 5 s the 30/s budget needs, and when
-  the last ticket was visible to both mentors (card or summary).
+  request (Linux), against the bare bot's (goal: at most 3 times), which says where the
+  ratio comes from.
+- limits: 150 requests in 50 groups, then 1,000 in 100 groups, 2 mentors, Telegram's limits
+  enforced by the fake server (30/s per bot, 1/s per private chat, 20 per minute per group)
+  and the bot's defaults. Lost requests, 429s, the last acknowledgement against the time the
+  30/s budget needs (goal: within 1.2 times), and when the last ticket was visible to both
+  mentors, on a card or a summary (goals: 20 s and 90 s).
 - group-limit: 300 requests in 10 groups, limits enforced: the 20-a-minute group window
   binds. Lost requests, 429s, time to the last acknowledgement.
 - backlog: one mentor's chat holds 100 messages waiting while requests arrive at 5/s in
@@ -29,9 +30,9 @@ Scenarios:
   of another topic, each with a role and a topic, against the same burst in a programme of
   only its 2 mentors, alternating: the ratio of speeds and of CPU per request says whether
   what each update reads grows with the programme (1.0: it does not).
-- rss: the bot's memory after 10,000 delivered messages (limits raised): the resident sets
-  of its processes (the bot and its sender) added up, and their proportional set size, which
-  counts the pages they share once.
+- rss: the bot's memory as 5,000, 10,000 and 20,000 messages are delivered (limits raised):
+  its resident set and proportional set size, to see that it does not grow with traffic
+  (``bench/memory.py`` measures it at rest, with the topic model, and while it retrains).
 """
 
 from __future__ import annotations
@@ -290,8 +291,6 @@ async def intake_once(
         ) as s,
     ):
         cpu_before = s.bot.cpu_seconds()
-        pids = s.bot.pids()
-        before = {pid: process_cpu(pid) for pid in pids}
         backends_before = await backend_cpu(url)
         own_before = time.process_time()
         tally = await burst(s, count)
@@ -312,10 +311,7 @@ async def intake_once(
         last = max(c.at for c in s.server.calls if c.method == "sendMessage")
         per_request = 1000 / count
         cpu = (s.bot.cpu_seconds() - cpu_before) * per_request
-        parts = {
-            name: (process_cpu(pid) - before[pid]) * per_request
-            for name, pid in zip(("bot", "sender"), pids, strict=False)
-        }
+        parts = {"bot": cpu}
         backends = await backend_cpu(url)
         if backends:
             spent = sum(now - backends_before.get(pid, 0.0) for pid, now in backends.items())
@@ -398,29 +394,39 @@ async def large(kinds: list[str], postgres: str, workdir: Path, runs: int) -> No
         )
 
 
+# The limits scenario's bursts: requests, groups, and how soon every ticket should be in front
+# of both mentors (their chats take a message a second: many tickets share a summary card).
+LIMIT_BURSTS = ((150, 50, 20.0), (1000, 100, 90.0))
+
+
 async def limits_scenario(kinds: list[str], postgres: str, workdir: Path) -> None:
-    say("== limits: 150 requests in 50 groups, 2 mentors, Telegram's limits enforced ==")
-    for kind in kinds:
-        count = 150
-        async with (
-            database(kind, postgres, workdir) as url,
-            stage(url, workdir, groups=50, mentors=2, limits=TELEGRAM, settings={}) as s,
-        ):
-            tally = await burst(s, count)
-            started = time.monotonic()
-            await eventually(all_cards_in(tally, s.cast, count), 120, "every ticket to mentors")
-            visible = time.monotonic() - started
-            await asyncio.sleep(2)
-            latencies = tally.ack_latencies()
-            lost = count - tally.acknowledged()
-            bound = count / 30
-            say(
-                f"{kind:10s} lost {lost} · 429s {too_many_requests(s.server)} · "
-                f"last ack {max(latencies):.2f} s = {max(latencies) / bound:.2f} × the "
-                f"{bound:.0f} s the 30/s budget needs (median {statistics.median(latencies):.2f}"
-                f" s) · every ticket visible to both mentors after {visible:.1f} s · "
-                f"messages in mentor chats {mentor_messages(s)}"
-            )
+    for count, groups, visible_goal in LIMIT_BURSTS:
+        say(
+            f"== limits: {count} requests in {groups} groups, 2 mentors, Telegram's limits "
+            "enforced =="
+        )
+        for kind in kinds:
+            async with (
+                database(kind, postgres, workdir) as url,
+                stage(url, workdir, groups=groups, mentors=2, limits=TELEGRAM, settings={}) as s,
+            ):
+                tally = await burst(s, count)
+                started = time.monotonic()
+                await eventually(all_cards_in(tally, s.cast, count), 300, "every ticket to mentors")
+                visible = time.monotonic() - started
+                await asyncio.sleep(2)
+                latencies = tally.ack_latencies()
+                lost = count - tally.acknowledged()
+                bound = count / 30
+                say(
+                    f"{kind:10s} lost {lost} · 429s {too_many_requests(s.server)} · "
+                    f"last ack {max(latencies):.2f} s = {max(latencies) / bound:.2f} × the "
+                    f"{bound:.1f} s the 30/s budget needs (goal ≤ 1.2 ×; median "
+                    f"{statistics.median(latencies):.2f} s) · every ticket visible to both "
+                    f"mentors after {visible:.1f} s (goal ≤ {visible_goal:.0f} s) · "
+                    f"duplicates {tally.duplicates()} · messages in mentor chats "
+                    f"{mentor_messages(s)}"
+                )
 
 
 def mentor_messages(s: Stage) -> str:
@@ -540,7 +546,7 @@ async def rss(kinds: list[str], postgres: str, workdir: Path) -> None:
         rss_10k, pss_10k = next((r, p) for n, r, p in ours if n >= 10_000)
         say(
             f"{kind:13s} {shown(ours)} · after 10,000: RSS {rss_10k / bare[-1][1]:.2f} ×, "
-            f"PSS {pss_10k / bare[-1][2]:.2f} × the bare bot's (goal ≤ 150 MiB)"
+            f"PSS {pss_10k / bare[-1][2]:.2f} × the bare bot's"
         )
 
 

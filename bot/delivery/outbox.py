@@ -150,7 +150,6 @@ class Outbox:
         self._armed = False
         self._rows: list[Row] = []
         self.callback_answers: list[CallbackAnswer] = []
-        self.written = 0
 
     # --- new messages ------------------------------------------------------------------------
 
@@ -268,11 +267,6 @@ class Outbox:
     async def leave_chat(self, chat_id: int) -> None:
         await self._write_one(self._row(chat_id, "leave_chat", {}, purpose="leave"))
 
-    async def chat_action(self, chat_id: int, action: str) -> None:
-        await self._write_one(
-            self._row(chat_id, "chat_action", {"action": action}, purpose="action")
-        )
-
     # --- answering the update at hand --------------------------------------------------------
 
     async def answer(
@@ -367,7 +361,6 @@ class Outbox:
         ids come back in the order the rows were given."""
         result = await self.session.execute(_INSERT, rows)
         ids = list(result.scalars())
-        self.written += len(rows)
         for outbox_id, values in zip(ids, rows, strict=True):
             if values["lease_owner"] is None:
                 continue

@@ -116,11 +116,6 @@ class Sender:
             self.queues.hold(row)
         self._wake.set()
 
-    def claim_soon(self) -> None:
-        """Rows nobody holds were committed: claim them now, not at the next poll."""
-        self._claim_wanted = True
-        self._wake.set()
-
     @property
     def state(self) -> str:
         """``sending``, ``standing by`` (another process sends), ``paused`` (the database does

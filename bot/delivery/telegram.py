@@ -80,7 +80,7 @@ _CALLED = (
     RawUpdates, methods.GetMe, methods.SetMyCommands, methods.DeleteWebhook,
     methods.SetWebhook, methods.SendMessage, methods.SendDocument, methods.SendPhoto,
     methods.EditMessageText, methods.EditMessageReplyMarkup, methods.LeaveChat,
-    methods.SendChatAction, methods.AnswerCallbackQuery,
+    methods.AnswerCallbackQuery,
 )  # fmt: skip
 _response_types: list[object] = []
 
@@ -132,8 +132,6 @@ def call_for(row: Row, params: dict[str, Any], file: bytes | None) -> TelegramMe
             )  # fmt: skip
         case "leave_chat":
             return methods.LeaveChat(chat_id=chat_id)
-        case "chat_action":
-            return methods.SendChatAction(chat_id=chat_id, action=params["action"])
     raise ValueError(f"unknown outbox method {row.method!r}")
 
 

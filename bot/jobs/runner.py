@@ -18,7 +18,7 @@ class JobRunner:
     """A set of APScheduler jobs of one bot process, with what they need to do their work.
 
     Jobs write what they announce to the outbox in the transaction of what they change, and
-    the ``sender`` (the delivery scheduler) takes the rows once it commits.
+    the ``sender`` takes the rows once it commits.
     """
 
     def __init__(
