@@ -134,6 +134,7 @@ _WAITING = [
     "tests/test_pipeline_crash.py",
     "tests/test_replicas.py",
     "tests/test_schedule_reminders.py",
+    "tests/test_separate_sender.py",
     "tests/test_single_poller.py",
     "tests/test_tickets_claim.py",
 ]

@@ -117,6 +117,7 @@ def compose_problems(compose: dict[str, Any]) -> list[str]:
     for name in REPLICAS:
         replica = services.get(name, {})
         problems.extend(f"{name}: {problem}" for problem in _replica_problems(replica, bot))
+    problems.extend(f"sender: {problem}" for problem in _sender_problems(services, bot))
     lb = services.get("lb", {})
     if set(_depends_on(lb)) != set(REPLICAS):
         problems.append("lb: does not depend on exactly the replicas")
@@ -176,11 +177,36 @@ def _replica_problems(replica: dict[str, Any], bot: dict[str, Any]) -> Iterator[
         yield f"its healthcheck does not fetch {HEALTHZ} with python"
 
 
+def _sender_problems(services: dict[str, Any], bot: dict[str, Any]) -> Iterator[str]:
+    """The sender of its own: the bot's image running ``python -m bot --sender`` on the same
+    database, in a profile of its own, checked by its /healthz, publishing nothing."""
+    sender = services.get("sender")
+    if sender is None:
+        yield "missing"
+        return
+    if _profiles(sender) != {"sender"}:
+        yield "not in the profile 'sender' alone"
+    if sender.get("image") != bot.get("image") or sender.get("build") != bot.get("build"):
+        yield "not the bot's image"
+    if sender.get("command") != ["python", "-m", "bot", "--sender"]:
+        yield "does not run python -m bot --sender"
+    environment = sender.get("environment") or {}
+    if environment.get("DATABASE_URL") != (bot.get("environment") or {}).get("DATABASE_URL"):
+        yield "DATABASE_URL differs from the bot's"
+    if str(environment.get("METRICS_PORT")) != "8080":
+        yield "its /healthz is not on port 8080"
+    if sender.get("ports"):
+        yield "publishes ports: /healthz and /metrics must stay internal"
+    test = (sender.get("healthcheck") or {}).get("test") or []
+    if test[:2] != ["CMD", "python"] or not any(HEALTHZ in str(part) for part in test):
+        yield f"its healthcheck does not fetch {HEALTHZ} with python"
+
+
 def test_compose_file_wires_the_single_bot_and_the_scale_profile() -> None:
     compose = load_compose()
     assert compose_problems(compose) == []
     services = compose["services"]
-    assert set(services) == {"bot", "db", "redis", *REPLICAS, "lb"}
+    assert set(services) == {"bot", "db", "redis", *REPLICAS, "lb", "sender"}
     environment = services["bot"]["environment"]
     assert environment["DATABASE_URL"].startswith("postgresql+asyncpg://")
     assert environment["REDIS_URL"].startswith("redis://")
@@ -232,6 +258,8 @@ def _set(path: tuple[str, ...], value: object) -> Callable[[dict[str, Any]], Non
             "not in the repository",
         ),
         (_drop(("services", "lb", "profiles")), "lb: not in the profile"),
+        (_set(("services", "sender", "command"), ["python", "-m", "bot"]), "--sender"),
+        (_set(("services", "sender", "profiles"), [SCALE]), "sender: not in the profile"),
     ],
 )
 def test_compose_checks_find_a_broken_copy(

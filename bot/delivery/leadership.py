@@ -83,6 +83,12 @@ class Leadership:
             return False  # another process created it a moment earlier
         return True
 
+    async def held_by_anyone(self) -> bool:
+        """Whether some process holds the lease now (this one or another)."""
+        async with self.session_factory() as session:
+            held = await session.get(Lease, self.name)
+        return held is not None and held.until > datetime.now(UTC)
+
     async def release(self) -> None:
         async with transaction(self.session_factory) as session:
             await session.execute(

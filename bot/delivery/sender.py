@@ -143,6 +143,10 @@ class Sender:
         """Messages in the outbox not sent yet, whoever wrote or holds them."""
         return await self.claims.waiting()
 
+    async def someone_sends(self) -> bool:
+        """Whether a process holds the sender's lease (for a process that does not send)."""
+        return await self._leadership().held_by_anyone()
+
     async def call_now(self, method: TelegramMethod[Any]) -> Any:
         """A call that waits for no queue (answering a button press); errors are only logged."""
         return await call_now(self.bot, method, self.reach)
@@ -156,7 +160,7 @@ class Sender:
         one place; another stands by to take over, and taking over claims every row left.
         """
         self._running = True
-        leadership = Leadership(self.session_factory, "sender", self.owner, SENDER_LEASE)
+        leadership = self._leadership()
         try:
             while not self._stopping:
                 self.beat = time.monotonic()
@@ -241,6 +245,9 @@ class Sender:
             self.database_down_since = None
             self._wake.set()
         return True if result is None else result
+
+    def _leadership(self) -> Leadership:
+        return Leadership(self.session_factory, "sender", self.owner, SENDER_LEASE)
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

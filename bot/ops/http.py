@@ -55,6 +55,7 @@ async def check(app: App) -> Health:
     inbox: int | None = None
     outbox: int | None = None
     set_aside: int | None = None
+    sender = app.sender.state
     try:
         async with asyncio.timeout(DATABASE_TIMEOUT):
             async with app.session_factory() as session:
@@ -62,11 +63,12 @@ async def check(app: App) -> Health:
             inbox = await app.inbox.waiting()
             outbox = await app.sender.waiting()
             set_aside = await app.inbox.set_aside()
+            if not app.sends:  # SENDER=separate: a process of its own must hold the lease
+                sender = "elsewhere" if await app.sender.someone_sends() else "nobody"
     except Exception as error:  # noqa: BLE001 - an unreachable database is the answer
         log.warning("health: the database does not answer (%s)", type(error).__name__)
-    sender = app.sender.state if app.sends else "elsewhere"
     stale = time.monotonic() - app.sender.beat > STALE_SECONDS
-    if sender not in ("stopped", "elsewhere") and stale:
+    if app.sends and sender != "stopped" and stale:
         sender = "stopped"  # its loop no longer turns
     for gauge, value in (
         (app.metrics.inbox_backlog, inbox),
