@@ -181,6 +181,33 @@ async def candidates_for(
     ]
 
 
+# A mentor who would wait longer than this for their new-request cards gets a summary card.
+SUMMARY_AFTER_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A mentor the ticket is put before, and how: a card of its own, or a line on the
+    mentor's summary card when their chat already has more waiting than it takes in a few
+    seconds (Telegram lets a private chat have a message a second)."""
+
+    mentor: Mentor
+    on_summary: bool
+
+
+async def offers_for(
+    session: AsyncSession, ticket: Ticket, *, capacity: int, per_second: float
+) -> list[Offer]:
+    """Who gets the ticket, and how (``per_second``: the messages a private chat takes)."""
+    return [
+        Offer(candidate.person, candidate.waiting / per_second > SUMMARY_AFTER_SECONDS)
+        for candidate in await candidates_for(session, ticket, capacity=capacity)
+        # Telegram refused this mentor before (blocked, or never opened the bot); the
+        # coordinators were told then. Writing to them again opens their chat.
+        if candidate.person.private_chat_open
+    ]
+
+
 async def general_consultants(
     session: AsyncSession, programme_id: int, *, but: int | None = None
 ) -> int:

@@ -69,9 +69,6 @@ CONVERSATION = (TicketEventKind.mentor_message, TicketEventKind.author_message)
 
 Render = Callable[[str], str]  # language -> text, called with that language active
 
-# A mentor who would wait longer than this for their new-request cards gets a summary card.
-SUMMARY_AFTER_SECONDS = 3.0
-
 
 def ref(link: TicketMessage | SummaryCard) -> MessageRef:
     """The message a link stands for: its Telegram id, or the outbox row still sending it."""
@@ -287,25 +284,19 @@ class TicketNews(News):
     async def _offer(self, ticket: Ticket, cards: list[tuple[TicketMessageKind, Outgoing]]) -> int:
         """What ``offer`` does, with the cards added to ``cards`` for the caller to write
         (summaries are written here)."""
-        candidates = [
-            candidate
-            for candidate in await matching.candidates_for(
-                self.session, ticket, capacity=self.settings.mentor_capacity
-            )
-            # Telegram refused this mentor before (blocked, or never opened the bot); the
-            # coordinators were told then. Writing to them again opens their chat.
-            if candidate.person.private_chat_open
-        ]
-        if not candidates:
+        offers = await matching.offers_for(
+            self.session, ticket, capacity=self.settings.mentor_capacity,
+            per_second=self.settings.rate_private_per_second,
+        )  # fmt: skip
+        if not offers:
             await self.alert_nobody_has(ticket)
             return 0
-        for candidate in candidates:
-            mentor = candidate.person
-            if candidate.waiting / self.settings.rate_private_per_second > SUMMARY_AFTER_SECONDS:
-                await self.list_on_summary(ticket, mentor)
+        for offer in offers:
+            if offer.on_summary:
+                await self.list_on_summary(ticket, offer.mentor)
             else:
-                cards.append((TicketMessageKind.card, await self.card(ticket, mentor)))
-        return len(candidates)
+                cards.append((TicketMessageKind.card, await self.card(ticket, offer.mentor)))
+        return len(offers)
 
     async def alert_nobody_has(self, ticket: Ticket) -> None:
         """No mentor could get the request: coordinators are asked to assign it by hand."""

@@ -15,14 +15,18 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-if TYPE_CHECKING:
-    from bot.app import App
+from bot.delivery.inbox import Inbox
+from bot.delivery.retry import Reachability
+from bot.delivery.sender import Sender
+from bot.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,19 @@ STALE_SECONDS = 30.0
 DATABASE_TIMEOUT = 5.0
 # The sender's states that are well; "elsewhere": a process of its own sends (SENDER=separate).
 WORKING = ("sending", "standing by", "elsewhere")
+
+
+class Watched(Protocol):
+    """What the two endpoints look at: a running bot (``bot.app.App``)."""
+
+    session_factory: async_sessionmaker[AsyncSession]
+    inbox: Inbox
+    sender: Sender
+    scheduler: AsyncIOScheduler
+    metrics: Metrics
+    reach: Reachability
+    sends: bool
+    runs_jobs: bool
 
 
 @dataclass
@@ -50,7 +67,7 @@ class Health:
         return self.database and self.sender in WORKING and self.jobs
 
 
-async def check(app: App) -> Health:
+async def check(app: Watched) -> Health:
     """How this process is, and the backlogs; the metrics' gauges follow the figures."""
     inbox: int | None = None
     outbox: int | None = None
@@ -92,7 +109,7 @@ async def check(app: App) -> Health:
     )
 
 
-def add_routes(application: web.Application, app: App) -> None:
+def add_routes(application: web.Application, app: Watched) -> None:
     async def healthz(_request: web.Request) -> web.Response:
         health = await check(app)
         body = {"status": "ok" if health.ok else "unhealthy", **asdict(health)}
@@ -109,7 +126,7 @@ def add_routes(application: web.Application, app: App) -> None:
     application.router.add_get("/metrics", metrics)
 
 
-async def serve(app: App, host: str, port: int) -> web.AppRunner:
+async def serve(app: Watched, host: str, port: int) -> web.AppRunner:
     """A small server of its own for the two endpoints (long polling has no other)."""
     application = web.Application()
     add_routes(application, app)
