@@ -25,8 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import handlers
 from bot.config import Settings
 from bot.db import create_engine, create_session_factory, upgrade
-from bot.delivery.inbox import Inbox
-from bot.delivery.intake import poll, renew_leases, webhook_handler
+from bot.delivery.inbox import Inbox, poll, renew_leases, webhook_handler
 from bot.delivery.leadership import this_host
 from bot.delivery.poller_lock import PollerLock
 from bot.delivery.retry import Reachability
@@ -234,7 +233,7 @@ async def start(app: App) -> None:
     if app.sends:
         app._tasks.append(supervise("sender", app.sender.run))
     app._tasks.append(
-        supervise("inbox leases", lambda: renew_leases(app.inbox, app.runner, every=5))
+        supervise("inbox leases", lambda: renew_leases(app.inbox, app.runner.submit, every=5))
     )
     app.scheduler.add_job(
         prune,
@@ -282,7 +281,11 @@ async def run_polling(app: App) -> None:
         polling = supervise(
             "polling",
             lambda: poll(
-                app.bot, app.inbox, app.runner, allowed_updates=allowed_updates, reach=app.reach
+                app.bot,
+                app.inbox,
+                app.runner.submit,
+                allowed_updates=allowed_updates,
+                reach=app.reach,
             ),
             fatal=(TelegramUnauthorizedError,),
         )
@@ -308,7 +311,7 @@ def webhook_application(app: App) -> web.Application:
     application.router.add_post(
         app.settings.webhook_path,
         webhook_handler(
-            app.bot, app.inbox, app.runner, secret.get_secret_value() if secret else None
+            app.bot, app.inbox, app.runner.submit, secret.get_secret_value() if secret else None
         ),
     )
     return application

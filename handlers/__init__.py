@@ -6,7 +6,6 @@ from aiogram import Router
 
 from bot.telegram.filters import commands_only
 from handlers import (
-    asking,
     audit,
     booking,
     consultations,
@@ -33,7 +32,7 @@ def build_routers() -> list[Router]:
     # Then /ask, the way most requests come: no dialogue below takes a command like it.
     routers = [
         groups.router(),
-        asking.router(),
+        tickets.asking_router(),
         start.router(),
         invitations.router(),
         programmes.router(),

@@ -57,6 +57,16 @@ class Draft(StatesGroup):
     confirm = State()
 
 
+def asking_router() -> Router:
+    """``/ask`` in a group, the way most requests come. Its router goes early in the order
+    (``handlers.build_routers``): no other feature's dialogue takes a command like this one, and
+    a request is spared their checks. Mentions of the bot and replies to it stay with the
+    tickets router (``router``), after the dialogues that may claim them first."""
+    router = Router(name="asking")
+    router.message.register(ask_in_group, Command("ask"), IN_GROUP)
+    return router
+
+
 def router() -> Router:
     router = Router(name="tickets")
     in_group = IN_GROUP
@@ -113,6 +123,32 @@ def request_text(text: str, bot_username: str | None) -> str:
 
 
 # --- intake in groups ------------------------------------------------------------------------
+
+
+async def ask_in_group(
+    message: Message,
+    command: CommandObject,
+    outbox: Outbox,
+    actor: Actor,
+    news: TicketNews,
+    suggesters: Suggesters,
+    active_topics: ActiveTopics,
+    group: GroupChat | None = None,
+    programme: Programme | None = None,
+) -> None:
+    if not (command.args or "").strip() and not files_of(message):
+        await outbox.reply(
+            message,
+            _(
+                "Write your question right after the command, for example:\n"
+                "/ask How do we register an NGO?\n"
+                "Or reply to this message with your question."
+            ),
+        )
+        return
+    await file_in_group(
+        message, command.args or "", actor, news, suggesters, active_topics, group, programme
+    )
 
 
 async def mention_in_group(

@@ -1,9 +1,11 @@
 """The inbox: every update is stored before Telegram is told it arrived, and handled from here.
 
+Updates arrive by long polling (``poll``) or by the webhook (``webhook_handler``).
 ``Inbox.store`` commits a batch of updates (a redelivery is ignored) before the poller asks for
-the next batch, which is what confirms the previous one to Telegram, and before the webhook
-answers 200. Each update is stored as Telegram wrote it; one that aiogram cannot read is kept
-all the same, set aside (handled, with why), and never holds up the ones after it. The
+the next batch, which is what confirms the previous one to Telegram (it counts an update as
+received when ``getUpdates`` asks from a higher offset), and before the webhook answers 200.
+Each update is stored as Telegram wrote it and read on its own: one that aiogram cannot read is
+kept all the same, set aside (handled, with why), and never holds up the ones after it. The
 runner (``bot.delivery.runner``) then hands the others to the dispatcher; the handler's
 transaction marks its update handled (``finish``), so a crash at any moment leaves an update
 either handled with everything it did, or not handled at all and handled again after the
@@ -12,19 +14,27 @@ restart; never twice.
 
 from __future__ import annotations
 
+import asyncio
+import hmac
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramConflictError, TelegramUnauthorizedError
 from aiogram.types import Update
+from aiogram.utils.backoff import Backoff, BackoffConfig
+from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import dialect_of, transaction
+from bot.delivery.retry import TRANSIENT, Reachability
+from bot.delivery.telegram import RawUpdates
 from models import InboxUpdate
 
 log = logging.getLogger(__name__)
@@ -248,3 +258,100 @@ class Inbox:
                 )
             )
         return int(getattr(result, "rowcount", 0))
+
+
+# --- how updates arrive ----------------------------------------------------------------------
+
+# What takes the stored updates on: the runner's ``submit``.
+Submit = Callable[[list[Stored]], None]
+
+POLL_TIMEOUT = 25
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+_BACKOFF = BackoffConfig(min_delay=1.0, max_delay=15.0, factor=1.5, jitter=0.1)
+
+
+async def poll(
+    bot: Bot,
+    inbox: Inbox,
+    submit: Submit,
+    *,
+    allowed_updates: list[str] | None,
+    reach: Reachability | None = None,
+    timeout: int = POLL_TIMEOUT,
+) -> None:
+    """Long-poll until cancelled. Each batch is in the inbox before the offset moves past it."""
+    backoff = Backoff(config=_BACKOFF)
+    offset: int | None = None
+    request_timeout = int((bot.session.timeout or 60) + timeout)
+    while True:
+        method = RawUpdates(offset=offset, timeout=timeout, allowed_updates=allowed_updates)
+        try:
+            raw = await bot(method, request_timeout=request_timeout)
+        except TelegramConflictError as error:
+            log.error("another process takes this bot's updates (%s); retrying", error.message)
+            await backoff.asleep()
+            continue
+        except TelegramUnauthorizedError:
+            raise
+        except TRANSIENT as error:
+            if reach is not None:
+                reach.failed()
+            log.warning("getUpdates failed (%s: %s); retrying", type(error).__name__, error)
+            await backoff.asleep()
+            continue
+        if reach is not None:
+            reach.answered()
+        backoff.reset()
+        if not raw:
+            continue
+        arrived = [Arrived.read(int(item["update_id"]), json.dumps(item), bot) for item in raw]
+        try:
+            stored = await inbox.store(arrived)
+        except Exception as error:  # noqa: BLE001 - not stored, so not confirmed
+            # Telegram gives the same updates again.
+            log.warning("could not store %s updates (%s); asking again",
+                        len(arrived), type(error).__name__)  # fmt: skip
+            await backoff.asleep()
+            continue
+        submit(stored)
+        offset = arrived[-1].update_id + 1
+
+
+def webhook_handler(
+    bot: Bot, inbox: Inbox, submit: Submit, secret: str | None
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The webhook endpoint: a wrong secret gets 401, a body that is not an update 400; an
+    update is stored, then answered 200 (one aiogram cannot read too: it is set aside)."""
+
+    async def receive(request: web.Request) -> web.StreamResponse:
+        given = request.headers.get(SECRET_HEADER, "")
+        if secret is not None and not hmac.compare_digest(given.encode(), secret.encode()):
+            return web.Response(status=401, text="wrong secret token")
+        try:
+            body = (await request.read()).decode("utf-8")
+            item = json.loads(body)
+        except (UnicodeDecodeError, ValueError):
+            return web.Response(status=400, text="not an update: the body is not UTF-8 JSON")
+        update_id = item.get("update_id") if isinstance(item, dict) else None
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            return web.Response(status=400, text="not an update: no update_id")
+        try:
+            stored = await inbox.store([Arrived.read(update_id, body, bot)])
+        except Exception as error:  # noqa: BLE001 - not stored: Telegram sends it again
+            log.warning("could not store update %s (%s)", update_id, type(error).__name__)
+            return web.Response(status=503, text="not stored; send it again")
+        submit(stored)
+        return web.Response()
+
+    return receive
+
+
+async def renew_leases(inbox: Inbox, submit: Submit, every: float) -> None:
+    """Keep this process's inbox leases while it works; take over lapsed ones of others."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await inbox.renew()
+            submit(await inbox.take_waiting(all_of_them=False))
+        except Exception as error:  # noqa: BLE001 - tried again at the next turn
+            log.warning("renewing inbox leases failed (%s)", type(error).__name__)

@@ -63,7 +63,7 @@ class TransactionGuard(BaseRequestMiddleware):
 
 class RawUpdates(TelegramMethod[list[dict[str, Any]]]):
     """``getUpdates``, answered with each update as Telegram wrote it: read one by one after,
-    so one aiogram cannot read does not stop the batch (``bot.delivery.intake``)."""
+    so one aiogram cannot read does not stop the batch (``bot.delivery.inbox``)."""
 
     __returning__ = list[dict[str, Any]]
     __api_method__ = "getUpdates"
