@@ -21,7 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramConflictError, TelegramUnauthorizedError
@@ -29,7 +29,7 @@ from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiohttp import web
 from pydantic import ValidationError
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Table, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import dialect_of, transaction
@@ -40,6 +40,8 @@ from models import InboxUpdate
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=15)
+# The table itself for the statement every update runs: no objects of the session are involved.
+_TABLE = cast(Table, InboxUpdate.__table__)
 KEPT = timedelta(days=7)  # Telegram redelivers for a day at most
 UNREADABLE = "unreadable"  # how the error of an update set aside begins
 
@@ -180,14 +182,13 @@ class Inbox:
         """Mark the update handled in the handler's own transaction; Superseded when another
         process has finished it first (then the transaction rolls back)."""
         result = await session.execute(
-            update(InboxUpdate)
+            update(_TABLE)
             .where(
-                InboxUpdate.update_id == update_id,
-                InboxUpdate.handled_at.is_(None),
-                or_(InboxUpdate.lease_owner.is_(None), InboxUpdate.lease_owner == self.owner),
+                _TABLE.c.update_id == update_id,
+                _TABLE.c.handled_at.is_(None),
+                or_(_TABLE.c.lease_owner.is_(None), _TABLE.c.lease_owner == self.owner),
             )
             .values(handled_at=datetime.now(UTC), lease_owner=None, lease_until=None)
-            .execution_options(synchronize_session=False)
         )
         if getattr(result, "rowcount", 0) != 1:
             raise Superseded(update_id)

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from sqlalchemy import event, insert
+from sqlalchemy import Table, event, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -134,7 +134,9 @@ def _follow(params: dict[str, Any], then: FollowUp | None, otherwise: FollowUp |
         params["otherwise"] = otherwise.as_params()
 
 
-_INSERT = insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True)
+# The table's own insert: the rows are values, not objects the session should know.
+_TABLE = cast(Table, OutboxMessage.__table__)
+_INSERT = insert(_TABLE).returning(_TABLE.c.id)
 
 
 class Outbox:
@@ -357,10 +359,11 @@ class Outbox:
         return (await self._write([row]))[0]
 
     async def _write(self, rows: list[dict[str, Any]]) -> list[MessageRef]:
-        """Insert the rows, in their order, and return their references: one statement, whose
-        ids come back in the order the rows were given."""
+        """Insert the rows, in their order, and return their references. One statement gives
+        its rows increasing ids in the order of its values (SQLite's next row id, PostgreSQL's
+        sequence), though it may return them in another order: so the ids are sorted."""
         result = await self.session.execute(_INSERT, rows)
-        ids = list(result.scalars())
+        ids = sorted(result.scalars())
         for outbox_id, values in zip(ids, rows, strict=True):
             if values["lease_owner"] is None:
                 continue

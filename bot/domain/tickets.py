@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import audit
@@ -356,16 +356,32 @@ def record(
     text: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> TicketEvent:
-    event = TicketEvent(
-        ticket_id=ticket.id,
-        kind=kind,
-        actor_id=actor.id if actor is not None else None,
-        created_at=now,
-        text=text,
-        details=details or {},
-    )
+    event = TicketEvent(**_event_row(ticket, kind, now, actor=actor, text=text, details=details))
     session.add(event)
     return event
+
+
+_EVENTS = cast(Table, TicketEvent.__table__)
+_LINKS = cast(Table, TicketMessage.__table__)
+
+
+def _event_row(
+    ticket: Ticket,
+    kind: TicketEventKind,
+    now: datetime,
+    *,
+    actor: Person | None = None,
+    text: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket.id,
+        "kind": kind,
+        "actor_id": actor.id if actor is not None else None,
+        "created_at": now,
+        "text": text,
+        "details": details or {},
+    }
 
 
 async def attach(
@@ -424,18 +440,24 @@ async def link_message(
 async def link_messages(
     session: AsyncSession, ticket: Ticket, links: Sequence[Link], now: datetime
 ) -> None:
-    """Bind messages of the bot's to the ticket, in one statement (a new request has three)."""
-    session.add_all(
-        TicketMessage(
-            ticket_id=ticket.id,
-            kind=link.kind,
-            chat_telegram_id=link.chat_telegram_id,
-            message_id=link.message_id,
-            outbox_id=link.outbox_id,
-            person_id=link.person_id,
-            created_at=now,
-        )
-        for link in links
+    """Bind messages of the bot's to the ticket, in one statement (a new request has three):
+    rows nothing needs the ids of."""
+    if not links:
+        return
+    await session.execute(
+        insert(_LINKS),
+        [
+            {
+                "ticket_id": ticket.id,
+                "kind": link.kind,
+                "chat_telegram_id": link.chat_telegram_id,
+                "message_id": link.message_id,
+                "outbox_id": link.outbox_id,
+                "person_id": link.person_id,
+                "created_at": now,
+            }
+            for link in links
+        ],
     )
 
 
@@ -482,14 +504,23 @@ async def open_ticket(
     )
     session.add(ticket)
     await session.flush()  # for its number
-    created = record(session, ticket, TicketEventKind.created, now, actor=author, text=ticket.text)
+    events = []
+    if files:  # bound to the request's first event: its id is needed
+        created = record(session, ticket, TicketEventKind.created, now, actor=author,
+                         text=ticket.text)  # fmt: skip
+        await attach(session, ticket, files, created, now)
+    else:
+        events.append(
+            _event_row(ticket, TicketEventKind.created, now, actor=author, text=ticket.text)
+        )
     if topic is not None:
-        record(
-            session, ticket, TicketEventKind.topic_set, now,
-            actor=author if topic_confirmed else None,
-            details={"topic": topic.code, "confirmed": topic_confirmed},
-        )  # fmt: skip
-    await attach(session, ticket, files, created, now)
+        details = {"topic": topic.code, "confirmed": topic_confirmed}
+        actor = author if topic_confirmed else None
+        events.append(
+            _event_row(ticket, TicketEventKind.topic_set, now, actor=actor, details=details)
+        )
+    if events:  # nothing needs their ids: one statement
+        await session.execute(insert(_EVENTS), events)
     return ticket, True
 
 
