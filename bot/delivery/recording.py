@@ -40,6 +40,8 @@ from models import (
 
 log = logging.getLogger(__name__)
 
+# How long an outcome waits for those of the other sends on its way, to share a transaction.
+GATHER_SECONDS = 0.003
 # Errors of edits that find their message gone or unchangeable: nothing worth keeping.
 QUIET_ERRORS = ("message to edit not found", "message can't be edited")
 
@@ -96,11 +98,14 @@ class Recorder:
         session_factory: async_sessionmaker[AsyncSession],
         sender: Sender,
         delay: Callable[[int], float],
+        on_the_way: Callable[[], int],
     ) -> None:
-        """``delay``: the pause before trying again, given how many tries failed."""
+        """``delay``: the pause before trying again, given how many tries failed;
+        ``on_the_way``: how many sends are on their way now (their outcomes are to come)."""
         self.session_factory = session_factory
         self.sender = sender
         self.delay = delay
+        self.on_the_way = on_the_way
         self.on_sent: dict[str, Hook] = {}
         self.on_failed: dict[str, Hook] = {}
         self.unreachable_since: float | None = None  # the database, as recording found it
@@ -127,7 +132,9 @@ class Recorder:
     async def _drain(self) -> None:
         failures = 0
         while self._queue:
-            await asyncio.sleep(0)  # outcomes answered at the same moment join this batch
+            # Outcomes of the sends on their way join this batch if they come within a moment:
+            # one transaction for them all.
+            await asyncio.sleep(GATHER_SECONDS if self.on_the_way() > len(self._queue) else 0)
             batch = list(self._queue)
             outcomes = [outcome for outcome, _ in batch]
             try:

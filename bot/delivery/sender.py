@@ -80,7 +80,7 @@ class Sender:
         self.queues = Queues()
         self.claims = Claims(session_factory, owner)
         self.waits = Waits(self.retry, self.reach)
-        self.recorder = Recorder(session_factory, self, self.retry.delay)
+        self.recorder = Recorder(session_factory, self, self.retry.delay, lambda: len(self._tasks))
         self.leading = False
         self._taken_over = False
         self.beat = time.monotonic()  # the last turn of its loop: it is alive, not stuck
