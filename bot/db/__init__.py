@@ -8,11 +8,18 @@ from bot.db.engine import (
     dialect_of,
 )
 from bot.db.schema import MIGRATION_LOCK, alembic_config, downgrade, upgrade
-from bot.db.transaction import holding_transaction, transaction, transaction_open, write_lock
+from bot.db.transaction import (
+    connection_of,
+    holding_transaction,
+    transaction,
+    transaction_open,
+    write_lock,
+)
 
 __all__ = [
     "MIGRATION_LOCK",
     "alembic_config",
+    "connection_of",
     "create_engine",
     "create_session_factory",
     "database_unreachable",

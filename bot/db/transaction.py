@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 # Set while the current task holds a transaction open: Bot API calls refuse to run then.
 _in_transaction: ContextVar[bool] = ContextVar("mentordesk_in_transaction", default=False)
@@ -45,10 +46,23 @@ def write_lock(session_factory: async_sessionmaker[AsyncSession]) -> asyncio.Loc
     bind = session_factory.kw.get("bind")
     if not isinstance(bind, AsyncEngine) or bind.dialect.name != "sqlite":
         return None
-    database = bind.url.database or ":memory:"
-    key = database if database == ":memory:" else str(Path(database).resolve())
     locks = _write_locks.setdefault(asyncio.get_running_loop(), {})
-    return locks.setdefault(key, asyncio.Lock())
+    return locks.setdefault(_file_of(bind.url.database or ":memory:"), asyncio.Lock())
+
+
+@functools.cache
+def _file_of(database: str) -> str:
+    """The database file, whichever way its path was written (one lock for one file)."""
+    return database if database == ":memory:" else str(Path(database).resolve())
+
+
+async def connection_of(session: AsyncSession) -> AsyncConnection:
+    """The connection of the session's transaction, for the Core statements every request runs
+    (``Session.execute`` would take each through the ORM's machinery as well). What the session
+    holds unflushed is flushed first, as ``Session.execute`` would do, so they see it."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    return await session.connection()
 
 
 @asynccontextmanager

@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from sqlalchemy import Table, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import dialect_of, transaction
+from bot.db import connection_of, dialect_of, transaction
 from bot.delivery.retry import TRANSIENT, Reachability
 from bot.delivery.telegram import RawUpdates
 from models import InboxUpdate
@@ -181,7 +181,7 @@ class Inbox:
     async def finish(self, session: AsyncSession, update_id: int) -> None:
         """Mark the update handled in the handler's own transaction; Superseded when another
         process has finished it first (then the transaction rolls back)."""
-        result = await session.execute(
+        result = await (await connection_of(session)).execute(
             update(_TABLE)
             .where(
                 _TABLE.c.update_id == update_id,

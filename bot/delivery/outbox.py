@@ -21,6 +21,7 @@ from sqlalchemy import Table, event, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from bot.db import connection_of
 from models import OutboxMessage, OutboxStatus
 
 # Telegram allows 1024 characters in a caption.
@@ -362,7 +363,7 @@ class Outbox:
         """Insert the rows, in their order, and return their references. One statement gives
         its rows increasing ids in the order of its values (SQLite's next row id, PostgreSQL's
         sequence), though it may return them in another order: so the ids are sorted."""
-        result = await self.session.execute(_INSERT, rows)
+        result = await (await connection_of(self.session)).execute(_INSERT, rows)
         ids = sorted(result.scalars())
         for outbox_id, values in zip(ids, rows, strict=True):
             if values["lease_owner"] is None:

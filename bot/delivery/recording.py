@@ -26,7 +26,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import database_unreachable, transaction
+from bot.db import connection_of, database_unreachable, transaction
 from bot.delivery.outbox import Outbox, Row, Sender
 from models import (
     DeliveryFailure,
@@ -192,12 +192,13 @@ class Recorder:
                         await _follow_up(outbox, outcome)
                         if hooks:
                             await self._hook(outbox, outcome)
+            connection = await connection_of(session)
             if finals:
-                await session.execute(_FINAL, finals)
+                await connection.execute(_FINAL, finals)
             if retries:
-                await session.execute(_RETRY, retries)
+                await connection.execute(_RETRY, retries)
             for record, values in links.items():
-                await session.execute(_LINKED[record], values)
+                await connection.execute(_LINKED[record], values)
 
     async def _hook(self, outbox: Outbox, outcome: Outcome) -> None:
         row = outcome.row

@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
+from bot.db import connection_of
 from models import (
     OutboxMessage,
     OutboxStatus,
@@ -103,7 +104,7 @@ async def mentors_of(
             last_claim=None if row.last_claim is None else _utc(row.last_claim),
             waiting=int(row.waiting or 0),
         )
-        for row in await session.execute(query, params)
+        for row in await (await connection_of(session)).execute(query, params)
     ]
     candidates.sort(key=lambda c: (c.open_tickets, c.last_claim or _NEVER, c.role_id))
     return candidates

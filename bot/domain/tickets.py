@@ -14,6 +14,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import connection_of
 from bot.domain import audit
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError, InvalidInput, NotAllowed, NotFound
@@ -138,7 +139,7 @@ async def find_by_request(
     session: AsyncSession, chat_telegram_id: int, message_id: int
 ) -> Ticket | None:
     # Only the id first: every new request asks, and almost never finds one.
-    found = await session.scalar(
+    found = await (await connection_of(session)).scalar(
         _FIND_BY_REQUEST, {"chat_telegram_id": chat_telegram_id, "message_id": message_id}
     )
     return None if found is None else await session.get(Ticket, found)
@@ -444,7 +445,7 @@ async def link_messages(
     rows nothing needs the ids of."""
     if not links:
         return
-    await session.execute(
+    await (await connection_of(session)).execute(
         insert(_LINKS),
         [
             {
@@ -520,7 +521,7 @@ async def open_ticket(
             _event_row(ticket, TicketEventKind.topic_set, now, actor=actor, details=details)
         )
     if events:  # nothing needs their ids: one statement
-        await session.execute(insert(_EVENTS), events)
+        await (await connection_of(session)).execute(insert(_EVENTS), events)
     return ticket, True
 
 
