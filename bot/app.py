@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import handlers
 from bot.config import Settings
 from bot.db import create_engine, create_session_factory, upgrade
-from bot.db.schema import upgrade_in_a_process
+from bot.db.schema import upgrade_at_start
 from bot.delivery.inbox import Inbox
 from bot.delivery.intake import poll, renew_leases, webhook_handler
 from bot.delivery.leadership import this_host
@@ -229,7 +229,7 @@ def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
 
 async def start(app: App) -> None:
     """Work done once before updates flow: schema, commands menu, jobs, the scheduler."""
-    await upgrade_in_a_process(app.engine)
+    await upgrade_at_start(app.engine)
     await publish_commands(app.bot, app.i18n)
     await app.bot.me()  # known from now on: hooks inside a transaction name the bot
     if app.sends:

@@ -4,6 +4,7 @@ the tests and the benches apply them."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import json
@@ -12,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import migrations
@@ -74,13 +75,16 @@ async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
         await connection.run_sync(_downgrade, revision)
 
 
-async def upgrade_in_a_process(engine: AsyncEngine) -> None:
-    """Apply every migration to the engine's database in a process started for it, which has
-    ended when this returns; its errors go to this process's stderr and raise
-    ``MigrationFailed`` here. A database in memory, which no other process sees, is migrated
-    here instead."""
+async def upgrade_at_start(engine: AsyncEngine) -> None:
+    """Bring the engine's database to the newest migration, as the bot does at start: nothing
+    to do when it is there already (the usual restart); else every migration is applied by a
+    process started for it, which has ended when this returns, its errors written to this
+    process's stderr and raising ``MigrationFailed`` here. A database in memory, which no other
+    process sees, is migrated here instead."""
     if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
         await upgrade(engine)
+        return
+    if await _at_newest(engine):
         return
     # The URL on stdin, not in the arguments: those are shown to anyone listing processes.
     order = {
@@ -101,6 +105,58 @@ async def upgrade_in_a_process(engine: AsyncEngine) -> None:
         raise MigrationFailed(
             f"the migration process ended with {process.returncode}: its error is written above"
         )
+
+
+async def _at_newest(engine: AsyncEngine) -> bool:
+    """Whether the database's revision is the newest of the migration files (Alembic's
+    version table holds the revision each branch is at)."""
+    newest = _newest_revisions()
+    if not newest:
+        return False
+    async with engine.connect() as connection:
+        if not await connection.run_sync(lambda sync: inspect(sync).has_table("alembic_version")):
+            return False
+        found = await connection.scalars(text("SELECT version_num FROM alembic_version"))
+        return set(found) == newest
+
+
+def _newest_revisions() -> set[str]:
+    """The revisions no other migration revises, read from the files' text (Alembic would
+    import them); none when a file does not name its revisions as plain literals, so that the
+    migration process decides."""
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        names = _revision_names(path)
+        revision, down = names.get("revision"), names.get("down_revision")
+        if not isinstance(revision, str):
+            return set()
+        revisions.add(revision)
+        if isinstance(down, str):
+            revised.add(down)
+        elif isinstance(down, tuple | list):  # a merge revises several
+            revised.update(str(parent) for parent in down)
+        elif down is not None:
+            return set()
+    return revisions - revised
+
+
+def _revision_names(path: Path) -> dict[str, object]:
+    """``revision`` and ``down_revision`` as a migration file assigns them (literals only)."""
+    names: dict[str, object] = {}
+    for statement in ast.parse(path.read_bytes()).body:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+            target, value = statement.targets[0], statement.value
+        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+            target, value = statement.target, statement.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in {"revision", "down_revision"}:
+            try:
+                names[target.id] = ast.literal_eval(value)
+            except ValueError:
+                names[target.id] = ...  # not a literal: neither a revision nor None
+    return names
 
 
 def main() -> None:
