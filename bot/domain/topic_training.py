@@ -26,7 +26,6 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
-from threadpoolctl import threadpool_limits
 
 from bot.domain.topic_model import (
     NGRAMS,
@@ -95,10 +94,7 @@ def fit(topics: Sequence[TopicTerms], examples: Iterable[Example]) -> Pipeline:
     if len(set(labels)) < 2:
         raise ValueError("a model needs at least two topics with words or examples")
     fitted = pipeline(topics)
-    # One core, and the bot keeps the other: on two busy cores, BLAS's two threads made the
-    # regression ten times slower (11 s instead of 1).
-    with threadpool_limits(limits=1):
-        fitted.fit(texts, labels, logisticregression__sample_weight=weights)
+    fitted.fit(texts, labels, logisticregression__sample_weight=weights)
     return fitted
 
 
