@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import handlers
 from bot.config import Settings
-from bot.db import create_engine, create_session_factory, upgrade
+from bot.db import create_engine, create_session_factory
+from bot.db.schema import upgrade_at_start
 from bot.delivery.inbox import Inbox, poll, renew_leases, webhook_handler
 from bot.delivery.leadership import this_host
 from bot.delivery.poller_lock import PollerLock
@@ -227,7 +228,7 @@ def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
 
 async def start(app: App) -> None:
     """Work done once before updates flow: schema, commands menu, jobs, the scheduler."""
-    await upgrade(app.engine)
+    await upgrade_at_start(app.engine)
     await publish_commands(app.bot, app.i18n)
     await app.bot.me()  # known from now on: hooks inside a transaction name the bot
     if app.sends:
@@ -357,7 +358,7 @@ async def run_sender(app: App) -> None:
     app.sends, app.runs_jobs = True, False
     ops: web.AppRunner | None = None
     try:
-        await upgrade(app.engine)
+        await upgrade_at_start(app.engine)
         await app.bot.me()  # known from now on: hooks inside a transaction name the bot
         app._tasks.append(supervise("sender", app.sender.run))
         if app.settings.metrics_port is not None:

@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.db import MIGRATION_LOCK, create_engine, downgrade, upgrade
+import migrations
+from bot.db import MIGRATION_LOCK, alembic_config, create_engine, downgrade, upgrade
+from bot.db.schema import MigrationFailed, upgrade_at_start
 from models import Base
 from models.default_topics import DEFAULT_TOPICS
 
@@ -64,6 +67,39 @@ async def test_models_match_migrations(database_url: str) -> None:
                 )
             )
         assert diff == []
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.no_database
+def test_the_newest_revision_the_bot_knows_is_alembics_head() -> None:
+    """The bot decides at start whether to migrate by ``migrations.HEAD``, without Alembic."""
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    assert heads == [migrations.HEAD], "a new migration: set migrations.HEAD to its revision"
+
+
+async def test_at_start_a_process_migrates_unless_nothing_is_left_to_do(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An empty database is migrated by a process of its own; then a start finds nothing to do
+    and starts none; a migration that fails stops the start with the process's error."""
+    engine = create_engine(database_url)
+    try:
+        await upgrade_at_start(engine)
+        async with engine.connect() as connection:
+            assert set(Base.metadata.tables) <= await _tables(connection)
+
+        async def no_process(*args: object, **kwargs: object) -> None:
+            raise AssertionError("a migration process was started with nothing to migrate")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(asyncio, "create_subprocess_exec", no_process)
+            await upgrade_at_start(engine)
+
+        async with engine.begin() as connection:
+            await connection.execute(text("UPDATE alembic_version SET version_num = 'gone'"))
+        with pytest.raises(MigrationFailed):
+            await upgrade_at_start(engine)
     finally:
         await engine.dispose()
 

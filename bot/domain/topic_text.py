@@ -17,9 +17,9 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
-import snowballstemmer
-
 if TYPE_CHECKING:
+    import snowballstemmer
+
     from models import Topic
 
 # Keywords this long also match words they begin ("налог" in "налоговая"); shorter ones
@@ -42,6 +42,10 @@ _stemmers = threading.local()  # a stemmer keeps the word it works on: one per t
 def _stemmer(language: str) -> snowballstemmer.Stemmer:
     found: dict[str, snowballstemmer.Stemmer] = _stemmers.__dict__.setdefault("by_language", {})
     if language not in found:
+        # Imported with the first request that has no hashtag (it loads the stemmers of every
+        # language it knows, about 3 MiB): not by a bot at rest.
+        import snowballstemmer  # noqa: PLC0415
+
         found[language] = snowballstemmer.stemmer(language)
     return found[language]
 
