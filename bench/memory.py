@@ -5,7 +5,7 @@ after a chart; beside a bare aiogram bot.
 
 Everything runs on this machine: the fake Bot API of the tests (``bot/sandbox/emulator``) on
 127.0.0.1, ``python -m bot`` as a real process (an SQLite file in a temporary directory, the
-default settings, one process: ``SENDER_PROCESS=off``) serving a seeded programme, and
+default settings: one process) serving a seeded programme, and
 ``bench/bare_bot.py`` as the baseline. Memory is the proportional set size (PSS: a page shared
 by several processes is split among them) of the bot's whole process tree, the bot and every
 process it started, found recursively, summed from /proc (Linux).
@@ -54,9 +54,6 @@ from tests.topic_process import (  # noqa: E402
 SETTLE = 2.0  # seconds after each step before its figure is read
 SAMPLE = 0.05
 QUIET, QUIET_STEP = 2.0, 0.5  # a training has ended: under a tenth of a core for 2 s
-# One process: no sender process of the bot's own (a setting that is ignored where the bot
-# has none).
-ONE_PROCESS = {"SENDER_PROCESS": "off"}
 GOALS = {"idle": 200, "steady": 300, "peak": 400}
 
 
@@ -128,7 +125,7 @@ async def with_bot(
     try:
         url = f"sqlite+aiosqlite:///{workdir / 'mentordesk.sqlite3'}"
         cast = await seed(url, server, groups=1, mentors=1)
-        bot = BotProcess(bot_env(url, server, **ONE_PROCESS), workdir)
+        bot = BotProcess(bot_env(url, server), workdir)
         if bare:
             bot.env["MENTOR_IDS"] = ",".join(str(m.id) for m in cast.mentors)
             bot.command = [str(ROOT / "bench" / "bare_bot.py")]

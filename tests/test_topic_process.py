@@ -93,7 +93,7 @@ async def test_the_bot_runs_its_model_without_scikit_learn_and_keeps_no_process(
 ) -> None:
     cast = await seed(database_url, server, groups=1, mentors=1)
     author, group = cast.activists[0], cast.groups[0]
-    bot = BotProcess(bot_env(database_url, server, SENDER_PROCESS="off"), tmp_path)
+    bot = BotProcess(bot_env(database_url, server), tmp_path)
     bot.command = ["-X", "importtime", "-m", "bot"]
     await bot.start(server)
     try:
