@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import secrets
@@ -115,6 +116,7 @@ class App:
         await self.dispatcher.fsm.events_isolation.close()
         await self.bot.session.close()
         await self.engine.dispose()
+        gc.unfreeze()  # what ``start`` set aside is the collector's again
 
 
 Fatal = tuple[type[BaseException], ...]
@@ -261,6 +263,12 @@ async def start(app: App) -> None:
         app.scheduler, app.session_factory, app.sender, app.i18n, app.settings
     ).start()
     app.scheduler.start()
+    # What start-up loaded (aiogram's types alone are a quarter of a million objects) lives as
+    # long as the process: set aside from the garbage collector, so that its full collections
+    # walk only what came since, a few milliseconds instead of a tenth of a second each, every
+    # update waiting meanwhile.
+    gc.collect()
+    gc.freeze()
 
 
 async def run_polling(app: App) -> None:
