@@ -3,12 +3,11 @@ cards and lists follow the programme's topics only; bad input changes nothing.""
 
 from __future__ import annotations
 
-import gc
-import weakref
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.errors import InvalidInput
@@ -325,11 +324,11 @@ async def _versions(db: async_sessionmaker[AsyncSession]) -> dict[str, int]:
         return dict(rows.all())
 
 
-async def test_active_topics_are_built_once_per_transaction(
+async def test_active_topics_are_read_once_while_the_programmes_version_stays(
     world: World, db: async_sessionmaker[AsyncSession]
 ) -> None:
-    """Updates handled together share a transaction: the topics given to the first are given
-    again to the next, though nothing of the first refers to them any more."""
+    """The first request reads them; the next ones get rows of their own transaction, built
+    from what the process holds, without a query, and a caller's list is its own."""
     await world.registered_group("Совет активистов района", programme=DISTRICT)
     active = ActiveTopics()
     by_title = select(Programme).where(Programme.title == DISTRICT)
@@ -339,20 +338,21 @@ async def test_active_topics_are_built_once_per_transaction(
         assert [t.code for t in read] == list((await _topics(db, DISTRICT)).keys())
     async with db() as session:
         programme = (await session.execute(by_title)).scalar_one()
-        first = await active.of(session, programme)  # built from the values held
-        kept = [weakref.ref(topic) for topic in first]
-        del first
-        gc.collect()
-        again = await active.of(session, programme)
-        assert all(ref() is not None for ref in kept)
-        assert all(topic is ref() for topic, ref in zip(again, kept, strict=True))
+        queries: list[str] = []
+        engine = session.get_bind()
+        listen = event.listens_for(engine, "before_cursor_execute")
+
+        @listen
+        def _seen(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+            queries.append(sql)
+
+        again = await active.of(session, programme)  # built from the values held
+        event.remove(engine, "before_cursor_execute", _seen)
+        assert queries == []
         assert [t.code for t in again] == [t.code for t in read]
+        assert not any(topic is old for topic in again for old in read)
         again.clear()  # a caller's list is its own
         assert len(await active.of(session, programme)) == len(read)
-    async with db() as session:  # another transaction builds its own
-        programme = (await session.execute(by_title)).scalar_one()
-        fresh = await active.of(session, programme)
-        assert not any(topic is ref() for topic in fresh for ref in kept)
 
 
 async def test_every_write_of_a_topic_moves_its_programmes_topics_version(

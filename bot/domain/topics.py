@@ -106,27 +106,15 @@ class ActiveTopics:
 
     async def of(self, session: AsyncSession, programme: Programme) -> list[Topic]:
         """``list_topics(session, programme.id)``, as rows of this session."""
-        # The rows given to an earlier request of the same transaction (updates handled
-        # together share one), kept by the session: it holds a loaded row only while
-        # something refers to it, and would build them all again for each request.
-        in_session: dict[int, tuple[int, list[Topic]]] = session.info.setdefault(_ROWS, {})
-        given = in_session.get(programme.id)
-        if given is not None and given[0] == programme.topics_version:
-            return list(given[1])
         held = self._held.get(programme.id)
-        if held is None or held[0] != programme.topics_version:
-            topics = await list_topics(session, programme.id)
-            # The version read with the programme, before the topics: a change committed in
-            # between is in the topics and moves the version past this one, so the next
-            # request reads them again; older topics are never held under a newer version.
-            self._held[programme.id] = (programme.topics_version, [_columns(t) for t in topics])
-        else:
-            topics = [_as_loaded(session, values) for values in held[1]]
-        in_session[programme.id] = (programme.topics_version, topics)
-        return list(topics)
-
-
-_ROWS = "active_topics"  # the key of ``ActiveTopics``'s rows in ``Session.info``
+        if held is not None and held[0] == programme.topics_version:
+            return [_as_loaded(session, values) for values in held[1]]
+        topics = await list_topics(session, programme.id)
+        # The version read with the programme, before the topics: a change committed in
+        # between is in the topics and moves the version past this one, so the next request
+        # reads them again; older topics are never held under a newer version.
+        self._held[programme.id] = (programme.topics_version, [_columns(t) for t in topics])
+        return topics
 
 
 def _columns(topic: Topic) -> dict[str, Any]:
