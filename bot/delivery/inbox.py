@@ -268,7 +268,9 @@ Submit = Callable[[list[Stored]], None]
 
 POLL_TIMEOUT = 25
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-_BACKOFF = BackoffConfig(min_delay=1.0, max_delay=15.0, factor=1.5, jitter=0.1)
+# While Telegram is away the poller asks again at least every 5 s: it is often the first to
+# see Telegram back (``Reachability``), which lets the messages that waited go.
+_BACKOFF = BackoffConfig(min_delay=1.0, max_delay=5.0, factor=1.5, jitter=0.1)
 
 
 async def poll(

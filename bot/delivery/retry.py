@@ -38,6 +38,9 @@ TRANSIENT = (TelegramServerError, TelegramNetworkError, ClientDecodeError, Timeo
 
 # Failures in a row, with no answer from Telegram between them, that make it unreachable.
 UNREACHABLE_AFTER = 3
+# While Telegram is unreachable, a message probes it at least this often: once it answers,
+# everything that waited goes within seconds.
+PROBE_EVERY = 5.0
 # 429s in two chats this close together are taken for the bot-wide limit.
 FLOOD_EVIDENCE_SECONDS = 2.0
 # How long every chat waits when Telegram refuses the bot's token (a token being changed).
@@ -111,7 +114,7 @@ class Waits:
             if not self.reach.reachable:
                 if was_reachable:
                     log.warning("Telegram does not answer (%s); messages wait", error)
-                pause = self.policy.delay(self.reach.failures)
+                pause = min(PROBE_EVERY, self.policy.delay(self.reach.failures))
                 self.everyone_until = max(self.everyone_until, now + pause)
         log.info("outbox %s: %s; attempt %s failed", row.id, error, attempts)
         return Outcome(row, OutboxStatus.pending, retry_at=now + self.policy.delay(attempts),
