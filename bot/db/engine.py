@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
+
+from bot.db.sqlite_trips import one_trip_dbapi
 
 # How long a statement waits for another process's write to SQLite before it gives up.
 SQLITE_BUSY_SECONDS = 30
@@ -35,8 +37,24 @@ def create_engine(url: str) -> AsyncEngine:
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(
-        url, connect_args={"timeout": SQLITE_BUSY_SECONDS}, hide_parameters=True
+        url,
+        connect_args={"timeout": SQLITE_BUSY_SECONDS},
+        hide_parameters=True,
+        module=one_trip_dbapi(),
+        # A connection goes back to the pool after its transaction's commit or rollback; the
+        # pool's own rollback on top of it (one more trip to aiosqlite's thread for every
+        # transaction) is made only when one is still open ("reset" below).
+        pool_reset_on_return=None,
     )
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def _end_open_transaction(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+        if (
+            state.asyncio_safe
+            and not state.terminate_only
+            and dbapi_connection.driver_connection.in_transaction
+        ):
+            dbapi_connection.rollback()
 
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

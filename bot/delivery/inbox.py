@@ -29,7 +29,7 @@ from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiohttp import web
 from pydantic import ValidationError
-from sqlalchemy import Table, delete, func, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import connection_of, dialect_of, transaction
@@ -42,6 +42,16 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=15)
 # The table itself for the statement every update runs: no objects of the session are involved.
 _TABLE = cast(Table, InboxUpdate.__table__)
+# Every update ends with it: built once.
+_FINISH = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.update_id == bindparam("b_update_id"),
+        _TABLE.c.handled_at.is_(None),
+        or_(_TABLE.c.lease_owner.is_(None), _TABLE.c.lease_owner == bindparam("b_owner")),
+    )
+    .values(handled_at=bindparam("b_now"), lease_owner=None, lease_until=None)
+)
 KEPT = timedelta(days=7)  # Telegram redelivers for a day at most
 UNREADABLE = "unreadable"  # how the error of an update set aside begins
 
@@ -182,13 +192,7 @@ class Inbox:
         """Mark the update handled in the handler's own transaction; Superseded when another
         process has finished it first (then the transaction rolls back)."""
         result = await (await connection_of(session)).execute(
-            update(_TABLE)
-            .where(
-                _TABLE.c.update_id == update_id,
-                _TABLE.c.handled_at.is_(None),
-                or_(_TABLE.c.lease_owner.is_(None), _TABLE.c.lease_owner == self.owner),
-            )
-            .values(handled_at=datetime.now(UTC), lease_owner=None, lease_until=None)
+            _FINISH, {"b_update_id": update_id, "b_owner": self.owner, "b_now": datetime.now(UTC)}
         )
         if getattr(result, "rowcount", 0) != 1:
             raise Superseded(update_id)

@@ -364,6 +364,8 @@ def record(
 
 _EVENTS = cast(Table, TicketEvent.__table__)
 _LINKS = cast(Table, TicketMessage.__table__)
+_INSERT_EVENTS = insert(_EVENTS)
+_INSERT_LINKS = insert(_LINKS)
 
 
 def _event_row(
@@ -446,7 +448,7 @@ async def link_messages(
     if not links:
         return
     await (await connection_of(session)).execute(
-        insert(_LINKS),
+        _INSERT_LINKS,
         [
             {
                 "ticket_id": ticket.id,
@@ -521,7 +523,7 @@ async def open_ticket(
             _event_row(ticket, TicketEventKind.topic_set, now, actor=actor, details=details)
         )
     if events:  # nothing needs their ids: one statement
-        await (await connection_of(session)).execute(insert(_EVENTS), events)
+        await (await connection_of(session)).execute(_INSERT_EVENTS, events)
     return ticket, True
 
 
