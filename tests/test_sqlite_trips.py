@@ -44,6 +44,10 @@ def count_trips(connection: Any) -> list[int]:
     return trips
 
 
+def in_transaction(connection: Any) -> bool:
+    return bool(connection.driver_connection.in_transaction)
+
+
 async def test_a_statement_is_one_trip_with_its_rows(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
         raw = await connection.get_raw_connection()
@@ -80,12 +84,10 @@ async def test_an_open_transaction_is_rolled_back_when_the_connection_returns(
 ) -> None:
     async with engine.connect() as connection:
         await connection.execute(text("INSERT INTO notes (body) VALUES ('left open')"))
-        raw = await connection.get_raw_connection()
-        assert raw.driver_connection.in_transaction
+        assert in_transaction(await connection.get_raw_connection())
     # Returned to the pool without a commit: the pool's reset rolled it back.
     async with engine.connect() as connection:
-        raw = await connection.get_raw_connection()
-        assert not raw.driver_connection.in_transaction
+        assert not in_transaction(await connection.get_raw_connection())
         count = await connection.scalar(text("SELECT count(*) FROM notes"))
     assert count == 0
 
