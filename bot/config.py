@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     invite_ttl: timedelta = timedelta(days=3)
     mentor_capacity: int = Field(default=5, ge=1, le=100)
     video_base_url: str = "https://meet.jit.si"
+    # How a new programme's groups hear the bot: "quiet", what concerns one person goes to that
+    # person alone (ephemeral messages, a reaction for the request's state); "visible", every
+    # reply is posted for the whole group. A coordinator switches a programme with /replies.
+    group_replies: Literal["quiet", "visible"] = "quiet"
 
     rate_global_per_second: float = Field(default=30.0, gt=0)
     rate_private_per_second: float = Field(default=1.0, gt=0)

@@ -18,6 +18,7 @@ from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Settings
 from bot.delivery import Outbox
 from bot.domain.access import Actor
 from bot.domain.errors import InvalidInput
@@ -147,6 +148,7 @@ async def register(
     outbox: Outbox,
     command: CommandObject,
     session: AsyncSession,
+    settings: Settings,
     now: datetime,
     actor: Actor | None = None,
 ) -> None:
@@ -158,7 +160,8 @@ async def register(
     chat = await note_chat(session, message.chat.id, message.chat.title or "", now)
     title = " ".join((command.args or "").split())
     if title:
-        await _register_by_title(message, outbox, session, chat, title, actor, now)
+        quiet = settings.group_replies == "quiet"
+        await _register_by_title(message, outbox, session, chat, title, actor, now, quiet)
         return
     programmes = await _registrable_programmes(session, actor)
     if len(programmes) == 1 and not actor.is_admin:
@@ -183,6 +186,7 @@ async def _register_by_title(
     title: str,
     actor: Actor,
     now: datetime,
+    quiet_groups: bool,
 ) -> None:
     if len(title) > MAX_TITLE:
         await outbox.answer(
@@ -191,7 +195,9 @@ async def _register_by_title(
         return
     if actor.is_admin:
         try:
-            programme, _created = await find_or_create_programme(session, title, now)
+            programme, _created = await find_or_create_programme(
+                session, title, now, quiet_groups=quiet_groups
+            )
         except InvalidInput:
             await outbox.answer(message, _("Send /register followed by the programme's title."))
             return

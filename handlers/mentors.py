@@ -107,6 +107,7 @@ async def claimed(
         mine.sort(key=lambda c: (c.chat_telegram_id, c.message_id) == here)
     await news.give_card(ticket, mentor, mine[-1] if mine else None)
     await news.withdraw_cards(ticket, taken_by=mentor)
+    await news.show_state(ticket, "✍")
     if booked:
         return  # the author booked this mentor's time and is told of the booking itself
     await news.tell_author(
@@ -175,6 +176,7 @@ async def _queue_view(
 async def resolve(ticket: Ticket, actor: Actor, news: TicketNews) -> None:
     await tickets.resolve_ticket(news.session, ticket, actor, news.now)
     mentor = await news.person(ticket.assignee_id) or actor.person
+    await news.show_state(ticket, "👌")
     await news.ask_rating(ticket, mentor)
 
 

@@ -12,6 +12,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Settings
 from bot.delivery import Outbox
 from bot.domain.access import Actor
 from bot.domain.errors import InvalidInput
@@ -20,8 +21,10 @@ from bot.domain.programmes import (
     chats_of,
     find_or_create_programme,
     list_programmes,
+    set_quiet_groups,
 )
 from bot.telegram.filters import HasRole, IsAdmin
+from bot.views.programmes import QUIET_WORDS, VISIBLE_WORDS, replies_state, replies_usage
 from handlers.common import command_for
 from models import RoleKind
 
@@ -32,6 +35,7 @@ def router() -> Router:
     coordinator = HasRole(RoleKind.coordinator)
     command_for(router, "programmes", programmes, coordinator, refusal=refusal, private=False)
     command_for(router, "newprogramme", new_programme, IsAdmin(), refusal=refusal, private=False)
+    command_for(router, "replies", replies, coordinator, refusal=refusal, private=False)
     return router
 
 
@@ -56,7 +60,12 @@ async def programmes(message: Message, outbox: Outbox, session: AsyncSession, ac
 
 
 async def new_programme(
-    message: Message, outbox: Outbox, command: CommandObject, session: AsyncSession, now: datetime
+    message: Message,
+    outbox: Outbox,
+    command: CommandObject,
+    session: AsyncSession,
+    settings: Settings,
+    now: datetime,
 ) -> None:
     title = command.args or ""
     if len(" ".join(title.split())) > MAX_TITLE:
@@ -65,7 +74,9 @@ async def new_programme(
         )
         return
     try:
-        programme, created = await find_or_create_programme(session, title, now)
+        programme, created = await find_or_create_programme(
+            session, title, now, quiet_groups=settings.group_replies == "quiet"
+        )
     except InvalidInput:
         await outbox.answer(message, _("Usage: /newprogramme Programme title"))
         return
@@ -82,3 +93,34 @@ async def new_programme(
             message,
             _("Programme «{title}» already exists.").format(title=html.escape(programme.title)),
         )
+
+
+async def replies(
+    message: Message,
+    outbox: Outbox,
+    command: CommandObject,
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """``/replies``: how the groups of the coordinator's programmes hear the bot; with
+    ``quiet`` or ``visible``, every one of those programmes switched."""
+    word = (command.args or "").strip().casefold()
+    quiet = True if word in QUIET_WORDS else False if word in VISIBLE_WORDS else None
+    if word and quiet is None:
+        await outbox.answer(message, replies_usage())
+        return
+    ids = None if actor.is_admin else actor.programmes(RoleKind.coordinator)
+    found = [p for p in await list_programmes(session, ids) if actor.coordinates(p.id)]
+    if not found:
+        await outbox.answer(
+            message, _("No programmes yet. An admin creates one with /newprogramme Title.")
+        )
+        return
+    if quiet is not None:
+        for programme in found:
+            await set_quiet_groups(session, programme, quiet, actor, now)
+    lines = [replies_state(programme) for programme in found]
+    if quiet is None:
+        lines.append(replies_usage())
+    await outbox.answer(message, "\n\n".join(lines))

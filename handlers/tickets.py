@@ -245,6 +245,8 @@ async def acknowledge(
     request with no likely topic waits for its author to choose one (unless it is in triage:
     the general consultants need no topic)."""
     markup = None if named else topic_keyboard(ticket, topics, actor.language)
+    # In a quiet group the author alone reads it; everyone sees 👀 on the request.
+    only_for = actor.person.telegram_id if news.outbox.quiet else None
 
     def answer(mentors: int) -> Outgoing:
         return Outgoing(
@@ -254,9 +256,11 @@ async def acknowledge(
             reply_to=message.message_id,
             purpose="ticket_ack",
             person_id=ticket.author_id,
+            only_for=only_for,
         )
 
     await news.offer_new(ticket, topic, answer=answer)
+    await news.show_state(ticket, "👀")
 
 
 # --- the topic buttons -----------------------------------------------------------------------
@@ -305,7 +309,9 @@ async def topic_pressed(
     await outbox.callback(query, _("Topic: {topic}").format(topic=topic.title(actor.language)))
     if isinstance(query.message, Message):
         acks = await tickets.messages_of(session, ticket.id, TicketMessageKind.ack)
-        is_ack = any(
+        # The acknowledgement has the topic buttons; in a quiet group it is ephemeral (its
+        # message id is 0 and it is not recorded): the only ephemeral message with them.
+        is_ack = query.message.ephemeral_message_id is not None or any(
             (a.chat_telegram_id, a.message_id) == (query.message.chat.id, query.message.message_id)
             for a in acks
         )
@@ -379,12 +385,16 @@ async def rate_pressed(
         return await outbox.callback(query, refusal(error), show_alert=True)
     await outbox.callback(query, _("Thank you!"))
     if isinstance(query.message, Message):
-        await outbox.edit_message(
-            query.message,
-            _(
+        if query.message.ephemeral_message_id is None:
+            template = _(
                 "Thank you! Request {number} is rated {stars}/5. Reply to this message if you "
                 "want to add a comment."
-            ).format(number=f"<b>{number(ticket)}</b>", stars=callback_data.stars),
+            )
+        else:  # a reply to an ephemeral message cannot be told from any other message
+            template = _("Thank you! Request {number} is rated {stars}/5.")
+        await outbox.edit_message(
+            query.message,
+            template.format(number=f"<b>{number(ticket)}</b>", stars=callback_data.stars),
         )
     mentor = await news.person(ticket.assignee_id)
     await news.tell_person(

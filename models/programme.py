@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -22,6 +22,9 @@ class Programme(Base):
     # Moved by database triggers whenever one of the programme's topics is written (migration
     # 0013): a process holding the topics in memory knows when to read them again.
     topics_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # In its groups, what concerns one person goes to that person alone (ephemeral messages)
+    # and a request shows its state as a reaction; off, every reply is for the whole group.
+    quiet_groups: Mapped[bool] = mapped_column(default=True, server_default=true())
 
 
 class GroupChat(Base):

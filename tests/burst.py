@@ -72,7 +72,9 @@ async def seed(
 
     cast = Cast(groups=[], activists=[], mentors=[], coordinator=user("Координатор"))
     async with factory.begin() as session:
-        programme, _ = await find_or_create_programme(session, PROGRAMME, now)
+        # Every reply visible, as the pipeline's figures were first measured: one message for
+        # each request in its group, no reaction.
+        programme, _ = await find_or_create_programme(session, PROGRAMME, now, quiet_groups=False)
         legal = await session.scalar(
             select(Topic).where(Topic.programme_id == programme.id, Topic.code == "legal")
         )

@@ -189,6 +189,9 @@ def settings(
         rate_global_per_second=1000,
         rate_private_per_second=1000,
         rate_group_per_minute=60000,
+        # The suite's programmes reply for the whole group, as the bot did before quiet
+        # groups; tests of a quiet group ask for it (tests/test_quiet_group.py).
+        group_replies="visible",
     )
 
 

@@ -12,7 +12,7 @@ row, so a later edit of it or a reply to it waits for it and then gets its id.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
@@ -22,7 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from bot.db import connection_of
+from bot.delivery.values import CallbackAnswer, Document, FollowUp, MessageRef, Outgoing
 from models import OutboxMessage, OutboxStatus
+
+__all__ = ["CallbackAnswer", "Document", "FollowUp", "MessageRef", "Outbox", "Outgoing", "Row"]
 
 # Telegram allows 1024 characters in a caption.
 CAPTION_LIMIT = 1024
@@ -58,73 +61,20 @@ class Row:
     created: float = 0.0  # when it was written to the outbox (epoch seconds)
 
 
-@dataclass(frozen=True)
-class MessageRef:
-    """One of the bot's messages: by its Telegram id once known, else by the outbox row."""
-
-    message_id: int | None = None
-    outbox_id: int | None = None
-
-    @classmethod
-    def of(cls, message_id: int | None, outbox_id: int | None) -> MessageRef | None:
-        if message_id is None and outbox_id is None:
-            return None
-        return cls(message_id=message_id, outbox_id=outbox_id)
-
-
-@dataclass(frozen=True)
-class Document:
-    """A file to send: bytes the bot made, or a file Telegram already holds (by its id)."""
-
-    filename: str
-    content: bytes | None = None
-    file_id: str | None = None
-
-
-@dataclass(frozen=True)
-class FollowUp:
-    """A message that depends on how another one went: written when Telegram has answered
-    about that one, if it arrived (``then``) or if it could not be delivered (``otherwise``)."""
-
-    chat_id: int
-    text: str
-    reply_to: int | None = None
-    purpose: str = "follow_up"
-    person_id: int | None = None
-
-    def as_params(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """A text message for ``Outbox.send_many``: what ``Outbox.send`` takes, as a value."""
-
-    chat_id: int
-    text: str
-    markup: InlineKeyboardMarkup | None = None
-    reply_to: int | MessageRef | None = None
-    purpose: str = "reply"
-    person_id: int | None = None
-    record: str | None = None
-
-
-@dataclass(frozen=True)
-class CallbackAnswer:
-    query_id: str
-    text: str | None = None
-    show_alert: bool = False
-
-
 def markup_json(markup: InlineKeyboardMarkup | None) -> dict[str, Any] | None:
     return None if markup is None else markup.model_dump(mode="json", exclude_none=True)
 
 
-def _text(text: str, markup: InlineKeyboardMarkup | None) -> dict[str, Any]:
-    """The parameters of a text message, or of an edit of one."""
+def _text(
+    text: str, markup: InlineKeyboardMarkup | None, only_for: int | None = None
+) -> dict[str, Any]:
+    """The parameters of a text message, or of an edit of one; with ``only_for``, a message
+    in a group that only this member (their Telegram id) sees: an ephemeral message."""
     params: dict[str, Any] = {"text": text}
     if markup is not None:
         params["reply_markup"] = markup_json(markup)
+    if only_for is not None:
+        params["only_for"] = only_for
     return params
 
 
@@ -153,6 +103,9 @@ class Outbox:
         self._armed = False
         self._rows: list[Row] = []
         self.callback_answers: list[CallbackAnswer] = []
+        # Set for an update from a group whose programme keeps it quiet: replies to a
+        # person's message there go to that person alone.
+        self.quiet = False
 
     # --- new messages ------------------------------------------------------------------------
 
@@ -168,8 +121,9 @@ class Outbox:
         record: str | None = None,
         then: FollowUp | None = None,
         otherwise: FollowUp | None = None,
+        only_for: int | None = None,
     ) -> MessageRef:
-        params = _text(text, markup)
+        params = _text(text, markup, only_for)
         _follow(params, then, otherwise)
         return await self._write_one(
             self._row(
@@ -187,7 +141,7 @@ class Outbox:
             self._row(
                 m.chat_id,
                 "send_text",
-                _text(m.text, m.markup),
+                _text(m.text, m.markup, m.only_for),
                 reply_to=m.reply_to,
                 purpose=m.purpose,
                 person_id=m.person_id,
@@ -267,6 +221,15 @@ class Outbox:
             self._row(chat_id, "edit_markup", params, target=target, purpose=purpose)
         )
 
+    async def react(self, chat_id: int, message_id: int, emoji: str | None) -> None:
+        """Set the bot's reaction on a message (one of Telegram's reaction emoji), or with
+        None take it away."""
+        await self._write_one(
+            self._row(
+                chat_id, "react", {"message_id": message_id, "emoji": emoji}, purpose="reaction"
+            )
+        )
+
     async def leave_chat(self, chat_id: int) -> None:
         await self._write_one(self._row(chat_id, "leave_chat", {}, purpose="leave"))
 
@@ -281,19 +244,37 @@ class Outbox:
     async def reply(
         self, message: Message, text: str, *, reply_markup: InlineKeyboardMarkup | None = None
     ) -> MessageRef:
+        """An answer to the person's message; in a quiet group, for their eyes only."""
+        only_for = None
+        if self.quiet and message.chat.type != "private" and message.from_user is not None:
+            only_for = message.from_user.id
         return await self.send(
-            message.chat.id, text, markup=reply_markup, reply_to=message.message_id
-        )
+            message.chat.id, text, markup=reply_markup, reply_to=message.message_id,
+            only_for=only_for,
+        )  # fmt: skip
 
     async def edit_message(
         self, message: Message, text: str, *, reply_markup: InlineKeyboardMarkup | None = None
     ) -> None:
-        """Change one of the bot's messages the person is looking at (pressed a button on)."""
+        """Change one of the bot's messages the person is looking at (pressed a button on). An
+        ephemeral one (message id 0) is known by its receiver and its own id."""
+        ephemeral = message.ephemeral_message_id
+        if ephemeral is not None and message.receiver_user is not None:
+            params = _text(text, reply_markup)
+            params.update(receiver=message.receiver_user.id, ephemeral_message_id=ephemeral)
+            await self._write_one(
+                self._row(message.chat.id, "edit_ephemeral_text", params, purpose="edit")
+            )
+            return
         await self.edit(message.chat.id, MessageRef(message.message_id), text, markup=reply_markup)
 
     async def edit_message_markup(
         self, message: Message, reply_markup: InlineKeyboardMarkup | None
     ) -> None:
+        if message.ephemeral_message_id is not None:
+            # Its buttons are changed with its text (edit_message): an ephemeral message
+            # that only loses them keeps them until it fades.
+            return
         await self.edit_markup(message.chat.id, MessageRef(message.message_id), reply_markup)
 
     async def answer_file(

@@ -31,7 +31,14 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message, ReplyParameters
+from aiogram.types import (
+    BufferedInputFile,
+    EphemeralMessageParameters,
+    InlineKeyboardMarkup,
+    Message,
+    ReactionTypeEmoji,
+    ReplyParameters,
+)
 
 from bot.db import transaction_open
 from bot.delivery.outbox import Row
@@ -106,8 +113,21 @@ def call_for(row: Row, params: dict[str, Any], file: bytes | None) -> TelegramMe
     match row.method:
         case "send_text":
             return methods.SendMessage(
-                chat_id=chat_id, text=params["text"], reply_markup=markup, reply_parameters=reply
-            )
+                chat_id=chat_id, text=params["text"], reply_markup=markup, reply_parameters=reply,
+                ephemeral_message_parameters=_only_for(params.get("only_for")),
+            )  # fmt: skip
+        case "edit_ephemeral_text":
+            return methods.EditEphemeralMessageText(
+                chat_id=chat_id, receiver_user_id=params["receiver"],
+                ephemeral_message_id=params["ephemeral_message_id"], text=params["text"],
+                reply_markup=markup,
+            )  # fmt: skip
+        case "react":
+            emoji = params.get("emoji")
+            return methods.SetMessageReaction(
+                chat_id=chat_id, message_id=params["message_id"],
+                reaction=[ReactionTypeEmoji(emoji=emoji)] if emoji else [],
+            )  # fmt: skip
         case "edit_text":
             return methods.EditMessageText(
                 chat_id=chat_id, message_id=params["message_id"], text=params["text"],
@@ -155,13 +175,18 @@ async def send(
         forbidden = isinstance(error, TelegramForbiddenError)
         return Outcome(row, OutboxStatus.failed, error=error.message, forbidden=forbidden,
                        reached_telegram=True)  # fmt: skip
-    message_id = result.message_id if isinstance(result, Message) else None
+    # An ephemeral message has the message id 0: nothing can refer to it by that.
+    message_id = (result.message_id or None) if isinstance(result, Message) else None
     return Outcome(row, OutboxStatus.sent, message_id=message_id, reached_telegram=True,
                    dropped=merged)  # fmt: skip
 
 
 def _markup(data: Any) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup.model_validate(data) if data else None
+
+
+def _only_for(receiver: Any) -> EphemeralMessageParameters | None:
+    return EphemeralMessageParameters(receiver_user_id=receiver) if receiver else None
 
 
 def _reply(message_id: Any) -> ReplyParameters | None:

@@ -8,7 +8,8 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import audit
-from bot.domain.errors import InvalidInput
+from bot.domain.access import Actor
+from bot.domain.errors import InvalidInput, NotAllowed
 from bot.domain.topics import add_default_topics
 from models import AuditAction, GroupChat, Person, Programme
 
@@ -72,7 +73,7 @@ def clean_title(title: str) -> str:
 
 
 async def find_or_create_programme(
-    session: AsyncSession, title: str, now: datetime
+    session: AsyncSession, title: str, now: datetime, *, quiet_groups: bool = True
 ) -> tuple[Programme, bool]:
     """The programme with this title (case-insensitive), or a new one; and whether it is new.
 
@@ -84,11 +85,29 @@ async def find_or_create_programme(
     for programme in await list_programmes(session):
         if programme.title.casefold() == wanted:
             return programme, False
-    programme = Programme(title=cleaned, created_at=now)
+    programme = Programme(title=cleaned, created_at=now, quiet_groups=quiet_groups)
     session.add(programme)
     await session.flush()
     await add_default_topics(session, programme)
     return programme, True
+
+
+async def set_quiet_groups(
+    session: AsyncSession, programme: Programme, quiet: bool, actor: Actor, now: datetime
+) -> bool:
+    """Make the programme's groups quiet (what concerns one person goes to that person alone)
+    or every reply visible; True when it changed. Recorded in the audit trail."""
+    if not actor.coordinates(programme.id):
+        raise NotAllowed("replies")
+    if programme.quiet_groups == quiet:
+        return False
+    programme.quiet_groups = quiet
+    audit.record(
+        session, AuditAction.replies_changed, now, actor_id=actor.person.id,
+        programme_id=programme.id, details={"quiet": quiet},
+    )  # fmt: skip
+    await session.flush()
+    return True
 
 
 async def register_chat(

@@ -83,6 +83,20 @@ class TicketNews(News):
     async def topic(self, ticket: Ticket) -> Topic | None:
         return await self.get(Topic, ticket.topic_id)
 
+    async def quiet(self, ticket: Ticket) -> bool:
+        """Whether news of the request goes to its author alone: it came from a group whose
+        programme keeps its groups quiet."""
+        if ticket.group_id is None:
+            return False
+        programme = await self.get(Programme, ticket.programme_id)
+        return programme is not None and programme.quiet_groups
+
+    async def show_state(self, ticket: Ticket, emoji: str) -> None:
+        """In a quiet group, the request's state for everyone: the bot's reaction on it, one
+        of Telegram's reaction emoji (👀 received, ✍ taken, 👌 resolved)."""
+        if await self.quiet(ticket):
+            await self.outbox.react(ticket.chat_telegram_id, ticket.request_message_id, emoji)
+
     async def place(self, ticket: Ticket) -> str:
         """Where the request was filed, as a mentor should read it (in the current language)."""
         group = await self.get(GroupChat, ticket.group_id)
@@ -130,10 +144,12 @@ class TicketNews(News):
         reply_to: int | MessageRef | None = None,
         then: FollowUp | None = None,
         otherwise: FollowUp | None = None,
+        only_for: int | None = None,
     ) -> MessageRef:
         sent = await self.outbox.send(
             chat_id, text, markup=markup, reply_to=reply_to, purpose=purpose,
             person_id=person_id, record="ticket_message", then=then, otherwise=otherwise,
+            only_for=only_for,
         )  # fmt: skip
         await self._bind(ticket, kind, chat_id, sent, person_id)
         return sent
@@ -492,10 +508,12 @@ class TicketNews(News):
         with self.speaking(author) as language:
             text = render(language)
             markup = book_button(ticket.id) if bookable else None
+        quiet = author is not None and await self.quiet(ticket)
         await self._send_bound(
             ticket, TicketMessageKind.answer, ticket.chat_telegram_id, text,
             purpose="ticket_news", person_id=ticket.author_id, markup=markup,
             reply_to=ticket.request_message_id,
+            only_for=author.telegram_id if quiet and author is not None else None,
         )  # fmt: skip
 
     async def relay_answer(
@@ -553,18 +571,35 @@ class TicketNews(News):
         return True
 
     async def ask_rating(self, ticket: Ticket, mentor: Person) -> None:
+        """The author is asked to rate the answer: in the request's thread; from a quiet group,
+        in the author's private chat with the bot when they have one (a comment is a reply
+        there), else in the group for the author alone (a reply to that cannot be told)."""
         author = await self.person(ticket.author_id)
+        chat_id, only_for = ticket.chat_telegram_id, None
+        reply_to: int | None = ticket.request_message_id
+        if author is not None and await self.quiet(ticket):
+            if author.private_chat_open:
+                chat_id, reply_to = author.telegram_id, None
+            else:
+                only_for = author.telegram_id
         with self.speaking(author):
-            text = _(
-                "{mentor} marked request {number} as resolved. How helpful was the answer? "
-                "Reply to this message to add a comment. If the question is not solved yet, "
-                "reply to the mentor's answer and the request reopens."
-            ).format(mentor=name(mentor), number=f"<b>{number(ticket)}</b>")
+            if only_for is None:
+                template = _(
+                    "{mentor} marked request {number} as resolved. How helpful was the answer? "
+                    "Reply to this message to add a comment. If the question is not solved yet, "
+                    "reply to the mentor's answer and the request reopens."
+                )
+            else:
+                template = _(
+                    "{mentor} marked request {number} as resolved. How helpful was the answer? "
+                    "If the question is not solved yet, reply to the mentor's answer and the "
+                    "request reopens."
+                )
+            text = template.format(mentor=name(mentor), number=f"<b>{number(ticket)}</b>")
             markup = rating_keyboard(ticket)
         await self._send_bound(
-            ticket, TicketMessageKind.rating, ticket.chat_telegram_id, text,
-            purpose="ticket_rating", person_id=ticket.author_id, markup=markup,
-            reply_to=ticket.request_message_id,
+            ticket, TicketMessageKind.rating, chat_id, text, purpose="ticket_rating",
+            person_id=ticket.author_id, markup=markup, reply_to=reply_to, only_for=only_for,
         )  # fmt: skip
 
     async def report_unreachable(

@@ -133,6 +133,7 @@ def page_strings() -> dict[str, str]:
         "acting_as": _("Acting as {name}"),
         "members": _("members: {count}"),
         "download": _("Download"),
+        "only_for": _("only {name} sees this"),
     }
 
 
@@ -264,6 +265,10 @@ class Sandbox:
                 for row in message.inline_buttons
             ],
         }
+        if message.receiver is not None:
+            data["only_for"] = message.receiver.full_name
+        if message.reactions:
+            data["reactions"] = list(message.reactions)
         reply = message.reply_to
         if reply is not None and not reply.deleted:
             data["reply"] = {
@@ -295,7 +300,7 @@ class Sandbox:
         return data
 
     def chat_json(self, chat: FakeChat, user: FakeUser) -> dict[str, Any]:
-        messages = [m for m in self.tg.server.history.get(chat.id, []) if not m.deleted]
+        messages = [m for m in self.tg.server.history.get(chat.id, []) if m.visible_to(user)]
         last = messages[-1] if messages else None
         return {
             "id": chat.id,
@@ -370,7 +375,7 @@ class Sandbox:
     async def messages(self, request: web.Request) -> web.Response:
         person = self.person(request)
         chat = self.chat(request, person)
-        shown = [m for m in self.tg.server.history.get(chat.id, []) if not m.deleted]
+        shown = [m for m in self.tg.server.history.get(chat.id, []) if m.visible_to(person.user)]
         return web.json_response(
             {
                 "chat": self.chat_json(chat, person.user),

@@ -77,6 +77,11 @@ COMMANDS: list[Command] = [
         "programmes", __("programmes and their groups"), _for(ADMIN, RoleKind.coordinator.value)
     ),
     Command(
+        "replies",
+        __("quiet groups, or every reply visible: /replies quiet|visible"),
+        _for(ADMIN, RoleKind.coordinator.value),
+    ),
+    Command(
         "consultations",
         __("the week's consultations: /consultations next"),
         _for(ADMIN, RoleKind.coordinator.value),

@@ -135,6 +135,7 @@ class ActorMiddleware(BaseMiddleware):
         if group_chat is not None:
             data["group"] = group
             data["programme"] = programme
+            data["outbox"].quiet = programme is not None and programme.quiet_groups
             actor = data.get("actor")
             if actor is not None and group is not None and group.programme_id is not None:
                 await _enrol_member(session, actor, group.programme_id, now)

@@ -92,16 +92,25 @@ def audit_text(line: AuditLine) -> str:
         )
     if action == AuditAction.ticket_cancelled:
         return _("{who} cancelled request {ticket}").format(who=who, ticket=ticket)
-    if action == AuditAction.triage_changed:
-        if details.get("triage"):
-            return _("{who} turned triage on in «{programme}»").format(who=who, programme=programme)
-        return _("{who} turned triage off in «{programme}»").format(who=who, programme=programme)
+    if action in (AuditAction.triage_changed, AuditAction.replies_changed):
+        return _switched(action, details).format(who=who, programme=programme)
     return _("{who} exported «{programme}» ({period}): {tickets} requests").format(
         who=who,
         programme=programme,
         period=html.escape(str(details.get("period") or "")),
         tickets=int(details.get("tickets") or 0),
     )
+
+
+def _switched(action: AuditAction, details: dict[str, Any]) -> str:
+    """A programme's switch turned, as a sentence with {who} and {programme}."""
+    if action == AuditAction.replies_changed:
+        if details.get("quiet"):
+            return _("{who} made the groups of «{programme}» quiet")
+        return _("{who} made every reply in the groups of «{programme}» visible")
+    if details.get("triage"):
+        return _("{who} turned triage on in «{programme}»")
+    return _("{who} turned triage off in «{programme}»")
 
 
 def audit_lines(lines: list[AuditLine], zone_name: str) -> list[str]:

@@ -317,6 +317,10 @@ class TelegramClient:
         """Every message in the chat still there, oldest first (the bot's and people's)."""
         return [m for m in self.server.history[self.chat_of(where).id] if not m.deleted]
 
+    def seen_by(self, user: FakeUser, where: ChatLike) -> list[FakeMessage]:
+        """What ``user`` sees in the chat: every message but the ephemeral ones for others."""
+        return [m for m in self.messages(where) if m.visible_to(user)]
+
     def bot_messages(self, where: ChatLike) -> list[FakeMessage]:
         return [m for m in self.messages(where) if m.by_bot]
 

@@ -137,6 +137,16 @@ class FakeMessage:
     edited: bool = False
     deleted: bool = False
     by_bot: bool = False
+    # An ephemeral message (Bot API 10.2): shown in a group to this member alone. Telegram
+    # gives it the message id 0 and an ``ephemeral_message_id`` of its own: here that is the
+    # ``message_id`` the server files it under.
+    receiver: FakeUser | None = None
+    # The bot's reaction on the message (setMessageReaction): emoji, at most one.
+    reactions: list[str] = field(default_factory=list)
+
+    def visible_to(self, user: FakeUser) -> bool:
+        """Whether ``user`` sees the message in its chat (an ephemeral one: its receiver)."""
+        return not self.deleted and (self.receiver is None or self.receiver.id == user.id)
 
     @property
     def is_service(self) -> bool:
@@ -204,7 +214,7 @@ class FakeMessage:
 
     def to_api(self, *, with_reply: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "message_id": self.message_id,
+            "message_id": 0 if self.receiver is not None else self.message_id,
             "date": self.date,
             "chat": self.chat.to_api(),
             "from": self.from_user.to_api(),
@@ -234,9 +244,17 @@ class FakeMessage:
             "migrate_from_chat_id": self.migrate_from_chat_id,
             "forward_origin": self.forward_origin,
             "link_preview_options": self.link_preview_options,
+            "receiver_user": self.receiver.to_api() if self.receiver is not None else None,
+            "ephemeral_message_id": self.message_id if self.receiver is not None else None,
         }
         data.update((key, value) for key, value in optional.items() if value is not None)
-        if with_reply and self.reply_to is not None and not self.reply_to.deleted:
+        # A reply to an ephemeral message comes without it ("may be omitted", says the Bot API).
+        if (
+            with_reply
+            and self.reply_to is not None
+            and not self.reply_to.deleted
+            and self.reply_to.receiver is None
+        ):
             # Telegram nests the replied message one level deep only.
             data["reply_to_message"] = self.reply_to.to_api(with_reply=False)
         return data

@@ -88,6 +88,8 @@ _JSON_PARAMS = frozenset(
         "scope",
         "menu_button",
         "media",
+        "ephemeral_message_parameters",
+        "reaction",
     }
 )
 _INT_PARAMS = frozenset(
@@ -101,6 +103,8 @@ _INT_PARAMS = frozenset(
         "timeout",
         "cache_time",
         "reply_to_message_id",
+        "receiver_user_id",
+        "ephemeral_message_id",
         "max_connections",
         "message_thread_id",
     }
@@ -163,6 +167,87 @@ class _Pending:
 
 class _CutOff(Exception):  # noqa: N818 - not the bot's error: Telegram went away
     """A long poll that was waiting when Telegram became unreachable."""
+
+
+# The emoji Telegram accepts as a reaction (Bot API, ReactionTypeEmoji); any other is refused
+# with REACTION_INVALID.
+REACTION_EMOJI = frozenset(
+    [
+        "❤",
+        "👍",
+        "👎",
+        "🔥",
+        "🥰",
+        "👏",
+        "😁",
+        "🤔",
+        "🤯",
+        "😱",
+        "🤬",
+        "😢",
+        "🎉",
+        "🤩",
+        "🤮",
+        "💩",
+        "🙏",
+        "👌",
+        "🕊",
+        "🤡",
+        "🥱",
+        "🥴",
+        "😍",
+        "🐳",
+        "❤\u200d🔥",
+        "🌚",
+        "🌭",
+        "💯",
+        "🤣",
+        "⚡",
+        "🍌",
+        "🏆",
+        "💔",
+        "🤨",
+        "😐",
+        "🍓",
+        "🍾",
+        "💋",
+        "🖕",
+        "😈",
+        "😴",
+        "😭",
+        "🤓",
+        "👻",
+        "👨\u200d💻",
+        "👀",
+        "🎃",
+        "🙈",
+        "😇",
+        "😨",
+        "🤝",
+        "✍",
+        "🤗",
+        "🫡",
+        "🎅",
+        "🎄",
+        "☃",
+        "💅",
+        "🤪",
+        "🗿",
+        "🆒",
+        "💘",
+        "🙉",
+        "🦄",
+        "😘",
+        "💊",
+        "🙊",
+        "😎",
+        "👾",
+        "🤷\u200d♂",
+        "🤷",
+        "🤷\u200d♀",
+        "😡",
+    ]
+)
 
 
 def _reset(request: web.Request) -> None:
@@ -277,6 +362,10 @@ class FakeTelegram:
                 "editMessageCaption",
                 "editMessageReplyMarkup",
                 "deleteMessage",
+                "editEphemeralMessageText",
+                "editEphemeralMessageReplyMarkup",
+                "deleteEphemeralMessage",
+                "setMessageReaction",
                 "answerCallbackQuery",
                 "sendChatAction",
                 "leaveChat",
@@ -958,6 +1047,7 @@ class FakeTelegram:
 
     async def _api_sendMessage(self, params: dict[str, Any], uploads: dict[str, Upload]) -> Any:
         chat = self._writable_chat(params.get("chat_id"))
+        receiver = self._receiver(chat, params.get("ephemeral_message_parameters"))
         text, entities, html = self._formatted(params, "text", "entities", MAX_TEXT)
         if not text.strip():
             raise _bad("message text is empty")
@@ -972,8 +1062,93 @@ class FakeTelegram:
             reply_to=reply_to,
             reply_markup=markup,
             link_preview_options=params.get("link_preview_options"),
+            receiver=receiver,
         )
         return self._sent(message)
+
+    # -- ephemeral messages (Bot API 10.2) and reactions (7.0) --------------------------------
+
+    def _receiver(self, chat: FakeChat, ephemeral: Any) -> FakeUser | None:
+        """The member an ephemeral message is for, or Telegram's refusal; None for a message
+        everyone in the chat sees."""
+        if ephemeral is None:
+            return None
+        if not isinstance(ephemeral, dict) or not isinstance(
+            ephemeral.get("receiver_user_id"), int
+        ):
+            raise _bad("can't parse ephemeral message parameters")
+        if chat.is_private:
+            raise _bad("ephemeral messages can be sent only to group and supergroup chats")
+        receiver = self.users.get(ephemeral["receiver_user_id"])
+        if receiver is None or chat.members.get(receiver.id) in (None, "left", "kicked"):
+            raise _bad("RECEIVER_INVALID")
+        return receiver
+
+    def _ephemeral(self, params: dict[str, Any]) -> FakeMessage:
+        chat = self._chat(params.get("chat_id"))
+        message = self.find_message(chat.id, int(params.get("ephemeral_message_id") or 0))
+        receiver = params.get("receiver_user_id")
+        if (
+            message is None
+            or message.receiver is None
+            or message.deleted
+            or message.receiver.id != receiver
+        ):
+            raise _bad("ephemeral message not found")
+        return message
+
+    async def _api_editEphemeralMessageText(
+        self, params: dict[str, Any], uploads: dict[str, Upload]
+    ) -> Any:
+        message = self._ephemeral(params)
+        text, entities, html = self._formatted(params, "text", "entities", MAX_TEXT)
+        if not text.strip():
+            raise _bad("message text is empty")
+        markup = self._check_markup(params.get("reply_markup"))
+        self._finish_edit(message, body=text, entities=entities, html=html, reply_markup=markup)
+        return True  # an ephemeral message's edit answers True, not the message
+
+    async def _api_editEphemeralMessageReplyMarkup(
+        self, params: dict[str, Any], uploads: dict[str, Upload]
+    ) -> Any:
+        message = self._ephemeral(params)
+        markup = self._check_markup(params.get("reply_markup"))
+        if markup is not None and not markup.get("inline_keyboard"):
+            markup = None
+        self._finish_edit(message, reply_markup=markup)
+        return True
+
+    async def _api_deleteEphemeralMessage(
+        self, params: dict[str, Any], uploads: dict[str, Upload]
+    ) -> Any:
+        message = self._ephemeral(params)
+        message.deleted = True
+        self.changed(message)
+        return True
+
+    async def _api_setMessageReaction(
+        self, params: dict[str, Any], uploads: dict[str, Upload]
+    ) -> Any:
+        chat = self._writable_chat(params.get("chat_id"))
+        message = self.find_message(chat.id, int(params.get("message_id") or 0))
+        if message is None or message.deleted or message.receiver is not None:
+            raise _bad("message to react not found")
+        reaction = params.get("reaction") or []
+        if not isinstance(reaction, list):
+            raise _bad("can't parse reaction types JSON object")
+        emoji: list[str] = []
+        for item in reaction:
+            if not isinstance(item, dict) or item.get("type") != "emoji":
+                raise _bad("REACTION_INVALID")
+            if item.get("emoji") not in REACTION_EMOJI:
+                raise _bad("REACTION_INVALID")
+            emoji.append(str(item["emoji"]))
+        if len(emoji) > 1:  # a bot sets one reaction on a message
+            raise _bad("REACTIONS_TOO_MANY")
+        if message.reactions != emoji:
+            message.reactions = emoji
+            self.changed(message)
+        return True
 
     async def _send_file(
         self, params: dict[str, Any], uploads: dict[str, Upload], kind: str

@@ -192,6 +192,10 @@ function renderMessage(message) {
   bubble.dataset.id = message.id;
   if (state.replyTo && state.replyTo.id === message.id) bubble.classList.add("selected");
   if (!mine) bubble.append(element("div", "author", message.from.name));
+  if (message.only_for) {
+    bubble.classList.add("ephemeral");
+    bubble.append(element("div", "only-for", t("only_for", { name: message.only_for })));
+  }
   if (message.reply) {
     const quote = element("div", "quote");
     quote.append(element("div", "name", message.reply.name), element("div", "snippet", message.reply.text));
@@ -222,6 +226,7 @@ function renderMessage(message) {
     bubble.append(text);
   }
   const time = new Date(message.date * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false });
+  if (message.reactions) bubble.append(element("div", "reactions", message.reactions.join(" ")));
   bubble.append(element("div", "meta", message.edited ? `${t("edited")} ${time}` : time));
   bubble.addEventListener("click", (event) => {
     if (event.target.closest("a, button, .command")) return;
