@@ -54,6 +54,8 @@ class FakeChat:
     bot_status: str = "left"
     user: FakeUser | None = None  # the other side of a private chat
     migrated_to: int | None = None  # set once a basic group was upgraded to a supergroup
+    # Topics of a private chat with a bot that has them (Bot API 9.3): thread id -> topic.
+    topics: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def is_private(self) -> bool:
@@ -133,6 +135,8 @@ class FakeMessage:
     migrate_from_chat_id: int | None = None
     forward_origin: dict[str, Any] | None = None
     link_preview_options: dict[str, Any] | None = None
+    thread_id: int | None = None  # the topic it is in (a private chat with topics)
+    forum_topic_created: dict[str, Any] | None = None  # the service message opening a topic
     edit_date: int | None = None
     edited: bool = False
     deleted: bool = False
@@ -145,6 +149,7 @@ class FakeMessage:
             or self.left_chat_member
             or self.migrate_to_chat_id
             or self.migrate_from_chat_id
+            or self.forum_topic_created
         )
 
     @property
@@ -234,6 +239,9 @@ class FakeMessage:
             "migrate_from_chat_id": self.migrate_from_chat_id,
             "forward_origin": self.forward_origin,
             "link_preview_options": self.link_preview_options,
+            "message_thread_id": self.thread_id,
+            "is_topic_message": True if self.thread_id is not None else None,
+            "forum_topic_created": self.forum_topic_created,
         }
         data.update((key, value) for key, value in optional.items() if value is not None)
         if with_reply and self.reply_to is not None and not self.reply_to.deleted:
