@@ -24,7 +24,9 @@ from bot.delivery.recording import Outcome
 from models import OutboxStatus
 
 # Messages that count against Telegram's limits (new messages and edits).
-COUNTED = frozenset({"send_text", "send_document", "send_photo", "edit_text", "edit_markup"})
+COUNTED = frozenset(
+    {"send_text", "send_document", "send_photo", "edit_text", "edit_markup", "open_topic"}
+)
 SENDS = frozenset({"send_text", "send_document", "send_photo"})
 EDITS = frozenset({"edit_text", "edit_markup"})
 # What became of rows lately, for rows that refer to them (their message ids).
