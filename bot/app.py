@@ -232,7 +232,10 @@ async def start(app: App) -> None:
     """Work done once before updates flow: schema, commands menu, jobs, the scheduler."""
     await upgrade_at_start(app.engine)
     await publish_commands(app.bot, app.i18n)
-    await app.bot.me()  # known from now on: hooks inside a transaction name the bot
+    # Known from now on: hooks inside a transaction name the bot, and tickets open topics in
+    # mentors' chats where the bot has them.
+    me = await app.bot.me()
+    app.settings.note_private_topics(bool(me.has_topics_enabled))
     if app.sends:
         app._tasks.append(supervise("sender", app.sender.run))
     app._tasks.append(

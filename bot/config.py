@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.languages import LANGUAGES
@@ -28,6 +28,16 @@ class Settings(BaseSettings):
     """Every setting of SPEC.md "Interfaces"; ``.env.example`` mirrors this class field by field."""
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # Not configured but learnt from Telegram at start (getMe): whether the bot has topics in
+    # private chats (BotFather's threaded mode), where each ticket a mentor takes gets one.
+    _private_topics: bool = PrivateAttr(default=False)
+
+    @property
+    def private_topics(self) -> bool:
+        return self._private_topics
+
+    def note_private_topics(self, enabled: bool) -> None:
+        self._private_topics = enabled
 
     bot_token: SecretStr | None = None
     database_url: str = DEFAULT_DATABASE_URL

@@ -1,6 +1,7 @@
 """The consultation: replies to the bot's ticket messages travel between mentor and author.
 
-A mentor replies to the ticket's card (or to a relayed question) in private, or sends
+A mentor replies to the ticket's card (or to a relayed question) in private, writes in the
+ticket's own topic of that chat (where the bot has topics in private chats), or sends
 ``/reply N text``; the bot posts it as a reply to the request. The author replies to any of
 the bot's messages about the ticket; the bot passes it to the mentor. A reply to the rating
 prompt is a comment on the answer.
@@ -14,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from aiogram import Bot, Router
+from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject, Filter
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
@@ -38,6 +40,7 @@ def router() -> Router:
     router = Router(name="conversation")
     router.message.register(reply_command, Command("reply"), IN_PRIVATE)
     router.message.register(reply_on_ticket, RepliesToTicket())
+    router.message.register(write_in_topic, InTicketTopic())
     return router
 
 
@@ -57,6 +60,34 @@ class RepliesToTicket(Filter):
             return False
         ticket, link = found
         return {"ticket": ticket, "link": link}
+
+
+class InTicketTopic(Filter):
+    """A message (not a command) in the topic of a ticket in the writer's private chat with the
+    bot; passes ``ticket``. A reply to one of the ticket's messages there is ``RepliesToTicket``'s;
+    any other message in a topic replies to the topic's opening, as in a forum."""
+
+    async def __call__(self, message: Message, session: AsyncSession) -> bool | dict[str, Any]:
+        thread = message.message_thread_id
+        if thread is None or message.chat.type != ChatType.PRIVATE:
+            return False
+        if content_of(message).startswith("/"):
+            return False
+        found = await tickets.ticket_in_topic(session, message.chat.id, thread)
+        if found is None:
+            return False
+        return {"ticket": found[0]}
+
+
+async def write_in_topic(
+    message: Message, ticket: Ticket, outbox: Outbox, actor: Actor, news: TicketNews
+) -> None:
+    """Whatever the assignee writes in the ticket's topic answers it, as a reply to its card
+    would."""
+    if ticket.assignee_id != actor.person.id:
+        await outbox.reply(message, _("You cannot do this with this request."))
+        return
+    await mentor_says(message, ticket, actor, content_of(message), files_of(message), news)
 
 
 async def reply_on_ticket(
@@ -104,6 +135,7 @@ async def reply_on_ticket(
                 number=number(ticket),
                 text=html.escape(ticket.rating_comment or ""),
             ),
+            about=ticket,
         )
         return
     await author_says(message, ticket, actor, text, files, news)

@@ -402,6 +402,7 @@ async def rate_pressed(
         lambda _language: _("{author} rated your answer on {number}: {stars}/5.").format(
             author=name(actor.person), number=number(ticket), stars=callback_data.stars
         ),
+        about=ticket,
     )
     return None
 

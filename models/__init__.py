@@ -20,6 +20,7 @@ from models.ticket import (
     TicketMessage,
     TicketMessageKind,
     TicketStatus,
+    TicketTopic,
     UnreachableMentor,
 )
 from models.topic import Topic, TopicExample
@@ -58,6 +59,7 @@ __all__ = [
     "TicketMessage",
     "TicketMessageKind",
     "TicketStatus",
+    "TicketTopic",
     "Topic",
     "TopicExample",
     "UTCDateTime",

@@ -228,3 +228,29 @@ class SummaryCardEntry(Base):
         ForeignKey("summary_cards.id", ondelete="CASCADE"), index=True
     )
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+
+
+class TicketTopic(Base):
+    """The topic of a mentor's private chat with the bot that holds one ticket (where the bot has
+    topics in private chats): opened when the mentor takes the ticket.
+
+    Written with the outbox row that opens it; ``thread_id`` is filled in once Telegram has
+    opened it (until then, messages into it wait for ``outbox_id``).
+    """
+
+    __tablename__ = "ticket_topics"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "person_id"),
+        # A message in a topic finds its ticket by the chat and the thread.
+        Index("ix_ticket_topics_thread", "chat_telegram_id", "thread_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    chat_telegram_id: Mapped[int]
+    outbox_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox_messages.id", ondelete="SET NULL"), index=True
+    )
+    thread_id: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -6,7 +6,9 @@ unannounced: the sender (``bot.delivery.sender``) sends the rows once the transa
 in each chat's order, within Telegram's limits. Nothing here talks to Telegram.
 
 A message that has not been sent yet has no Telegram id; ``MessageRef`` names it by its outbox
-row, so a later edit of it or a reply to it waits for it and then gets its id.
+row, so a later edit of it or a reply to it waits for it and then gets its id. A topic of a
+private chat (``open_topic``) is named the same way: a message into a topic not opened yet waits
+for it and goes with its thread id.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from models import OutboxMessage, OutboxStatus
 
 __all__ = ["CallbackAnswer", "Document", "FollowUp", "MessageRef", "Outbox", "Outgoing", "Row"]
 
-# Telegram allows 1024 characters in a caption.
+# Telegram allows 1024 characters in a caption, and 128 in a topic's name.
 CAPTION_LIMIT = 1024
+TOPIC_NAME_LIMIT = 128
 # A row written by the sending process itself is held by it from the start, this long.
 LEASE = timedelta(seconds=30)
 
@@ -122,13 +125,15 @@ class Outbox:
         then: FollowUp | None = None,
         otherwise: FollowUp | None = None,
         only_for: int | None = None,
+        topic: MessageRef | None = None,
     ) -> MessageRef:
+        """A text message; with ``topic``, in that topic of the chat (see ``open_topic``)."""
         params = _text(text, markup, only_for)
         _follow(params, then, otherwise)
         return await self._write_one(
             self._row(
                 chat_id, "send_text", params, reply_to=reply_to, purpose=purpose,
-                person_id=person_id, record=record,
+                person_id=person_id, record=record, topic=topic,
             )
         )  # fmt: skip
 
@@ -146,6 +151,7 @@ class Outbox:
                 purpose=m.purpose,
                 person_id=m.person_id,
                 record=m.record,
+                topic=m.topic,
             )  # fmt: skip
             for m in messages
         ]
@@ -164,6 +170,7 @@ class Outbox:
         record: str | None = None,
         then: FollowUp | None = None,
         otherwise: FollowUp | None = None,
+        topic: MessageRef | None = None,
     ) -> MessageRef:
         """A document, or with ``photo`` a picture shown in the chat; ``caption`` is cut to
         Telegram's 1024 characters."""
@@ -178,6 +185,19 @@ class Outbox:
                 chat_id, "send_photo" if photo else "send_document", params,
                 file=document.content if document.file_id is None else None,
                 reply_to=reply_to, purpose=purpose, person_id=person_id, record=record,
+                topic=topic,
+            )
+        )  # fmt: skip
+
+    async def open_topic(
+        self, chat_id: int, name: str, *, person_id: int | None, record: str | None = None
+    ) -> MessageRef:
+        """A topic of a private chat with the bot (where the bot has topics): its reference
+        stands for its thread id, which Telegram gives once it has opened it."""
+        return await self._write_one(
+            self._row(
+                chat_id, "open_topic", {"name": name[:TOPIC_NAME_LIMIT]}, purpose="topic",
+                person_id=person_id, record=record,
             )
         )  # fmt: skip
 
@@ -309,6 +329,7 @@ class Outbox:
         person_id: int | None = None,
         record: str | None = None,
         withdraw_unsent: bool = False,
+        topic: MessageRef | None = None,
     ) -> dict[str, Any]:
         """The outbox row's values."""
         refers_to: int | None = None
@@ -318,6 +339,13 @@ class Outbox:
             refers_to = self._resolve(reply_to, params, "reply_to")
         if target is not None:
             refers_to = self._resolve(target, params, "message_id")
+        if topic is not None:
+            waits = self._resolve(topic, params, "message_thread_id")
+            if waits is not None:
+                # A topic not opened yet: the row waits for it, unless it waits for a message
+                # already; that one is in the same chat, after the topic, so opened by then.
+                params["topic_of"] = waits
+                refers_to = refers_to if refers_to is not None else waits
         now = datetime.now(UTC)
         owner = self._sender.holder() if self._sender is not None else None
         return {

@@ -25,8 +25,9 @@ from models import OutboxStatus
 
 # Messages that count against Telegram's limits (new messages and edits).
 COUNTED = frozenset(
-    {"send_text", "send_document", "send_photo", "edit_text", "edit_markup", "edit_ephemeral_text"}
-)
+    {"send_text", "send_document", "send_photo", "edit_text", "edit_markup", "edit_ephemeral_text",
+     "open_topic"}
+)  # fmt: skip
 SENDS = frozenset({"send_text", "send_document", "send_photo"})
 EDITS = frozenset({"edit_text", "edit_markup"})
 # What became of rows lately, for rows that refer to them (their message ids).

@@ -36,6 +36,7 @@ from models import (
     Person,
     SummaryCard,
     TicketMessage,
+    TicketTopic,
 )
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ QUIET_ERRORS = ("message to edit not found", "message can't be edited")
 # Where a sent message's Telegram id is noted: table, its outbox column, its id column.
 LINKS: dict[str, tuple[Table, str, str]] = {
     "ticket_message": (TicketMessage.__table__, "outbox_id", "message_id"),  # type: ignore[dict-item]
+    # A topic's "message id" is its thread id (``bot.delivery.telegram.send``).
+    "ticket_topic": (TicketTopic.__table__, "outbox_id", "thread_id"),  # type: ignore[dict-item]
     "summary_card": (SummaryCard.__table__, "outbox_id", "message_id"),  # type: ignore[dict-item]
     "announcement": (
         MeetingAudience.__table__,  # type: ignore[dict-item]

@@ -363,16 +363,9 @@ class Sender:
         if folded is not None:
             return folded
         params = dict(row.params)
-        if row.refers_to_id is not None:
-            status, message_id = await self._outcome_of(row.refers_to_id)
-            if status == OutboxStatus.pending:  # held by another process: after it goes
-                return Outcome(row, OutboxStatus.pending, retry_at=time.time() + 0.5,
-                               attempts=row.attempts)  # fmt: skip
-            if status != OutboxStatus.sent or message_id is None:
-                if row.method in EDITS:
-                    return Outcome(row, OutboxStatus.dropped, error="its message was never sent")
-            else:
-                params["message_id" if row.method in EDITS else "reply_to"] = message_id
+        waits = await self._refer(row, params)
+        if waits is not None:
+            return waits
         merged = self.queues.apply_edits(row, params) if row.method == "send_text" else []
         file = await self.claims.file(row.id) if row.has_file and "file_id" not in params else None
         try:
@@ -390,6 +383,31 @@ class Sender:
             return self.waits.again(row, str(error), telegram=True)
         self.reach.answered()
         return outcome
+
+    async def _refer(self, row: Row, params: dict[str, Any]) -> Outcome | None:
+        """Fill in the Telegram ids of what the row refers to: the message it edits or answers,
+        the topic it goes to. An outcome when it cannot go now: what it refers to is held by
+        another process (after it goes), or an edit's message was never sent."""
+        topic_of = params.pop("topic_of", None)
+        if topic_of is not None:
+            status, thread_id = await self._outcome_of(topic_of)
+            if status == OutboxStatus.pending:
+                return Outcome(row, OutboxStatus.pending, retry_at=time.time() + 0.5,
+                               attempts=row.attempts)  # fmt: skip
+            if thread_id is not None:  # a topic that could not be opened: the chat itself
+                params["message_thread_id"] = thread_id
+        if row.refers_to_id is None or row.refers_to_id == topic_of:
+            return None
+        status, message_id = await self._outcome_of(row.refers_to_id)
+        if status == OutboxStatus.pending:
+            return Outcome(row, OutboxStatus.pending, retry_at=time.time() + 0.5,
+                           attempts=row.attempts)  # fmt: skip
+        if status != OutboxStatus.sent or message_id is None:
+            if row.method in EDITS:
+                return Outcome(row, OutboxStatus.dropped, error="its message was never sent")
+        else:
+            params["message_id" if row.method in EDITS else "reply_to"] = message_id
+        return None
 
     def _recovered(self) -> None:
         """Telegram answers again after an outage: what waited goes now, within the limits."""

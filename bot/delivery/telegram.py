@@ -34,6 +34,7 @@ from aiogram.methods.base import TelegramType
 from aiogram.types import (
     BufferedInputFile,
     EphemeralMessageParameters,
+    ForumTopic,
     InlineKeyboardMarkup,
     Message,
     ReactionTypeEmoji,
@@ -87,7 +88,7 @@ _CALLED = (
     RawUpdates, methods.GetMe, methods.SetMyCommands, methods.DeleteWebhook,
     methods.SetWebhook, methods.SendMessage, methods.SendDocument, methods.SendPhoto,
     methods.EditMessageText, methods.EditMessageReplyMarkup, methods.LeaveChat,
-    methods.AnswerCallbackQuery,
+    methods.AnswerCallbackQuery, methods.CreateForumTopic,
 )  # fmt: skip
 _response_types: list[object] = []
 
@@ -110,10 +111,12 @@ def call_for(row: Row, params: dict[str, Any], file: bytes | None) -> TelegramMe
     chat_id = row.chat_id
     markup = _markup(params.get("reply_markup"))
     reply = _reply(params.get("reply_to"))
+    topic = params.get("message_thread_id")
     match row.method:
         case "send_text":
             return methods.SendMessage(
-                chat_id=chat_id, text=params["text"], reply_markup=markup, reply_parameters=reply,
+                chat_id=chat_id, message_thread_id=topic, text=params["text"],
+                reply_markup=markup, reply_parameters=reply,
                 ephemeral_message_parameters=_only_for(params.get("only_for")),
             )  # fmt: skip
         case "edit_ephemeral_text":
@@ -143,15 +146,17 @@ def call_for(row: Row, params: dict[str, Any], file: bytes | None) -> TelegramMe
             )
             if row.method == "send_photo":
                 return methods.SendPhoto(
-                    chat_id=chat_id, photo=document, caption=params.get("caption"),
-                    reply_markup=markup, reply_parameters=reply,
+                    chat_id=chat_id, message_thread_id=topic, photo=document,
+                    caption=params.get("caption"), reply_markup=markup, reply_parameters=reply,
                 )  # fmt: skip
             return methods.SendDocument(
-                chat_id=chat_id, document=document, caption=params.get("caption"),
-                reply_markup=markup, reply_parameters=reply,
+                chat_id=chat_id, message_thread_id=topic, document=document,
+                caption=params.get("caption"), reply_markup=markup, reply_parameters=reply,
             )  # fmt: skip
         case "leave_chat":
             return methods.LeaveChat(chat_id=chat_id)
+        case "open_topic":
+            return methods.CreateForumTopic(chat_id=chat_id, name=params["name"])
     raise ValueError(f"unknown outbox method {row.method!r}")
 
 
@@ -163,7 +168,14 @@ async def send(
     429, the token refused, Telegram or the way to it not answering) is raised, for the
     sender to decide how long."""
     try:
-        result = await bot(call_for(row, params, file))
+        try:
+            result = await bot(call_for(row, params, file))
+        except TelegramBadRequest as error:
+            if "message thread not found" not in error.message or "message_thread_id" not in params:
+                raise
+            # The person deleted the topic: the message goes to the chat itself.
+            params = {k: v for k, v in params.items() if k != "message_thread_id"}
+            result = await bot(call_for(row, params, file))
     except (TelegramRetryAfter, TelegramUnauthorizedError, *TRANSIENT):
         raise
     except TelegramMigrateToChat as error:
@@ -174,6 +186,9 @@ async def send(
             return Outcome(row, OutboxStatus.sent, reached_telegram=True)
         forbidden = isinstance(error, TelegramForbiddenError)
         return Outcome(row, OutboxStatus.failed, error=error.message, forbidden=forbidden,
+                       reached_telegram=True)  # fmt: skip
+    if isinstance(result, ForumTopic):  # a topic is known by its thread id, kept as a message's
+        return Outcome(row, OutboxStatus.sent, message_id=result.message_thread_id,
                        reached_telegram=True)  # fmt: skip
     # An ephemeral message has the message id 0: nothing can refer to it by that.
     message_id = (result.message_id or None) if isinstance(result, Message) else None

@@ -59,6 +59,7 @@ class Outgoing:
     person_id: int | None = None
     record: str | None = None
     only_for: int | None = None  # in a group: the member who alone sees it (ephemeral)
+    topic: MessageRef | None = None  # in a private chat: the topic it goes into
 
 
 @dataclass(frozen=True)

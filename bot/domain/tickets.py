@@ -34,6 +34,7 @@ from models import (
     TicketMessage,
     TicketMessageKind,
     TicketStatus,
+    TicketTopic,
     Topic,
 )
 
@@ -165,6 +166,49 @@ async def ticket_of_message(
     )
     row = result.first()
     return None if row is None else (row[0], row[1])
+
+
+async def ticket_topic(session: AsyncSession, ticket_id: int, person_id: int) -> TicketTopic | None:
+    """The topic of the person's private chat that holds the ticket, if one was opened."""
+    return await session.scalar(
+        select(TicketTopic).where(
+            TicketTopic.ticket_id == ticket_id, TicketTopic.person_id == person_id
+        )
+    )
+
+
+async def ticket_in_topic(
+    session: AsyncSession, chat_telegram_id: int, thread_id: int
+) -> tuple[Ticket, TicketTopic] | None:
+    """The ticket a topic of a private chat holds, for routing what is written there."""
+    result = await session.execute(
+        select(Ticket, TicketTopic)
+        .join(TicketTopic, TicketTopic.ticket_id == Ticket.id)
+        .where(
+            TicketTopic.chat_telegram_id == chat_telegram_id,
+            TicketTopic.thread_id == thread_id,
+        )
+    )
+    row = result.first()
+    return None if row is None else (row[0], row[1])
+
+
+async def note_ticket_topic(
+    session: AsyncSession,
+    ticket: Ticket,
+    person: Person,
+    outbox_id: int | None,
+    now: datetime,
+) -> TicketTopic:
+    """A topic is being opened for the ticket in the person's private chat (by ``outbox_id``;
+    its thread id is noted once Telegram has opened it)."""
+    topic = TicketTopic(
+        ticket_id=ticket.id, person_id=person.id, chat_telegram_id=person.telegram_id,
+        outbox_id=outbox_id, created_at=now,
+    )  # fmt: skip
+    session.add(topic)
+    await session.flush()
+    return topic
 
 
 async def messages_of(

@@ -131,6 +131,8 @@ async def _remind_assignees(
         mentor = await news.person(ticket.assignee_id)
         author = await news.person(ticket.author_id)
         topic = await news.topic(ticket)
-        await news.tell_person(mentor, partial(_unanswered_text, ticket, topic, author))
+        await news.tell_person(
+            mentor, partial(_unanswered_text, ticket, topic, author), about=ticket
+        )
         count += 1
     return count

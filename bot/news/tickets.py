@@ -29,7 +29,9 @@ from bot.domain.tickets import (
     link_message,
     link_messages,
     messages_of,
+    note_ticket_topic,
     people_by_id,
+    ticket_topic,
 )
 from bot.news import News
 from bot.views.booking import book_button
@@ -49,6 +51,7 @@ from bot.views.tickets import (
     summary_keyboard,
     summary_text,
     taken_card_text,
+    topic_name,
     withdrawn_card_text,
 )
 from models import (
@@ -145,11 +148,13 @@ class TicketNews(News):
         then: FollowUp | None = None,
         otherwise: FollowUp | None = None,
         only_for: int | None = None,
+        topic: MessageRef | None = None,
     ) -> MessageRef:
         sent = await self.outbox.send(
             chat_id, text, markup=markup, reply_to=reply_to, purpose=purpose,
             person_id=person_id, record="ticket_message", then=then, otherwise=otherwise,
             only_for=only_for,
+            topic=topic,
         )  # fmt: skip
         await self._bind(ticket, kind, chat_id, sent, person_id)
         return sent
@@ -166,6 +171,7 @@ class TicketNews(News):
         person_id: int | None,
         then: FollowUp | None = None,
         otherwise: FollowUp | None = None,
+        topic: MessageRef | None = None,
     ) -> None:
         """Each file as a message of its own; follow-ups wait for the first."""
         for file in files:
@@ -173,7 +179,7 @@ class TicketNews(News):
             sent = await self.outbox.send_file(
                 chat_id, document, photo=file.kind == "photo", caption=caption,
                 reply_to=reply_to, purpose="ticket_file", person_id=person_id,
-                record="ticket_message", then=then, otherwise=otherwise,
+                record="ticket_message", then=then, otherwise=otherwise, topic=topic,
             )  # fmt: skip
             then = otherwise = None
             await self._bind(ticket, kind, chat_id, sent, person_id)
@@ -191,6 +197,7 @@ class TicketNews(News):
         reply_to: int | MessageRef | None,
         then: FollowUp | None = None,
         otherwise: FollowUp | None = None,
+        topic: MessageRef | None = None,
     ) -> None:
         """Pass a conversation message on: the text with a header, then each file. The
         follow-ups (telling the writer how it went) wait for the first of them."""
@@ -198,11 +205,12 @@ class TicketNews(News):
             await self._send_bound(
                 ticket, kind, chat_id, header + "\n" + quote(text), purpose="ticket_relay",
                 person_id=recipient.id, reply_to=reply_to, then=then, otherwise=otherwise,
+                topic=topic,
             )  # fmt: skip
             then = otherwise = None
         await self.send_files(
             ticket, files, chat_id, caption=header, reply_to=reply_to, kind=kind,
-            person_id=recipient.id, then=then, otherwise=otherwise,
+            person_id=recipient.id, then=then, otherwise=otherwise, topic=topic,
         )  # fmt: skip
 
     async def coordinators(self, programme_id: int) -> list[Person]:
@@ -226,12 +234,48 @@ class TicketNews(News):
             )
         return len(recipients)
 
-    async def tell_person(self, person: Person | None, render: Render) -> None:
+    async def tell_person(
+        self, person: Person | None, render: Render, *, about: Ticket | None = None
+    ) -> None:
+        """A message to the person in private: in the topic of ticket ``about`` when the person
+        has one for it."""
         if person is None:
             return
         with self.speaking(person) as language:
             text = render(language)
-        await self.outbox.send(person.telegram_id, text, purpose="ticket_news", person_id=person.id)
+        topic = await self.mentor_topic(about, person) if about is not None else None
+        await self.outbox.send(
+            person.telegram_id, text, purpose="ticket_news", person_id=person.id, topic=topic
+        )
+
+    # --- the ticket's topic in its mentor's chat -----------------------------------------------
+
+    async def mentor_topic(self, ticket: Ticket, mentor: Person) -> MessageRef | None:
+        """The topic of the mentor's chat that holds the ticket, if one was opened (the thread
+        id once Telegram has opened it, else the outbox row opening it)."""
+        if not self.settings.private_topics:
+            return None
+        found = await ticket_topic(self.session, ticket.id, mentor.id)
+        if found is None:
+            return None
+        return MessageRef.of(found.thread_id, found.outbox_id)
+
+    async def open_mentor_topic(self, ticket: Ticket, mentor: Person) -> MessageRef | None:
+        """The ticket's topic in the mentor's chat: the one opened before, else a new one named
+        «#12 · topic · author». None where the bot has no topics in private chats."""
+        if not self.settings.private_topics:
+            return None
+        found = await self.mentor_topic(ticket, mentor)
+        if found is not None:
+            return found
+        author = await self.person(ticket.author_id)
+        with self.speaking(mentor) as language:
+            title = topic_name(ticket, await self.topic(ticket), author, language)
+        opening = await self.outbox.open_topic(
+            mentor.telegram_id, title, person_id=mentor.id, record="ticket_topic"
+        )
+        await note_ticket_topic(self.session, ticket, mentor, opening.outbox_id, self.now)
+        return opening
 
     async def handover(self, ticket: Ticket) -> Handover | None:
         """For a request a general consultant passed on: who, their note, the conversation so
@@ -443,20 +487,30 @@ class TicketNews(News):
 
     async def give_card(self, ticket: Ticket, mentor: Person, card: TicketMessage | None) -> None:
         """The assignee's card: ``card`` turned into it, or a fresh one; then the request's files
-        as replies to it."""
+        as replies to it. Where the bot has topics in private chats, the card is a fresh one in
+        the ticket's own topic, and ``card`` says where the request went."""
         text, markup = await self.claimed_card(ticket, mentor)
+        topic = await self.open_mentor_topic(ticket, mentor)
+        if topic is not None:
+            if card is not None:
+                with self.speaking(mentor) as language:
+                    moved = _("{heading}\nYours now: the request goes on in its own topic.").format(
+                        heading=heading(ticket, await self.topic(ticket), language)
+                    )
+                await self.outbox.edit(card.chat_telegram_id, ref(card), moved)
+            card = None
         if card is not None:
             target = ref(card)
             await self.outbox.edit(card.chat_telegram_id, target, text, markup=markup)
         else:
             target = await self._send_bound(
                 ticket, TicketMessageKind.card, mentor.telegram_id, text, purpose="ticket_card",
-                person_id=mentor.id, markup=markup,
+                person_id=mentor.id, markup=markup, topic=topic,
             )  # fmt: skip
         if ticket.attachments:
             await self.send_files(
                 ticket, ticket.attachments, mentor.telegram_id, caption=number(ticket),
-                reply_to=target, kind=TicketMessageKind.card, person_id=mentor.id,
+                reply_to=target, kind=TicketMessageKind.card, person_id=mentor.id, topic=topic,
             )  # fmt: skip
 
     async def assignee_card(self, ticket: Ticket) -> TicketMessage | None:
@@ -566,7 +620,7 @@ class TicketNews(News):
         await self.relay(
             ticket, mentor, mentor.telegram_id, header, text, files,
             kind=TicketMessageKind.question, reply_to=ref(card) if card is not None else None,
-            otherwise=otherwise,
+            otherwise=otherwise, topic=await self.mentor_topic(ticket, mentor),
         )  # fmt: skip
         return True
 

@@ -109,6 +109,19 @@ def topic_title(topic: Topic | None, language: str) -> str:
     return html.escape(topic.title(language)) if topic is not None else _("no topic")
 
 
+# Telegram's limit on a topic's name.
+TOPIC_NAME_LIMIT = 128
+
+
+def topic_name(ticket: Ticket, topic: Topic | None, author: Person | None, language: str) -> str:
+    """The name of the ticket's topic in its mentor's chat, plain text within Telegram's limit:
+    «#12 · Юридические вопросы · Оксана»."""
+    title = topic.title(language) if topic is not None else _("no topic")
+    author_name = author.display_name if author is not None else "—"
+    text = f"{number(ticket)} · {title} · {author_name}"
+    return text if len(text) <= TOPIC_NAME_LIMIT else text[: TOPIC_NAME_LIMIT - 1] + "…"
+
+
 def name(person: Person | None) -> str:
     return html.escape(person.display_name) if person is not None else "—"
 

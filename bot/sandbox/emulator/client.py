@@ -132,18 +132,38 @@ class TelegramClient:
         text: str,
         *,
         reply_to: FakeMessage | None = None,
+        topic: int | None = None,
     ) -> FakeMessage:
-        """``user`` writes ``text`` in a group or in private (``where`` is the person)."""
+        """``user`` writes ``text`` in a group or in private (``where`` is the person); with
+        ``topic``, in that topic of their private chat with the bot."""
         chat = self._posting(user, where)
+        thread_id, replied = self._in_topic(chat, topic, self._reply(chat, reply_to))
         message = self.server.new_message(
             chat,
             user,
             body=text,
             entities=detect_entities(text),
-            reply_to=self._reply(chat, reply_to),
+            reply_to=replied,
+            thread_id=thread_id,
         )
         await self._deliver_message(message)
         return message
+
+    def _in_topic(
+        self, chat: FakeChat, topic: int | None, reply_to: FakeMessage | None
+    ) -> tuple[int | None, FakeMessage | None]:
+        if topic is None:
+            return (reply_to.thread_id if reply_to is not None else None), reply_to
+        assert topic in chat.topics, f"{chat} has no topic {topic}: {chat.topics}"
+        return self.server.topic_of(chat, {"message_thread_id": topic}, reply_to)
+
+    def topics(self, user: FakeUser) -> dict[int, str]:
+        """The topics of the person's private chat with the bot: thread id -> name."""
+        return {thread: topic["name"] for thread, topic in self.chat_of(user).topics.items()}
+
+    def in_topic(self, user: FakeUser, topic: int) -> list[FakeMessage]:
+        """The messages in one topic of the person's private chat with the bot, oldest first."""
+        return [m for m in self.messages(user) if m.thread_id == topic]
 
     async def start(self, user: FakeUser, payload: str | None = None) -> FakeMessage:
         """The person opens the bot, by a deep link when ``payload`` is given."""

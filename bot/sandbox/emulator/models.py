@@ -54,6 +54,8 @@ class FakeChat:
     bot_status: str = "left"
     user: FakeUser | None = None  # the other side of a private chat
     migrated_to: int | None = None  # set once a basic group was upgraded to a supergroup
+    # Topics of a private chat with a bot that has them (Bot API 9.3): thread id -> topic.
+    topics: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def is_private(self) -> bool:
@@ -133,6 +135,8 @@ class FakeMessage:
     migrate_from_chat_id: int | None = None
     forward_origin: dict[str, Any] | None = None
     link_preview_options: dict[str, Any] | None = None
+    thread_id: int | None = None  # the topic it is in (a private chat with topics)
+    forum_topic_created: dict[str, Any] | None = None  # the service message opening a topic
     edit_date: int | None = None
     edited: bool = False
     deleted: bool = False
@@ -155,6 +159,7 @@ class FakeMessage:
             or self.left_chat_member
             or self.migrate_to_chat_id
             or self.migrate_from_chat_id
+            or self.forum_topic_created
         )
 
     @property
@@ -246,6 +251,9 @@ class FakeMessage:
             "link_preview_options": self.link_preview_options,
             "receiver_user": self.receiver.to_api() if self.receiver is not None else None,
             "ephemeral_message_id": self.message_id if self.receiver is not None else None,
+            "message_thread_id": self.thread_id,
+            "is_topic_message": True if self.thread_id is not None else None,
+            "forum_topic_created": self.forum_topic_created,
         }
         data.update((key, value) for key, value in optional.items() if value is not None)
         # A reply to an ephemeral message comes without it ("may be omitted", says the Bot API).

@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
+MAX_TOPIC_NAME = 128
+# The colours a topic's icon may have (createForumTopic's icon_color).
+TOPIC_COLORS = (7322096, 16766590, 13338331, 9367192, 16749490, 16478047)
 # Update types Telegram sends when the bot asks for none in particular.
 DEFAULT_UPDATE_TYPES = frozenset(
     {
@@ -107,6 +110,7 @@ _INT_PARAMS = frozenset(
         "ephemeral_message_id",
         "max_connections",
         "message_thread_id",
+        "icon_color",
     }
 )
 
@@ -302,6 +306,8 @@ class FakeTelegram:
         first_update_id: int = 1,
     ) -> None:
         self.token = token
+        # BotFather's "topics in private chats" (Bot API 9.3): off, as for most bots.
+        self.private_topics = False
         self.bot = FakeUser(
             id=bot_id, first_name="MentorDesk", username=bot_username, is_bot=True, started=True
         )
@@ -377,6 +383,9 @@ class FakeTelegram:
                 "deleteMyCommands",
                 "setChatMenuButton",
                 "getFile",
+                "createForumTopic",
+                "editForumTopic",
+                "closeForumTopic",
             )
         }
         self.add_user(self.bot)
@@ -941,6 +950,8 @@ class FakeTelegram:
             can_join_groups=True,
             can_read_all_group_messages=False,
             supports_inline_queries=False,
+            has_topics_enabled=self.private_topics,
+            allows_users_to_create_topics=False,
         )
         return data
 
@@ -1052,10 +1063,11 @@ class FakeTelegram:
         if not text.strip():
             raise _bad("message text is empty")
         markup = self._check_markup(params.get("reply_markup"))
-        reply_to = self._reply_target(chat, params)
+        thread_id, reply_to = self.topic_of(chat, params, self._reply_target(chat, params))
         message = self.new_message(
             chat,
             self.bot,
+            thread_id=thread_id,
             body=text,
             entities=entities,
             html=html,
@@ -1163,10 +1175,11 @@ class FakeTelegram:
                 params, "caption", "caption_entities", MAX_CAPTION
             )
         markup = self._check_markup(params.get("reply_markup"))
-        reply_to = self._reply_target(chat, params)
+        thread_id, reply_to = self.topic_of(chat, params, self._reply_target(chat, params))
         message = self.new_message(
             chat,
             self.bot,
+            thread_id=thread_id,
             caption=caption,
             caption_entities=entities,
             html=html,
@@ -1177,6 +1190,74 @@ class FakeTelegram:
             file_bytes=stored.data,
         )
         return self._sent(message)
+
+    # -- topics of a private chat (Bot API 9.3) ------------------------------------------------
+
+    def topic_of(
+        self, chat: FakeChat, params: dict[str, Any], reply_to: FakeMessage | None
+    ) -> tuple[int | None, FakeMessage | None]:
+        """The topic a new message goes to and what it replies to, as Telegram decides: the
+        ``message_thread_id`` given (refused if the chat has no such topic), else the topic of
+        the message it replies to. A message in a topic that replies to nothing replies to the
+        topic's opening service message, as in a forum."""
+        given = params.get("message_thread_id")
+        if given is not None:
+            if not isinstance(given, int) or given not in chat.topics:
+                raise _bad("message thread not found")
+            thread_id: int | None = given
+        else:
+            thread_id = reply_to.thread_id if reply_to is not None else None
+        if thread_id is not None and reply_to is None:
+            reply_to = self.find_message(chat.id, thread_id)
+        return thread_id, reply_to
+
+    def _topic_chat(self, params: dict[str, Any]) -> FakeChat:
+        chat = self._writable_chat(params.get("chat_id"))
+        if not (chat.is_private and self.private_topics):
+            raise _bad("the chat is not a forum")
+        return chat
+
+    def _known_topic(self, chat: FakeChat, params: dict[str, Any]) -> dict[str, Any]:
+        topic = chat.topics.get(params.get("message_thread_id"))  # type: ignore[arg-type]
+        if topic is None:
+            raise _bad("message thread not found")
+        return topic
+
+    @staticmethod
+    def _topic_name(params: dict[str, Any]) -> str:
+        name = str(params.get("name") or "")
+        if not name.strip():
+            raise _bad("TOPIC_TITLE_EMPTY")
+        if len(name) > MAX_TOPIC_NAME:
+            raise _bad("TOPIC_TITLE_TOO_LONG")
+        return name
+
+    async def _api_createForumTopic(
+        self, params: dict[str, Any], uploads: dict[str, Upload]
+    ) -> Any:
+        chat = self._topic_chat(params)
+        name = self._topic_name(params)
+        color = params.get("icon_color", TOPIC_COLORS[0])
+        if color not in TOPIC_COLORS:
+            raise _bad("TOPIC_COLOR_INVALID")  # Telegram's six colours only
+        topic = {"name": name, "icon_color": color}
+        opening = self.new_message(chat, self.bot, forum_topic_created=dict(topic))
+        # A topic is known by the id of the message that opened it.
+        opening.thread_id = opening.message_id
+        chat.topics[opening.message_id] = {**topic, "closed": False}
+        return {"message_thread_id": opening.message_id, **topic}
+
+    async def _api_editForumTopic(self, params: dict[str, Any], uploads: dict[str, Upload]) -> Any:
+        chat = self._topic_chat(params)
+        topic = self._known_topic(chat, params)
+        if params.get("name") is not None:
+            topic["name"] = self._topic_name(params)
+        return True
+
+    async def _api_closeForumTopic(self, params: dict[str, Any], uploads: dict[str, Upload]) -> Any:
+        chat = self._topic_chat(params)
+        self._known_topic(chat, params)["closed"] = True
+        return True
 
     async def _api_sendDocument(self, params: dict[str, Any], uploads: dict[str, Upload]) -> Any:
         return await self._send_file(params, uploads, "document")
