@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     reopen_window: timedelta = timedelta(days=3)
     invite_ttl: timedelta = timedelta(days=3)
     mentor_capacity: int = Field(default=5, ge=1, le=100)
+    # A person's requests: at most this many open at a time, and this many filed an hour; the
+    # next one is answered to that person alone, not stored, and no mentor sees it.
+    max_open_requests: int = Field(default=5, ge=1, le=1000)
+    requests_per_hour: int = Field(default=10, ge=1, le=10000)
     video_base_url: str = "https://meet.jit.si"
     # How a new programme's groups hear the bot: "quiet", what concerns one person goes to that
     # person alone (ephemeral messages, a reaction for the request's state); "visible", every

@@ -13,6 +13,7 @@ from bot.domain.tickets import (
     RequestEmpty,
     RequestTooLong,
     TicketNotFound,
+    TooManyRequests,
     TopicChosenInTriage,
     WrongStatus,
 )
@@ -50,6 +51,17 @@ def _ticket_refusal(error: DomainError) -> str | None:
         return _("Request #{n} has already been taken by {mentor}.").format(
             n=error.ticket.id, mentor=name(error.assignee)
         )
+    if isinstance(error, TooManyRequests):
+        if error.too_many_open:
+            return _(
+                "You have {count} open requests, as many as one person may have at a time. "
+                "Your new request was not saved: send it again when one of them is resolved "
+                "(see /my)."
+            ).format(count=error.open_now)
+        return _(
+            "You have sent {count} requests within an hour, as many as one person may. Your "
+            "new request was not saved: please send it again a little later."
+        ).format(count=error.last_hour)
     if isinstance(error, OverCapacity):
         return _(
             "You already have {open} requests in progress, your limit is {capacity}. "

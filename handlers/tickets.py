@@ -210,6 +210,11 @@ async def file_in_group(
     except DomainError as error:
         await outbox.reply(message, refusal(error))
         return
+    capped = await _over_the_cap(actor, news)
+    if capped is not None:
+        if tickets.tell_of_the_cap(actor.person, news.now):  # once, not for a whole burst
+            await outbox.reply(message, refusal(capped))
+        return
     topics = await active_topics.of(news.session, programme)
     topic, named = await suggesters.choose(news.session, group.programme_id, topics, cleaned)
     ticket, created = await tickets.open_ticket(
@@ -228,6 +233,14 @@ async def file_in_group(
     if not created:
         return
     await acknowledge(message, ticket, topic, topics, actor, news, named=named)
+
+
+async def _over_the_cap(actor: Actor, news: TicketNews) -> tickets.TooManyRequests | None:
+    settings = news.settings
+    return await tickets.over_the_cap(
+        news.session, actor.person, news.now,
+        max_open=settings.max_open_requests, per_hour=settings.requests_per_hour,
+    )  # fmt: skip
 
 
 async def acknowledge(
@@ -609,6 +622,10 @@ async def _send_draft(message: Message, actor: Actor, state: FSMContext, news: T
     files = [
         tickets.FileRef(kind, file_id, file_name) for kind, file_id, file_name in data["files"]
     ]
+    capped = await _over_the_cap(actor, news)
+    if capped is not None:
+        await outbox.edit_message(message, refusal(capped))
+        return
     try:
         ticket, created = await tickets.open_ticket(
             session,

@@ -35,6 +35,8 @@ class Person(Base):
     private_chat_open: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the person was last told they are over the requests cap (told once an hour).
+    capped_notice_at: Mapped[datetime | None]
 
     roles: Mapped[list[Role]] = relationship(
         back_populates="person",

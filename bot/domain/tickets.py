@@ -96,6 +96,51 @@ class OverCapacity(NotAllowed):
         self.capacity = capacity
 
 
+class TooManyRequests(NotAllowed):
+    """The author has as many requests open as a person may, or filed as many within the
+    last hour: the next one is not stored, and no mentor sees it."""
+
+    def __init__(self, *, open_now: int, max_open: int, last_hour: int, per_hour: int) -> None:
+        super().__init__(f"{open_now}/{max_open} open, {last_hour}/{per_hour} an hour")
+        self.open_now, self.max_open = open_now, max_open
+        self.last_hour, self.per_hour = last_hour, per_hour
+
+    @property
+    def too_many_open(self) -> bool:
+        return self.open_now >= self.max_open
+
+
+# How often a person over the limit is told so: once, not for every request of a burst.
+CAP_NOTICE_EVERY = timedelta(hours=1)
+
+
+async def over_the_cap(
+    session: AsyncSession, author: Person, now: datetime, *, max_open: int, per_hour: int
+) -> TooManyRequests | None:
+    """Why the author may not file another request now, or None. One statement: their open
+    requests and those of the last hour."""
+    open_now, last_hour = (
+        await (await connection_of(session)).execute(
+            _ALLOWANCE, {"author": author.id, "since": now - timedelta(hours=1)}
+        )
+    ).one()
+    if open_now < max_open and last_hour < per_hour:
+        return None
+    return TooManyRequests(
+        open_now=open_now, max_open=max_open, last_hour=last_hour, per_hour=per_hour
+    )
+
+
+def tell_of_the_cap(author: Person, now: datetime) -> bool:
+    """Whether the author is to hear that they are over the limit (once an hour at most), and
+    noted as told."""
+    told = author.capped_notice_at
+    if told is not None and now - told < CAP_NOTICE_EVERY:
+        return False
+    author.capped_notice_at = now
+    return True
+
+
 class ReopenWindowPassed(DomainError):
     """A reply came after the window in which it would have reopened the ticket."""
 
@@ -145,6 +190,11 @@ async def find_by_request(
     )
     return None if found is None else await session.get(Ticket, found)
 
+
+_ALLOWANCE = select(
+    func.count().filter(Ticket.status.in_(ACTIVE_STATUSES)),
+    func.count().filter(Ticket.created_at >= bindparam("since")),
+).where(Ticket.author_id == bindparam("author"))
 
 _FIND_BY_REQUEST = select(Ticket.id).where(
     Ticket.chat_telegram_id == bindparam("chat_telegram_id"),
