@@ -37,6 +37,7 @@ from models import (
     Rsvp,
     Ticket,
     TicketStatus,
+    Topic,
 )
 
 DEFAULT_DURATION = timedelta(hours=1)
@@ -79,6 +80,15 @@ class Recipient:
 class RsvpCounts:
     coming: int = 0
     not_coming: int = 0
+
+
+@dataclass(frozen=True)
+class CallAbout:
+    """The request a call is about, as its host is told of it: number, topic, author."""
+
+    ticket_id: int
+    topic: Topic | None
+    activist: Person | None
 
 
 @dataclass(frozen=True)
@@ -418,8 +428,32 @@ async def places(
     return found
 
 
+def hosts_here(meeting: Meeting, place: Place) -> bool:
+    """Whether the place is the private chat of the host of a call about a request (the mentor
+    of a booked consultation): they are told who booked it, and not asked whether they come."""
+    return (
+        meeting.ticket_id is not None
+        and place.person_id is not None
+        and place.person_id == meeting.created_by_id
+    )
+
+
+async def call_about(session: AsyncSession, meeting: Meeting) -> CallAbout | None:
+    """The request a call is about, with its topic and author; None for a conference."""
+    if meeting.ticket_id is None:
+        return None
+    ticket = await session.get(Ticket, meeting.ticket_id)
+    if ticket is None:
+        return None
+    topic = await session.get(Topic, ticket.topic_id) if ticket.topic_id is not None else None
+    return CallAbout(ticket.id, topic, await session.get(Person, ticket.author_id))
+
+
 async def may_answer(session: AsyncSession, meeting: Meeting, chat_id: int, person: Person) -> bool:
-    """Whether a press in ``chat_id`` by ``person`` is an answer from the meeting's audience."""
+    """Whether a press in ``chat_id`` by ``person`` is an answer from the meeting's audience;
+    the host of a call about a request does not answer for their own call."""
+    if meeting.ticket_id is not None and meeting.created_by_id == person.id:
+        return False
     for audience in meeting.audience:
         if audience.person_id is not None:
             if audience.person_id == person.id and chat_id == person.telegram_id:
