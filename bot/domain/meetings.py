@@ -541,8 +541,8 @@ async def upcoming(
 ) -> list[Meeting]:
     """Scheduled meetings not yet over that the reader may see, soonest first.
 
-    In a group: that group's. In private: conferences of the programmes the person has a role
-    in (every one, for an admin), and the ticket calls they host or are invited to.
+    In a group: that group's. In private: those whose audience includes the person, and every
+    conference of the programmes they coordinate (every one, for an admin).
     """
     query = (
         select(Meeting)
@@ -559,21 +559,42 @@ async def upcoming(
             )
         )
     else:
-        invited = select(MeetingAudience.meeting_id).where(
-            MeetingAudience.person_id == actor.person.id
-        )
-        calls = Meeting.ticket_id.is_not(None) & (
-            (Meeting.created_by_id == actor.person.id) | Meeting.id.in_(invited)
-        )
-        conferences: ColumnElement[bool] = Meeting.ticket_id.is_(None)
-        if not actor.is_admin:
-            programme_ids = sorted({role.programme_id for role in actor.roles})
-            conferences = conferences & Meeting.programme_id.in_(programme_ids)
-        query = query.where(conferences | calls)
+        query = query.where(_seen_by(actor))
     meetings = [
         meeting for meeting in (await session.execute(query)).scalars() if meeting.ends_at > now
     ]
     return meetings[:limit]
+
+
+def _seen_by(actor: Actor) -> ColumnElement[bool]:
+    """The meetings whose audience includes the person: those of the groups they are known in
+    (they filed a request there), those about their requests (as author or mentor), those they
+    were invited to, answered or called; and the conferences of programmes they coordinate.
+
+    A group's member who has not written there yet sees its meetings with /meetings in the
+    group: the bot learns who is in a group only from what they write.
+    """
+    person_id = actor.person.id
+    their_groups = select(Ticket.group_id).where(
+        Ticket.author_id == person_id, Ticket.group_id.is_not(None)
+    )
+    their_tickets = select(Ticket.id).where(
+        (Ticket.author_id == person_id) | (Ticket.assignee_id == person_id)
+    )
+    in_audience = select(MeetingAudience.meeting_id).where(
+        (MeetingAudience.person_id == person_id) | MeetingAudience.group_id.in_(their_groups)
+    )
+    answered = select(Rsvp.meeting_id).where(Rsvp.person_id == person_id)
+    seen = (
+        Meeting.id.in_(in_audience)
+        | Meeting.id.in_(answered)
+        | Meeting.ticket_id.in_(their_tickets)
+        | (Meeting.created_by_id == person_id)
+    )
+    if actor.is_admin:
+        return seen | Meeting.ticket_id.is_(None)
+    coordinated = actor.programmes(RoleKind.coordinator)
+    return seen | (Meeting.ticket_id.is_(None) & Meeting.programme_id.in_(coordinated))
 
 
 # --- reminders ---------------------------------------------------------------------------
