@@ -407,7 +407,7 @@ def _lost_text(lost: DomainError) -> str:
 async def _moved(t: Tools, moved: booking.Move) -> tuple[str, InlineKeyboardMarkup]:
     """Tell both sides (the mentor through the meeting's news), plan the reminders; the text
     for the activist."""
-    await t.news().announce_moved(moved.meeting, moved.previous)
+    await t.news().announce_moved(moved.meeting, moved.previous, t.actor.person)
     t.runner.plan_after_commit(
         t.session, moved.reminders, drop=[reminder.id for reminder in moved.reminders]
     )

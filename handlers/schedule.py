@@ -721,7 +721,7 @@ async def cancel_meeting(message: Message, command: CommandObject, **data: Any) 
     except DomainError as error:
         await t.outbox.reply(message, refusal(error))
         return
-    heard = await t.news().announce_cancelled(meeting)
+    heard = await t.news().announce_cancelled(meeting, t.actor.person)
     t.runner.plan_after_commit(t.session, [], drop=dropped)
     await t.outbox.reply(
         message,
@@ -758,7 +758,7 @@ async def reschedule(
     except DomainError as error:
         await t.outbox.reply(message, refusal(error))
         return
-    heard = await t.news().announce_moved(meeting, previous)
+    heard = await t.news().announce_moved(meeting, previous, t.actor.person)
     t.runner.plan_after_commit(t.session, pending, drop=[r.id for r in pending])
     counts = await meetings.counts(t.session, meeting.id)
     zone_name = t.default_zone(group if in_group(message) else None)

@@ -80,7 +80,10 @@ async def test_an_activist_moves_a_booking_with_the_button(
     assert "✅ Перенесено" in moved.text and "11:00 MSK" in moved.text
     assert moved.buttons == [MOVE]
     told = tg.inbox(mentor)[heard_before:]
-    assert any("Перенос" in m.text and "11:00" in m.text for m in told), told
+    assert any(
+        "перенесена" in m.text and "11:00" in m.text and "Кто перенёс: Активистка" in m.text
+        for m in told
+    ), told
     assert any(m.document is not None for m in told)  # the new .ics
     async with db() as session:
         [row] = (await session.execute(select(Booking))).scalars().all()
@@ -120,7 +123,7 @@ async def test_an_activist_moves_a_booking_with_reschedule(
 
     await tg.send(activist, activist, f"/reschedule {number} 03.03.2027 11:00")
     assert "✅ Перенесено" in tg.last(activist).text and "11:00 MSK" in tg.last(activist).text
-    assert any("Перенос" in m.text for m in tg.inbox(mentor)[-3:]), tg.inbox(mentor)[-3:]
+    assert any("перенесена" in m.text for m in tg.inbox(mentor)[-3:]), tg.inbox(mentor)[-3:]
     [row] = await _bookings(db)
     assert row.starts_at == msk(3, 11)
 

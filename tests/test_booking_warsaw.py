@@ -91,9 +91,12 @@ async def test_a_warsaw_consultation_keeps_its_local_time_across_summer_time(  #
     await tg.press(zofia, tg.message(picker), "10:00")
     booked = tg.message(picker)
     assert "✅ Booked" in booked.text and "10:00 CET" in booked.text, booked.text
-    for person in (zofia, mentor):
-        [invitation] = _invitations(tg.inbox(person))
-        assert "10:00 CET" in invitation, invitation
+    [invitation] = _invitations(tg.inbox(zofia))
+    assert "10:00 CET" in invitation, invitation
+    # The mentor is told who booked, not asked whether she will come.
+    assert not _invitations(tg.inbox(mentor))
+    [notice] = [m.text for m in tg.inbox(mentor) if "A consultation was booked" in m.text]
+    assert "10:00 CET" in notice and "Activist: Zofia" in notice, notice
     async with db() as session:
         made = (await session.execute(select(Booking))).scalar_one()
         assert made.starts_at == BEFORE

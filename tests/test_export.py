@@ -183,13 +183,13 @@ async def test_the_consultations_sheets_list_each_one_and_count_them(cohort: Coh
     assert [by_request[t[n].id]["Status"] for n in (2, 3, 4)] == ["no-show", "called off", "held"]
     assert by_request[t[3].id]["Mentor"] == "Сергей"
 
-    figures = {row[0]: row[1:5] for row in _sheet_rows(files.xlsx, 3) if row and row[0]}
-    assert figures["Consultations"] == ["Booked", "Held", "Cancelled", "No-show"]
-    assert figures["All"] == [4, 2, 1, 1]
-    assert figures["Ирина"] == [2, 1, 0, 1] and figures["Сергей"] == [2, 1, 1, 0]
-    assert figures["Legal matters"] == [2, 1, 0, 1]
+    figures = {row[0]: row[1:6] for row in _sheet_rows(files.xlsx, 3) if row and row[0]}
+    assert figures["Consultations"] == ["Booked", "Held", "Planned", "Cancelled", "No-show"]
+    assert figures["All"] == [4, 2, 0, 1, 1]
+    assert figures["Ирина"] == [2, 1, 0, 0, 1] and figures["Сергей"] == [2, 1, 0, 1, 0]
+    assert figures["Legal matters"] == [2, 1, 0, 0, 1]
     grants = cohort.topics["grants"].title("en")
-    assert figures[grants] == [2, 1, 1, 0]
+    assert figures[grants] == [2, 1, 0, 1, 0]
 
     # One that has not ended yet is upcoming.
     early = await export.collect_export(
@@ -378,6 +378,46 @@ async def test_a_coordinator_exports_the_weeks_consultations(
     assert by_request[legal]["Начало (UTC)"] == datetime(2027, 3, 2, 7, tzinfo=UTC).replace(
         tzinfo=None
     )
-    figures = {row[0]: row[1:5] for row in _sheet_rows(xlsx.file_bytes, 3) if row and row[0]}
-    assert figures["Всего"] == [3, 1, 1, 1]
-    assert figures["Ирина"] == [2, 1, 1, 0] and figures["Сергей"] == [1, 0, 0, 1]
+    figures = {row[0]: row[1:6] for row in _sheet_rows(xlsx.file_bytes, 3) if row and row[0]}
+    assert figures["Всего"] == [3, 1, 0, 1, 1]
+    assert figures["Ирина"] == [2, 1, 0, 1, 0] and figures["Сергей"] == [1, 0, 0, 0, 1]
+
+
+async def test_stats_and_export_show_what_is_planned_beside_what_happened(
+    world: World, tg: TelegramClient
+) -> None:
+    """Two conferences and a booked consultation, all ahead: /stats counts them as planned,
+    and the workbook lists them, with the planned ones counted in its figures."""
+    world.clock.set(datetime(2027, 3, 1, 6, tzinfo=UTC))  # Monday, 09:00 in Moscow
+    olga = tg.user("Ольга", started=True)
+    group = await world.registered_group(members=(olga,))
+    coordinator = await world.coordinator("Наталья")
+    irina = await world.mentor("Ирина", "legal")
+    await tg.send(irina, irina, "/hours Пн-Вс 10:00-12:00 1h")
+    legal = await ask(tg, olga, group, "Как зарегистрировать НКО? #юрист")
+    assert "✅ Записано" in (await book_from_ticket(tg, olga, legal, day=2, time="10:00")).text
+    group.members[coordinator.id] = "member"
+    await tg.send(coordinator, group, "/schedule 05.03.2027 15:00 MSK Видеоконференция")
+    await tg.send(coordinator, group, "/schedule 12.03.2027 15:00 MSK Вторая видеоконференция")
+
+    await tg.send(coordinator, coordinator, "/stats")
+    figures = next(m.text for m in reversed(tg.inbox(coordinator)) if "Встречи" in m.text)
+    assert "Встречи: прошло 0 · впереди 3" in figures
+    assert "• всего — 1 / 0 / 1 / 0 / 0" in figures
+    assert "• Ирина — 1 / 0 / 1 / 0 / 0" in figures
+
+    await tg.send(coordinator, coordinator, "/export week")
+    xlsx = _document(tg.messages(coordinator), ".xlsx")
+    assert xlsx.file_bytes is not None and "встреч — 3" in xlsx.content
+    meetings = _sheet_rows(xlsx.file_bytes, 1)
+    by_title = {row[2]: dict(zip(meetings[0], row, strict=True)) for row in meetings[1:]}
+    consultation_title = next(t for t in by_title if str(t).startswith("Консультация"))
+    assert str(consultation_title).endswith(f"#{legal}")
+    assert set(by_title) == {consultation_title, "Видеоконференция", "Вторая видеоконференция"}
+    assert {row["Статус"] for row in by_title.values()} == {"назначена"}
+    [consultation] = _sheet_rows(xlsx.file_bytes, 2)[1:]
+    assert consultation[1] == legal and "предстоит" in consultation
+    totals = {row[0]: row[1:6] for row in _sheet_rows(xlsx.file_bytes, 3) if row and row[0]}
+    assert totals["Всего"] == [1, 0, 1, 0, 0]
+    summary = {row[0]: row[1] for row in _sheet_rows(xlsx.file_bytes, 4) if row and row[0]}
+    assert summary["Прошло встреч"] == 0 and summary["Встреч впереди"] == 3

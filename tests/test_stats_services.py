@@ -162,7 +162,7 @@ async def test_the_text_shows_every_figure_in_russian_and_english(cohort: Cohort
     assert "• Сергей — 1 / 2 / 3 h" in english
     assert "• Ирина — 0 / 2 / 45 min" in english
     assert "• Дмитрий — 0 / 0 / —" in english
-    assert "<b>Meetings</b> held: 1 · answered “I will come”: 2" in english
+    assert "<b>Meetings</b> held: 1 · planned: 0 · answered “I will come”: 2" in english
     with locale(i18n, "ru"):
         russian = stats_text(figures, "ru")
     assert "3,7" in russian and "67" in russian

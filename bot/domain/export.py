@@ -1,6 +1,7 @@
 """``/export``: what an export holds, read in SQL: the period's requests with every field and
 the size of their history, its meetings with their RSVPs, and its booked consultations with how
-each went; and the audit entry of each export. The files are made in ``bot.views.export``.
+each went, with the meetings and consultations planned ahead; and the audit entry of each
+export. The files are made in ``bot.views.export``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from bot.domain import audit
 from bot.domain.stats import (
     ConsultationState,
     Period,
+    at_or_ahead,
     consultation_state,
     first_claim_at,
     first_claims,
@@ -220,7 +222,7 @@ async def _consultations(
     now: datetime,
     topics: dict[int, Topic],
 ) -> list[ConsultationRecord]:
-    """Consultations booked for moments of the period (as ``/stats`` counts them)."""
+    """Consultations booked for moments of the period or ahead (as ``/stats`` counts them)."""
     mentor, activist = aliased(Person), aliased(Person)
     columns = {
         "meeting_id": Booking.meeting_id,
@@ -245,11 +247,9 @@ async def _consultations(
         .join(Programme, Programme.id == Ticket.programme_id)
         .join(mentor, mentor.id == Booking.mentor_id)
         .join(activist, activist.id == Booking.activist_id)
-        .where(Ticket.programme_id.in_(programme_ids), Booking.starts_at < period.end)
+        .where(Ticket.programme_id.in_(programme_ids), *at_or_ahead(Booking.starts_at, period))
         .order_by(Booking.starts_at, Booking.id)
     )
-    if period.start is not None:
-        query = query.where(Booking.starts_at >= period.start)
     return [
         ConsultationRecord(
             meeting_id=row["meeting_id"],
@@ -317,14 +317,13 @@ def _ticket_record(row: RowMapping, topics: dict[int, Topic]) -> TicketRecord:
 async def _meetings(
     session: AsyncSession, programme_ids: Sequence[int], period: Period
 ) -> list[MeetingRecord]:
+    """The meetings of the period and those planned ahead of it (as ``/stats`` counts them)."""
     query = (
         select(Meeting, Programme.title)
         .join(Programme, Programme.id == Meeting.programme_id)
-        .where(Meeting.programme_id.in_(programme_ids), Meeting.starts_at < period.end)
+        .where(Meeting.programme_id.in_(programme_ids), *at_or_ahead(Meeting.starts_at, period))
         .order_by(Meeting.starts_at, Meeting.id)
     )
-    if period.start is not None:
-        query = query.where(Meeting.starts_at >= period.start)
     rows = (await session.execute(query)).all()
     meeting_ids = [meeting.id for meeting, _title in rows]
     answers: dict[int, list[tuple[bool, Person]]] = {}

@@ -37,6 +37,7 @@ from models import (
     Rsvp,
     Ticket,
     TicketStatus,
+    Topic,
 )
 
 DEFAULT_DURATION = timedelta(hours=1)
@@ -79,6 +80,15 @@ class Recipient:
 class RsvpCounts:
     coming: int = 0
     not_coming: int = 0
+
+
+@dataclass(frozen=True)
+class CallAbout:
+    """The request a call is about, as its host is told of it: number, topic, author."""
+
+    ticket_id: int
+    topic: Topic | None
+    activist: Person | None
 
 
 @dataclass(frozen=True)
@@ -418,8 +428,32 @@ async def places(
     return found
 
 
+def hosts_here(meeting: Meeting, place: Place) -> bool:
+    """Whether the place is the private chat of the host of a call about a request (the mentor
+    of a booked consultation): they are told who booked it, and not asked whether they come."""
+    return (
+        meeting.ticket_id is not None
+        and place.person_id is not None
+        and place.person_id == meeting.created_by_id
+    )
+
+
+async def call_about(session: AsyncSession, meeting: Meeting) -> CallAbout | None:
+    """The request a call is about, with its topic and author; None for a conference."""
+    if meeting.ticket_id is None:
+        return None
+    ticket = await session.get(Ticket, meeting.ticket_id)
+    if ticket is None:
+        return None
+    topic = await session.get(Topic, ticket.topic_id) if ticket.topic_id is not None else None
+    return CallAbout(ticket.id, topic, await session.get(Person, ticket.author_id))
+
+
 async def may_answer(session: AsyncSession, meeting: Meeting, chat_id: int, person: Person) -> bool:
-    """Whether a press in ``chat_id`` by ``person`` is an answer from the meeting's audience."""
+    """Whether a press in ``chat_id`` by ``person`` is an answer from the meeting's audience;
+    the host of a call about a request does not answer for their own call."""
+    if meeting.ticket_id is not None and meeting.created_by_id == person.id:
+        return False
     for audience in meeting.audience:
         if audience.person_id is not None:
             if audience.person_id == person.id and chat_id == person.telegram_id:
@@ -507,8 +541,8 @@ async def upcoming(
 ) -> list[Meeting]:
     """Scheduled meetings not yet over that the reader may see, soonest first.
 
-    In a group: that group's. In private: conferences of the programmes the person has a role
-    in (every one, for an admin), and the ticket calls they host or are invited to.
+    In a group: that group's. In private: those whose audience includes the person, and every
+    conference of the programmes they coordinate (every one, for an admin).
     """
     query = (
         select(Meeting)
@@ -525,21 +559,42 @@ async def upcoming(
             )
         )
     else:
-        invited = select(MeetingAudience.meeting_id).where(
-            MeetingAudience.person_id == actor.person.id
-        )
-        calls = Meeting.ticket_id.is_not(None) & (
-            (Meeting.created_by_id == actor.person.id) | Meeting.id.in_(invited)
-        )
-        conferences: ColumnElement[bool] = Meeting.ticket_id.is_(None)
-        if not actor.is_admin:
-            programme_ids = sorted({role.programme_id for role in actor.roles})
-            conferences = conferences & Meeting.programme_id.in_(programme_ids)
-        query = query.where(conferences | calls)
+        query = query.where(_seen_by(actor))
     meetings = [
         meeting for meeting in (await session.execute(query)).scalars() if meeting.ends_at > now
     ]
     return meetings[:limit]
+
+
+def _seen_by(actor: Actor) -> ColumnElement[bool]:
+    """The meetings whose audience includes the person: those of the groups they are known in
+    (they filed a request there), those about their requests (as author or mentor), those they
+    were invited to, answered or called; and the conferences of programmes they coordinate.
+
+    A group's member who has not written there yet sees its meetings with /meetings in the
+    group: the bot learns who is in a group only from what they write.
+    """
+    person_id = actor.person.id
+    their_groups = select(Ticket.group_id).where(
+        Ticket.author_id == person_id, Ticket.group_id.is_not(None)
+    )
+    their_tickets = select(Ticket.id).where(
+        (Ticket.author_id == person_id) | (Ticket.assignee_id == person_id)
+    )
+    in_audience = select(MeetingAudience.meeting_id).where(
+        (MeetingAudience.person_id == person_id) | MeetingAudience.group_id.in_(their_groups)
+    )
+    answered = select(Rsvp.meeting_id).where(Rsvp.person_id == person_id)
+    seen = (
+        Meeting.id.in_(in_audience)
+        | Meeting.id.in_(answered)
+        | Meeting.ticket_id.in_(their_tickets)
+        | (Meeting.created_by_id == person_id)
+    )
+    if actor.is_admin:
+        return seen | Meeting.ticket_id.is_(None)
+    coordinated = actor.programmes(RoleKind.coordinator)
+    return seen | (Meeting.ticket_id.is_(None) & Meeting.programme_id.in_(coordinated))
 
 
 # --- reminders ---------------------------------------------------------------------------

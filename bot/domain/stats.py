@@ -29,7 +29,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Subquery, case, distinct, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    SQLColumnExpression,
+    Subquery,
+    case,
+    distinct,
+    func,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -196,6 +205,18 @@ class Period:
         return cls(kind, zone_name, today - timedelta(days=ROLLING_DAYS[kind] - 1), today)
 
 
+def at_or_ahead(moment: SQLColumnExpression[datetime], period: Period) -> list[ColumnElement[bool]]:
+    """Meetings and consultations are counted at their moment in the period and, where the
+    period runs up to today, ahead of it too: what is planned beside what happened. A range of
+    days keeps to its days."""
+    conditions: list[ColumnElement[bool]] = []
+    if period.start is not None:
+        conditions.append(moment >= period.start)
+    if period.kind == PeriodKind.range:
+        conditions.append(moment < period.end)
+    return conditions
+
+
 def local_midnight(day: date, zone_name: str) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone(zone_name)).astimezone(UTC)
 
@@ -282,6 +303,7 @@ class MentorLoad:
 class MeetingFigures:
     held: int = 0  # meetings of the period that took place (begun, not cancelled)
     coming: int = 0  # "I'll come" answers to those meetings
+    planned: int = 0  # meetings still to come (scheduled, not begun)
 
 
 class ConsultationState(enum.StrEnum):
@@ -305,10 +327,11 @@ def consultation_state(
 
 @dataclass(frozen=True)
 class ConsultationCount:
-    booked: int = 0  # every consultation booked for a moment of the period
+    booked: int = 0  # every consultation booked for a moment of the period or ahead of it
     held: int = 0  # booked, ended, neither cancelled nor marked a no-show
     cancelled: int = 0
     no_show: int = 0
+    planned: int = 0  # booked and not ended yet
 
 
 @dataclass(frozen=True)
@@ -631,26 +654,26 @@ async def _consultations(
     topics: dict[int, Topic],
     same: dict[int, int],
 ) -> ConsultationFigures:
-    """Consultations booked for moments of the period, by how they went, mentor and topic."""
+    """Consultations booked for moments of the period or ahead, by how they went (or that they
+    are still to come), mentor and topic."""
     query = (
         select(Booking.mentor_id, Ticket.topic_id, Booking.status, Booking.ends_at)
         .join(Ticket, Ticket.id == Booking.ticket_id)
-        .where(Ticket.programme_id.in_(programme_ids), Booking.starts_at < period.end)
+        .where(Ticket.programme_id.in_(programme_ids), *at_or_ahead(Booking.starts_at, period))
     )
-    if period.start is not None:
-        query = query.where(Booking.starts_at >= period.start)
-    total = [0, 0, 0, 0]
+    total = [0, 0, 0, 0, 0]
     per_mentor: dict[int, list[int]] = {}
     per_topic: dict[int | None, list[int]] = {}
     for mentor_id, topic_id, status, ends_at in await session.execute(query):
         state = consultation_state(status, ends_at, now)
         row = [1, int(state == ConsultationState.held),
                int(state == ConsultationState.cancelled),
-               int(state == ConsultationState.no_show)]  # fmt: skip
+               int(state == ConsultationState.no_show),
+               int(state == ConsultationState.upcoming)]  # fmt: skip
         total = _add(total, row)
-        per_mentor[mentor_id] = _add(per_mentor.get(mentor_id, [0, 0, 0, 0]), row)
+        per_mentor[mentor_id] = _add(per_mentor.get(mentor_id, [0] * len(row)), row)
         key = same.get(topic_id, topic_id) if topic_id else None
-        per_topic[key] = _add(per_topic.get(key, [0, 0, 0, 0]), row)
+        per_topic[key] = _add(per_topic.get(key, [0] * len(row)), row)
     if not total[0]:
         return ConsultationFigures()
     people = {
@@ -744,4 +767,12 @@ async def _meetings(
             select(func.count()).where(Rsvp.meeting_id.in_(held), Rsvp.coming.is_(True))
         )
     ).scalar_one()
-    return MeetingFigures(held=int(count), coming=int(coming))
+    planned = await session.scalar(
+        select(func.count()).where(
+            Meeting.programme_id.in_(programme_ids),
+            Meeting.status == MeetingStatus.scheduled,
+            Meeting.starts_at >= now,
+            *at_or_ahead(Meeting.starts_at, period),
+        )
+    )
+    return MeetingFigures(held=int(count), coming=int(coming), planned=int(planned or 0))

@@ -15,7 +15,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.delivery.outbox import Document, FollowUp, MessageRef
 from bot.domain import meetings
-from bot.domain.meetings import Place
+from bot.domain.meetings import CallAbout, Place
 from bot.i18n import locale
 from bot.news import News
 from bot.views.calendar import ics_filename, meeting_ics
@@ -23,6 +23,9 @@ from bot.views.meetings import (
     announcement_text,
     cancelled_announcement,
     cancelled_text,
+    host_booked_text,
+    host_cancelled_text,
+    host_moved_text,
     moved_text,
     reminder_text,
     rsvp_keyboard,
@@ -88,15 +91,16 @@ class MeetingNews(News):
         """The announcement with RSVP buttons, then the ``.ics``, in every audience chat.
 
         ``if_missed`` gives, for a place, what to say should Telegram refuse the announcement
-        there. Returns the places announced in.
+        there. The host of a booked consultation hears who booked it, with no buttons.
+        Returns the places announced in.
         """
         counts = await meetings.counts(self.session, meeting.id)
         host = await self.host_name(meeting)
+        call = await meetings.call_about(self.session, meeting)
         places = await self.places(meeting)
         for place in places:
             with locale(self.i18n, place.language):
-                text = announcement_text(meeting, place.zone, place.language, host=host)
-                markup = rsvp_keyboard(meeting, counts)
+                text, markup = self._announcement(meeting, place, call, counts, host)
             sent = await self.outbox.send(
                 place.chat_id, text, markup=markup, purpose="meeting",
                 person_id=place.person_id, record="announcement",
@@ -114,19 +118,26 @@ class MeetingNews(News):
         counts = await meetings.counts(self.session, meeting.id)
         for place in await self.places(meeting):
             target = announcement(place.audience)
-            if target is None:
+            if target is None or meetings.hosts_here(meeting, place):
                 continue
             with locale(self.i18n, place.language):
                 markup = rsvp_keyboard(meeting, counts)
             await self.outbox.edit_markup(place.chat_id, target, markup, purpose="meeting_rsvp")
 
-    async def announce_cancelled(self, meeting: Meeting) -> int:
-        """Tell the audience chats and those who said yes; take the buttons off. How many."""
+    async def announce_cancelled(self, meeting: Meeting, by: Person) -> int:
+        """Tell the audience chats and those who said yes; take the buttons off. How many.
+        The host of a booked consultation hears which request it was and who cancelled it."""
         told = 0
+        call = await meetings.call_about(self.session, meeting)
         places = await self.places(meeting)
         for place in places:
             with locale(self.i18n, place.language):
-                text = cancelled_text(meeting, place.zone, place.language)
+                if call is not None and meetings.hosts_here(meeting, place):
+                    text = host_cancelled_text(
+                        meeting, call, by.display_name, place.zone, place.language
+                    )
+                else:
+                    text = cancelled_text(meeting, place.zone, place.language)
                 struck = cancelled_announcement(meeting, place.zone, place.language)
             await self._send(place, text, purpose="meeting_cancelled")
             told += 1
@@ -134,17 +145,23 @@ class MeetingNews(News):
         told += await self._tell_coming(meeting, places, cancelled_text, "meeting_cancelled")
         return told
 
-    async def announce_moved(self, meeting: Meeting, previous: datetime) -> int:
-        """Tell the audience and those who said yes, with a new ``.ics``; update announcements."""
+    async def announce_moved(self, meeting: Meeting, previous: datetime, by: Person) -> int:
+        """Tell the audience and those who said yes, with a new ``.ics``; update announcements.
+        The host of a booked consultation hears which request it was and who moved it."""
         counts = await meetings.counts(self.session, meeting.id)
         host = await self.host_name(meeting)
+        call = await meetings.call_about(self.session, meeting)
         told = 0
         places = await self.places(meeting)
         for place in places:
             with locale(self.i18n, place.language):
-                text = moved_text(meeting, previous, counts, place.zone, place.language)
-                updated = announcement_text(meeting, place.zone, place.language, host=host)
-                markup = rsvp_keyboard(meeting, counts)
+                if call is not None and meetings.hosts_here(meeting, place):
+                    text = host_moved_text(
+                        meeting, call, previous, by.display_name, place.zone, place.language
+                    )
+                else:
+                    text = moved_text(meeting, previous, counts, place.zone, place.language)
+                updated, markup = self._announcement(meeting, place, call, counts, host)
             await self._send(place, text, purpose="meeting_moved")
             told += 1
             await self.send_ics(
@@ -173,6 +190,20 @@ class MeetingNews(News):
         return len(recipients)
 
     # --- helpers -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _announcement(
+        meeting: Meeting,
+        place: Place,
+        call: CallAbout | None,
+        counts: meetings.RsvpCounts,
+        host: str | None,
+    ) -> tuple[str, InlineKeyboardMarkup | None]:
+        """The announcement in one place and its buttons, in the language already active."""
+        if call is not None and meetings.hosts_here(meeting, place):
+            return host_booked_text(meeting, call, place.zone, place.language), None
+        text = announcement_text(meeting, place.zone, place.language, host=host)
+        return text, rsvp_keyboard(meeting, counts)
 
     async def _send(self, place: Place, text: str, *, purpose: str) -> None:
         await self.outbox.send(

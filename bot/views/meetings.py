@@ -17,7 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.dates import format_datetime
 
-from bot.domain.meetings import RsvpCounts
+from bot.domain.meetings import CallAbout, RsvpCounts
 from bot.domain.schedule_parser import (
     ACCEPTED_FORMS,
     MAX_DURATION,
@@ -141,6 +141,71 @@ def announcement_text(
         n=f"#{meeting.id}"
     ))  # fmt: skip
     return "\n".join(lines)
+
+
+# --- to the host of a booked consultation: who booked it and for what, never "will you come?"
+
+
+def _request_label(call: CallAbout, language: str) -> str:
+    """``#12 «Legal questions»``: the request's number and topic."""
+    topic = html.escape(call.topic.title(language)) if call.topic is not None else _("no topic")
+    return f"#{call.ticket_id} «{topic}»"
+
+
+def _activist_line(call: CallAbout) -> str:
+    name = call.activist.display_name if call.activist is not None else "—"
+    return _("Activist: {name}").format(name=html.escape(name))
+
+
+def host_booked_text(meeting: Meeting, call: CallAbout, zone_name: str, language: str) -> str:
+    return "\n".join(
+        [
+            _("📞 A consultation was booked with you: request {request}").format(
+                request=_request_label(call, language)
+            ),
+            _activist_line(call),
+            *details(meeting, zone_name, language),
+            _("Meeting #{n}. The calendar file is below.").format(n=meeting.id),
+        ]
+    )
+
+
+def host_moved_text(
+    meeting: Meeting,
+    call: CallAbout,
+    previous: datetime,
+    by: str,
+    zone_name: str,
+    language: str,
+) -> str:
+    return "\n".join(
+        [
+            _("🔁 The consultation on request {request} was moved to {time} (it was {previous}).")
+            .format(
+                request=_request_label(call, language),
+                time=local_time(meeting.starts_at, zone_name, language),
+                previous=local_time(previous, zone_name, language),
+            ),
+            _activist_line(call),
+            _("Moved by: {name}").format(name=html.escape(by)),
+            *details(meeting, zone_name, language),
+        ]
+    )  # fmt: skip
+
+
+def host_cancelled_text(
+    meeting: Meeting, call: CallAbout, by: str, zone_name: str, language: str
+) -> str:
+    return "\n".join(
+        [
+            _("🚫 The consultation on request {request}, planned for {time}, is cancelled.").format(
+                request=_request_label(call, language),
+                time=local_time(meeting.starts_at, zone_name, language),
+            ),
+            _activist_line(call),
+            _("Cancelled by: {name}").format(name=html.escape(by)),
+        ]
+    )
 
 
 def rsvp_keyboard(meeting: Meeting, counts: RsvpCounts) -> InlineKeyboardMarkup:

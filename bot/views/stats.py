@@ -205,13 +205,17 @@ def stats_body(stats: Stats, language: str) -> list[str]:
             lines.append(_("…and {count} more: see /export").format(count=hidden))
     lines += [
         "",
-        _("<b>Meetings</b> held: {held} · answered “I will come”: {coming}").format(
-            held=stats.meetings.held, coming=stats.meetings.coming
+        _(
+            "<b>Meetings</b> held: {held} · planned: {planned} · answered “I will come”: {coming}"
+        ).format(
+            held=stats.meetings.held,
+            planned=stats.meetings.planned,
+            coming=stats.meetings.coming,
         ),
     ]
     consultations = stats.consultations
     if consultations.total.booked:
-        lines += ["", _("<b>Consultations</b> (booked / held / cancelled / no-show)")]
+        lines += ["", _("<b>Consultations</b> (booked / held / planned / cancelled / no-show)")]
         lines.append(_("• all — {counts}").format(counts=_counts(consultations.total)))
         for person, count in consultations.by_mentor[:MAX_MENTORS_SHOWN]:
             name = html.escape(short(mentor_name(person), NAME_LIMIT))
@@ -241,7 +245,7 @@ def _triage_lines(stats: Stats, language: str) -> list[str]:
 
 
 def _counts(count: ConsultationCount) -> str:
-    return f"{count.booked} / {count.held} / {count.cancelled} / {count.no_show}"
+    return f"{count.booked} / {count.held} / {count.planned} / {count.cancelled} / {count.no_show}"
 
 
 def stats_text(stats: Stats, language: str) -> str:
@@ -376,6 +380,7 @@ def summary_rows(stats: Stats, language: str) -> list[tuple[list[Value], bool]]:
     rows += [
         ([], False),
         ([_("Meetings held"), stats.meetings.held], False),
+        ([_("Meetings planned"), stats.meetings.planned], False),
         ([_("Answered “I will come”"), stats.meetings.coming], False),
     ]
     figures = stats.triage
@@ -413,10 +418,10 @@ def consultation_state_title(state: ConsultationState) -> str:
 def consultation_figure_rows(stats: Stats, language: str) -> list[tuple[list[Value], bool]]:
     """The consultation figures of ``/stats`` as a sheet: in all, by mentor, by topic."""
     figures = stats.consultations
-    counts = [_("Booked"), _("Held"), _("Cancelled"), _("No-show")]
+    counts = [_("Booked"), _("Held"), _("Planned"), _("Cancelled"), _("No-show")]
 
     def numbers(count: ConsultationCount) -> list[Value]:
-        return [count.booked, count.held, count.cancelled, count.no_show]
+        return [count.booked, count.held, count.planned, count.cancelled, count.no_show]
 
     rows: list[tuple[list[Value], bool]] = [
         ([_("Consultations"), *counts], True),
