@@ -57,6 +57,6 @@ async def test_the_hourly_rate_is_capped_too(
 
 def test_bad_caps_are_refused_by_the_settings() -> None:
     with pytest.raises(ValueError, match="max_open_requests"):
-        Settings(_env_file=None, max_open_requests=0)  # type: ignore[call-arg]
+        Settings(_env_file=None, max_open_requests=0)
     with pytest.raises(ValueError, match="requests_per_hour"):
-        Settings(_env_file=None, requests_per_hour=-1)  # type: ignore[call-arg]
+        Settings(_env_file=None, requests_per_hour=-1)
