@@ -56,8 +56,8 @@ class RepliesToTicket(Filter):
         if content_of(message).startswith("/"):
             return False
         found = await tickets.ticket_of_message(session, message.chat.id, reply.message_id)
-        if found is None:
-            return False
+        if found is None or found[1].kind == TicketMessageKind.alert:
+            return False  # a coordinators' alert is no part of the conversation
         ticket, link = found
         return {"ticket": ticket, "link": link}
 

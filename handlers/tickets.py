@@ -20,7 +20,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Outbox, Outgoing
-from bot.domain import tickets
+from bot.domain import matching, tickets
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError
 from bot.domain.programmes import list_programmes
@@ -217,6 +217,10 @@ async def file_in_group(
         return
     topics = await active_topics.of(news.session, programme)
     topic, named = await suggesters.choose(news.session, group.programme_id, topics, cleaned)
+    if not named:
+        topic, topics = await _guess_or_ask(
+            news, suggesters, group.programme_id, topic, topics, cleaned
+        )
     ticket, created = await tickets.open_ticket(
         news.session,
         programme_id=group.programme_id,
@@ -233,6 +237,28 @@ async def file_in_group(
     if not created:
         return
     await acknowledge(message, ticket, topic, topics, actor, news, named=named)
+
+
+async def _guess_or_ask(
+    news: TicketNews,
+    suggesters: Suggesters,
+    programme_id: int,
+    guess: Topic | None,
+    topics: list[Topic],
+    text: str,
+) -> tuple[Topic | None, list[Topic]]:
+    """A guessed topic, and the topics its author may choose from. A vague request, or a guess
+    nobody could take, is put to its author first (no topic, so no card goes out): the
+    likeliest topics that have a mentor with room, or all of them when none has."""
+    capacity = news.settings.mentor_capacity
+    session = news.session
+    if guess is not None and await matching.guess_stands(
+        session, programme_id, guess, capacity=capacity
+    ):
+        return guess, topics
+    ranked = await suggesters.ranked(session, programme_id, topics, text)
+    with_room = await matching.topics_with_room(session, programme_id, ranked, capacity=capacity)
+    return None, with_room or ranked
 
 
 async def _over_the_cap(actor: Actor, news: TicketNews) -> tickets.TooManyRequests | None:

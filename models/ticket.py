@@ -62,6 +62,7 @@ class TicketMessageKind(enum.StrEnum):
     answer = "answer"  # a mentor's message relayed to the author's side
     question = "question"  # the author's message relayed to the mentor
     rating = "rating"  # the rating prompt; a reply to it is a comment
+    alert = "alert"  # a coordinator told that nobody could get it; edited once that passed
 
 
 class Ticket(Base):

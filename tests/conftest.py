@@ -192,6 +192,9 @@ def settings(
         # The suite's programmes reply for the whole group, as the bot did before quiet
         # groups; tests of a quiet group ask for it (tests/test_quiet_group.py).
         group_replies="visible",
+        # Tests file many requests as one person; the cap has tests of its own.
+        max_open_requests=1000,
+        requests_per_hour=10000,
     )
 
 

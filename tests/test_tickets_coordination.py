@@ -94,6 +94,9 @@ async def test_lists_filter_and_paginate(
     olga = tg.user("Ольга")
     group = await world.registered_group(members=(olga,))
     coordinator = await world.coordinator("Наталья")
+    # Mentors with room: a guessed topic stands (without them the author would be asked).
+    await world.mentor("Ирина", "legal")
+    await world.mentor("Пётр", "grants")
     numbers = [await ask(tg, olga, group, f"Договор аренды, вопрос {i}") for i in range(12)]
     await ask(tg, olga, group, "Где найти фонд для заявки на грант?")
 

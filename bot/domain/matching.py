@@ -6,6 +6,7 @@ has no topic.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
@@ -22,6 +23,7 @@ from models import (
     RoleKind,
     Ticket,
     TicketStatus,
+    Topic,
     UnreachableMentor,
     role_topics,
 )
@@ -160,6 +162,37 @@ _MENTORS_OF_TOPIC = _MENTORS.where(
         select(role_topics.c.role_id).where(role_topics.c.topic_id == bindparam("topic_id"))
     )
 )
+
+
+# The default topic of requests about something else: guessed, it says the request is vague.
+OTHER_TOPIC = "other"
+
+
+async def takers(session: AsyncSession, programme_id: int, topic_id: int, *, capacity: int) -> int:
+    """How many active mentors of the topic have room for one more request."""
+    found = await mentors_of(session, programme_id, topic_id, capacity=capacity)
+    return sum(1 for candidate in found if candidate.open_tickets < candidate.capacity)
+
+
+async def guess_stands(
+    session: AsyncSession, programme_id: int, topic: Topic, *, capacity: int
+) -> bool:
+    """Whether a guessed topic may go to its mentors without asking the author: it is not
+    "other" (a vague request is asked), and someone of it has room to take the request."""
+    if topic.code == OTHER_TOPIC:
+        return False
+    return await takers(session, programme_id, topic.id, capacity=capacity) > 0
+
+
+async def topics_with_room(
+    session: AsyncSession, programme_id: int, topics: Sequence[Topic], *, capacity: int
+) -> list[Topic]:
+    """Those of the topics (in their order) with a mentor who has room for a request."""
+    return [
+        topic
+        for topic in topics
+        if await takers(session, programme_id, topic.id, capacity=capacity) > 0
+    ]
 
 
 async def candidates_for(

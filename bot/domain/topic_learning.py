@@ -193,6 +193,13 @@ class Suggesters:
         model = await self.model_for(session, programme_id, topics)
         return suggest_topic(topics, text, model).topic, False
 
+    async def ranked(
+        self, session: AsyncSession, programme_id: int, topics: Sequence[Topic], text: str
+    ) -> list[Topic]:
+        """The topics, likeliest first for this request (their own order without a model)."""
+        model = await self.model_for(session, programme_id, topics)
+        return list(topics) if model is None else model.ranked(topics, text)
+
     async def model_for(
         self, session: AsyncSession, programme_id: int, topics: Sequence[Topic]
     ) -> TopicModel | None:

@@ -156,6 +156,14 @@ class TopicModel:
         best = int(probabilities.argmax())
         return str(self.classes[best]), float(probabilities[best])
 
+    def ranked(self, topics: Sequence[Topic], text: str) -> list[Topic]:
+        """The topics, likeliest first (in their own order for text the model cannot place)."""
+        probabilities = self.probabilities(text)
+        if probabilities is None:
+            return list(topics)
+        by_code = {str(code): float(p) for code, p in zip(self.classes, probabilities, strict=True)}
+        return sorted(topics, key=lambda topic: -by_code.get(topic.code, 0.0))
+
     def suggest(self, topics: Sequence[Topic], text: str) -> Topic | None:
         """The likeliest of the topics, or None when none is likely enough to suggest."""
         found = self.likeliest(text)

@@ -223,16 +223,39 @@ class TicketNews(News):
             recipients = list(result.scalars())
         return recipients
 
-    async def alert_coordinators(self, programme_id: int, render: Render) -> int:
-        """Tell the programme's coordinators (or the admins); how many were written to."""
+    async def alert_coordinators(
+        self, programme_id: int, render: Render, *, about: Ticket | None = None
+    ) -> int:
+        """Tell the programme's coordinators (or the admins); how many were written to. An
+        alert ``about`` a ticket is bound to it, to be edited once its cause has passed
+        (``settle_alerts``)."""
         recipients = await self.coordinators(programme_id)
         for person in recipients:
             with self.speaking(person) as language:
                 text = render(language)
-            await self.outbox.send(
-                person.telegram_id, text, purpose="ticket_alert", person_id=person.id
-            )
+            if about is None:
+                await self.outbox.send(
+                    person.telegram_id, text, purpose="ticket_alert", person_id=person.id
+                )
+            else:
+                await self._send_bound(
+                    about, TicketMessageKind.alert, person.telegram_id, text,
+                    purpose="ticket_alert", person_id=person.id,
+                )  # fmt: skip
         return len(recipients)
+
+    async def settle_alerts(self, ticket: Ticket, taken_by: Person | None) -> None:
+        """The coordinators' alerts that nobody could get the request, edited: someone took
+        it, or it changed (its topic, or it was cancelled) and no longer waits as it did."""
+        for alert in await messages_of(self.session, ticket.id, TicketMessageKind.alert):
+            with self.speaking(await self.person(alert.person_id)):
+                if taken_by is not None:
+                    text = _("✓ Request {number} is now with {mentor}: nothing left to do.")
+                else:
+                    text = _("✓ Request {number} has changed: this alert no longer applies.")
+                text = text.format(number=number(ticket), mentor=name(taken_by) if taken_by else "")
+            await self.outbox.edit(alert.chat_telegram_id, ref(alert), text)
+            await self.session.delete(alert)
 
     async def tell_person(
         self, person: Person | None, render: Render, *, about: Ticket | None = None
@@ -368,6 +391,7 @@ class TicketNews(News):
                     "No general consultant could get request {heading}: none is free or "
                     "reachable. Assign it by hand: /assign {n}"
                 ).format(heading=heading(ticket, topic, language), n=ticket.id),
+                about=ticket,
             )
             return
         await self.alert_coordinators(
@@ -376,6 +400,7 @@ class TicketNews(News):
                 "No mentor could get request {heading}: nobody of this topic is free or "
                 "reachable. Assign it by hand: /assign {n}"
             ).format(heading=heading(ticket, topic, language), n=ticket.id),
+            about=ticket,
         )
 
     async def card(self, ticket: Ticket, mentor: Mentor) -> Outgoing:
@@ -452,6 +477,7 @@ class TicketNews(News):
                     text = withdrawn_card_text(ticket, topic, language)
             await self.outbox.edit(card.chat_telegram_id, ref(card), text, withdraw_unsent=True)
         await self.refresh_summaries(ticket)
+        await self.settle_alerts(ticket, taken_by)
 
     async def refresh_cards(self, ticket: Ticket) -> None:
         """Mentors who have not claimed the request yet see its edited text."""
