@@ -54,6 +54,9 @@ async def test_corrections_teach_the_programme_its_topics(
     olga = tg.user("Ольга")
     group = await world.registered_group(members=(olga,))
     await world.mentor("Ирина", "business")
+    # Every other topic has a mentor with room too: a guess stands, and is corrected (a guess
+    # nobody could take would be put to the author first, and the answer is a choice).
+    await world.mentor("Сергей", "legal grants rehabilitation psychology education")
     suggesters: Suggesters = app.dispatcher["suggesters"]
 
     corrected = []
@@ -63,7 +66,7 @@ async def test_corrections_teach_the_programme_its_topics(
         assert "Поддержка бизнеса" not in ack.content.split("\n")[0], ack.content
         await tg.press(olga, ack, "Поддержка бизнеса")
         corrected.append(n)
-    assert await _examples(db) == [(n, "business", "corrected") for n in corrected]
+    assert await _examples(db) == [(n, "business", "chosen") for n in corrected]
 
     # The next request notices the new examples: it is answered by the model it has while a
     # new one learns them in a process of its own; the one after that is placed by the new
@@ -106,13 +109,14 @@ async def test_a_coordinator_changing_the_topic_teaches_too(
     petr = tg.user("Пётр")
     group = await world.registered_group(members=(olga, petr))
     coordinator = await world.coordinator("Координатор")
+    await world.mentor("Сергей", "legal grants rehabilitation psychology education business")
     n = await ask(tg, olga, group, FAIR[0])
     ack = tg.last(group)
     # Somebody who may not set the topic teaches nothing.
     await tg.press(petr, ack, "Поддержка бизнеса")
     assert await _examples(db) == []
     await tg.press(coordinator, ack, "Поддержка бизнеса")
-    assert await _examples(db) == [(n, "business", "corrected")]
+    assert await _examples(db) == [(n, "business", "chosen")]
 
 
 async def test_the_shipped_model_is_trained_once_per_set_of_topics(

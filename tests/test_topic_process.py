@@ -91,7 +91,7 @@ async def test_a_failed_training_says_what_failed_and_nothing_of_the_requests() 
 async def test_the_bot_runs_its_model_without_scikit_learn_and_keeps_no_process(
     server: FakeTelegram, database_url: str, tmp_path: Path
 ) -> None:
-    cast = await seed(database_url, server, groups=1, mentors=1)
+    cast = await seed(database_url, server, groups=1, mentors=1, topics=("legal", "psychology"))
     author, group = cast.activists[0], cast.groups[0]
     bot = BotProcess(bot_env(database_url, server), tmp_path)
     bot.command = ["-X", "importtime", "-m", "bot"]
