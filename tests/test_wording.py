@@ -13,7 +13,11 @@ from babel.messages.pofile import read_po
 
 from bot.domain.office_hours import parse_hours
 from bot.domain.schedule_parser import parse_schedule
+from bot.i18n import create_i18n, locale
+from bot.telegram.commands import COMMANDS, EVERYONE
 from bot.time.zones import normalize_zone, zone_label
+from bot.views.topics import reader_tags
+from models import Topic
 
 pytestmark = pytest.mark.no_database
 
@@ -109,3 +113,21 @@ def test_the_schedule_examples_of_each_language_parse(
 @pytest.mark.parametrize("text", ["Пн-Пт 9-11 45мин", "pon-pt 9-11 45min"])
 def test_the_office_hours_examples_parse(text: str) -> None:
     assert parse_hours(text).slot.total_seconds() == 45 * 60
+
+
+def test_topics_list_the_hashtags_of_the_readers_language_and_the_code() -> None:
+    topic = Topic(code="legal", hashtags=["юрист", "право", "legal", "law", "prawnik", "prawo"])
+    assert reader_tags(topic, "ru") == "#legal #юрист #право"
+    assert reader_tags(topic, "en") == "#legal #law #prawnik #prawo"
+    business = Topic(code="business", hashtags=["бизнес", "biznes", "przedsiębiorczość"])
+    assert reader_tags(business, "en") == "#business #biznes"
+    assert reader_tags(business, "pl") == "#business #biznes #przedsiębiorczość"
+
+
+def test_an_activists_help_shows_no_coordinators_line() -> None:
+    topics = next(c for c in COMMANDS if c.name == "topics")
+    with locale(create_i18n(), "ru"):
+        assert topics.for_coordinators is not None and "измен" in str(topics.for_coordinators)
+        for command in COMMANDS:
+            if EVERYONE in command.audience:
+                assert "координатор" not in str(command.description), command.name

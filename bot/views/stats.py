@@ -432,7 +432,7 @@ def consultation_figure_rows(stats: Stats, language: str) -> list[tuple[list[Val
 
 
 def export_text(stats: Stats, language: str) -> ExportText:
-    zone_note = f" ({zone_label(stats.period.zone, language)})"
+    zone_note = f", {zone_label(stats.period.zone, language)}"
     return ExportText(
         tickets_sheet=_("Requests"),
         meetings_sheet=_("Meetings"),
