@@ -86,8 +86,13 @@ async def _ticket(t: Tools, query: CallbackQuery, number: int) -> Ticket | None:
         ticket = await tickets.get_ticket(t.session, number)
     except DomainError:
         ticket = None
-    if ticket is None or not booking.may_book(t.actor, ticket):
+    if ticket is None:
         await t.outbox.callback(query, _("This button is not valid."), show_alert=True)
+        return None
+    if not booking.may_book(t.actor, ticket):
+        await t.outbox.callback(
+            query, _("Only the author of the request can press this button."), show_alert=True
+        )
         return None
     if ticket.status not in booking.BOOKABLE:
         await t.outbox.callback(

@@ -39,6 +39,7 @@ from bot.views.tickets import (
     page_footer,
     page_keyboard,
     quote,
+    stars_text,
     status_title,
     ticket_keyboard,
     ticket_line,
@@ -117,7 +118,7 @@ async def ticket_view(
         _("Mentor: {mentor}").format(mentor=name(people.get(ticket.assignee_id or 0))),
     ]
     if ticket.rating is not None:
-        rating = _("Rating: {stars}/5").format(stars=ticket.rating)
+        rating = _("Rating: {stars}").format(stars=stars_text(ticket.rating))
         if ticket.rating_comment:
             rating += f" «{quote(ticket.rating_comment, 200)}»"
         lines.append(rating)

@@ -27,6 +27,8 @@ from bot.domain.invitations import create_invitation
 from bot.domain.programmes import get_programme, list_programmes
 from bot.domain.topics import UnknownTopics, list_topics, resolve_topics
 from bot.views.invitations import InvitePick, invite_keyboard
+from bot.views.meetings import local_time
+from handlers.common import zone_of
 from models import GroupChat, Programme, RoleKind, Topic
 
 KIND_WORDS = {
@@ -219,7 +221,7 @@ async def _make_link(
         ttl=settings.invite_ttl,
     )
     link = await create_start_link(bot, invitation.token)
-    expires = invitation.expires_at.strftime("%d.%m.%Y %H:%M UTC")
+    expires = local_time(invitation.expires_at, zone_of(actor, settings), actor.language)
     if kind == RoleKind.mentor and not topics:
         what = _(
             "a general consultant of «{programme}» (a mentor without a topic: with triage on, "

@@ -141,7 +141,11 @@ async def queue_page(
     actor: Actor,
     settings: Settings,
 ) -> Any:
-    if not actor.has(RoleKind.mentor) or not isinstance(query.message, Message):
+    if not actor.has(RoleKind.mentor):
+        return await outbox.callback(
+            query, _("Only the programme's mentors can press this button."), show_alert=True
+        )
+    if not isinstance(query.message, Message):
         return await outbox.callback(query, _("This button is not valid."), show_alert=True)
     text, markup = await _queue_view(session, actor, settings, page=callback_data.page)
     await outbox.edit_message(query.message, text, reply_markup=markup)

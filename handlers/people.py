@@ -16,6 +16,7 @@ from bot.domain.access import Actor
 from bot.domain.people import set_language, set_timezone
 from bot.languages import LANGUAGE_NAMES, LANGUAGES
 from bot.time.zones import UnknownZoneError, normalize_zone
+from bot.views.dates import zone_text
 from bot.views.meetings import zone_examples
 from bot.views.people import LanguageChoice, language_keyboard
 from models import GroupChat
@@ -80,10 +81,10 @@ async def time_zone(
     )
     if not text:
         current = actor.person.timezone or settings.default_timezone
-        answer = _("Your time zone: {zone}.").format(zone=html.escape(current))
+        answer = _("Your time zone: {zone}.").format(zone=zone_text(current))
         if group is not None:
             answer += "\n" + _("This group's time zone: {zone}.").format(
-                zone=html.escape(group.timezone or settings.default_timezone)
+                zone=zone_text(group.timezone or settings.default_timezone)
             )
         await outbox.answer(
             message,
@@ -95,7 +96,7 @@ async def time_zone(
             group.timezone = normalize_zone(text)
             await outbox.answer(
                 message,
-                _("This group's time zone is now {zone}.").format(zone=html.escape(group.timezone)),
+                _("This group's time zone is now {zone}.").format(zone=zone_text(group.timezone)),
             )
             return
         zone = set_timezone(actor.person, text)
@@ -107,4 +108,4 @@ async def time_zone(
             ),
         )
         return
-    await outbox.answer(message, _("Your time zone is now {zone}.").format(zone=html.escape(zone)))
+    await outbox.answer(message, _("Your time zone is now {zone}.").format(zone=zone_text(zone)))

@@ -43,6 +43,7 @@ from bot.jobs.reminders import ReminderRunner
 from bot.news.meetings import MeetingNews
 from bot.time.zones import zone
 from bot.views.calendar import meetings_ics
+from bot.views.dates import zone_text
 from bot.views.meetings import (
     DraftAction,
     GroupToggle,
@@ -428,7 +429,9 @@ async def draft_pressed(
     draft = await Draft.load(state)
     if not isinstance(message, Message) or draft is None:
         await t.outbox.callback(
-            query, _("This button is not for you, or it is outdated."), show_alert=True
+            query,
+            _("Only the person scheduling this meeting can press this, until they finish."),
+            show_alert=True,
         )
         return
     action = callback_data.action
@@ -444,7 +447,7 @@ async def draft_pressed(
         day = t.now.astimezone(zone(t.default_zone(group))).date() + timedelta(days=draft.day)
         await t.outbox.edit_message(
             message,
-            _("{day}: at what time? For example 15:00, or 15:00 Asia/Omsk.").format(
+            _("{day}: at what time? For example 15:00, or 15:00 Omsk.").format(
                 day=f"{day:%d.%m.%Y}"
             ),
         )
@@ -506,7 +509,9 @@ async def group_toggled(
     message = query.message
     if draft is None or draft.group_id is not None or not isinstance(message, Message):
         await t.outbox.callback(
-            query, _("This button is not for you, or it is outdated."), show_alert=True
+            query,
+            _("Only the person scheduling this meeting can press this, until they finish."),
+            show_alert=True,
         )
         return
     allowed = {g.id for g in await meetings.schedulable_groups(t.session, t.actor)}
@@ -527,7 +532,9 @@ async def programme_chosen(
     message = query.message
     if draft is None or draft.group_id is not None or not isinstance(message, Message):
         await t.outbox.callback(
-            query, _("This button is not for you, or it is outdated."), show_alert=True
+            query,
+            _("Only the person scheduling this meeting can press this, until they finish."),
+            show_alert=True,
         )
         return
     groups = [
@@ -690,7 +697,7 @@ async def list_meetings(message: Message, group: GroupChat | None = None, **data
     if not found:
         await t.outbox.answer(message, _("No upcoming meetings."))
         return
-    lines = [_("Upcoming meetings, times for {zone}:").format(zone=html.escape(zone_name))]
+    lines = [_("Upcoming meetings, times for {zone}:").format(zone=zone_text(zone_name))]
     for meeting in found:
         counts = await meetings.counts(t.session, meeting.id)
         lines.append(meeting_line(meeting, zone_name, t.actor.language, counts))

@@ -65,7 +65,7 @@ async def describe_roles(session: AsyncSession, actor: Actor) -> str:
 
 def help_text(actor: Actor, *, private: bool) -> str:
     commands = commands_for(actor, private=private)
-    listed = "\n".join(f"/{c.name} — {html.escape(str(c.description))}" for c in commands)
+    listed = "\n".join(f"/{c.name} — {html.escape(c.described_for(actor))}" for c in commands)
     return _("What you can do here:") + "\n" + listed
 
 

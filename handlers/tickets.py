@@ -39,6 +39,7 @@ from bot.views.tickets import (
     name,
     number,
     quote,
+    stars_text,
     topic_keyboard,
 )
 from handlers.common import IN_GROUP, IN_PRIVATE, NotCommand, content_of, files_of
@@ -426,20 +427,22 @@ async def rate_pressed(
     if isinstance(query.message, Message):
         if query.message.ephemeral_message_id is None:
             template = _(
-                "Thank you! Request {number} is rated {stars}/5. Reply to this message if you "
+                "Thank you! Request {number} is rated {stars}. Reply to this message if you "
                 "want to add a comment."
             )
         else:  # a reply to an ephemeral message cannot be told from any other message
-            template = _("Thank you! Request {number} is rated {stars}/5.")
+            template = _("Thank you! Request {number} is rated {stars}.")
         await outbox.edit_message(
             query.message,
-            template.format(number=f"<b>{number(ticket)}</b>", stars=callback_data.stars),
+            template.format(
+                number=f"<b>{number(ticket)}</b>", stars=stars_text(callback_data.stars)
+            ),
         )
     mentor = await news.person(ticket.assignee_id)
     await news.tell_person(
         mentor,
-        lambda _language: _("{author} rated your answer on {number}: {stars}/5.").format(
-            author=name(actor.person), number=number(ticket), stars=callback_data.stars
+        lambda _language: _("{author} rated your answer on {number}: {stars}.").format(
+            author=name(actor.person), number=number(ticket), stars=stars_text(callback_data.stars)
         ),
         about=ticket,
     )

@@ -60,8 +60,8 @@ async def test_a_coordinator_sees_the_week_of_consultations(world: World) -> Non
     await tg.send(coordinator, coordinator, f"/consultations {booked_day}")
     sent: list[FakeMessage] = tg.inbox(coordinator)[mark:]
     text, picture, calendar = sent[-3:]
-    assert "Консультации, неделя" in text.text and "(Europe/Moscow)" in text.text
-    assert "15:00 #" in text.text and f"Консультация по заявке #{n}" in text.text
+    assert "Консультации, неделя" in text.text and "время — МСК" in text.text
+    assert "15:00 #" in text.text and f"Консультация по запросу #{n}" in text.text
     assert "Анна Наставница: записано 1, свободно 3" in text.text
     assert "Борис Наставник: записано 0, свободно 2" in text.text  # 10:00 and 10:30
 
@@ -74,7 +74,7 @@ async def test_a_coordinator_sees_the_week_of_consultations(world: World) -> Non
     assert calendar.document is not None and calendar.file_bytes is not None
     parsed = icalendar.Calendar.from_ical(calendar.file_bytes)
     events = list(parsed.walk("VEVENT"))
-    assert [str(e["summary"]) for e in events] == [f"Консультация по заявке #{n}"]
+    assert [str(e["summary"]) for e in events] == [f"Консультация по запросу #{n}"]
     starts = events[0].decoded("dtstart")
     assert isinstance(starts, datetime) and starts.hour == 12  # 15:00 in Moscow, in UTC
 

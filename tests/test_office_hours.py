@@ -176,7 +176,7 @@ async def test_a_mentor_sets_shows_and_clears_office_hours(
     await tg.send(mentor, mentor, "/hours Пн 18:00-20:00, Чт 10:00-12:00")
     saved = tg.last(mentor)
     assert "Часы консультаций сохранены" in saved.text
-    assert "(Asia/Omsk), слоты по 30 мин" in saved.text
+    assert "время — Омск (UTC+6); слоты по 30 мин" in saved.text
     assert "Пн 18:00–20:00" in saved.text and "Чт 10:00–12:00" in saved.text
     assert await _stored(db) == (2, 0)
 

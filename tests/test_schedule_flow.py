@@ -60,7 +60,7 @@ async def test_a_coordinator_schedules_the_conference_in_a_group(
     announcement = announcements_in(tg, group)[-1]
     text = announcement.content
     assert TITLE in text
-    assert "15:00 MSK" in text
+    assert "15:00 МСК" in text
     assert "1 ч" in text
     assert "https://meet.jit.si/MentorDesk-" in text
     assert announcement.buttons == ["✅ Приду · 0", "❌ Не смогу · 0"]
@@ -80,7 +80,7 @@ async def test_a_coordinator_schedules_the_conference_in_a_group(
     await tg.send(coordinator, coordinator, "/meetings")
     *_earlier, listed, all_of_them = tg.inbox(coordinator)
     listing = listed.content
-    assert TITLE in listing and "18:00 Asia/Omsk" in listing
+    assert TITLE in listing and "18:00 Омск (UTC+6)" in listing
     assert "15:00" not in listing.split("(")[0]
     # With one .ics of every upcoming meeting, for her calendar.
     assert all_of_them.document is not None and all_of_them.file_bytes is not None
@@ -153,7 +153,7 @@ async def test_in_private_a_coordinator_picks_the_groups(
     assert "✅ Донецкая группа" in tg.message(picker).buttons
     # A forged toggle for a group this coordinator does not run is refused.
     await tg.press_data(coordinator, tg.message(picker), "mg:999999")
-    assert "недействительна" in (tg.last_answer(coordinator).text or "")
+    assert "устарела" in (tg.last_answer(coordinator).text or "")
     await tg.press(coordinator, tg.message(picker), "📣 Объявить")
 
     assert "объявлена в: Донецкая группа" in tg.message(picker).content
@@ -216,7 +216,7 @@ async def test_the_guided_dialogue_in_a_group_is_not_taken_for_a_request(
     await tg.press(admin, confirm, "📣 Объявить")
     [meeting] = await all_meetings(db)
     assert meeting.zone == "Asia/Omsk" and meeting.duration_minutes == 45
-    assert "11:00 Asia/Omsk" in announcements_in(tg, group)[-1].content
+    assert "11:00 Омск (UTC+6)" in announcements_in(tg, group)[-1].content
     assert not any("принят" in m.content for m in tg.messages(group) if m.by_bot)
 
 
@@ -231,14 +231,14 @@ async def test_a_mentor_schedules_a_call_about_the_ticket_they_hold(
     await tg.press(irina, card(tg, irina, n), "Взять")
 
     await tg.send(sergey, sergey, f"/schedule #{n} завтра 11:00 Созвон")
-    assert f"по заявке #{n} может только наставник" in tg.last(sergey).content
+    assert f"по запросу #{n} может только наставник" in tg.last(sergey).content
 
     await tg.send(irina, irina, f"/schedule #{n} завтра 14:00 Asia/Omsk")
     confirmation = [m for m in tg.messages(irina) if "📞 Созвон #" in m.content][-1]
-    assert "Ольга" in confirmation.content and "14:00 Asia/Omsk" in confirmation.content
+    assert "Ольга" in confirmation.content and "14:00 Омск (UTC+6)" in confirmation.content
     invitation = announcements_in(tg, olga)[-1]
-    assert f"Созвон по заявке #{n}" in invitation.content
-    assert "11:00 MSK" in invitation.content  # Olga's zone is Moscow
+    assert f"Созвон по запросу #{n}" in invitation.content
+    assert "11:00 МСК" in invitation.content  # Olga's zone is Moscow
     assert "Наставник: Ирина" in invitation.content
     [meeting] = await all_meetings(db)
     assert meeting.ticket_id == n
@@ -247,7 +247,7 @@ async def test_a_mentor_schedules_a_call_about_the_ticket_they_hold(
     assert tg.message(invitation).buttons[0] == "✅ Приду · 1"
     # The call is in both people's /meetings, not in the group's.
     await tg.send(olga, olga, "/meetings")
-    assert f"Созвон по заявке #{n}" in tg.inbox(olga)[-2].content
+    assert f"Созвон по запросу #{n}" in tg.inbox(olga)[-2].content
     assert tg.last(olga).document is not None  # the .ics of them all
     await tg.send(olga, group, "/meetings")
     assert "Ближайших встреч нет" in tg.last(group).content
@@ -265,7 +265,7 @@ async def test_a_call_with_an_author_who_never_opened_the_bot_is_announced_in_th
     confirmation = [m for m in tg.messages(irina) if "📞 Созвон #" in m.content][-1]
     assert "Не могу написать Ольга в личку" in confirmation.content
     note = tg.last(group)
-    assert f"созвон по вашей заявке #{n}" in note.content and "/meetings" in note.content
+    assert f"созвон по вашему запросу #{n}" in note.content and "/meetings" in note.content
 
 
 async def test_reschedule_and_cancel_tell_everyone_and_move_or_drop_reminders(
@@ -286,11 +286,11 @@ async def test_reschedule_and_cancel_tell_everyone_and_move_or_drop_reminders(
 
     await tg.send(coordinator, group, f"/reschedule {meeting.id} послезавтра 17:00")
     moved = [m for m in tg.messages(group) if m.by_bot and m.content.startswith("🔁")]
-    assert len(moved) == 1 and "17:00 MSK" in moved[0].content
+    assert len(moved) == 1 and "17:00 МСК" in moved[0].content
     assert "придут — 1, не смогут — 1" in moved[0].content
     assert tg.inbox(olga)[-1].content.startswith("🔁")
     assert not any(m.content.startswith("🔁") for m in tg.inbox(petr))
-    assert "17:00 MSK" in tg.message(announcement).content
+    assert "17:00 МСК" in tg.message(announcement).content
     assert tg.message(announcement).buttons == ["✅ Приду · 1", "❌ Не смогу · 1"]
     event = calendar_file(tg, group)
     assert event.decoded("sequence") == 1
@@ -323,7 +323,7 @@ async def test_forged_rsvp_buttons_change_nothing(
     await tg.press_data(olga, other_chat_message, f"mr:{meeting.id}:1")
     assert "не для этого чата" in (tg.last_answer(olga).text or "")
     await tg.press_data(olga, other_chat_message, "mr:424242:1")
-    assert "недействительна" in (tg.last_answer(olga).text or "")
+    assert "устарела" in (tg.last_answer(olga).text or "")
     await tg.press_data(olga, other_chat_message, "mr:x:y")
-    assert "недействительна" in (tg.last_answer(olga).text or "")
+    assert "устарела" in (tg.last_answer(olga).text or "")
     assert announcements_in(tg, luhansk)[-1].buttons == ["✅ Приду · 0", "❌ Не смогу · 0"]

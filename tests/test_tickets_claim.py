@@ -62,7 +62,7 @@ async def test_simultaneous_claims_have_exactly_one_winner(
             assert claims == 1, f"round {round_number}: {claims} claims"
             assert winner is not None and winner.telegram_id in (irina.id, sergey.id)
             loser = sergey if winner.telegram_id == irina.id else irina
-            assert "взял(а)" in cards(tg, loser, n)[-1].content
+            assert "занимается" in cards(tg, loser, n)[-1].content
     finally:
         await replica.close()
     tickets = await all_tickets(db)
@@ -80,11 +80,13 @@ async def test_the_loser_is_told_and_the_author_hears_who_took_it(
     n = await ask(tg, olga, group, "Как зарегистрировать АНО?")
     late_card = card(tg, sergey, n)
     await tg.press(irina, card(tg, irina, n), "Взять")
-    assert "Ирина взял(а) ваш запрос" in tg.last(group).content
-    assert tg.message(late_card).content.startswith(f"Запрос #{n}")
-    assert "взял(а) Ирина" in tg.message(late_card).content and tg.message(late_card).buttons == []
+    assert f"Вашим запросом #{n} занимается Ирина" in tg.last(group).content
+    assert tg.message(late_card).content.startswith(f"Запросом #{n}")
+    assert (
+        "занимается Ирина" in tg.message(late_card).content and tg.message(late_card).buttons == []
+    )
     await tg.press_data(sergey, late_card, f"tc:{n}")
-    assert "уже взял(а) Ирина" in (tg.last_answer(sergey).text or "")
+    assert "уже занимается Ирина" in (tg.last_answer(sergey).text or "")
     assert (await ticket(db, n)).assignee_id is not None
     assert await event_kinds(db, n) == [
         TicketEventKind.created,

@@ -34,7 +34,7 @@ async def test_a_coordinator_reassigns_changes_topic_and_cancels(
         sergey_row = await session.get(Person, stored.assignee_id)
     assert sergey_row is not None and sergey_row.telegram_id == sergey.id
     assert card(tg, sergey, n).buttons == ["Решено"]
-    assert "передал(а) запрос" in tg.last(irina).content
+    assert "передан наставнику" in tg.last(irina).content
     assert "теперь у наставника Сергей" in tg.last(group).content
 
     # The old assignee can no longer answer through the bot.
@@ -54,8 +54,8 @@ async def test_a_coordinator_reassigns_changes_topic_and_cancels(
     await tg.press(coordinator, view, "Отменить запрос")
     await tg.press(coordinator, tg.message(view), f"Да, отменить #{n}")
     assert (await ticket(db, n)).status == TicketStatus.cancelled
-    assert "отменил(а) Наталья" in tg.last(group).content
-    assert "отменил(а) Наталья" in tg.last(sergey).content
+    assert "отменён (Наталья)" in tg.last(group).content
+    assert "отменён (Наталья)" in tg.last(sergey).content
     assert await event_kinds(db, n) == [
         TicketEventKind.created,
         TicketEventKind.topic_set,

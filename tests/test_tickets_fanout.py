@@ -111,9 +111,9 @@ async def test_claiming_from_a_summary_works_as_from_a_card(
     line = next(line for line in tg.message(on_irinas).content.splitlines() if f"#{n} " in line)
     assert line.endswith("ваш")
     line = next(line for line in tg.message(on_sergeys).content.splitlines() if f"#{n} " in line)
-    assert line.endswith("взял(а) Ирина")
+    assert line.endswith("занимается Ирина")
     assert f"Взять #{n}" not in tg.message(on_sergeys).buttons
-    assert f"Ирина взял(а) ваш запрос #{n}" in tg.last(group).content
+    assert f"Вашим запросом #{n} занимается Ирина" in tg.last(group).content
 
     # A press on a summary seen before the change is refused like a press on a stale card.
     late = await tg.press_data(sergey, on_sergeys, f"tc:{n}")

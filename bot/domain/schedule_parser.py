@@ -2,9 +2,9 @@
 
 Accepted, in this order: the date (``27.02``, ``27.02.2027``, ``2027-02-27``, or words such as
 ``завтра``, ``tomorrow``, ``jutro``, ``в понедельник``, ``27 февраля``, ``27 lutego``), the time
-(``15:00``, ``3pm``), then in any order a zone (``MSK``, ``UTC+6``, ``Asia/Omsk``), a duration
-(``90m``, ``1h30m``, ``1ч30м``) and a link, and the rest is the title; a duration or link may also
-close the title.
+(``15:00``, ``3pm``), then in any order a zone (``MSK``, ``UTC+6``, ``Asia/Omsk``, ``Омск``), a
+duration (``90m``, ``1h30m``, ``1ч30м``, ``90мин``, ``90min``) and a link, and the rest is the
+title; a duration or link may also close the title.
 Numeric dates are read strictly here; dateparser reads the worded ones. Anything that cannot
 be a meeting (a date in the past, 31.02, ``UTC+99``, no title) raises :class:`ScheduleError`
 naming the problem, so the caller can answer with the accepted forms and store nothing.
@@ -250,8 +250,8 @@ def _take_option(token: str, options: _Options, *, leading: bool) -> bool:
 
 def _read_duration(token: str) -> timedelta | None:
     word = token.lower().rstrip(",")
-    for russian, unit in (("мин", "m"), ("ч", "h"), ("м", "m")):
-        word = word.replace(russian, unit)
+    for spelled, unit in (("мин", "m"), ("min", "m"), ("ч", "h"), ("м", "m")):
+        word = word.replace(spelled, unit)
     if not _DURATION.match(word):
         return None
     return parse_duration(word)

@@ -30,6 +30,15 @@ class Command:
     audience: frozenset[str]
     private: bool = True
     group: bool = False
+    # What the command does for those who manage the programme, where it does more for them.
+    for_coordinators: LazyProxy | None = None
+
+    def described_for(self, actor: Actor) -> str:
+        """The description in ``/help``: each person reads only what they can do."""
+        manages = actor.is_admin or RoleKind.coordinator in actor.kinds()
+        if manages and self.for_coordinators is not None:
+            return str(self.for_coordinators)
+        return str(self.description)
 
     def allowed(self, actor: Actor) -> bool:
         if EVERYONE in self.audience:
@@ -48,12 +57,13 @@ COMMANDS: list[Command] = [
     Command("help", __("what you can do here"), _for(EVERYONE), group=True),
     Command(
         "topics",
-        __("topics and their hashtags; coordinators change them here"),
+        __("topics and their hashtags"),
         _for(EVERYONE),
         group=True,
+        for_coordinators=__("topics and their hashtags; change them in private"),
     ),
     Command("lang", __("language: Russian, English or Polish"), _for(EVERYONE), group=True),
-    Command("tz", __("your time zone, e.g. /tz Asia/Omsk"), _for(EVERYONE), group=True),
+    Command("tz", __("your time zone, e.g. /tz Omsk"), _for(EVERYONE), group=True),
     Command(
         "register",
         __("bind this group to a programme"),

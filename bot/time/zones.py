@@ -1,10 +1,16 @@
-"""Time zones as people type them (``MSK``, ``UTC+6``, ``Asia/Omsk``) and their canonical names."""
+"""Time zones as people type them (``MSK``, ``UTC+6``, ``Омск``) and as people read them.
+
+A canonical name (``Asia/Omsk``, ``UTC+06:00``) is what the database keeps; :func:`zone_label`
+is the only way one is shown to a person: ``МСК`` in Russian, else ``Омск (UTC+6)``.
+"""
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from babel.dates import get_timezone_location
 
 # Abbreviations that activists and mentors of the seed programmes actually use.
 _ABBREVIATIONS = {
@@ -19,7 +25,19 @@ _ABBREVIATIONS = {
     "CEST": "Europe/Warsaw",
     "UTC": "UTC",
     "GMT": "UTC",
+    # Cities, as the help's examples name them in each language.
+    "МОСКВА": "Europe/Moscow",
+    "MOSCOW": "Europe/Moscow",
+    "MOSKWA": "Europe/Moscow",
+    "OMSK": "Asia/Omsk",
+    "ЕКАТЕРИНБУРГ": "Asia/Yekaterinburg",
+    "НОВОСИБИРСК": "Asia/Novosibirsk",
+    "КРАСНОЯРСК": "Asia/Krasnoyarsk",
+    "WARSZAWA": "Europe/Warsaw",
+    "WARSAW": "Europe/Warsaw",
+    "ВАРШАВА": "Europe/Warsaw",
 }
+MOSCOW = "Europe/Moscow"
 _OFFSET = re.compile(r"^(?:UTC|GMT)\s*([+-−])\s*(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
 _MAX_OFFSET_HOURS = 14
 
@@ -70,3 +88,26 @@ def zone(name: str) -> tzinfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise UnknownZoneError(name) from error
+
+
+def zone_label(name: str, language: str, at: datetime | None = None) -> str:
+    """A canonical zone as a reader of ``language`` says it, with its offset at ``at`` (now).
+
+    ``МСК`` for Moscow in Russian; otherwise Babel's city name in the reader's language and the
+    offset: ``Омск (UTC+6)``, ``Warszawa (UTC+2)``; a bare offset is ``UTC+6``.
+    """
+    if name == MOSCOW and language == "ru":
+        return "МСК"
+    here = zone(name)
+    offset = _offset_text((at or datetime.now(UTC)).astimezone(here).utcoffset() or timedelta())
+    if not isinstance(here, ZoneInfo) or name == "UTC" or name.startswith("Etc/"):
+        return offset
+    city = get_timezone_location(here, locale=language, return_city=True)
+    return f"{city} ({offset})"
+
+
+def _offset_text(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")

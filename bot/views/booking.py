@@ -18,7 +18,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain.booking import Offer
 from bot.time.zones import zone
-from bot.views.dates import date_label, day_label
+from bot.views.dates import date_label, day_label, zone_text
 from bot.views.meetings import local_time
 
 NAME_LIMIT = 24
@@ -106,7 +106,7 @@ def days_text(ticket_id: int, offers: Sequence[Offer], zone_name: str) -> str:
             "will answer here in writing; you can look again later."
         ).format(n=ticket_id)
     return _("Choose a day for a consultation on request #{n} (times in {zone}):").format(
-        n=ticket_id, zone=html.escape(zone_name)
+        n=ticket_id, zone=zone_text(zone_name)
     )
 
 
@@ -129,7 +129,7 @@ def days_keyboard(
 def times_text(ticket_id: int, day: date, zone_name: str) -> str:
     return _("Free times on {day} ({zone}) for request #{n}:").format(
         day=date_label(day),
-        zone=html.escape(zone_name),
+        zone=zone_text(zone_name),
         n=ticket_id,
     )
 
@@ -208,7 +208,7 @@ def move_days_text(
         ).format(n=ticket_id, when=now_at, meeting=meeting_id)
     return _(
         "Moving the consultation on request #{n} (now {when}). Choose a new day (times in {zone}):"
-    ).format(n=ticket_id, when=now_at, zone=html.escape(zone_name))
+    ).format(n=ticket_id, when=now_at, zone=zone_text(zone_name, starts_at))
 
 
 def moved_text(

@@ -17,7 +17,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.domain.consultations import Week
 from bot.domain.office_hours import Slot
-from bot.views.dates import day_label
+from bot.views.dates import day_label, zone_text
 
 FREE_COLOUR = "#009E73"  # Okabe-Ito green and vermillion: told apart by colour-blind readers
 BOOKED_COLOUR = "#D55E00"
@@ -28,7 +28,7 @@ DPI = 160
 def week_title(week: Week, zone_name: str) -> str:
     last = week.first_day + timedelta(days=6)
     return _("Consultations, week {first}–{last} ({zone})").format(
-        first=f"{week.first_day:%d.%m}", last=f"{last:%d.%m.%Y}", zone=html.escape(zone_name)
+        first=f"{week.first_day:%d.%m}", last=f"{last:%d.%m.%Y}", zone=zone_text(zone_name)
     )
 
 

@@ -7,10 +7,13 @@ words around them come from Babel, so a language needs no hand-written table of 
 
 from __future__ import annotations
 
-from datetime import date
+import html
+from datetime import date, datetime
 
 from aiogram.utils.i18n import get_i18n
 from babel.dates import format_date, get_day_names
+
+from bot.time.zones import zone_label
 
 DAY = "dd.MM"
 DATE = "dd.MM.y"
@@ -19,6 +22,11 @@ DATE = "dd.MM.y"
 def current_language() -> str:
     """The language of the text being rendered: the reader's, as the i18n context holds it."""
     return get_i18n().current_locale
+
+
+def zone_text(zone_name: str, at: datetime | None = None) -> str:
+    """A zone as the reader says it (``МСК``, ``Омск (UTC+6)``), escaped for HTML."""
+    return html.escape(zone_label(zone_name, current_language(), at))
 
 
 def weekday_names(language: str | None = None) -> list[str]:

@@ -25,7 +25,7 @@ from datetime import datetime
 
 from bot.domain.export import ExportData, TicketRecord
 from bot.domain.stats import ConsultationState, Period
-from bot.time.zones import zone
+from bot.time.zones import zone, zone_label
 from bot.views.sheets import Figures, Table, Value, printable
 from models import MeetingStatus, TicketStatus, Topic
 
@@ -138,7 +138,7 @@ def meeting_rows(data: ExportData, text: ExportText) -> list[list[Value]]:
             _local(r.meeting.starts_at, zone_name),
             r.meeting.duration_minutes,
             text.meeting_statuses[r.meeting.status],
-            r.meeting.zone,
+            zone_label(r.meeting.zone, text.language, r.meeting.starts_at),
             r.meeting.video_url,
             ", ".join(r.audience),
             r.meeting.ticket_id,

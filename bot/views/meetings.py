@@ -26,7 +26,7 @@ from bot.domain.schedule_parser import (
     ScheduleError,
     ScheduleProblem,
 )
-from bot.time.zones import zone
+from bot.time.zones import zone, zone_label
 from models import GroupChat, Meeting
 
 DATE_PATTERN = "EEE d MMMM y"
@@ -59,25 +59,19 @@ class DraftAction(CallbackData, prefix="ms"):
 # --- pieces ------------------------------------------------------------------------------
 
 
-def zone_label(moment: datetime, zone_name: str) -> str:
-    """``MSK`` where the zone has a real abbreviation, else its name (``Asia/Omsk``)."""
-    abbreviation = moment.astimezone(zone(zone_name)).tzname() or ""
-    return abbreviation if abbreviation.isalpha() else zone_name
-
-
 def local_time(moment: datetime, zone_name: str, language: str) -> str:
-    """``Sat 27 February 2027, 15:00 MSK`` in the given zone and language."""
+    """``сб 27 февраля 2027, 15:00 МСК`` in the given zone and language."""
     local = moment.astimezone(zone(zone_name))
     clock = "HH:mm:ss" if local.second else "HH:mm"
     text = format_datetime(local, f"{DATE_PATTERN}, {clock}", locale=language)
-    return f"{text} {zone_label(moment, zone_name)}"
+    return f"{text} {zone_label(zone_name, language, moment)}"
 
 
-def clock_time(moment: datetime, zone_name: str) -> str:
-    """Only the time of day and zone: ``18:00 Asia/Omsk``."""
+def clock_time(moment: datetime, zone_name: str, language: str) -> str:
+    """Only the time of day and zone: ``18:00 Омск (UTC+6)``."""
     local = moment.astimezone(zone(zone_name))
     clock = local.strftime("%H:%M:%S" if local.second else "%H:%M")
-    return f"{clock} {zone_label(moment, zone_name)}"
+    return f"{clock} {zone_label(zone_name, language, moment)}"
 
 
 def duration_text(value: timedelta) -> str:
@@ -107,9 +101,10 @@ def title_of(meeting: Meeting) -> str:
 def when_lines(meeting: Meeting, zone_name: str, language: str) -> list[str]:
     """The meeting's time in the reader's zone, and in the zone it was set in if different."""
     lines = ["🕒 " + local_time(meeting.starts_at, zone_name, language)]
-    if zone_label(meeting.starts_at, meeting.zone) != zone_label(meeting.starts_at, zone_name):
+    here = zone_label(zone_name, language, meeting.starts_at)
+    if zone_label(meeting.zone, language, meeting.starts_at) != here:
         lines.append("      " + _("({time} for the organiser)").format(
-            time=clock_time(meeting.starts_at, meeting.zone)
+            time=clock_time(meeting.starts_at, meeting.zone, language)
         ))  # fmt: skip
     return lines
 
@@ -359,18 +354,23 @@ def draft_text(
 
 def zone_examples(separator: str = " · ") -> str:
     """Zones as the reader's programmes would name theirs (Polish readers get CET and Warsaw)."""
-    return separator.join(_("MSK · UTC+6 · Asia/Omsk · Europe/Moscow").split(" · "))
+    return separator.join(_("MSK · UTC+6 · Omsk · Moscow").split(" · "))
 
 
 def accepted_forms() -> str:
-    dates, durations = ACCEPTED_FORMS
+    dates, _numeric_durations = ACCEPTED_FORMS
     return _(
         "Write: /schedule date time [zone] [duration] [link] title\n"
         "Dates and times: {dates}\n"
         "Zone (optional, else yours, else the group's): {zones}\n"
         "Duration (optional, 1 h by default): {durations}\n"
         "Example: /schedule 27.02 15:00 MSK 90m Video conference with the coordinators"
-    ).format(dates=dates + " · " + _("tomorrow 15:00"), zones=zone_examples(), durations=durations)
+    ).format(
+        dates=dates + " · " + _("tomorrow 15:00"),
+        zones=zone_examples(),
+        # Durations as the reader writes them; the parser reads 90m, 90мин and 90min alike.
+        durations=_("90m · 1h30m"),
+    )
 
 
 def problem_text(error: ScheduleError) -> str:

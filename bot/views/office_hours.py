@@ -12,7 +12,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain.office_hours import DaysOff, HoursError, Problem, WeeklyHours, clock
-from bot.views.dates import weekday_names
+from bot.views.dates import weekday_names, zone_text
 
 DETAIL_LIMIT = 40
 
@@ -40,7 +40,7 @@ def hours_text(hours: WeeklyHours | None, off: Sequence[DaysOff], zone: str) -> 
         minutes = int(hours.slot.total_seconds() // 60)
         text = (
             _("Your office hours ({zone}), slots of {minutes} min:").format(
-                zone=html.escape(zone), minutes=minutes
+                zone=zone_text(zone), minutes=minutes
             )
             + "\n"
             + "\n".join(lines)

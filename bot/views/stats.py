@@ -25,6 +25,7 @@ from bot.domain.stats import (
     Stats,
     WeeklySeries,
 )
+from bot.time.zones import zone_label
 from bot.views.charts import ChartText
 from bot.views.export import ExportText
 from bot.views.sheets import Value
@@ -158,7 +159,7 @@ def stats_body(stats: Stats, language: str) -> list[str]:
     else:
         lines.append(
             _("<i>Requests filed in the period; times in {zone}.</i>").format(
-                zone=html.escape(stats.period.zone)
+                zone=html.escape(zone_label(stats.period.zone, language))
             )
         )
         lines.append("")
@@ -325,7 +326,7 @@ def summary_rows(stats: Stats, language: str) -> list[tuple[list[Value], bool]]:
     rows: list[tuple[list[Value], bool]] = [
         ([_("Programmes"), ", ".join(p.title for p in stats.programmes)], False),
         ([_("Period"), period_text(stats.period)], False),
-        ([_("Time zone"), stats.period.zone], False),
+        ([_("Time zone"), zone_label(stats.period.zone, language)], False),
         ([_("Requests filed"), stats.total], False),
         ([_("People served"), stats.people_served], False),
         ([], False),
@@ -436,7 +437,7 @@ def consultation_figure_rows(stats: Stats, language: str) -> list[tuple[list[Val
 
 
 def export_text(stats: Stats, language: str) -> ExportText:
-    zone_note = f" ({stats.period.zone})"
+    zone_note = f", {zone_label(stats.period.zone, language)}"
     return ExportText(
         tickets_sheet=_("Requests"),
         meetings_sheet=_("Meetings"),

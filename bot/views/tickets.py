@@ -347,11 +347,16 @@ def topic_keyboard(ticket: Ticket, topics: Sequence[Topic], language: str) -> In
     return grid(buttons, 2)
 
 
+def stars_text(stars: object) -> str:
+    """A rating from 1 to 5 as every message and button shows it: ``4 ⭐``."""
+    return f"{stars} ⭐"
+
+
 def rating_keyboard(ticket: Ticket) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for stars in range(1, 6):
         builder.button(
-            text="⭐" * stars if stars < 4 else f"{stars}⭐",
+            text=stars_text(stars),
             callback_data=RateButton(ticket=ticket.id, stars=stars),
         )
     builder.adjust(5)
@@ -636,7 +641,9 @@ def event_text(  # noqa: PLR0912 - one sentence per kind of event, read as a tab
     if kind == TicketEventKind.reopened:
         return _("{who} reopened the request").format(who=who)
     if kind == TicketEventKind.rated:
-        return _("{who} rated the answer: {stars}/5").format(who=who, stars=details.get("rating"))
+        return _("{who} rated the answer: {stars}").format(
+            who=who, stars=stars_text(details.get("rating"))
+        )
     if kind == TicketEventKind.commented:
         return _("{who} commented: {text}").format(who=who, text=body)
     if kind == TicketEventKind.cancelled:

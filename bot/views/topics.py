@@ -5,6 +5,7 @@ changes that were refused."""
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 
 from aiogram.filters.callback_data import CallbackData
@@ -28,6 +29,8 @@ from models import Programme, Topic
 
 # The card shows this much of the keywords; a programme's own are much shorter.
 KEYWORDS_SHOWN = 1500
+_CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
+_POLISH_LETTERS = re.compile(r"[ąćęłńóśźż]", re.IGNORECASE)
 
 
 class TopicsAction(CallbackData, prefix="tp"):
@@ -45,10 +48,29 @@ def tags_of(topic: Topic) -> str:
     return " ".join(f"#{html.escape(tag)}" for tag in tags)
 
 
+def _written_in(tag: str, language: str) -> bool:
+    """Whether a reader of ``language`` would write this hashtag: by its alphabet, since hashtags
+    are kept without a language (Cyrillic for Russian; Latin for English and Polish, Polish
+    letters for Polish only)."""
+    if _CYRILLIC.search(tag):
+        return language == "ru"
+    if _POLISH_LETTERS.search(tag):
+        return language == "pl"
+    return language != "ru"
+
+
+def reader_tags(topic: Topic, language: str) -> str:
+    """The code (it always works) and the hashtags in the reader's alphabet: ``#legal #юрист``."""
+    tags = [topic.code]
+    tags += [tag for tag in topic.hashtags if tag != topic.code and _written_in(tag, language)]
+    return " ".join(f"#{html.escape(tag)}" for tag in tags)
+
+
 def public_list(topics: Sequence[Topic], language: str) -> str:
-    """The programme's active topics with their hashtags, for anyone."""
+    """The programme's active topics with the hashtags of the reader's language, for anyone."""
     lines = [
-        f"• <b>{html.escape(topic.title(language))}</b> — {tags_of(topic)}" for topic in topics
+        f"• <b>{html.escape(topic.title(language))}</b> — {reader_tags(topic, language)}"
+        for topic in topics
     ]
     return (
         _("Consultation topics. Add a hashtag to your request to choose one:")
