@@ -96,7 +96,7 @@ def test_zones_people_type(typed: str, canonical: str) -> None:
     zone(canonical)
 
 
-@pytest.mark.parametrize("typed", ["UTC+99", "UTC+14:30", "Omsk", "", "x" * 100, "Asia/"])
+@pytest.mark.parametrize("typed", ["UTC+99", "UTC+14:30", "Atlantis", "", "x" * 100, "Asia/"])
 def test_unknown_zones(typed: str) -> None:
     with pytest.raises(UnknownZoneError):
         normalize_zone(typed)
