@@ -244,3 +244,25 @@ async def test_starting_empty_a_group_is_registered_and_a_mentor_invited(
     mentor = page.locator("#people button", has_text="Юрист 1")
     await expect(mentor.locator(".badge")).to_have_text("наставник", timeout=WAIT_MS)
     await screenshot(page, tmp_path / "3-mentor-joined.png")
+
+
+async def test_a_quiet_group_shows_the_acknowledgement_to_its_author_alone(
+    page: Page, tmp_path: Path
+) -> None:
+    # The sandbox's programme keeps its groups quiet (GROUP_REPLIES=quiet, the default).
+    await act_as(page, "Активист из Луганска", "Луганская группа ШСП")
+    await write(page, "/ask #юрист Нужна ли печать для АНО?")
+    ack = bubble(page, re.compile(r"Запрос #\d+ принят"))
+    await expect(ack).to_be_visible(timeout=WAIT_MS)
+    await expect(ack.locator(".only-for")).to_contain_text("Активист из Луганска")
+    request = page.locator("#messages .mine .bubble", has_text="Нужна ли печать").last
+    await expect(request.locator(".reactions")).to_have_text("👀", timeout=WAIT_MS)
+    await screenshot(page, tmp_path / "quiet-group-author.png")
+
+    # Another member of the group sees the request and its reaction, not the acknowledgement.
+    await act_as(page, "Активистка из Стаханова", "Луганская группа ШСП")
+    seen = bubble(page, "Нужна ли печать").last
+    await expect(seen).to_be_visible(timeout=WAIT_MS)
+    await expect(seen.locator(".reactions")).to_have_text("👀")
+    await expect(bubble(page, re.compile(r"Запрос #\d+ принят"))).to_have_count(0)
+    await screenshot(page, tmp_path / "quiet-group-neighbour.png")
