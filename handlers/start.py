@@ -16,6 +16,7 @@ from bot.delivery import Outbox
 from bot.domain.access import Actor
 from bot.domain.invitations import InvitationProblem, InvitationRefused, redeem_invitation
 from bot.domain.programmes import list_programmes
+from bot.news.tickets import TicketNews
 from bot.telegram.commands import commands_for
 from handlers.common import IN_PRIVATE
 from models import RoleKind
@@ -69,7 +70,15 @@ def help_text(actor: Actor, *, private: bool) -> str:
     return _("What you can do here:") + "\n" + listed
 
 
-async def start(message: Message, outbox: Outbox, session: AsyncSession, actor: Actor) -> None:
+async def start(
+    message: Message,
+    outbox: Outbox,
+    session: AsyncSession,
+    actor: Actor,
+    news: TicketNews,
+    settings: Settings,
+    now: datetime,
+) -> None:
     private = message.chat.type == "private"
     text = _(
         "Hello! I am MentorDesk. I turn requests from programme groups into consultations: "
@@ -81,6 +90,10 @@ async def start(message: Message, outbox: Outbox, session: AsyncSession, actor: 
             [text, await describe_roles(session, actor), help_text(actor, private=private)]
         ),
     )
+    if private:
+        # A rating asked in a quiet group reached its author alone, if at all: now that they
+        # have a private chat with the bot, what they have not rated is asked again here.
+        await news.ask_ratings_left(actor.person, now - settings.reopen_window)
 
 
 async def help_command(message: Message, outbox: Outbox, actor: Actor) -> None:

@@ -141,3 +141,44 @@ async def test_an_activist_may_not_switch_the_replies(world: World, tg: Telegram
     await world.registered_group(members=(author,))
     await tg.send(author, author, "/replies visible")
     assert "координатор" in tg.last(author).content.lower()
+
+
+async def test_the_same_consultation_with_visible_replies_posts_for_everyone(
+    world: World, tg: TelegramClient, admin: FakeUser
+) -> None:
+    author, neighbour = tg.user("Ольга"), tg.user("Сосед")
+    group = await world.registered_group(members=(author, neighbour))
+    await tg.send(admin, admin, "/replies visible")
+    before = len(tg.bot_messages(group))
+    _n, _lawyer, request = await consultation(world, tg, author, group)
+    prompt = tg.last(group)
+    assert len(prompt.buttons) == 5  # the rating request, in the group for all
+    await tg.press(author, prompt, prompt.buttons[4])
+    await tg.send(author, group, "Всё понятно, спасибо!", reply_to=tg.message(prompt))
+    seen = [m for m in tg.seen_by(neighbour, group) if m.by_bot][before:]
+    # The acknowledgement, "taken", two answers, the rating request, the thanks for the
+    # comment: every one for the whole group, as before quiet groups; no reaction.
+    assert len(seen) == 6 and all(m.receiver is None for m in seen), seen
+    assert tg.message(request).reactions == []
+
+
+async def test_a_rating_not_given_in_the_group_is_asked_again_in_private(
+    world: World, tg: TelegramClient, db: async_sessionmaker[AsyncSession]
+) -> None:
+    author, neighbour = tg.user("Ольга"), tg.user("Сосед")  # no private chat with the bot yet
+    group = await world.registered_group(members=(author, neighbour))
+    n, _lawyer, _request = await consultation(world, tg, author, group)
+    in_group = tg.last(group)
+    assert in_group.receiver is author and len(in_group.buttons) == 5  # for the author alone
+    # The author never saw it (offline): once they open the bot, it asks here.
+    await tg.start(author)
+    asked = [m for m in tg.inbox(author) if len(m.buttons) == 5]
+    assert len(asked) == 1 and f"#{n}" in asked[0].content
+    await tg.press(author, asked[0], asked[0].buttons[3])
+    await tg.send(author, author, "Спасибо за помощь", reply_to=tg.message(asked[0]))
+    stored = await ticket(db, n)
+    assert (stored.rating, stored.rating_comment) == (4, "Спасибо за помощь")
+    # Rated: a later /start asks nothing more.
+    seen = len(tg.inbox(author))
+    await tg.send(author, author, "/start")
+    assert not [m for m in tg.inbox(author)[seen:] if len(m.buttons) == 5]

@@ -196,6 +196,23 @@ _ALLOWANCE = select(
     func.count().filter(Ticket.created_at >= bindparam("since")),
 ).where(Ticket.author_id == bindparam("author"))
 
+
+async def unrated_since(session: AsyncSession, author_id: int, since: datetime) -> list[Ticket]:
+    """The author's requests filed in a group and resolved since ``since``, not rated yet."""
+    found = await session.scalars(
+        select(Ticket)
+        .where(
+            Ticket.author_id == author_id,
+            Ticket.status == TicketStatus.resolved,
+            Ticket.rating.is_(None),
+            Ticket.group_id.is_not(None),
+            Ticket.resolved_at >= since,
+        )
+        .order_by(Ticket.id)
+    )
+    return list(found)
+
+
 _FIND_BY_REQUEST = select(Ticket.id).where(
     Ticket.chat_telegram_id == bindparam("chat_telegram_id"),
     Ticket.request_message_id == bindparam("message_id"),

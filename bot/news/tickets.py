@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
@@ -32,6 +33,7 @@ from bot.domain.tickets import (
     note_ticket_topic,
     people_by_id,
     ticket_topic,
+    unrated_since,
 )
 from bot.news import News
 from bot.views.booking import book_button
@@ -650,15 +652,16 @@ class TicketNews(News):
         )  # fmt: skip
         return True
 
-    async def ask_rating(self, ticket: Ticket, mentor: Person) -> None:
+    async def ask_rating(self, ticket: Ticket, mentor: Person, *, again: bool = False) -> None:
         """The author is asked to rate the answer: in the request's thread; from a quiet group,
         in the author's private chat with the bot when they have one (a comment is a reply
-        there), else in the group for the author alone (a reply to that cannot be told)."""
+        there), else in the group for the author alone (a reply to that cannot be told).
+        ``again``: asked once more in private, the group's ephemeral request having faded."""
         author = await self.person(ticket.author_id)
         chat_id, only_for = ticket.chat_telegram_id, None
         reply_to: int | None = ticket.request_message_id
-        if author is not None and await self.quiet(ticket):
-            if author.private_chat_open:
+        if author is not None and (again or await self.quiet(ticket)):
+            if again or author.private_chat_open:
                 chat_id, reply_to = author.telegram_id, None
             else:
                 only_for = author.telegram_id
@@ -681,6 +684,23 @@ class TicketNews(News):
             ticket, TicketMessageKind.rating, chat_id, text, purpose="ticket_rating",
             person_id=ticket.author_id, markup=markup, reply_to=reply_to, only_for=only_for,
         )  # fmt: skip
+
+    async def ask_ratings_left(self, author: Person, since: datetime) -> int:
+        """Ask again, in private, the ratings the author has not given for requests resolved
+        since ``since`` in quiet groups, where they were asked in the group for the author alone
+        (and an ephemeral message may never have reached them). How many were asked."""
+        asked = 0
+        for ticket in await unrated_since(self.session, author.id, since):
+            prompts = await messages_of(self.session, ticket.id, TicketMessageKind.rating)
+            if any(p.chat_telegram_id == author.telegram_id for p in prompts):
+                continue  # asked in private already
+            if not await self.quiet(ticket):
+                continue
+            mentor = await self.person(ticket.assignee_id)
+            if mentor is not None:
+                await self.ask_rating(ticket, mentor, again=True)
+                asked += 1
+        return asked
 
     async def report_unreachable(
         self, mentor: Person, programme_id: int, bot_username: str
