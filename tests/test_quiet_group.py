@@ -110,6 +110,11 @@ async def test_refusals_and_format_help_go_to_the_person_alone(
     await tg.send(author, group, "/ask")
     help_text = tg.last(group)
     assert help_text.receiver is author and "/ask" in help_text.content
+    coordinator = await world.coordinator("Наталья")
+    group.members[coordinator.id] = "member"
+    await tg.send(coordinator, group, "/schedule 31.02 25:00 x")
+    problem = tg.last(group)
+    assert problem.receiver is coordinator and "/schedule" in problem.content
     assert [m for m in tg.seen_by(neighbour, group) if m.by_bot][before:] == []
 
 
