@@ -14,6 +14,7 @@ from bot.sandbox.emulator.client import TelegramClient
 from bot.sandbox.emulator.models import FakeChat, FakeUser
 from bot.sandbox.emulator.server import FakeTelegram, Limits
 from models import TicketTopic
+from tests.booking_steps import book_from_ticket, request_with_hours
 from tests.conftest import World
 from tests.ticket_steps import ask, card, ticket
 
@@ -106,3 +107,16 @@ async def test_without_topics_the_chat_is_as_before(
     assert mentor_card.thread_id is None and mentor_card.buttons == ["Решено"]
     await tg.send(lawyer, lawyer, ANSWER, reply_to=mentor_card)
     assert ANSWER in tg.last(group).content
+
+
+async def test_a_consultation_booked_on_a_taken_request_is_in_its_topic(
+    world: World, tg: TelegramClient
+) -> None:
+    scene = await request_with_hours(world, "Пн-Вс 10:00-12:00 1h")
+    await tg.press(scene.mentor, card(tg, scene.mentor, scene.ticket), "Взять")
+    [(thread, _title)] = tg.topics(scene.mentor).items()
+    await book_from_ticket(tg, scene.activist, scene.ticket)
+    notices = [m for m in tg.bot_messages(scene.mentor) if "К вам записались" in m.content]
+    assert len(notices) == 1 and notices[0].thread_id == thread
+    ics = [m for m in tg.bot_messages(scene.mentor) if m.document is not None]
+    assert ics and ics[-1].thread_id == thread

@@ -16,6 +16,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.delivery.outbox import Document, FollowUp, MessageRef
 from bot.domain import meetings
 from bot.domain.meetings import CallAbout, Place
+from bot.domain.tickets import ticket_topic
 from bot.i18n import locale
 from bot.news import News
 from bot.views.calendar import ics_filename, meeting_ics
@@ -76,6 +77,7 @@ class MeetingNews(News):
         *,
         reply_to: MessageRef | None,
         person_id: int | None,
+        topic: MessageRef | None = None,
     ) -> None:
         await self.outbox.send_file(
             chat_id,
@@ -83,6 +85,7 @@ class MeetingNews(News):
             reply_to=reply_to,
             purpose="meeting_ics",
             person_id=person_id,
+            topic=topic,
         )
 
     async def announce(
@@ -101,15 +104,17 @@ class MeetingNews(News):
         for place in places:
             with locale(self.i18n, place.language):
                 text, markup = self._announcement(meeting, place, call, counts, host)
+            topic = await self._topic(meeting, place)
             sent = await self.outbox.send(
                 place.chat_id, text, markup=markup, purpose="meeting",
                 person_id=place.person_id, record="announcement",
-                otherwise=if_missed(place) if if_missed is not None else None,
+                otherwise=if_missed(place) if if_missed is not None else None, topic=topic,
             )  # fmt: skip
             place.audience.announcement_outbox_id = sent.outbox_id
             await self.send_ics(
-                meeting, place.chat_id, place.language, reply_to=sent, person_id=place.person_id
-            )
+                meeting, place.chat_id, place.language, reply_to=sent,
+                person_id=place.person_id, topic=topic,
+            )  # fmt: skip
         await self.session.flush()
         return places
 
@@ -139,7 +144,7 @@ class MeetingNews(News):
                 else:
                     text = cancelled_text(meeting, place.zone, place.language)
                 struck = cancelled_announcement(meeting, place.zone, place.language)
-            await self._send(place, text, purpose="meeting_cancelled")
+            await self._send(meeting, place, text, purpose="meeting_cancelled")
             told += 1
             await self._edit(place, struck, None)
         told += await self._tell_coming(meeting, places, cancelled_text, "meeting_cancelled")
@@ -162,11 +167,12 @@ class MeetingNews(News):
                 else:
                     text = moved_text(meeting, previous, counts, place.zone, place.language)
                 updated, markup = self._announcement(meeting, place, call, counts, host)
-            await self._send(place, text, purpose="meeting_moved")
+            await self._send(meeting, place, text, purpose="meeting_moved")
             told += 1
             await self.send_ics(
                 meeting, place.chat_id, place.language,
                 reply_to=announcement(place.audience), person_id=place.person_id,
+                topic=await self._topic(meeting, place),
             )  # fmt: skip
             await self._edit(place, updated, markup)
 
@@ -205,11 +211,21 @@ class MeetingNews(News):
         text = announcement_text(meeting, place.zone, place.language, host=host)
         return text, rsvp_keyboard(meeting, counts)
 
-    async def _send(self, place: Place, text: str, *, purpose: str) -> None:
+    async def _send(self, meeting: Meeting, place: Place, text: str, *, purpose: str) -> None:
         await self.outbox.send(
             place.chat_id, text, reply_to=announcement(place.audience), purpose=purpose,
-            person_id=place.person_id,
+            person_id=place.person_id, topic=await self._topic(meeting, place),
         )  # fmt: skip
+
+    async def _topic(self, meeting: Meeting, place: Place) -> MessageRef | None:
+        """A consultation booked on a request goes, in its mentor's chat, into the request's
+        topic when it has one (where the bot has topics in private chats)."""
+        if meeting.ticket_id is None or place.person_id is None:
+            return None
+        if not self.settings.private_topics:
+            return None
+        found = await ticket_topic(self.session, meeting.ticket_id, place.person_id)
+        return None if found is None else MessageRef.of(found.thread_id, found.outbox_id)
 
     async def _edit(self, place: Place, text: str, markup: InlineKeyboardMarkup | None) -> None:
         target = announcement(place.audience)
