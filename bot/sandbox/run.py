@@ -95,6 +95,9 @@ async def _run(base: Settings, *, port: int, empty: bool, directory: Path) -> No
     for noisy in ("aiohttp.access", "aiogram.event", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     emulator = FakeTelegram(token="1000:SANDBOX", bot_id=1000, bot_username=BOT_USERNAME)
+    # As a bot with topics in private chats (BotFather): each taken request a topic of its
+    # mentor's chat, shown on the page as a label on the topic's messages.
+    emulator.private_topics = True
     await emulator.start()
     app: App | None = None
     page: web.AppRunner | None = None

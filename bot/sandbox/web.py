@@ -129,6 +129,7 @@ def page_strings() -> dict[str, str]:
         "close": _("Close"),
         "added": _("{who} added {whom}"),
         "left": _("{who} removed {whom}"),
+        "topic": _("{who} opened the topic «{whom}»"),
         "nothing_yet": _("No messages yet."),
         "acting_as": _("Acting as {name}"),
         "members": _("members: {count}"),
@@ -267,10 +268,15 @@ class Sandbox:
         }
         if message.receiver is not None:
             data["only_for"] = message.receiver.full_name
+        if message.thread_id is not None:
+            topic = message.chat.topics.get(message.thread_id)
+            if topic is not None:
+                data["topic"] = str(topic.get("name", ""))
         if message.reactions:
             data["reactions"] = list(message.reactions)
         reply = message.reply_to
-        if reply is not None and not reply.deleted:
+        # A message in a topic replies to the topic's opening, which the topic's label shows.
+        if reply is not None and not reply.deleted and reply.forum_topic_created is None:
             data["reply"] = {
                 "id": reply.message_id,
                 "name": reply.from_user.full_name,
@@ -290,6 +296,12 @@ class Sandbox:
                 "kind": "added",
                 "who": message.from_user.full_name,
                 "whom": ", ".join(user.full_name for user in message.new_chat_members),
+            }
+        elif message.forum_topic_created is not None:
+            data["service"] = {
+                "kind": "topic",
+                "who": message.from_user.full_name,
+                "whom": str(message.forum_topic_created.get("name", "")),
             }
         elif message.left_chat_member is not None:
             data["service"] = {

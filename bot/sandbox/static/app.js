@@ -181,7 +181,7 @@ function renderMessage(message) {
   item.dataset.id = message.id;
   if (message.service) {
     const line = element("div", "service");
-    const key = message.service.kind === "added" ? "added" : "left";
+    const key = message.service.kind;
     line.append(element("span", "", t(key, { who: message.service.who, whom: message.service.whom })));
     item.append(line);
     return item;
@@ -192,6 +192,7 @@ function renderMessage(message) {
   bubble.dataset.id = message.id;
   if (state.replyTo && state.replyTo.id === message.id) bubble.classList.add("selected");
   if (!mine) bubble.append(element("div", "author", message.from.name));
+  if (message.topic) bubble.append(element("div", "topic", `💬 ${message.topic}`));
   if (message.only_for) {
     bubble.classList.add("ephemeral");
     bubble.append(element("div", "only-for", t("only_for", { name: message.only_for })));
