@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.domain.register import town_name
 from bot.sandbox.emulator.client import TelegramClient
 from bot.sandbox.emulator.models import FakeChat, FakeMessage, FakeUser
+from bot.sandbox.emulator.server import FakeTelegram
 from models import AuditAction, AuditEntry, Profile
 from tests.conftest import SettableClock, World, start_app, stop_app
 
@@ -21,7 +22,7 @@ QUESTION = "Из какого вы города?"
 
 
 @pytest.fixture
-async def app(settings: Settings, server: object, clock: SettableClock) -> AsyncIterator[App]:
+async def app(settings: Settings, server: FakeTelegram, clock: SettableClock) -> AsyncIterator[App]:
     """The bot with the town question on, as it is deployed."""
     app, task = await start_app(settings.model_copy(update={"ask_profile": True}), server, clock)
     try:
