@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # A person's requests: at most this many open at a time, and this many filed an hour; the
     # next one is answered to that person alone, not stored, and no mentor sees it.
     max_open_requests: int = Field(default=5, ge=1, le=1000)
+    # After a person's first request, ask once (skippable) for their town and organisation,
+    # which the register (/people) and the funders' report (/report) count people by.
+    ask_profile: bool = True
     requests_per_hour: int = Field(default=10, ge=1, le=10000)
     video_base_url: str = "https://meet.jit.si"
     # How a new programme's groups hear the bot: "quiet", what concerns one person goes to that

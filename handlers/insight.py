@@ -21,14 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.delivery import Document, Outbox
-from bot.domain import export, stats
+from bot.domain import export, register, stats
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError, InvalidInput
 from bot.domain.programmes import list_programmes
 from bot.domain.stats import Period
 from bot.telegram.filters import HasRole
 from bot.views.charts import render_weekly
-from bot.views.export import make_files
+from bot.views.export import file_stem, make_files
+from bot.views.report import make_pdf, report_caption, report_text, with_report
 from bot.views.stats import (
     InsightPick,
     chart_text,
@@ -43,7 +44,7 @@ from bot.views.stats import (
 from handlers.common import command_for, zone_of
 from models import RoleKind
 
-COMMANDS = ("stats", "export")
+COMMANDS = ("stats", "export", "report")
 
 
 def router() -> Router:
@@ -52,6 +53,7 @@ def router() -> Router:
     coordinator = HasRole(RoleKind.coordinator)
     command_for(router, "stats", stats_command, coordinator, refusal=refusal)
     command_for(router, "export", export_command, coordinator, refusal=refusal)
+    command_for(router, "report", report_command, coordinator, refusal=refusal)
     router.callback_query.register(programme_picked, InsightPick.filter())
     return router
 
@@ -84,9 +86,10 @@ async def _start(
         )
         return None
     if len(programmes) > 1:
-        question = (
-            _("Statistics of which programme?") if what == "stats" else _("Export which programme?")
-        )
+        question = {
+            "stats": _("Statistics of which programme?"),
+            "export": _("Export which programme?"),
+        }.get(what) or _("A report on which programme?")
         await outbox.answer(
             message, question, reply_markup=programme_choice(programmes, what, period)
         )
@@ -123,6 +126,20 @@ async def export_command(
         await send_export(message, outbox, *chosen, session, actor, now)
 
 
+async def report_command(
+    message: Message,
+    outbox: Outbox,
+    command: CommandObject,
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+    now: datetime,
+) -> None:
+    chosen = await _start(message, outbox, command, "report", session, actor, settings, now)
+    if chosen is not None:
+        await send_report(message, outbox, *chosen, session, actor, now)
+
+
 async def programme_picked(
     query: CallbackQuery,
     outbox: Outbox,
@@ -150,10 +167,8 @@ async def programme_picked(
         )
     await outbox.callback(query)
     await outbox.edit_message_markup(message, None)
-    if callback_data.what == "stats":
-        await send_stats(message, outbox, period, ids, session, actor, now)
-    else:
-        await send_export(message, outbox, period, ids, session, actor, now)
+    send = {"stats": send_stats, "export": send_export}.get(callback_data.what, send_report)
+    await send(message, outbox, period, ids, session, actor, now)
     return None
 
 
@@ -200,7 +215,9 @@ async def send_export(
             + period_usage(),
         )
         return
-    files = await make_files(data, export_text(figures, actor.language))
+    reached = await register.reached(session, programme_ids, period, now)
+    text = with_report(export_text(figures, actor.language), figures, reached, data, actor.language)
+    files = await make_files(data, text)
     await outbox.answer_file(
         message,
         Document(filename=files.xlsx_name, content=files.xlsx),
@@ -211,3 +228,30 @@ async def send_export(
     )
     names = [files.xlsx_name, files.csv_name]
     export.record_export(session, actor.person.id, programme_ids, data, names, now)
+
+
+async def send_report(
+    message: Message,
+    outbox: Outbox,
+    period: Period,
+    programme_ids: Sequence[int],
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """The funders' report as a PDF: the figures of /stats, people reached by town and
+    organisation, and each consultation."""
+    stats.check_scope(actor, programme_ids)
+    figures = await stats.collect(session, programme_ids, period, now)
+    reached = await register.reached(session, programme_ids, period, now)
+    data = await export.collect_export(session, programme_ids, period, now)
+    text = report_text(figures, reached, data.consultations, actor.language, now)
+    chart = None
+    if not figures.empty:
+        chart = await render_weekly(figures.weekly, chart_text(figures.weekly, actor.language))
+    pdf = await make_pdf(text, chart)
+    await outbox.answer_file(
+        message,
+        Document(filename=f"{file_stem(period)}-report.pdf", content=pdf),
+        caption=report_caption(figures, reached),
+    )

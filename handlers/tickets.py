@@ -26,6 +26,7 @@ from bot.domain.errors import DomainError
 from bot.domain.programmes import list_programmes
 from bot.domain.topic_learning import Suggesters, record_label
 from bot.domain.topics import ActiveTopics, get_topic, list_topics
+from bot.news.profiles import ask_profile_once
 from bot.news.tickets import TicketNews
 from bot.views.tickets import (
     DraftButton,
@@ -301,6 +302,7 @@ async def acknowledge(
 
     await news.offer_new(ticket, topic, answer=answer)
     await news.show_state(ticket, "👀")
+    await ask_profile_once(news, actor.person, ticket.programme_id, message.chat.id)
 
 
 # --- the topic buttons -----------------------------------------------------------------------
@@ -686,3 +688,4 @@ async def _send_draft(message: Message, actor: Actor, state: FSMContext, news: T
         session, ticket, TicketMessageKind.ack, message.chat.id, news.now,
         message_id=message.message_id, person_id=ticket.author_id,
     )  # fmt: skip
+    await ask_profile_once(news, actor.person, programme_id)

@@ -8,6 +8,7 @@ from models.invitation import Invitation
 from models.meeting import Meeting, MeetingAudience, MeetingStatus, Reminder, Rsvp
 from models.office_hours import Booking, BookingStatus, OfficeHours, OfficeHoursOff
 from models.person import Person, Role, RoleKind, role_topics
+from models.profile import Profile
 from models.programme import GroupChat, Programme
 from models.ticket import (
     ACTIVE_STATUSES,
@@ -45,6 +46,7 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "Person",
+    "Profile",
     "Programme",
     "Reminder",
     "Role",

@@ -195,6 +195,9 @@ def settings(
         # Tests file many requests as one person; the cap has tests of its own.
         max_open_requests=1000,
         requests_per_hour=10000,
+        # The town question after a first request; its tests ask for it
+        # (tests/test_people_register.py, tests/test_report.py).
+        ask_profile=False,
     )
 
 

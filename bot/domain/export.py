@@ -34,6 +34,7 @@ from models import (
     GroupChat,
     Meeting,
     Person,
+    Profile,
     Programme,
     Rsvp,
     Ticket,
@@ -119,6 +120,7 @@ class ConsultationRecord:
     ends_at: datetime
     state: ConsultationState
     booked_at: datetime
+    town: str | None = None  # the activist's, as their profile says
 
 
 @dataclass(frozen=True)
@@ -233,6 +235,7 @@ async def _consultations(
         "ends_at": Booking.ends_at,
         "status": Booking.status,
         "created_at": Booking.created_at,
+        "town": Profile.town,
     }
     for prefix, person in (("mentor", mentor), ("activist", activist)):
         columns |= {
@@ -247,6 +250,7 @@ async def _consultations(
         .join(Programme, Programme.id == Ticket.programme_id)
         .join(mentor, mentor.id == Booking.mentor_id)
         .join(activist, activist.id == Booking.activist_id)
+        .outerjoin(Profile, Profile.person_id == Booking.activist_id)
         .where(Ticket.programme_id.in_(programme_ids), *at_or_ahead(Booking.starts_at, period))
         .order_by(Booking.starts_at, Booking.id)
     )
@@ -262,6 +266,7 @@ async def _consultations(
             ends_at=row["ends_at"],
             state=consultation_state(row["status"], row["ends_at"], now),
             booked_at=row["created_at"],
+            town=row["town"],
         )
         for row in (await session.execute(query)).mappings()
     ]

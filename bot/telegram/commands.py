@@ -64,6 +64,7 @@ COMMANDS: list[Command] = [
     ),
     Command("lang", __("language: Russian, English or Polish"), _for(EVERYONE), group=True),
     Command("tz", __("your time zone, e.g. /tz Omsk"), _for(EVERYONE), group=True),
+    Command("profile", __("your town and organisation"), _for(EVERYONE)),
     Command(
         "register",
         __("bind this group to a programme"),
@@ -135,6 +136,16 @@ COMMANDS: list[Command] = [
     Command(
         "export",
         __("requests as XLSX and CSV files: /export [period]"),
+        _for(ADMIN, RoleKind.coordinator.value),
+    ),
+    Command(
+        "report",
+        __("a PDF report for funders: /report [period]"),
+        _for(ADMIN, RoleKind.coordinator.value),
+    ),
+    Command(
+        "people",
+        __("the programme's people: /people [town|organisation|topic]"),
         _for(ADMIN, RoleKind.coordinator.value),
     ),
     Command(

@@ -92,8 +92,14 @@ def audit_text(line: AuditLine) -> str:
         )
     if action == AuditAction.ticket_cancelled:
         return _("{who} cancelled request {ticket}").format(who=who, ticket=ticket)
-    if action in (AuditAction.triage_changed, AuditAction.replies_changed):
-        return _switched(action, details).format(who=who, programme=programme)
+    if action in _SWITCHES:
+        # Extra names a sentence does not use are ignored by format.
+        return _switched(action, details).format(
+            who=who,
+            programme=programme,
+            filter=html.escape(str(details.get("filter") or "")),
+            people=int(details.get("people") or 0),
+        )
     return _("{who} exported «{programme}» ({period}): {tickets} requests").format(
         who=who,
         programme=programme,
@@ -102,8 +108,20 @@ def audit_text(line: AuditLine) -> str:
     )
 
 
+_SWITCHES = (
+    AuditAction.triage_changed,
+    AuditAction.replies_changed,
+    AuditAction.register_viewed,
+)
+
+
 def _switched(action: AuditAction, details: dict[str, Any]) -> str:
-    """A programme's switch turned, as a sentence with {who} and {programme}."""
+    """A programme's switch turned, or its register read, as a sentence with {who} and
+    {programme}."""
+    if action == AuditAction.register_viewed:
+        if details.get("filter"):
+            return _("{who} viewed the register of «{programme}» ({filter}): {people} people")
+        return _("{who} viewed the register of «{programme}»: {people} people")
     if action == AuditAction.replies_changed:
         if details.get("quiet"):
             return _("{who} made the groups of «{programme}» quiet")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.domain.export import ExportData, TicketRecord
@@ -55,6 +55,8 @@ class ExportText:
     yes: str
     no: str
     csv_delimiter: str = ","
+    # The funders' report (bot.views.report): its figures, and each consultation by town.
+    report_sheets: list[Table | Figures] = field(default_factory=list)
 
     def topic(self, topic: Topic | None) -> str:
         return topic.title(self.language) if topic is not None else self.no_topic
@@ -212,6 +214,7 @@ def build_files(data: ExportData, text: ExportText) -> ExportFiles:
         Table(text.consultations_sheet, text.consultation_headers, consultation_rows(data, text)),
         Figures(text.consultation_figures_sheet, text.consultation_figures),
         Figures(text.summary_sheet, text.summary),
+        *text.report_sheets,
     ]
     return ExportFiles(
         xlsx=build_xlsx(sheets),
