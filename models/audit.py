@@ -23,6 +23,7 @@ class AuditAction(enum.StrEnum):
     topics_changed = "topics_changed"  # a coordinator added, renamed, archived ... topics
     triage_changed = "triage_changed"  # a coordinator switched a programme's triage on or off
     replies_changed = "replies_changed"  # a coordinator made a programme's groups quiet or not
+    privacy_changed = "privacy_changed"  # a coordinator set the operator, the notice, health topics
 
 
 class AuditEntry(Base):

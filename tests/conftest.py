@@ -195,6 +195,9 @@ def settings(
         # Tests file many requests as one person; the cap has tests of its own.
         max_open_requests=1000,
         requests_per_hour=10000,
+        # The suite files its requests as people who consented long ago; the consent step has
+        # tests of its own (tests/test_consent.py).
+        ask_consent=False,
     )
 
 
