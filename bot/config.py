@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     # person alone (ephemeral messages, a reaction for the request's state); "visible", every
     # reply is posted for the whole group. A coordinator switches a programme with /replies.
     group_replies: Literal["quiet", "visible"] = "quiet"
+    # A person's first request in a programme waits for their consent to the programme's
+    # notice (and a request on a health topic for explicit consent to that); off, requests go
+    # straight to the mentors. Leave it on wherever real people's data is kept.
+    ask_consent: bool = True
 
     rate_global_per_second: float = Field(default=30.0, gt=0)
     rate_private_per_second: float = Field(default=1.0, gt=0)

@@ -8,6 +8,7 @@ from bot.telegram.filters import commands_only
 from handlers import (
     audit,
     booking,
+    consent,
     consultations,
     conversation,
     coordination,
@@ -37,6 +38,7 @@ def build_routers() -> list[Router]:
         start.router(),
         invitations.router(),
         programmes.router(),
+        consent.router(),
         people.router(),
         register.router(),
         hours.router(),

@@ -18,8 +18,9 @@ from bot.domain.invitations import InvitationProblem, InvitationRefused, redeem_
 from bot.domain.programmes import list_programmes
 from bot.news.tickets import TicketNews
 from bot.telegram.commands import commands_for
+from bot.views.consent import consent_keyboard, invitation_notice
 from handlers.common import IN_PRIVATE
-from models import RoleKind
+from models import ConsentKind, RoleKind
 
 
 def router() -> Router:
@@ -140,3 +141,10 @@ async def start_with_token(
     else:
         text = _("Welcome! You are now a coordinator of «{programme}».").format(programme=programme)
     await outbox.answer(message, text + "\n\n" + help_text(actor, private=True))
+    if settings.ask_consent:
+        # Mentors and coordinators read what the programme keeps about them, and answer.
+        await outbox.answer(
+            message,
+            invitation_notice(redeemed.programme),
+            reply_markup=consent_keyboard(redeemed.programme, ConsentKind.general),
+        )

@@ -20,7 +20,8 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Outbox, Outgoing
-from bot.domain import matching, tickets
+from bot.delivery.inbox import blank_update
+from bot.domain import consent, matching, tickets
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError
 from bot.domain.programmes import list_programmes
@@ -28,6 +29,7 @@ from bot.domain.topic_learning import Suggesters, record_label
 from bot.domain.topics import ActiveTopics, get_topic, list_topics
 from bot.news.profiles import ask_profile_once
 from bot.news.tickets import TicketNews
+from bot.views.consent import consent_keyboard, consent_question
 from bot.views.tickets import (
     DraftButton,
     RateButton,
@@ -45,15 +47,25 @@ from bot.views.tickets import (
 )
 from handlers.common import IN_GROUP, IN_PRIVATE, NotCommand, content_of, files_of
 from handlers.ticket_common import refusal
-from models import GroupChat, Programme, Ticket, TicketMessageKind, TicketStatus, Topic
+from models import (
+    ConsentKind,
+    GroupChat,
+    Programme,
+    Ticket,
+    TicketMessageKind,
+    TicketStatus,
+    Topic,
+)
 
 _COMMAND_PREFIX = re.compile(r"^/\w+(@\w+)?\s*", re.UNICODE)
 
 
 class Draft(StatesGroup):
-    """The private request dialogue: programme (if several) -> topic -> text -> confirm."""
+    """The private request dialogue: programme (if several) -> topic -> text -> confirm; the
+    programme's notice (``consent``) after the programme, and after a health topic."""
 
     programme = State()
+    consent = State()
     topic = State()
     text = State()
     confirm = State()
@@ -137,6 +149,7 @@ async def ask_in_group(
     active_topics: ActiveTopics,
     group: GroupChat | None = None,
     programme: Programme | None = None,
+    inbox_update_id: int | None = None,
 ) -> None:
     if not (command.args or "").strip() and not files_of(message):
         await outbox.reply(
@@ -149,8 +162,9 @@ async def ask_in_group(
         )
         return
     await file_in_group(
-        message, command.args or "", actor, news, suggesters, active_topics, group, programme
-    )
+        message, command.args or "", actor, news, suggesters, active_topics, group, programme,
+        update_id=inbox_update_id,
+    )  # fmt: skip
 
 
 async def mention_in_group(
@@ -162,10 +176,12 @@ async def mention_in_group(
     active_topics: ActiveTopics,
     group: GroupChat | None = None,
     programme: Programme | None = None,
+    inbox_update_id: int | None = None,
 ) -> None:
     await file_in_group(
-        message, request_text, actor, news, suggesters, active_topics, group, programme
-    )
+        message, request_text, actor, news, suggesters, active_topics, group, programme,
+        update_id=inbox_update_id,
+    )  # fmt: skip
 
 
 async def reply_in_group(
@@ -176,10 +192,12 @@ async def reply_in_group(
     active_topics: ActiveTopics,
     group: GroupChat | None = None,
     programme: Programme | None = None,
+    inbox_update_id: int | None = None,
 ) -> None:
     await file_in_group(
-        message, content_of(message), actor, news, suggesters, active_topics, group, programme
-    )
+        message, content_of(message), actor, news, suggesters, active_topics, group, programme,
+        update_id=inbox_update_id,
+    )  # fmt: skip
 
 
 async def file_in_group(
@@ -191,7 +209,11 @@ async def file_in_group(
     active_topics: ActiveTopics,
     group: GroupChat | None,
     programme: Programme | None,
+    *,
+    update_id: int | None,
 ) -> None:
+    """File a request from a group; the first one of a person in a programme waits for their
+    consent (kept as its update, ``update_id``, in the inbox; see ``handlers.consent``)."""
     outbox = news.outbox
     if group is None or group.programme_id is None or programme is None:
         await outbox.reply(
@@ -217,12 +239,22 @@ async def file_in_group(
         if tickets.tell_of_the_cap(actor.person, news.now):  # once, not for a whole burst
             await outbox.reply(message, refusal(capped))
         return
+    if await _held_for_consent(message, actor, news, programme, ConsentKind.general, update_id):
+        return
     topics = await active_topics.of(news.session, programme)
     topic, named = await suggesters.choose(news.session, group.programme_id, topics, cleaned)
     if not named:
         topic, topics = await _guess_or_ask(
             news, suggesters, group.programme_id, topic, topics, cleaned
         )
+    if (
+        topic is not None
+        and topic.health
+        and await _held_for_consent(
+            message, actor, news, programme, ConsentKind.health, update_id, topic
+        )
+    ):
+        return
     ticket, created = await tickets.open_ticket(
         news.session,
         programme_id=group.programme_id,
@@ -239,6 +271,35 @@ async def file_in_group(
     if not created:
         return
     await acknowledge(message, ticket, topic, topics, actor, news, named=named)
+
+
+async def _held_for_consent(
+    message: Message,
+    actor: Actor,
+    news: TicketNews,
+    programme: Programme,
+    kind: ConsentKind,
+    update_id: int | None,
+    topic: Topic | None = None,
+) -> bool:
+    """Whether the request waits for its author's consent: then they alone are asked, and the
+    request stays in the inbox, stored nowhere else."""
+    session = news.session
+    if not news.settings.ask_consent or await consent.has_consent(
+        session, actor.person.id, programme, kind
+    ):
+        return False
+    held = await consent.hold(session, actor.person.id, programme.id, kind, update_id, news.now)
+    await news.outbox.send(
+        message.chat.id,
+        consent_question(programme, kind, topic, actor.language),
+        markup=consent_keyboard(programme, kind, held.id),
+        reply_to=message.message_id,
+        purpose="consent",
+        person_id=actor.person.id,
+        only_for=actor.person.telegram_id,
+    )
+    return True
 
 
 async def _guess_or_ask(
@@ -462,6 +523,8 @@ async def start_draft(
     actor: Actor,
     state: FSMContext,
     suggesters: Suggesters,
+    news: TicketNews,
+    inbox_update_id: int | None = None,
 ) -> None:
     await state.clear()
     programmes = tickets.request_programmes(actor)
@@ -486,10 +549,12 @@ async def start_draft(
             text=text,
             message_id=message.message_id,
             files=[[f.kind, f.file_id, f.file_name] for f in files],
+            update_id=inbox_update_id,  # blanked if its author does not consent
         )
     if len(programmes) == 1:
         await state.update_data(programme_id=programmes[0])
-        await _ask_topic(message, session, outbox, actor, state, suggesters)
+        if not await _draft_held(message, news, actor, state, ConsentKind.general, edit=False):
+            await _ask_topic(message, session, outbox, actor, state, suggesters)
         return
     markup = draft_programmes_keyboard(await list_programmes(session, programmes))
     await state.set_state(Draft.programme)
@@ -508,6 +573,58 @@ async def _say(
         await outbox.edit_message(message, text, reply_markup=markup)
     else:
         await outbox.answer(message, text, reply_markup=markup)
+
+
+async def _draft_held(
+    message: Message,
+    news: TicketNews,
+    actor: Actor,
+    state: FSMContext,
+    kind: ConsentKind,
+    topic: Topic | None = None,
+    *,
+    edit: bool,
+) -> bool:
+    """Whether the dialogue waits for the person's consent to the programme's notice (or to
+    the processing of health data): then they are asked, and what they wrote stays in the
+    dialogue only."""
+    data = await state.get_data()
+    programme = await news.session.get(Programme, int(data["programme_id"]))
+    if (
+        programme is None
+        or not news.settings.ask_consent
+        or await consent.has_consent(news.session, actor.person.id, programme, kind)
+    ):
+        return False
+    await state.update_data(consent_kind=kind.value)
+    await state.set_state(Draft.consent)
+    text = consent_question(programme, kind, topic, actor.language)
+    await _say(news.outbox, message, text, consent_keyboard(programme, kind), edit=edit)
+    return True
+
+
+async def resume_draft(
+    message: Message,
+    session: AsyncSession,
+    outbox: Outbox,
+    actor: Actor,
+    state: FSMContext,
+    suggesters: Suggesters,
+) -> None:
+    """The dialogue goes on after the person consented: to the topic, or past it."""
+    data = await state.get_data()
+    if data.get("consent_kind") == ConsentKind.health.value:
+        await _after_topic(message, session, outbox, actor, state)
+    else:
+        await _ask_topic(message, session, outbox, actor, state, suggesters, edit=True)
+
+
+async def discard_draft(session: AsyncSession, state: FSMContext) -> None:
+    """The person did not consent: the dialogue ends, and what they wrote is kept nowhere."""
+    update_id = (await state.get_data()).get("update_id")
+    if update_id is not None:
+        await blank_update(session, int(update_id))
+    await state.clear()
 
 
 async def _ask_topic(
@@ -560,6 +677,23 @@ async def _ask_confirmation(
     await _say(outbox, message, text, draft_confirm_keyboard(), edit=edit)
 
 
+async def _after_topic(
+    message: Message, session: AsyncSession, outbox: Outbox, actor: Actor, state: FSMContext
+) -> None:
+    if (await state.get_data()).get("text"):
+        await _ask_confirmation(message, session, outbox, actor, state, edit=True)
+        return
+    await state.set_state(Draft.text)
+    await outbox.edit_message(
+        message,
+        _(
+            "Now write your request in one message. You may attach a photo or a "
+            "document with a caption."
+        ),
+        reply_markup=draft_cancel_keyboard(),
+    )
+
+
 async def draft_text(
     message: Message, session: AsyncSession, outbox: Outbox, actor: Actor, state: FSMContext
 ) -> None:
@@ -610,25 +744,19 @@ async def draft_pressed(
         if callback_data.value not in tickets.request_programmes(actor):
             return await outbox.callback(query, _("This button is not valid."), show_alert=True)
         await state.update_data(programme_id=callback_data.value)
-        await _ask_topic(message, session, outbox, actor, state, suggesters, edit=True)
+        if not await _draft_held(message, news, actor, state, ConsentKind.general, edit=True):
+            await _ask_topic(message, session, outbox, actor, state, suggesters, edit=True)
         return None
     if action == "topic" and current == Draft.topic.state:
         programme_id = int((await state.get_data())["programme_id"])
-        if await get_topic(session, programme_id, callback_data.value) is None:
+        topic = await get_topic(session, programme_id, callback_data.value)
+        if topic is None:
             return await outbox.callback(query, _("This button is not valid."), show_alert=True)
         await state.update_data(topic_id=callback_data.value)
-        if (await state.get_data()).get("text"):
-            await _ask_confirmation(message, session, outbox, actor, state, edit=True)
-        else:
-            await state.set_state(Draft.text)
-            await outbox.edit_message(
-                message,
-                _(
-                    "Now write your request in one message. You may attach a photo or a "
-                    "document with a caption."
-                ),
-                reply_markup=draft_cancel_keyboard(),
-            )
+        if not topic.health or not await _draft_held(
+            message, news, actor, state, ConsentKind.health, topic, edit=True
+        ):
+            await _after_topic(message, session, outbox, actor, state)
         return None
     if action == "retopic" and current == Draft.confirm.state:
         await _ask_topic(message, session, outbox, actor, state, suggesters, edit=True)

@@ -2,6 +2,7 @@
 
 from models.audit import AuditAction, AuditEntry
 from models.base import Base, UTCDateTime, utcnow
+from models.consent import Consent, ConsentKind, HeldRequest
 from models.delivery import DeliveryFailure, InboxUpdate, Lease, OutboxMessage, OutboxStatus
 from models.digest import WeeklyDigest
 from models.invitation import Invitation
@@ -33,8 +34,11 @@ __all__ = [
     "Base",
     "Booking",
     "BookingStatus",
+    "Consent",
+    "ConsentKind",
     "DeliveryFailure",
     "GroupChat",
+    "HeldRequest",
     "InboxUpdate",
     "Invitation",
     "Lease",

@@ -24,6 +24,7 @@ class AuditAction(enum.StrEnum):
     triage_changed = "triage_changed"  # a coordinator switched a programme's triage on or off
     replies_changed = "replies_changed"  # a coordinator made a programme's groups quiet or not
     register_viewed = "register_viewed"  # a coordinator read a programme's register (/people)
+    privacy_changed = "privacy_changed"  # a coordinator set the operator, the notice, health topics
 
 
 class AuditEntry(Base):

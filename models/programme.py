@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, true
+from sqlalchemy import ForeignKey, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -25,6 +25,12 @@ class Programme(Base):
     # In its groups, what concerns one person goes to that person alone (ephemeral messages)
     # and a request shows its state as a reaction; off, every reply is for the whole group.
     quiet_groups: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Who keeps the people's data (the operator, in 152-FZ's word), and the notice they consent
+    # to before their first request: None is the default notice. The version grows with each
+    # change, and a consent counts for the version it was given to.
+    privacy_operator: Mapped[str | None] = mapped_column(String(200))
+    privacy_notice: Mapped[str | None] = mapped_column(Text)
+    notice_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class GroupChat(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -33,6 +33,8 @@ class Topic(Base):
     keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
     position: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(default=True)
+    # Requests on it tell of health, which their author consents to explicitly, once.
+    health: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     def title(self, language: str) -> str:
         """The title in the reader's language; Russian, the default, for any other."""

@@ -198,6 +198,9 @@ def settings(
         # The town question after a first request; its tests ask for it
         # (tests/test_people_register.py, tests/test_report.py).
         ask_profile=False,
+        # The suite files its requests as people who consented long ago; the consent step has
+        # tests of its own (tests/test_consent.py).
+        ask_consent=False,
     )
 
 

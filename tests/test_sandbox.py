@@ -24,7 +24,7 @@ from bot.sandbox.emulator.client import TelegramClient
 from bot.sandbox.emulator.markup import detect_entities, parse_html, utf16_len
 from bot.sandbox.web import Sandbox, render_text
 from bot.sandbox.world import PROGRAMME, Cast, create_cast, seed
-from models import GroupChat, Meeting, Person, Programme, RoleKind, Ticket, TicketStatus
+from models import Consent, GroupChat, Meeting, Person, Programme, RoleKind, Ticket, TicketStatus
 
 TAG = re.compile(r"<[^>]*>")
 OUR_TAGS = re.compile(r"</?(a|span|b|i|u|s|code|pre|blockquote|tg-emoji)(\s[^>]*)?>")
@@ -36,9 +36,12 @@ def cast(tg: TelegramClient) -> Cast:
 
 
 @pytest.fixture
-def settings(settings: Settings, cast: Cast) -> Settings:
-    """The sandbox's admin is the admin of the bot under test."""
-    return settings.model_copy(update={"admin_ids": [cast.admin.id]})
+def settings(settings: Settings, cast: Cast, request: pytest.FixtureRequest) -> Settings:
+    """The sandbox's admin is the admin of the bot under test; a test parametrized with
+    ``ask_consent`` has the bot ask consent, as the demo's does."""
+    callspec = getattr(request.node, "callspec", None)
+    ask_consent = bool(callspec.params.get("ask_consent")) if callspec is not None else False
+    return settings.model_copy(update={"admin_ids": [cast.admin.id], "ask_consent": ask_consent})
 
 
 @dataclass
@@ -73,8 +76,9 @@ async def page(app: App, tg: TelegramClient, cast: Cast) -> AsyncIterator[Page]:
         await sandbox.close()
 
 
+@pytest.mark.parametrize("ask_consent", [False, True], ids=["no consent", "consent asked"])
 async def test_the_seeded_programme_is_made_by_the_bot_itself(
-    app: App, tg: TelegramClient, cast: Cast
+    app: App, tg: TelegramClient, cast: Cast, ask_consent: bool
 ) -> None:
     await seed(tg, cast, datetime.now(UTC))
     async with app.session_factory() as session:
@@ -100,6 +104,9 @@ async def test_the_seeded_programme_is_made_by_the_bot_itself(
         tickets = (await session.execute(select(Ticket))).scalars().all()
         assert [t.status for t in tickets] == [TicketStatus.resolved]
         assert await session.scalar(select(func.count()).select_from(Meeting)) == 1
+        # With consent asked, the seed's people answered the notices as people do.
+        answers = await session.scalar(select(func.count()).select_from(Consent))
+        assert answers == (5 if ask_consent else 0)  # the coordinator, 3 mentors, the activist
     # The activists opened the bot, so it can tell them when their requests are answered.
     assert all(p.user.started for p in (*cast.luhansk_activists, cast.donetsk_activist))
 

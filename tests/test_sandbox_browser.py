@@ -146,10 +146,20 @@ def bubble(page: Page, text: str | re.Pattern[str]) -> Locator:
     return page.locator("#messages .bubble", has_text=text)
 
 
+async def consent(page: Page) -> None:
+    """Answer the programme's notice, which a person's first request brings (ASK_CONSENT)."""
+    notice = page.locator("#messages li.message-block", has_text="Ваши данные").filter(
+        has=page.get_by_role("button", name="Даю согласие")
+    )
+    await expect(notice).to_be_visible(timeout=WAIT_MS)
+    await notice.get_by_role("button", name="Даю согласие").click()
+
+
 async def test_a_request_answered_and_counted_in_the_browser(page: Page, tmp_path: Path) -> None:
     # An activist asks in the Luhansk group and sees the acknowledgement.
     await act_as(page, "Активист из Луганска", "Луганская группа ШСП")
     await write(page, "/ask #юрист Как зарегистрировать АНО?")
+    await consent(page)
     ack = page.locator("#messages .bubble", has_text=re.compile(r"Запрос #\d+ принят"))
     await expect(ack).to_be_visible(timeout=WAIT_MS)
     number = re.search(r"#(\d+)", await ack.inner_text())
@@ -254,6 +264,7 @@ async def test_a_quiet_group_shows_the_acknowledgement_to_its_author_alone(
     # The sandbox's programme keeps its groups quiet (GROUP_REPLIES=quiet, the default).
     await act_as(page, "Активист из Луганска", "Луганская группа ШСП")
     await write(page, "/ask #юрист Нужна ли печать для АНО?")
+    await consent(page)
     ack = bubble(page, re.compile(r"Запрос #\d+ принят"))
     await expect(ack).to_be_visible(timeout=WAIT_MS)
     await expect(ack.locator(".only-for")).to_contain_text("Активист из Луганска")

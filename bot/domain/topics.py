@@ -195,6 +195,11 @@ async def resolve_topics(
     return found
 
 
+# Default topics whose requests tell of health (their authors consent to that explicitly);
+# coordinators mark others with /privacy health.
+HEALTH_CODES = frozenset({"rehabilitation", "psychology"})
+
+
 def default_topics(programme_id: int = 0) -> list[Topic]:
     """New rows of the default topics for a programme (unsaved)."""
     return [
@@ -208,6 +213,7 @@ def default_topics(programme_id: int = 0) -> list[Topic]:
             keywords=list(default["keywords"]),
             position=position,
             active=True,
+            health=default["code"] in HEALTH_CODES,
         )
         for position, default in enumerate(DEFAULT_TOPICS)
     ]

@@ -123,6 +123,18 @@ async def _invitation(tg: TelegramClient, inviter: FakeUser, command: str) -> st
     return found.group(1)
 
 
+# «Даю согласие» in each language the cast speaks.
+_CONSENT = frozenset({"Даю согласие", "I consent", "Zgadzam się"})
+
+
+async def _consent(tg: TelegramClient, person: FakeUser, chat: FakeChat | FakeUser) -> None:
+    """Answer the programme's notice, when the bot asks (``ASK_CONSENT``)."""
+    notice = tg.last(chat)
+    button = next((b for b in notice.buttons if b in _CONSENT), None)
+    if button is not None:
+        await tg.press(person, notice, button)
+
+
 async def _card_of(tg: TelegramClient, mentor: FakeUser, number: int) -> FakeMessage:
     about = re.compile(rf"#{number}(?!\d)")
     for message in reversed(tg.bot_messages(mentor)):
@@ -142,6 +154,7 @@ async def onboard(tg: TelegramClient, cast: Cast) -> None:
         _expect(tg.last(group), PROGRAMME, "/register")
     token = await _invitation(tg, admin, "/invite coordinator")
     await tg.start(cast.coordinator.user, token)
+    await _consent(tg, cast.coordinator.user, cast.coordinator.user)
     coordinator = cast.coordinator.user
     for mentor, topics in (
         (cast.lawyers[0], "legal"),
@@ -150,6 +163,7 @@ async def onboard(tg: TelegramClient, cast: Cast) -> None:
     ):
         token = await _invitation(tg, coordinator, f"/invite mentor {topics}")
         await tg.start(mentor.user, token)
+        await _consent(tg, mentor.user, mentor.user)
         await tg.send(mentor.user, mentor.user, f"/tz {OMSK}")
     for activist in (*cast.luhansk_activists, cast.donetsk_activist):
         await tg.start(activist.user)
@@ -164,6 +178,7 @@ async def first_weeks(tg: TelegramClient, cast: Cast, now: datetime) -> None:
         cast.donetsk,
         "/ask #гранты Где найти конкурс Фонда президентских грантов для АНО, и когда приём заявок?",
     )
+    await _consent(tg, activist, cast.donetsk)
     number = int(_expect(tg.last(cast.donetsk), r"#(\d+)", "/ask").group(1))
     card = await _card_of(tg, mentor, number)
     await tg.press(mentor, card, card.buttons[0])

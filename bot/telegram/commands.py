@@ -93,6 +93,11 @@ COMMANDS: list[Command] = [
         _for(ADMIN, RoleKind.coordinator.value),
     ),
     Command(
+        "privacy",
+        __("who keeps the data and the consent notice: /privacy operator|notice|default"),
+        _for(ADMIN, RoleKind.coordinator.value),
+    ),
+    Command(
         "consultations",
         __("the week's consultations: /consultations next"),
         _for(ADMIN, RoleKind.coordinator.value),

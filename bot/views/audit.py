@@ -92,6 +92,8 @@ def audit_text(line: AuditLine) -> str:
         )
     if action == AuditAction.ticket_cancelled:
         return _("{who} cancelled request {ticket}").format(who=who, ticket=ticket)
+    if action == AuditAction.privacy_changed:
+        return _privacy(details, who, programme)
     if action in _SWITCHES:
         # Extra names a sentence does not use are ignored by format.
         return _switched(action, details).format(
@@ -113,6 +115,24 @@ _SWITCHES = (
     AuditAction.replies_changed,
     AuditAction.register_viewed,
 )
+
+
+def _privacy(details: dict[str, Any], who: str, programme: str) -> str:
+    """A change of a programme's consent notice or of its health topics."""
+    change = str(details.get("change"))
+    version = int(details.get("version") or 0)
+    topics = ", ".join(html.escape(str(t)) for t in details.get("topics") or []) or "—"
+    if change == "operator":
+        text = _("{who} set who keeps the data of «{programme}» (notice version {version})")
+    elif change == "notice":
+        text = _("{who} set the notice of «{programme}» (version {version})")
+    elif change == "default":
+        text = _("{who} returned «{programme}» to the default notice (version {version})")
+    elif change == "health":
+        text = _("{who} marked topics of «{programme}» as health: {topics}")
+    else:
+        text = _("{who} unmarked topics of «{programme}» as health: {topics}")
+    return text.format(who=who, programme=programme, version=version, topics=topics)
 
 
 def _switched(action: AuditAction, details: dict[str, Any]) -> str:
