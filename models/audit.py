@@ -23,6 +23,7 @@ class AuditAction(enum.StrEnum):
     topics_changed = "topics_changed"  # a coordinator added, renamed, archived ... topics
     triage_changed = "triage_changed"  # a coordinator switched a programme's triage on or off
     replies_changed = "replies_changed"  # a coordinator made a programme's groups quiet or not
+    person_erased = "person_erased"  # a person's data erased (/forget), or a request's (retention)
 
 
 class AuditEntry(Base):
