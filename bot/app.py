@@ -12,7 +12,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramUnauthorizedError
@@ -37,11 +37,12 @@ from bot.delivery.telegram import create_bot
 from bot.domain.topic_learning import Suggesters
 from bot.domain.topics import ActiveTopics
 from bot.i18n import create_i18n
-from bot.jobs import sla
+from bot.jobs import retention, sla
 from bot.jobs.digest import DigestRunner
 from bot.jobs.housekeeping import prune
 from bot.jobs.reminders import ReminderRunner
 from bot.jobs.undeliverable import Undeliverable
+from bot.logs import keep_private
 from bot.ops import http as ops_http
 from bot.ops.metrics import Metrics
 from bot.telegram.commands import publish_commands
@@ -170,6 +171,7 @@ def create_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]
 
 
 def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
+    keep_private()
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
     i18n = create_i18n(settings.default_language)
@@ -255,6 +257,26 @@ async def start(app: App) -> None:
         seconds=sla.CHECK_EVERY_SECONDS,
         args=[app.session_factory, app.sender, app.i18n, app.settings],
         id="check_tickets",
+        replace_existing=True,
+        max_instances=1,
+        coalesce=True,
+    )
+    app.scheduler.add_job(
+        retention.erase_expired,
+        "interval",
+        hours=retention.RETENTION_EVERY_HOURS,
+        next_run_time=datetime.now(UTC),
+        args=[app.session_factory, app.engine, app.sender, app.i18n, app.settings],
+        id="retention",
+        replace_existing=True,
+        max_instances=1,
+        coalesce=True,
+    )
+    app.scheduler.add_job(
+        retention.WalAfterErasure(app.session_factory, app.engine).run,
+        "interval",
+        seconds=retention.TRUNCATE_EVERY_SECONDS,
+        id="truncate_wal",
         replace_existing=True,
         max_instances=1,
         coalesce=True,

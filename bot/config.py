@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     answer_sla: timedelta = timedelta(hours=24)
     reopen_window: timedelta = timedelta(days=3)
     invite_ttl: timedelta = timedelta(days=3)
+    # How long the content of a closed request is kept (RETENTION=3y, 1095d); off when unset.
+    retention: timedelta | None = None
     mentor_capacity: int = Field(default=5, ge=1, le=100)
     # A person's requests: at most this many open at a time, and this many filed an hour; the
     # next one is answered to that person alone, not stored, and no mentor sees it.
@@ -125,6 +127,13 @@ class Settings(BaseSettings):
     def _parse_single_duration(cls, value: object) -> object:
         if isinstance(value, str):
             return parse_duration(value)
+        return value
+
+    @field_validator("retention", mode="before")
+    @classmethod
+    def _parse_retention(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_duration(value) if value.strip() else None
         return value
 
     @field_validator("default_timezone")

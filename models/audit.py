@@ -25,6 +25,7 @@ class AuditAction(enum.StrEnum):
     replies_changed = "replies_changed"  # a coordinator made a programme's groups quiet or not
     register_viewed = "register_viewed"  # a coordinator read a programme's register (/people)
     privacy_changed = "privacy_changed"  # a coordinator set the operator, the notice, health topics
+    person_erased = "person_erased"  # a person's data erased (/forget), or a request's (retention)
 
 
 class AuditEntry(Base):

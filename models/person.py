@@ -37,6 +37,9 @@ class Person(Base):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     # When the person was last told they are over the requests cap (told once an hour).
     capped_notice_at: Mapped[datetime | None]
+    # When the person's names and everything they wrote were erased (/forget); names given
+    # again later (they wrote to the bot once more) are theirs anew.
+    erased_at: Mapped[datetime | None]
 
     roles: Mapped[list[Role]] = relationship(
         back_populates="person",

@@ -113,6 +113,9 @@ class Ticket(Base):
     # when one of them passed it to the specialists of a topic (the event holds who and why).
     triage: Mapped[bool] = mapped_column(default=False)
     escalated_at: Mapped[datetime | None]
+    # When the request's text, history and files were erased (its author's /forget, or the
+    # retention); its topic, times, status and rating stay for the figures.
+    erased_at: Mapped[datetime | None]
 
     attachments: Mapped[list[TicketAttachment]] = relationship(
         lazy="selectin", order_by="TicketAttachment.id", cascade="all, delete-orphan"

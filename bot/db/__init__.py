@@ -6,6 +6,7 @@ from bot.db.engine import (
     create_session_factory,
     database_unreachable,
     dialect_of,
+    truncate_wal,
 )
 from bot.db.schema import MIGRATION_LOCK, alembic_config, downgrade, upgrade
 from bot.db.transaction import (
@@ -28,6 +29,7 @@ __all__ = [
     "holding_transaction",
     "transaction",
     "transaction_open",
+    "truncate_wal",
     "upgrade",
     "write_lock",
 ]

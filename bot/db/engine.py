@@ -64,6 +64,9 @@ def create_engine(url: str) -> AsyncEngine:
         # A killed process loses nothing committed with NORMAL in WAL mode; only a power cut
         # can cost the last transactions, and the commits no longer wait for the disk.
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # What is deleted or overwritten is zeroed on its page, so an erased person's text does
+        # not linger in the file's free space (the WAL is truncated after an erasure).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     return engine
@@ -128,3 +131,13 @@ def database_unreachable(error: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+async def truncate_wal(engine: AsyncEngine) -> None:
+    """On SQLite, copy the WAL into the database file and empty it, so that the page versions
+    an erasure overwrote are nowhere on disk (``secure_delete`` zeroed them in the file); it
+    waits for no reader and is tried again by the next run if one held an old snapshot."""
+    if engine.dialect.name != "sqlite":
+        return
+    async with engine.connect() as connection:
+        await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -19,6 +19,7 @@ from aiogram.types import Update
 from bot.db import database_unreachable
 from bot.delivery.inbox import Arrived, Inbox, Stored, Superseded
 from bot.delivery.retry import RetryPolicy
+from bot.logs import described
 from bot.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -193,7 +194,7 @@ class UpdateRunner:
         )
 
         async def note(stored: Stored) -> bool:
-            await self.inbox.failed(stored, f"{type(error).__name__}: {error}", final=final)
+            await self.inbox.failed(stored, described(error), final=final)
             return True
 
         await self._patiently(note, item)

@@ -41,6 +41,7 @@ from bot.delivery.recording import Hook, Outcome, Recorder
 from bot.delivery.retry import TRANSIENT, Reachability, RetryPolicy, Waits
 from bot.delivery.telegram import call_now, send
 from bot.delivery.windows import RateLimits, Windows
+from bot.logs import described
 from bot.ops.metrics import Metrics, failure_reason
 from models import OutboxStatus
 
@@ -343,7 +344,7 @@ class Sender:
         except Exception as error:  # noqa: BLE001 - a bug or the database: tried again later
             if not database_unreachable(error):
                 log.exception("outbox %s: unexpected failure", row.id)
-            outcome = self.waits.again(row, f"{type(error).__name__}: {error}", telegram=False)
+            outcome = self.waits.again(row, described(error), telegram=False)
         if counted:
             if outcome.reached_telegram:
                 self.windows.spent(row.chat_id)

@@ -42,6 +42,7 @@ from bot.views.tickets import (
     card_text,
     claim_keyboard,
     claimed_card_text,
+    erased_card_text,
     escalated_card_text,
     event_text,
     heading,
@@ -480,6 +481,22 @@ class TicketNews(News):
             await self.outbox.edit(card.chat_telegram_id, ref(card), text, withdraw_unsent=True)
         await self.refresh_summaries(ticket)
         await self.settle_alerts(ticket, taken_by)
+
+    async def erased(self, ticket: Ticket) -> None:
+        """The request's content was erased: the bot's messages that quoted it in mentors' chats
+        (cards, the author's messages relayed) say so instead, or are not sent if still waiting;
+        summary cards list it without its text; coordinators' alerts about it are settled.
+        Telegram may refuse to edit an old message: the outbox takes that as final."""
+        topic = await self.topic(ticket)
+        for kind in (TicketMessageKind.card, TicketMessageKind.question):
+            for message in await messages_of(self.session, ticket.id, kind):
+                with self.speaking(await self.person(message.person_id)) as language:
+                    text = erased_card_text(ticket, topic, language)
+                await self.outbox.edit(
+                    message.chat_telegram_id, ref(message), text, withdraw_unsent=True
+                )
+        await self.refresh_summaries(ticket)
+        await self.settle_alerts(ticket, None)
 
     async def refresh_cards(self, ticket: Ticket) -> None:
         """Mentors who have not claimed the request yet see its edited text."""

@@ -65,6 +65,8 @@ COMMANDS: list[Command] = [
     Command("lang", __("language: Russian, English or Polish"), _for(EVERYONE), group=True),
     Command("tz", __("your time zone, e.g. /tz Omsk"), _for(EVERYONE), group=True),
     Command("profile", __("your town and organisation"), _for(EVERYONE)),
+    Command("mydata", __("what the bot keeps about you, as a file"), _for(EVERYONE)),
+    Command("forget", __("erase everything the bot keeps about you"), _for(EVERYONE)),
     Command(
         "register",
         __("bind this group to a programme"),

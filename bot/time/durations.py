@@ -1,13 +1,14 @@
-"""Parsing of short human durations such as ``90m``, ``1h30m`` or ``24h``."""
+"""Parsing of short human durations such as ``90m``, ``1h30m``, ``24h`` or ``3y``."""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
 
-_PART = re.compile(r"(\d+)\s*(d|h|m|s)", re.IGNORECASE)
-_WHOLE = re.compile(r"^(?:\s*\d+\s*[dhms]\s*)+$", re.IGNORECASE)
-_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_PART = re.compile(r"(\d+)\s*(y|d|h|m|s)", re.IGNORECASE)
+_WHOLE = re.compile(r"^(?:\s*\d+\s*[ydhms]\s*)+$", re.IGNORECASE)
+# A year is 365 days: what a retention period such as ``3y`` means.
+_UNIT_SECONDS = {"y": 365 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
 # More than a timedelta holds is no duration anyone means (and would overflow, not refuse).
 _LONGEST = timedelta.max.days * 86400
 

@@ -273,6 +273,12 @@ def withdrawn_card_text(ticket: Ticket, topic: Topic | None, language: str) -> s
     )
 
 
+def erased_card_text(ticket: Ticket, topic: Topic | None, language: str) -> str:
+    return _("Request {heading}: its text was erased ({status}).").format(
+        heading=heading(ticket, topic, language), status=status_title(ticket.status)
+    )
+
+
 def grid(buttons: Sequence[InlineKeyboardButton], width: int) -> InlineKeyboardMarkup:
     """The buttons in rows of ``width``. The keyboards that every request builds are made
     directly: aiogram's builder copies all its buttons at each one added, so a keyboard of n
