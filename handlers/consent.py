@@ -18,6 +18,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Settings
 from bot.delivery import Outbox
 from bot.delivery.inbox import blank_update, kept_update
 from bot.domain import consent
@@ -36,6 +37,7 @@ from bot.views.consent import (
     notice_text,
     privacy_state,
     privacy_usage,
+    retention_text,
 )
 from bot.views.tickets import name
 from handlers.common import command_for, content_of
@@ -179,6 +181,7 @@ async def privacy(
     command: CommandObject,
     session: AsyncSession,
     actor: Actor,
+    settings: Settings,
     now: datetime,
 ) -> None:
     """``/privacy``: the operator and the notice of the coordinator's programmes; with
@@ -214,6 +217,7 @@ async def privacy(
     for programme in found:
         topics = await list_topics(session, programme.id)
         states.append(privacy_state(programme, [t for t in topics if t.health], actor.language))
+    states.append(retention_text(settings.retention))
     if not word:
         states.append(privacy_usage())
     await outbox.answer(message, "\n\n".join(states))

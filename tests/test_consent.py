@@ -215,6 +215,7 @@ async def test_a_coordinator_sets_the_operator_and_the_notice(
     await tg.send(coordinator, coordinator, "/privacy")
     shown = tg.last(coordinator).content
     assert "версия 1" in shown and "Реабилитация" in shown and "/privacy operator" in shown
+    assert "пока человек не попросит их удалить" in shown  # no RETENTION: kept until /forget
 
     await tg.send(coordinator, coordinator, "/privacy operator АНО «Свет»")
     assert "АНО «Свет»" in tg.last(coordinator).content

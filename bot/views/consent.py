@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from datetime import timedelta
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
@@ -135,6 +136,19 @@ def privacy_state(programme: Programme, health_topics: Sequence[Topic], language
         notice_text(programme),
     ]
     return "\n".join(lines)
+
+
+def retention_text(retention: timedelta | None) -> str:
+    """How long the personal content of ended requests is kept (``RETENTION``)."""
+    if retention is None:
+        return _(
+            "Retention: the texts of requests are kept until a person asks to be forgotten "
+            "(/forget)."
+        )
+    return _(
+        "Retention: the texts and names of requests ended more than {days} days ago are "
+        "erased every day."
+    ).format(days=retention.days)
 
 
 def privacy_usage() -> str:
