@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Column, Enum, ForeignKey, Index, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import ID, Base, utcnow
 from models.topic import Topic
+
+if TYPE_CHECKING:
+    from models.profile import Profile
 
 
 class RoleKind(enum.StrEnum):
@@ -47,6 +51,9 @@ class Person(Base):
         cascade="all, delete-orphan",
         foreign_keys="Role.person_id",
     )
+    # Read with the person by every update (``bot.domain.people``), never loaded on its own:
+    # whether they were asked their town costs no query of its own.
+    profile: Mapped[Profile | None] = relationship(lazy="raise", viewonly=True)
 
     @property
     def display_name(self) -> str:

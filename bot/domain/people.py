@@ -13,7 +13,7 @@ from sqlalchemy.orm import contains_eager
 from bot.domain.matching import note_reachable
 from bot.languages import LANGUAGES, spoken
 from bot.time.zones import normalize_zone
-from models import GroupChat, Person, Programme, Role, RoleKind, Topic, role_topics
+from models import GroupChat, Person, Profile, Programme, Role, RoleKind, Topic, role_topics
 
 # Seen-at is refreshed at most this often, so a busy chat does not rewrite the row each message.
 _SEEN_RESOLUTION = timedelta(minutes=5)
@@ -43,6 +43,7 @@ async def find_person(session: AsyncSession, telegram_id: int) -> Person | None:
 # group, 130 ms in private). Flat, each step is an index lookup.
 _Columns = TypeVarTuple("_Columns")
 _ROLES_AND_TOPICS = contains_eager(Person.roles).contains_eager(Role.topics)
+_PROFILE = contains_eager(Person.profile)
 
 
 def _with_roles(query: Select[*_Columns]) -> Select[*_Columns]:
@@ -50,7 +51,8 @@ def _with_roles(query: Select[*_Columns]) -> Select[*_Columns]:
         query.outerjoin(Role, Role.person_id == Person.id)
         .outerjoin(role_topics, role_topics.c.role_id == Role.id)
         .outerjoin(Topic, Topic.id == role_topics.c.topic_id)
-        .options(_ROLES_AND_TOPICS)
+        .outerjoin(Profile, Profile.person_id == Person.id)
+        .options(_ROLES_AND_TOPICS, _PROFILE)
     )
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, CompoundSelect, func, select, union
+from sqlalchemy import ColumnElement, CompoundSelect, func, inspect, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -161,7 +161,9 @@ async def profile_of(session: AsyncSession, person_id: int) -> Profile | None:
 async def begin_asking(session: AsyncSession, person: Person, now: datetime) -> bool:
     """Note that the person is being asked; False when they were asked before (or answered
     through ``/profile``), so they are asked once."""
-    if await profile_of(session, person.id) is not None:
+    loaded = inspect(person).dict  # a person read by an update comes with their profile
+    known = loaded["profile"] if "profile" in loaded else await profile_of(session, person.id)
+    if known is not None:
         return False
     session.add(Profile(person_id=person.id, asked_at=now))
     await session.flush()
