@@ -124,7 +124,9 @@ async def with_bot(
     await server.start()
     try:
         url = f"sqlite+aiosqlite:///{workdir / 'mentordesk.sqlite3'}"
-        cast = await seed(url, server, groups=1, mentors=1)
+        # Mentors of the topic the model places its requests in: a guess nobody could take
+        # would be put to the author instead.
+        cast = await seed(url, server, groups=1, mentors=1, topics=("legal", "psychology"))
         bot = BotProcess(bot_env(url, server), workdir)
         if bare:
             bot.env["MENTOR_IDS"] = ",".join(str(m.id) for m in cast.mentors)
