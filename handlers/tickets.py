@@ -324,6 +324,34 @@ async def _guess_or_ask(
     return None, with_room or ranked
 
 
+async def _health_consent_first(
+    query: CallbackQuery, ticket: Ticket, topic: Topic, actor: Actor, news: TicketNews
+) -> bool:
+    """An author choosing a health topic for a request (it had none, or another) consents to
+    health data first, once: asked alone, and the topic is chosen again after the answer; the
+    request reaches no mentor of that topic before."""
+    if not (topic.health and news.settings.ask_consent and isinstance(query.message, Message)):
+        return False
+    programme = await news.get(Programme, ticket.programme_id)
+    if programme is None or actor.person.id != ticket.author_id:
+        return False
+    if await consent.has_consent(news.session, actor.person.id, programme, ConsentKind.health):
+        return False
+    await news.outbox.callback(
+        query, _("This topic is about health: please answer the question below first."),
+        show_alert=True,
+    )  # fmt: skip
+    private = query.message.chat.type == "private"
+    await news.outbox.send(
+        query.message.chat.id,
+        consent_question(programme, ConsentKind.health, topic, actor.language),
+        markup=consent_keyboard(programme, ConsentKind.health),
+        purpose="consent", person_id=actor.person.id,
+        only_for=None if private else actor.person.telegram_id,
+    )  # fmt: skip
+    return True
+
+
 async def _over_the_cap(actor: Actor, news: TicketNews) -> tickets.TooManyRequests | None:
     settings = news.settings
     return await tickets.over_the_cap(
@@ -395,6 +423,8 @@ async def topic_pressed(
             _("Only the author of the request or a coordinator can choose its topic."),
             show_alert=True,
         )
+    if await _health_consent_first(query, ticket, topic, actor, news):
+        return None
     try:
         changed = await tickets.set_topic(session, ticket, topic, actor, now)
     except DomainError as error:

@@ -15,7 +15,7 @@ from bot.sandbox.emulator.client import TelegramClient
 from bot.sandbox.emulator.models import FakeChat, FakeMessage, FakeUser
 from models import AuditAction, AuditEntry, Base, Consent, ConsentKind, HeldRequest, Programme
 from tests.conftest import World
-from tests.ticket_steps import all_tickets, ask, card, cards, number_in
+from tests.ticket_steps import all_tickets, ask, card, cards, number_in, ticket
 
 YES, NO = "Даю согласие", "Не даю"
 QUESTION = "Как зарегистрировать АНО в ЛНР? #юрист"
@@ -285,3 +285,27 @@ async def test_a_mentor_accepting_an_invitation_reads_the_notice(
         (ConsentKind.general, True, 1)
     ]
     assert cards(tg, lawyer, 1) == []
+
+
+async def test_choosing_a_health_topic_for_a_vague_request_asks_health_consent_first(
+    world: World, tg: TelegramClient, db: async_sessionmaker[AsyncSession]
+) -> None:
+    author = tg.user("Ольга")
+    group = await world.registered_group(members=(author,))
+    rehab = await world.mentor("Вера", "rehabilitation")
+    notice = await asked(tg, author, group, "Подскажите, пожалуйста, что делать?")
+    await tg.press(author, notice, YES)
+    ack = tg.last(group)
+    n = number_in(ack.content)
+    before = len(tg.messages(rehab))
+
+    chosen = await tg.press(author, ack, "Реабилитация")
+    assert chosen.show_alert and "здоровь" in (chosen.text or "")
+    health = tg.last(group)
+    assert health.buttons == [YES, NO] and health.receiver is author
+    assert len(tg.messages(rehab)) == before  # no card before the health consent
+    assert (await ticket(db, n)).topic_id is None
+
+    await tg.press(author, health, YES)
+    await tg.press(author, tg.message(ack), "Реабилитация")
+    assert card(tg, rehab, n).buttons == ["Взять"]
