@@ -114,7 +114,9 @@ async def ticket_view(
 
     lines = [
         f"{heading(ticket, topic, language)} · {status_title(ticket.status)}",
-        _("Author: {author}").format(author=name(people.get(ticket.author_id))),
+        _("Author: {author}").format(
+            author=_("(erased)") if ticket.erased_at else name(people.get(ticket.author_id))
+        ),
         _("Mentor: {mentor}").format(mentor=name(people.get(ticket.assignee_id or 0))),
     ]
     if ticket.rating is not None:
@@ -125,7 +127,8 @@ async def ticket_view(
     lines.append("")
     by_code = {t.code: t for t in topics}
     lines += [
-        f"{when(e.created_at, zone_name)} — {event_text(e, people, by_code, language)}"
+        f"{when(e.created_at, zone_name)} — "
+        + event_text(e, people, by_code, language, erased=ticket.erased_at is not None)
         for e in shown
     ]
     if pages > 1:

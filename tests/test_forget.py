@@ -115,6 +115,11 @@ async def test_forget_erases_the_person_everywhere_and_the_figures_stay(
     assert (
         await _found_anywhere(app, (NAME, SURNAME, USERNAME, TOWN, ORGANISATION, *WORDS)) == set()
     )
+    # A coordinator still reads the request's course, its texts said to be erased.
+    await tg.send(coordinator, coordinator, f"/ticket {first}")
+    view = tg.last(coordinator).content
+    assert "Author: (erased)" in view and "Irina took the request" in view
+    assert NAME not in view and WORDS[0] not in view
     stats_after, export_after = await _figures(tg, coordinator)
     assert stats_after == stats_before
     assert len(export_after) == len(export_before)

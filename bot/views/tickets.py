@@ -616,10 +616,15 @@ def event_text(  # noqa: PLR0912 - one sentence per kind of event, read as a tab
     people: dict[int, Person],
     topics: dict[str, Topic],
     language: str,
+    *,
+    erased: bool = False,
 ) -> str:
-    """One line of a ticket's history, without its time."""
+    """One line of a ticket's history, without its time; of an ``erased`` request (its
+    author forgotten, or its retention passed), the texts are said to be erased."""
     who = name(people.get(event.actor_id or 0)) if event.actor_id else _("bot")
     body = quote(event.text or "", EVENT_PREVIEW)
+    if erased and not body:
+        body = _("(erased)")
     details = event.details or {}
     kind = event.kind
     if kind == TicketEventKind.created:
