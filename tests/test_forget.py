@@ -7,10 +7,14 @@ import csv
 import io
 import json
 import logging
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import App
@@ -45,6 +49,18 @@ async def _found_anywhere(app: App, needles: tuple[str, ...]) -> set[str]:
             for row in (await session.execute(select(table))).all():
                 text = json.dumps([str(value) for value in row], ensure_ascii=False)
                 found |= {needle for needle in needles if needle in text}
+    url = make_url(app.settings.database_url)
+    if url.get_backend_name() == "postgresql":
+        # The whole database as pg_dump writes it (PostgreSQL's own tool, on PATH in CI).
+        dump = subprocess.run(
+            [
+                "pg_dump", "--data-only", "-h", url.host or "127.0.0.1",
+                "-p", str(url.port or 5432), "-U", url.username or "postgres",
+                url.database or "postgres",
+            ],
+            capture_output=True, check=True, text=True,
+        )  # fmt: skip
+        found |= {needle for needle in needles if needle in dump.stdout}
     path = _database_file(app)
     if path is not None:
         await truncate_wal(app.engine)
@@ -72,6 +88,31 @@ async def _figures(tg: TelegramClient, coordinator: FakeUser) -> tuple[str, list
     return stats.content, _csv(table)
 
 
+# The report's figures that may not change when a person is forgotten (their town and
+# organisation move to «not given»: the profile is erased with them).
+REPORT_FIGURES = (
+    "People reached", "Requests by topic", "Consultations booked", "Held", "No-show",
+    "Meetings held", "Ratings given",
+)  # fmt: skip
+
+
+async def _report(tg: TelegramClient, coordinator: FakeUser) -> dict[str, str]:
+    await tg.send(coordinator, coordinator, "/report week")
+    pdf = [
+        m
+        for m in tg.messages(coordinator)
+        if m.document and m.document["file_name"].endswith(".pdf")
+    ][-1]
+    assert pdf.file_bytes is not None
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.file_bytes)).pages)
+    figures = {}
+    for label in REPORT_FIGURES:
+        found = re.search(re.escape(label) + r"\s+(\d+)", text)
+        assert found, (label, text[:400])
+        figures[label] = found.group(1)
+    return figures
+
+
 async def _forget_myself(tg: TelegramClient, person: FakeUser) -> None:
     await tg.send(person, person, "/forget")
     question = tg.last(person)
@@ -97,6 +138,7 @@ async def test_forget_erases_the_person_everywhere_and_the_figures_stay(
         assert known is not None
         session.add(Profile(person_id=known.id, town=TOWN, organisation=ORGANISATION))
     stats_before, export_before = await _figures(tg, coordinator)
+    report_before = await _report(tg, coordinator)
 
     await tg.send(person, person, "/mydata")
     kept = tg.last(person)
@@ -122,6 +164,7 @@ async def test_forget_erases_the_person_everywhere_and_the_figures_stay(
     assert NAME not in view and WORDS[0] not in view
     stats_after, export_after = await _figures(tg, coordinator)
     assert stats_after == stats_before
+    assert await _report(tg, coordinator) == report_before
     assert len(export_after) == len(export_before)
     for before, after in zip(export_before, export_after, strict=True):
         changed = [b for b, a in zip(before, after, strict=True) if a != b]
