@@ -694,8 +694,10 @@ async def list_meetings(message: Message, group: GroupChat | None = None, **data
     else:
         found = await meetings.upcoming(t.session, t.actor, t.now, limit=LIST_LIMIT)
         zone_name = t.actor.person.timezone or t.settings.default_timezone
+    # In a group, an answer to the one who asked (in a quiet group, for them alone).
+    say = t.outbox.reply if in_group(message) else t.outbox.answer
     if not found:
-        await t.outbox.answer(message, _("No upcoming meetings."))
+        await say(message, _("No upcoming meetings."))
         return
     lines = [_("Upcoming meetings, times for {zone}:").format(zone=zone_text(zone_name))]
     for meeting in found:
@@ -707,7 +709,7 @@ async def list_meetings(message: Message, group: GroupChat | None = None, **data
         lines.append(
             _("A booked consultation: move it with /reschedule N, cancel: /cancel_meeting N")
         )
-    await t.outbox.answer(message, "\n\n".join(lines))
+    await say(message, "\n\n".join(lines))
     if not in_group(message):
         # All of them at once, for the person's own calendar.
         calendar = meetings_ics(found, now=t.now, name=_("MentorDesk meetings"))

@@ -115,6 +115,8 @@ async def test_refusals_and_format_help_go_to_the_person_alone(
     await tg.send(coordinator, group, "/schedule 31.02 25:00 x")
     problem = tg.last(group)
     assert problem.receiver is coordinator and "/schedule" in problem.content
+    await tg.send(author, group, "/meetings")
+    assert tg.last(group).receiver is author
     assert [m for m in tg.seen_by(neighbour, group) if m.by_bot][before:] == []
 
 
