@@ -218,20 +218,11 @@ class RegisterFilter:
 
     @property
     def token(self) -> str:
-        """The filter in an audit entry and in a button (at most 40 characters)."""
+        """The filter as its audit entry records it (at most 40 characters)."""
         for kind, value in (("t", self.town), ("o", self.organisation), ("c", self.topic)):
             if value:
                 return f"{kind}:{value}"[:40]
         return ""
-
-    @classmethod
-    def of_token(cls, token: str) -> RegisterFilter:
-        kind, _sep, value = token.partition(":")
-        return {
-            "t": cls(town=value),
-            "o": cls(organisation=value),
-            "c": cls(topic=value),
-        }.get(kind, cls())
 
 
 class UnknownFilter(InvalidInput):
