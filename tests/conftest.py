@@ -240,6 +240,8 @@ async def start_app(
             raise AssertionError("the bot stopped before polling")
         if server.count_calls("getUpdates") > polls_before:
             server.settle = app.idle
+            if app.sends:  # it sends, or knows that another process does
+                await asyncio.wait_for(app.sender.decided.wait(), timeout=6)
             await app.idle()
             return app, task
         await asyncio.sleep(0.01)

@@ -91,6 +91,7 @@ class Sender:
         self._stopped = asyncio.Event()
         self._wake = asyncio.Event()
         self._claim_wanted = True
+        self.decided = asyncio.Event()  # its first election is over: it sends or stands by
         self._tasks: set[asyncio.Task[None]] = set()
         self._latency = 0.02  # seconds a send takes, its record included (EWMA)
 
@@ -165,7 +166,10 @@ class Sender:
         try:
             while not self._stopping:
                 self.beat = time.monotonic()
-                if await self._database(leadership.hold) is True:
+                held = await self._database(leadership.hold)
+                if held is False:
+                    self.decided.set()
+                if held is True:
                     if not self.leading:
                         log.info("this process sends the outbox (%s)", self.owner)
                     await self._lead(leadership)
@@ -198,6 +202,7 @@ class Sender:
             ):
                 return
             self._taken_over = True
+        self.decided.set()
         renewed = time.monotonic()
         next_poll = time.monotonic() + self.poll_seconds
         next_renewal = renewed + SENDER_LEASE.total_seconds() / 3
