@@ -10,10 +10,10 @@ from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.delivery import Outbox
 from bot.domain import audit
 from bot.domain.access import Actor
 from bot.telegram.filters import IsAdmin
+from bot.telegram.replies import Replies
 from bot.views.audit import audit_messages
 from handlers.common import command_for
 
@@ -27,7 +27,7 @@ def router() -> Router:
 
 async def show_audit(
     message: Message,
-    outbox: Outbox,
+    outbox: Replies,
     command: CommandObject,
     session: AsyncSession,
     actor: Actor,

@@ -13,10 +13,10 @@ from aiogram.utils.i18n import gettext as _
 from babel.support import LazyProxy
 
 from bot.config import Settings
-from bot.delivery import Outbox
 from bot.domain.access import Actor
 from bot.domain.tickets import FileRef
 from bot.telegram.filters import GROUP_TYPES
+from bot.telegram.replies import Replies
 
 
 class ChatKind(Filter):
@@ -50,7 +50,7 @@ def in_group(message: Message) -> bool:
     return message.chat.type in GROUP_TYPES
 
 
-async def private_only(message: Message, outbox: Outbox) -> None:
+async def private_only(message: Message, outbox: Replies) -> None:
     """The answer to a command that shows names or files, sent in a group."""
     await outbox.reply(message, _("I show this in private only: write the command to me directly."))
 
@@ -74,13 +74,13 @@ def command_for(
     router.message.register(handler, Command(command), *allowed)
     if refusal is not None:
 
-        async def refused(message: Message, outbox: Outbox) -> None:
+        async def refused(message: Message, outbox: Replies) -> None:
             await outbox.answer(message, str(refusal))
 
         router.message.register(refused, Command(command))
 
 
-async def invalid_button(query: CallbackQuery, outbox: Outbox) -> None:
+async def invalid_button(query: CallbackQuery, outbox: Replies) -> None:
     """A press of a button whose data no handler accepts (forged, or from an old version)."""
     await outbox.callback(query, _("This button is not valid."), show_alert=True)
 

@@ -19,8 +19,6 @@ from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.delivery import Outbox
-from bot.delivery.inbox import blank_update, kept_update
 from bot.domain import consent
 from bot.domain.access import Actor
 from bot.domain.errors import InvalidInput
@@ -29,6 +27,7 @@ from bot.domain.topic_learning import Suggesters
 from bot.domain.topics import ActiveTopics, list_topics
 from bot.news.tickets import TicketNews
 from bot.telegram.filters import HasRole
+from bot.telegram.replies import Replies
 from bot.views.consent import (
     ConsentButton,
     answered_text,
@@ -66,7 +65,7 @@ async def consent_pressed(
     query: CallbackQuery,
     callback_data: ConsentButton,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     state: FSMContext,
     news: TicketNews,
@@ -82,7 +81,7 @@ async def consent_pressed(
     if callback_data.held and inbox_update_id is not None:
         # The press quotes the question, which quotes the request: kept no longer than the
         # request itself.
-        await blank_update(session, inbox_update_id)
+        await consent.blank_update(session, inbox_update_id)
     asked = await session.get(Programme, callback_data.programme)
     if not isinstance(message, Message) or asked is None:
         return await outbox.callback(query, _("This button is not valid."), show_alert=True)
@@ -114,8 +113,8 @@ async def consent_pressed(
     if held is not None:
         await consent.release(session, held)
         return await _held_answered(
-            query, message, held, given, bot, actor, news, suggesters, active_topics, group,
-            programme,
+            query, message, held, given, bot, outbox, actor, news, suggesters, active_topics,
+            group, programme,
         )  # fmt: skip
     data = await state.get_data()
     if (
@@ -142,6 +141,7 @@ async def _held_answered(
     held: HeldRequest,
     given: bool,
     bot: Bot,
+    outbox: Replies,
     actor: Actor,
     news: TicketNews,
     suggesters: Suggesters,
@@ -149,14 +149,14 @@ async def _held_answered(
     group: GroupChat | None,
     programme: Programme | None,
 ) -> None:
-    outbox, session = news.outbox, news.session
+    session = news.session
     if not given:
         if held.update_id is not None:
-            await blank_update(session, held.update_id)
+            await consent.blank_update(session, held.update_id)
         await outbox.edit_message(message, answered_text(held.kind, given=False))
         return
     await outbox.edit_message(message, answered_text(held.kind, given=True))
-    payload = None if held.update_id is None else await kept_update(session, held.update_id)
+    payload = None if held.update_id is None else await consent.kept_update(session, held.update_id)
     request = None
     if payload is not None:
         request = Update.model_validate_json(payload, context={"bot": bot}).message
@@ -167,7 +167,7 @@ async def _held_answered(
         return
     me = await bot.me()
     await file_in_group(
-        request, request_text(content_of(request), me.username), actor, news, suggesters,
+        request, request_text(content_of(request), me.username), outbox, actor, news, suggesters,
         active_topics, group, programme, update_id=held.update_id,
     )  # fmt: skip
 
@@ -177,7 +177,7 @@ async def _held_answered(
 
 async def privacy(
     message: Message,
-    outbox: Outbox,
+    outbox: Replies,
     command: CommandObject,
     session: AsyncSession,
     actor: Actor,

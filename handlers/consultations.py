@@ -14,12 +14,13 @@ from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.delivery import Document, Outbox
+from bot.delivery import Document
 from bot.domain import consultations, stats
 from bot.domain.access import Actor
 from bot.domain.errors import InvalidInput
 from bot.domain.programmes import list_programmes
 from bot.telegram.filters import HasRole
+from bot.telegram.replies import Replies
 from bot.time.zones import zone
 from bot.views.calendar import meetings_ics
 from bot.views.consultations import render_week, week_labels, week_text, week_title
@@ -37,7 +38,7 @@ def router() -> Router:
 
 async def show_week(
     message: Message,
-    outbox: Outbox,
+    outbox: Replies,
     command: CommandObject,
     session: AsyncSession,
     actor: Actor,

@@ -21,13 +21,13 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery import Outbox
 from bot.delivery.outbox import FollowUp
 from bot.domain import tickets
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError
 from bot.domain.tickets import FileRef
 from bot.news.tickets import TicketNews
+from bot.telegram.replies import Replies
 from bot.views.tickets import name, number
 from handlers.common import IN_PRIVATE, content_of, files_of, parse_number
 from handlers.ticket_common import refusal
@@ -80,14 +80,14 @@ class InTicketTopic(Filter):
 
 
 async def write_in_topic(
-    message: Message, ticket: Ticket, outbox: Outbox, actor: Actor, news: TicketNews
+    message: Message, ticket: Ticket, outbox: Replies, actor: Actor, news: TicketNews
 ) -> None:
     """Whatever the assignee writes in the ticket's topic answers it, as a reply to its card
     would."""
     if ticket.assignee_id != actor.person.id:
         await outbox.reply(message, _("You cannot do this with this request."))
         return
-    await mentor_says(message, ticket, actor, content_of(message), files_of(message), news)
+    await mentor_says(message, outbox, ticket, actor, content_of(message), files_of(message), news)
 
 
 async def reply_on_ticket(
@@ -95,7 +95,7 @@ async def reply_on_ticket(
     ticket: Ticket,
     link: TicketMessage,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     news: TicketNews,
     now: datetime,
@@ -104,7 +104,7 @@ async def reply_on_ticket(
     me = actor.person.id
     if link.kind in MENTOR_SIDE:
         if me == ticket.assignee_id:
-            await mentor_says(message, ticket, actor, text, files, news)
+            await mentor_says(message, outbox, ticket, actor, text, files, news)
         elif ticket.status == TicketStatus.open and tickets.mentor_role(actor.person, ticket):
             await outbox.reply(
                 message, _("Press «Claim» on the card first: then your answer goes to the author.")
@@ -138,11 +138,12 @@ async def reply_on_ticket(
             about=ticket,
         )
         return
-    await author_says(message, ticket, actor, text, files, news)
+    await author_says(message, outbox, ticket, actor, text, files, news)
 
 
 async def mentor_says(
     message: Message,
+    outbox: Replies,
     ticket: Ticket,
     actor: Actor,
     text: str,
@@ -152,7 +153,7 @@ async def mentor_says(
     try:
         await tickets.add_mentor_message(news.session, ticket, actor.person, text, files, news.now)
     except DomainError as error:
-        await news.outbox.reply(message, refusal(error))
+        await outbox.reply(message, refusal(error))
         return
     # Telegram's answer about the relayed message decides which of the two the mentor reads.
     posted = FollowUp(
@@ -171,11 +172,12 @@ async def mentor_says(
     if not await news.relay_answer(
         ticket, actor.person, text, files, then=posted, otherwise=not_posted
     ):
-        await news.outbox.reply(message, not_posted.text)
+        await outbox.reply(message, not_posted.text)
 
 
 async def author_says(
     message: Message,
+    outbox: Replies,
     ticket: Ticket,
     actor: Actor,
     text: str,
@@ -193,10 +195,10 @@ async def author_says(
             reopen_window=news.settings.reopen_window,
         )
     except DomainError as error:
-        await news.outbox.reply(message, refusal(error))
+        await outbox.reply(message, refusal(error))
         return
     if ticket.assignee_id is None:
-        await news.outbox.reply(
+        await outbox.reply(
             message,
             _("Added to request {number}; the mentor who takes it will see it.").format(
                 number=number(ticket)
@@ -215,21 +217,21 @@ async def author_says(
     )
     if reopened:
         await news.restore_card(ticket)
-        await news.outbox.reply(
+        await outbox.reply(
             message,
             _("Request {number} is reopened; the mentor has your message.").format(
                 number=number(ticket)
             ),
         )
     elif not delivered:
-        await news.outbox.reply(message, unreachable.text)
+        await outbox.reply(message, unreachable.text)
 
 
 async def reply_command(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     news: TicketNews,
 ) -> None:
@@ -253,4 +255,4 @@ async def reply_command(
             ),
         )
         return
-    await mentor_says(message, ticket, actor, text, files, news)
+    await mentor_says(message, outbox, ticket, actor, text, files, news)

@@ -17,12 +17,12 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.delivery import Outbox
 from bot.domain import booking, matching, tickets
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError, NotAllowed, NotFound
 from bot.domain.topics import list_topics, match_topic, topics_by_id
 from bot.news.tickets import TicketNews
+from bot.telegram.replies import Replies
 from bot.views.tickets import (
     PREFIXES,
     AssignButton,
@@ -155,7 +155,7 @@ async def _visible_ticket(session: AsyncSession, actor: Actor, n: int) -> Ticket
 
 async def show_ticket(
     message: Message,
-    outbox: Outbox,
+    outbox: Replies,
     command: CommandObject,
     session: AsyncSession,
     actor: Actor,
@@ -187,7 +187,7 @@ async def show_ticket(
 
 async def history_page(
     query: CallbackQuery,
-    outbox: Outbox,
+    outbox: Replies,
     callback_data: HistoryPage,
     session: AsyncSession,
     actor: Actor,
@@ -228,7 +228,7 @@ async def ticket_action(
     callback_data: TicketAction,
     session: AsyncSession,
     actor: Actor,
-    outbox: Outbox,
+    outbox: Replies,
     settings: Settings,
     news: TicketNews,
 ) -> Any:
@@ -305,7 +305,7 @@ async def cancel(ticket: Ticket, actor: Actor, news: TicketNews) -> None:
 
 async def assign_command(
     message: Message,
-    outbox: Outbox,
+    outbox: Replies,
     command: CommandObject,
     session: AsyncSession,
     actor: Actor,
@@ -348,7 +348,7 @@ async def assign_pressed(
     callback_data: AssignButton,
     session: AsyncSession,
     actor: Actor,
-    outbox: Outbox,
+    outbox: Replies,
     news: TicketNews,
     now: datetime,
 ) -> Any:
@@ -426,7 +426,9 @@ async def _list_view(
     return "\n\n".join(lines) + page_footer(found) + hint, markup
 
 
-async def my_tickets(message: Message, outbox: Outbox, session: AsyncSession, actor: Actor) -> None:
+async def my_tickets(
+    message: Message, outbox: Replies, session: AsyncSession, actor: Actor
+) -> None:
     text, markup = await _list_view(session, actor, "my", page=0)
     await outbox.answer(message, text, reply_markup=markup)
 
@@ -439,7 +441,7 @@ def tickets_usage(topics: list[Topic]) -> str:
 
 
 async def all_tickets(
-    message: Message, outbox: Outbox, command: CommandObject, session: AsyncSession, actor: Actor
+    message: Message, outbox: Replies, command: CommandObject, session: AsyncSession, actor: Actor
 ) -> None:
     if not (actor.is_admin or actor.has(RoleKind.coordinator)):
         await outbox.answer(message, _("The list of all requests is for coordinators. Yours: /my"))
@@ -475,7 +477,7 @@ async def all_tickets(
 
 async def list_page(
     query: CallbackQuery,
-    outbox: Outbox,
+    outbox: Replies,
     callback_data: ListPage,
     session: AsyncSession,
     actor: Actor,

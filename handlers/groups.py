@@ -19,7 +19,6 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.delivery import Outbox
 from bot.domain.access import Actor
 from bot.domain.errors import InvalidInput
 from bot.domain.programmes import (
@@ -32,6 +31,7 @@ from bot.domain.programmes import (
     note_chat,
     register_chat,
 )
+from bot.telegram.replies import Replies
 from bot.views.groups import RegisterPick, register_keyboard
 from handlers.common import IN_GROUP, IN_PRIVATE, in_group
 from models import GroupChat, Programme, RoleKind
@@ -78,7 +78,7 @@ def may_register(actor: Actor | None) -> bool:
 async def bot_added(
     event: ChatMemberUpdated,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     now: datetime,
     actor: Actor | None = None,
 ) -> None:
@@ -145,7 +145,7 @@ async def _bind(
 
 async def register(
     message: Message,
-    outbox: Outbox,
+    outbox: Replies,
     command: CommandObject,
     session: AsyncSession,
     settings: Settings,
@@ -180,7 +180,7 @@ async def register(
 
 async def _register_by_title(
     message: Message,
-    outbox: Outbox,
+    outbox: Replies,
     session: AsyncSession,
     chat: GroupChat,
     title: str,
@@ -219,7 +219,7 @@ async def _register_by_title(
 
 async def register_picked(
     query: CallbackQuery,
-    outbox: Outbox,
+    outbox: Replies,
     callback_data: RegisterPick,
     session: AsyncSession,
     now: datetime,
@@ -244,13 +244,13 @@ async def register_picked(
     return None
 
 
-async def register_in_private(message: Message, outbox: Outbox) -> None:
+async def register_in_private(message: Message, outbox: Replies) -> None:
     await outbox.answer(
         message, _("/register works in a group: add me to the programme's group and send it there.")
     )
 
 
-async def not_registered(message: Message, outbox: Outbox) -> None:
+async def not_registered(message: Message, outbox: Replies) -> None:
     await outbox.answer(
         message,
         _(

@@ -11,10 +11,10 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.delivery import Outbox
 from bot.domain import office_hours
 from bot.domain.access import Actor
 from bot.domain.office_hours import HoursError
+from bot.telegram.replies import Replies
 from bot.time.zones import zone
 from bot.views.office_hours import (
     HoursAction,
@@ -54,7 +54,7 @@ async def _show(
 
 async def set_or_show_hours(
     message: Message,
-    outbox: Outbox,
+    outbox: Replies,
     session: AsyncSession,
     command: CommandObject,
     actor: Actor,
@@ -91,7 +91,7 @@ async def set_or_show_hours(
 
 async def hours_button(
     query: CallbackQuery,
-    outbox: Outbox,
+    outbox: Replies,
     session: AsyncSession,
     callback_data: HoursAction,
     actor: Actor,

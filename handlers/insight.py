@@ -20,13 +20,14 @@ from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.delivery import Document, Outbox
+from bot.delivery import Document
 from bot.domain import export, register, stats
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError, InvalidInput
 from bot.domain.programmes import list_programmes
 from bot.domain.stats import Period
 from bot.telegram.filters import HasRole
+from bot.telegram.replies import Replies
 from bot.views.charts import render_weekly
 from bot.views.export import file_stem, make_files
 from bot.views.report import make_pdf, report_caption, report_text, with_report
@@ -60,7 +61,7 @@ def router() -> Router:
 
 async def _start(
     message: Message,
-    outbox: Outbox,
+    outbox: Replies,
     command: CommandObject,
     what: str,
     session: AsyncSession,
@@ -99,7 +100,7 @@ async def _start(
 
 async def stats_command(
     message: Message,
-    outbox: Outbox,
+    outbox: Replies,
     command: CommandObject,
     session: AsyncSession,
     actor: Actor,
@@ -113,7 +114,7 @@ async def stats_command(
 
 async def export_command(
     message: Message,
-    outbox: Outbox,
+    outbox: Replies,
     command: CommandObject,
     session: AsyncSession,
     actor: Actor,
@@ -128,7 +129,7 @@ async def export_command(
 
 async def report_command(
     message: Message,
-    outbox: Outbox,
+    outbox: Replies,
     command: CommandObject,
     session: AsyncSession,
     actor: Actor,
@@ -142,7 +143,7 @@ async def report_command(
 
 async def programme_picked(
     query: CallbackQuery,
-    outbox: Outbox,
+    outbox: Replies,
     callback_data: InsightPick,
     session: AsyncSession,
     actor: Actor,
@@ -174,7 +175,7 @@ async def programme_picked(
 
 async def send_stats(
     message: Message,
-    outbox: Outbox,
+    outbox: Replies,
     period: Period,
     programme_ids: Sequence[int],
     session: AsyncSession,
@@ -197,7 +198,7 @@ async def send_stats(
 
 async def send_export(
     message: Message,
-    outbox: Outbox,
+    outbox: Replies,
     period: Period,
     programme_ids: Sequence[int],
     session: AsyncSession,
@@ -232,7 +233,7 @@ async def send_export(
 
 async def send_report(
     message: Message,
-    outbox: Outbox,
+    outbox: Replies,
     period: Period,
     programme_ids: Sequence[int],
     session: AsyncSession,

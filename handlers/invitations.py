@@ -20,12 +20,12 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.delivery import Outbox
 from bot.delivery.outbox import FollowUp
 from bot.domain.access import Actor
 from bot.domain.invitations import create_invitation
 from bot.domain.programmes import get_programme, list_programmes
 from bot.domain.topics import UnknownTopics, list_topics, resolve_topics
+from bot.telegram.replies import Replies
 from bot.views.invitations import InvitePick, invite_keyboard
 from bot.views.meetings import local_time
 from handlers.common import zone_of
@@ -90,7 +90,7 @@ async def invite(
     session: AsyncSession,
     actor: Actor,
     settings: Settings,
-    outbox: Outbox,
+    outbox: Replies,
     bot: Bot,
     now: datetime,
     group: GroupChat | None = None,
@@ -170,7 +170,7 @@ async def _choices(
     return choices, unknown
 
 
-async def _hand_over(message: Message, text: str, actor: Actor, outbox: Outbox) -> None:
+async def _hand_over(message: Message, text: str, actor: Actor, outbox: Replies) -> None:
     """The invitation, to the person who asked for it: in private, whatever the chat."""
     if message.chat.type == "private":
         await outbox.answer(message, text)
@@ -242,7 +242,7 @@ async def _make_link(
 
 async def invite_picked(
     query: CallbackQuery,
-    outbox: Outbox,
+    outbox: Replies,
     callback_data: InvitePick,
     session: AsyncSession,
     actor: Actor,

@@ -12,12 +12,12 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.delivery import Outbox
 from bot.domain import summaries, tickets
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError
 from bot.domain.topics import topics_by_id
 from bot.news.tickets import TicketNews
+from bot.telegram.replies import Replies
 from bot.views.tickets import (
     ClaimButton,
     ListPage,
@@ -51,7 +51,7 @@ async def claim_pressed(
     query: CallbackQuery,
     callback_data: ClaimButton,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     settings: Settings,
     news: TicketNews,
@@ -70,7 +70,7 @@ async def claim_pressed(
             )
         await outbox.callback(query, refusal(taken), show_alert=True)
         if isinstance(query.message, Message) and taken.assignee is not None:
-            await _show_taken(query.message, taken.ticket, taken.assignee, actor, news)
+            await _show_taken(query.message, outbox, taken.ticket, taken.assignee, actor, news)
         return None
     except DomainError as error:
         return await outbox.callback(query, refusal(error), show_alert=True)
@@ -80,7 +80,12 @@ async def claim_pressed(
 
 
 async def _show_taken(
-    message: Message, ticket: Ticket, assignee: Person, actor: Actor, news: TicketNews
+    message: Message,
+    outbox: Replies,
+    ticket: Ticket,
+    assignee: Person,
+    actor: Actor,
+    news: TicketNews,
 ) -> None:
     """The presser's card, if it was one, now says who has the request."""
     cards = await tickets.messages_of(news.session, ticket.id, TicketMessageKind.card)
@@ -88,7 +93,7 @@ async def _show_taken(
     if any((card.chat_telegram_id, card.message_id) == here for card in cards):
         topic = await news.topic(ticket)
         text = taken_card_text(ticket, topic, assignee, actor.language)
-        await news.outbox.edit_message(message, text)
+        await outbox.edit_message(message, text)
     elif await summaries.find(news.session, message.chat.id, message.message_id) is not None:
         await news.refresh_summaries(ticket)
 
@@ -124,7 +129,7 @@ async def claimed(
 
 
 async def queue(
-    message: Message, session: AsyncSession, outbox: Outbox, actor: Actor, settings: Settings
+    message: Message, session: AsyncSession, outbox: Replies, actor: Actor, settings: Settings
 ) -> None:
     if not actor.has(RoleKind.mentor):
         await outbox.answer(message, _("The queue is for mentors; you are not one yet."))
@@ -137,7 +142,7 @@ async def queue_page(
     query: CallbackQuery,
     callback_data: ListPage,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     settings: Settings,
 ) -> Any:
@@ -194,7 +199,7 @@ async def resolve_pressed(
     query: CallbackQuery,
     callback_data: ResolveButton,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     news: TicketNews,
 ) -> Any:
@@ -214,7 +219,7 @@ async def resolve_command(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     news: TicketNews,
 ) -> None:

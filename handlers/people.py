@@ -11,10 +11,10 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from bot.delivery import Outbox
 from bot.domain.access import Actor
 from bot.domain.people import set_language, set_timezone
 from bot.languages import LANGUAGE_NAMES, LANGUAGES
+from bot.telegram.replies import Replies
 from bot.time.zones import UnknownZoneError, normalize_zone
 from bot.views.dates import zone_text
 from bot.views.meetings import zone_examples
@@ -31,7 +31,7 @@ def router() -> Router:
 
 
 async def choose_language(
-    message: Message, outbox: Outbox, command: CommandObject, actor: Actor, i18n: I18n
+    message: Message, outbox: Replies, command: CommandObject, actor: Actor, i18n: I18n
 ) -> None:
     code = (command.args or "").strip().lower()
     # "/lang polski" means what "/lang pl" does.
@@ -53,7 +53,7 @@ async def choose_language(
 
 
 async def language_chosen(
-    query: CallbackQuery, outbox: Outbox, callback_data: LanguageChoice, actor: Actor, i18n: I18n
+    query: CallbackQuery, outbox: Replies, callback_data: LanguageChoice, actor: Actor, i18n: I18n
 ) -> None:
     if callback_data.code not in LANGUAGES:
         await outbox.callback(query, _("This button is not valid."), show_alert=True)
@@ -67,7 +67,7 @@ async def language_chosen(
 
 async def time_zone(
     message: Message,
-    outbox: Outbox,
+    outbox: Replies,
     command: CommandObject,
     actor: Actor,
     settings: Settings,

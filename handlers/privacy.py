@@ -15,10 +15,10 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery import Outbox
 from bot.domain import erasure, mydata
 from bot.domain.access import Actor
 from bot.news.tickets import TicketNews
+from bot.telegram.replies import Replies
 from bot.views.privacy import ForgetChoice, forget_keyboard, forget_question, mydata_file
 from bot.views.tickets import number
 from handlers.common import IN_PRIVATE, command_for
@@ -37,7 +37,7 @@ def router() -> Router:
 
 
 async def send_my_data(
-    message: Message, outbox: Outbox, session: AsyncSession, actor: Actor
+    message: Message, outbox: Replies, session: AsyncSession, actor: Actor
 ) -> None:
     kept = await mydata.kept_about(session, actor.person)
     await outbox.answer_file(message, mydata_file(kept), caption=_("What the bot keeps about you."))
@@ -52,7 +52,7 @@ def _usage() -> str:
 
 async def ask_to_forget(
     message: Message,
-    outbox: Outbox,
+    outbox: Replies,
     command: CommandObject,
     session: AsyncSession,
     actor: Actor,
@@ -89,7 +89,7 @@ async def ask_to_forget(
 
 async def forget_pressed(
     query: CallbackQuery,
-    outbox: Outbox,
+    outbox: Replies,
     callback_data: ForgetChoice,
     session: AsyncSession,
     actor: Actor,

@@ -13,7 +13,6 @@ from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.delivery import Outbox
 from bot.domain.access import Actor
 from bot.domain.errors import InvalidInput
 from bot.domain.programmes import (
@@ -24,6 +23,7 @@ from bot.domain.programmes import (
     set_quiet_groups,
 )
 from bot.telegram.filters import HasRole, IsAdmin
+from bot.telegram.replies import Replies
 from bot.views.programmes import QUIET_WORDS, VISIBLE_WORDS, replies_state, replies_usage
 from handlers.common import command_for
 from models import RoleKind
@@ -39,7 +39,9 @@ def router() -> Router:
     return router
 
 
-async def programmes(message: Message, outbox: Outbox, session: AsyncSession, actor: Actor) -> None:
+async def programmes(
+    message: Message, outbox: Replies, session: AsyncSession, actor: Actor
+) -> None:
     ids = None if actor.is_admin else actor.programmes(RoleKind.coordinator)
     found = await list_programmes(session, ids)
     if not found:
@@ -61,7 +63,7 @@ async def programmes(message: Message, outbox: Outbox, session: AsyncSession, ac
 
 async def new_programme(
     message: Message,
-    outbox: Outbox,
+    outbox: Replies,
     command: CommandObject,
     session: AsyncSession,
     settings: Settings,
@@ -97,7 +99,7 @@ async def new_programme(
 
 async def replies(
     message: Message,
-    outbox: Outbox,
+    outbox: Replies,
     command: CommandObject,
     session: AsyncSession,
     actor: Actor,

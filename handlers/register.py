@@ -17,12 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.delivery import Outbox
 from bot.domain import register, stats
 from bot.domain.access import Actor
 from bot.domain.programmes import list_programmes
 from bot.domain.register import RegisterFilter
 from bot.telegram.filters import HasRole
+from bot.telegram.replies import Replies
 from bot.views.register import (
     CHANGE,
     ORGANISATION,
@@ -80,7 +80,7 @@ def router() -> Router:
 
 
 async def show_profile(
-    message: Message, outbox: Outbox, session: AsyncSession, actor: Actor, state: FSMContext
+    message: Message, outbox: Replies, session: AsyncSession, actor: Actor, state: FSMContext
 ) -> None:
     await state.clear()
     profile = await register.profile_of(session, actor.person.id)
@@ -97,7 +97,7 @@ async def profile_pressed(
     query: CallbackQuery,
     callback_data: ProfileButton,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     state: FSMContext,
     now: datetime,
@@ -168,7 +168,7 @@ async def _save(
 async def written(
     message: Message,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     state: FSMContext,
     now: datetime,
@@ -191,7 +191,7 @@ async def written(
 
 async def people_command(
     message: Message,
-    outbox: Outbox,
+    outbox: Replies,
     command: CommandObject,
     session: AsyncSession,
     actor: Actor,
@@ -217,7 +217,7 @@ async def people_page(
     query: CallbackQuery,
     callback_data: PeoplePage,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     settings: Settings,
     now: datetime,
@@ -279,7 +279,7 @@ async def _filter_of(
 
 async def _show_people(
     message: Message,
-    outbox: Outbox,
+    outbox: Replies,
     session: AsyncSession,
     actor: Actor,
     settings: Settings,

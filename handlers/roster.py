@@ -20,7 +20,6 @@ from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.delivery import Outbox
 from bot.domain import roster
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError, NotFound
@@ -30,6 +29,7 @@ from bot.domain.stats import coordinated
 from bot.domain.topics import get_topic, list_topics
 from bot.news.tickets import TicketNews
 from bot.telegram.filters import HasRole
+from bot.telegram.replies import Replies
 from bot.views.roster import (
     MentorAction,
     RosterPage,
@@ -70,7 +70,7 @@ async def _roster_view(
 
 
 async def mentors(
-    message: Message, outbox: Outbox, session: AsyncSession, actor: Actor, settings: Settings
+    message: Message, outbox: Replies, session: AsyncSession, actor: Actor, settings: Settings
 ) -> None:
     programmes = await list_programmes(session, coordinated(actor))
     if not programmes:
@@ -89,7 +89,7 @@ async def mentors(
 
 async def page_pressed(
     query: CallbackQuery,
-    outbox: Outbox,
+    outbox: Replies,
     callback_data: RosterPage,
     session: AsyncSession,
     actor: Actor,
@@ -122,7 +122,7 @@ async def mentor_pressed(
     session: AsyncSession,
     actor: Actor,
     settings: Settings,
-    outbox: Outbox,
+    outbox: Replies,
     news: TicketNews,
     now: datetime,
 ) -> Any:
@@ -169,7 +169,7 @@ class MentorCard:
     zone_name: str
     default_capacity: int
     session: AsyncSession
-    outbox: Outbox
+    outbox: Replies
     news: TicketNews
     now: datetime
 

@@ -24,7 +24,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.delivery import Document, Outbox
+from bot.delivery import Document
 from bot.delivery.outbox import FollowUp
 from bot.domain import meetings, tickets
 from bot.domain.access import Actor
@@ -41,6 +41,7 @@ from bot.domain.schedule_parser import (
 from bot.i18n import locale
 from bot.jobs.reminders import ReminderRunner
 from bot.news.meetings import MeetingNews
+from bot.telegram.replies import Replies
 from bot.time.zones import zone
 from bot.views.calendar import meetings_ics
 from bot.views.dates import zone_text
@@ -142,7 +143,7 @@ class Tools:
     """What scheduling handlers need besides the update: built from the dispatcher's data."""
 
     session: AsyncSession
-    outbox: Outbox
+    outbox: Replies
     actor: Actor
     settings: Settings
     i18n: I18n
@@ -374,7 +375,7 @@ async def show_group_picker(
     await _say(message, t, text, edit=edit, markup=group_picker(groups, set(draft.chosen), titles))
 
 
-async def cancel_draft(message: Message, state: FSMContext, outbox: Outbox) -> None:
+async def cancel_draft(message: Message, state: FSMContext, outbox: Replies) -> None:
     await state.clear()
     await outbox.reply(message, _("Scheduling cancelled; nothing was announced."))
 

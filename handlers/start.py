@@ -12,12 +12,12 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.delivery import Outbox
 from bot.domain.access import Actor
 from bot.domain.invitations import InvitationProblem, InvitationRefused, redeem_invitation
 from bot.domain.programmes import list_programmes
 from bot.news.tickets import TicketNews
 from bot.telegram.commands import commands_for
+from bot.telegram.replies import Replies
 from bot.views.consent import consent_keyboard, invitation_notice
 from handlers.common import IN_PRIVATE
 from models import ConsentKind, RoleKind
@@ -73,7 +73,7 @@ def help_text(actor: Actor, *, private: bool) -> str:
 
 async def start(
     message: Message,
-    outbox: Outbox,
+    outbox: Replies,
     session: AsyncSession,
     actor: Actor,
     news: TicketNews,
@@ -97,13 +97,13 @@ async def start(
         await news.ask_ratings_left(actor.person, now - settings.reopen_window)
 
 
-async def help_command(message: Message, outbox: Outbox, actor: Actor) -> None:
+async def help_command(message: Message, outbox: Replies, actor: Actor) -> None:
     await outbox.answer(message, help_text(actor, private=message.chat.type == "private"))
 
 
 async def start_with_token(
     message: Message,
-    outbox: Outbox,
+    outbox: Replies,
     command: CommandObject,
     session: AsyncSession,
     actor: Actor,

@@ -19,16 +19,17 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery import Outbox, Outgoing
-from bot.delivery.inbox import blank_update
+from bot.delivery import Outgoing
 from bot.domain import consent, matching, tickets
 from bot.domain.access import Actor
+from bot.domain.consent import blank_update
 from bot.domain.errors import DomainError
 from bot.domain.programmes import list_programmes
 from bot.domain.topic_learning import Suggesters, record_label
 from bot.domain.topics import ActiveTopics, get_topic, list_topics
 from bot.news.profiles import ask_profile_once
 from bot.news.tickets import TicketNews
+from bot.telegram.replies import Replies
 from bot.views.consent import consent_keyboard, consent_question
 from bot.views.tickets import (
     DraftButton,
@@ -142,7 +143,7 @@ def request_text(text: str, bot_username: str | None) -> str:
 async def ask_in_group(
     message: Message,
     command: CommandObject,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     news: TicketNews,
     suggesters: Suggesters,
@@ -162,14 +163,15 @@ async def ask_in_group(
         )
         return
     await file_in_group(
-        message, command.args or "", actor, news, suggesters, active_topics, group, programme,
-        update_id=inbox_update_id,
+        message, command.args or "", outbox, actor, news, suggesters, active_topics, group,
+        programme, update_id=inbox_update_id,
     )  # fmt: skip
 
 
 async def mention_in_group(
     message: Message,
     request_text: str,
+    outbox: Replies,
     actor: Actor,
     news: TicketNews,
     suggesters: Suggesters,
@@ -179,13 +181,14 @@ async def mention_in_group(
     inbox_update_id: int | None = None,
 ) -> None:
     await file_in_group(
-        message, request_text, actor, news, suggesters, active_topics, group, programme,
+        message, request_text, outbox, actor, news, suggesters, active_topics, group, programme,
         update_id=inbox_update_id,
     )  # fmt: skip
 
 
 async def reply_in_group(
     message: Message,
+    outbox: Replies,
     actor: Actor,
     news: TicketNews,
     suggesters: Suggesters,
@@ -195,14 +198,15 @@ async def reply_in_group(
     inbox_update_id: int | None = None,
 ) -> None:
     await file_in_group(
-        message, content_of(message), actor, news, suggesters, active_topics, group, programme,
-        update_id=inbox_update_id,
+        message, content_of(message), outbox, actor, news, suggesters, active_topics, group,
+        programme, update_id=inbox_update_id,
     )  # fmt: skip
 
 
 async def file_in_group(
     message: Message,
     text: str,
+    outbox: Replies,
     actor: Actor,
     news: TicketNews,
     suggesters: Suggesters,
@@ -214,7 +218,6 @@ async def file_in_group(
 ) -> None:
     """File a request from a group; the first one of a person in a programme waits for their
     consent (kept as its update, ``update_id``, in the inbox; see ``handlers.consent``)."""
-    outbox = news.outbox
     if group is None or group.programme_id is None or programme is None:
         await outbox.reply(
             message,
@@ -270,7 +273,7 @@ async def file_in_group(
     )
     if not created:
         return
-    await acknowledge(message, ticket, topic, topics, actor, news, named=named)
+    await acknowledge(message, ticket, topic, topics, actor, news, named=named, quiet=outbox.quiet)
 
 
 async def _held_for_consent(
@@ -325,7 +328,12 @@ async def _guess_or_ask(
 
 
 async def _health_consent_first(
-    query: CallbackQuery, ticket: Ticket, topic: Topic, actor: Actor, news: TicketNews
+    query: CallbackQuery,
+    ticket: Ticket,
+    topic: Topic,
+    actor: Actor,
+    news: TicketNews,
+    outbox: Replies,
 ) -> bool:
     """An author choosing a health topic for a request (it had none, or another) consents to
     health data first, once: asked alone, and the topic is chosen again after the answer; the
@@ -337,7 +345,7 @@ async def _health_consent_first(
         return False
     if await consent.has_consent(news.session, actor.person.id, programme, ConsentKind.health):
         return False
-    await news.outbox.callback(
+    await outbox.callback(
         query, _("This topic is about health: please answer the question below first."),
         show_alert=True,
     )  # fmt: skip
@@ -369,6 +377,7 @@ async def acknowledge(
     news: TicketNews,
     *,
     named: bool,
+    quiet: bool,
 ) -> None:
     """Offer the new ticket to mentors, then answer in the thread with its number. Both go
     out after the commit, so the answer never announces a ticket that was not stored. A
@@ -376,7 +385,7 @@ async def acknowledge(
     the general consultants need no topic)."""
     markup = None if named else topic_keyboard(ticket, topics, actor.language)
     # In a quiet group the author alone reads it; everyone sees 👀 on the request.
-    only_for = actor.person.telegram_id if news.outbox.quiet else None
+    only_for = actor.person.telegram_id if quiet else None
 
     def answer(mentors: int) -> Outgoing:
         return Outgoing(
@@ -401,7 +410,7 @@ async def topic_pressed(
     query: CallbackQuery,
     callback_data: TopicButton,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     news: TicketNews,
     now: datetime,
@@ -423,7 +432,7 @@ async def topic_pressed(
             _("Only the author of the request or a coordinator can choose its topic."),
             show_alert=True,
         )
-    if await _health_consent_first(query, ticket, topic, actor, news):
+    if await _health_consent_first(query, ticket, topic, actor, news, outbox):
         return None
     try:
         changed = await tickets.set_topic(session, ticket, topic, actor, now)
@@ -506,7 +515,7 @@ async def rate_pressed(
     query: CallbackQuery,
     callback_data: RateButton,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     news: TicketNews,
     now: datetime,
@@ -549,7 +558,7 @@ async def start_draft(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     state: FSMContext,
     suggesters: Suggesters,
@@ -583,7 +592,9 @@ async def start_draft(
         )
     if len(programmes) == 1:
         await state.update_data(programme_id=programmes[0])
-        if not await _draft_held(message, news, actor, state, ConsentKind.general, edit=False):
+        if not await _draft_held(
+            message, outbox, news, actor, state, ConsentKind.general, edit=False
+        ):
             await _ask_topic(message, session, outbox, actor, state, suggesters)
         return
     markup = draft_programmes_keyboard(await list_programmes(session, programmes))
@@ -592,7 +603,7 @@ async def start_draft(
 
 
 async def _say(
-    outbox: Outbox,
+    outbox: Replies,
     message: Message,
     text: str,
     markup: InlineKeyboardMarkup | None,
@@ -607,6 +618,7 @@ async def _say(
 
 async def _draft_held(
     message: Message,
+    outbox: Replies,
     news: TicketNews,
     actor: Actor,
     state: FSMContext,
@@ -629,14 +641,14 @@ async def _draft_held(
     await state.update_data(consent_kind=kind.value)
     await state.set_state(Draft.consent)
     text = consent_question(programme, kind, topic, actor.language)
-    await _say(news.outbox, message, text, consent_keyboard(programme, kind), edit=edit)
+    await _say(outbox, message, text, consent_keyboard(programme, kind), edit=edit)
     return True
 
 
 async def resume_draft(
     message: Message,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     state: FSMContext,
     suggesters: Suggesters,
@@ -660,7 +672,7 @@ async def discard_draft(session: AsyncSession, state: FSMContext) -> None:
 async def _ask_topic(
     message: Message,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     state: FSMContext,
     suggesters: Suggesters,
@@ -687,7 +699,7 @@ async def _ask_topic(
 async def _ask_confirmation(
     message: Message,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     state: FSMContext,
     *,
@@ -708,7 +720,7 @@ async def _ask_confirmation(
 
 
 async def _after_topic(
-    message: Message, session: AsyncSession, outbox: Outbox, actor: Actor, state: FSMContext
+    message: Message, session: AsyncSession, outbox: Replies, actor: Actor, state: FSMContext
 ) -> None:
     if (await state.get_data()).get("text"):
         await _ask_confirmation(message, session, outbox, actor, state, edit=True)
@@ -725,7 +737,7 @@ async def _after_topic(
 
 
 async def draft_text(
-    message: Message, session: AsyncSession, outbox: Outbox, actor: Actor, state: FSMContext
+    message: Message, session: AsyncSession, outbox: Replies, actor: Actor, state: FSMContext
 ) -> None:
     files = files_of(message)
     try:
@@ -744,7 +756,7 @@ async def draft_text(
     await _ask_confirmation(message, session, outbox, actor, state, edit=False)
 
 
-async def cancel_draft(message: Message, outbox: Outbox, state: FSMContext) -> None:
+async def cancel_draft(message: Message, outbox: Replies, state: FSMContext) -> None:
     await state.clear()
     await outbox.answer(message, _("Cancelled: nothing was sent."))
 
@@ -753,7 +765,7 @@ async def draft_pressed(
     query: CallbackQuery,
     callback_data: DraftButton,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     state: FSMContext,
     news: TicketNews,
@@ -774,7 +786,9 @@ async def draft_pressed(
         if callback_data.value not in tickets.request_programmes(actor):
             return await outbox.callback(query, _("This button is not valid."), show_alert=True)
         await state.update_data(programme_id=callback_data.value)
-        if not await _draft_held(message, news, actor, state, ConsentKind.general, edit=True):
+        if not await _draft_held(
+            message, outbox, news, actor, state, ConsentKind.general, edit=True
+        ):
             await _ask_topic(message, session, outbox, actor, state, suggesters, edit=True)
         return None
     if action == "topic" and current == Draft.topic.state:
@@ -784,7 +798,7 @@ async def draft_pressed(
             return await outbox.callback(query, _("This button is not valid."), show_alert=True)
         await state.update_data(topic_id=callback_data.value)
         if not topic.health or not await _draft_held(
-            message, news, actor, state, ConsentKind.health, topic, edit=True
+            message, outbox, news, actor, state, ConsentKind.health, topic, edit=True
         ):
             await _after_topic(message, session, outbox, actor, state)
         return None
@@ -792,13 +806,15 @@ async def draft_pressed(
         await _ask_topic(message, session, outbox, actor, state, suggesters, edit=True)
         return None
     if action == "send" and current == Draft.confirm.state:
-        await _send_draft(message, actor, state, news)
+        await _send_draft(message, outbox, actor, state, news)
         return None
     return await outbox.callback(query, _("This button is not valid."), show_alert=True)
 
 
-async def _send_draft(message: Message, actor: Actor, state: FSMContext, news: TicketNews) -> None:
-    session, outbox = news.session, news.outbox
+async def _send_draft(
+    message: Message, outbox: Replies, actor: Actor, state: FSMContext, news: TicketNews
+) -> None:
+    session = news.session
     data = await state.get_data()
     await state.clear()
     programme_id = int(data["programme_id"])

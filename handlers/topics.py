@@ -21,12 +21,12 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery import Outbox
 from bot.domain import audit
 from bot.domain import topics as domain
 from bot.domain.access import Actor
 from bot.domain.errors import DomainError
 from bot.domain.programmes import get_programme, list_programmes
+from bot.telegram.replies import Replies
 from bot.views.topics import (
     TopicsAction,
     card_keyboard,
@@ -82,7 +82,7 @@ async def in_group(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor | None = None,
     group: GroupChat | None = None,
 ) -> None:
@@ -104,7 +104,7 @@ async def in_group(
 
 
 async def _show_members_list(
-    message: Message, session: AsyncSession, outbox: Outbox, actor: Actor
+    message: Message, session: AsyncSession, outbox: Replies, actor: Actor
 ) -> None:
     """Topics of the programmes of a person who coordinates none."""
     ids = sorted({role.programme_id for role in actor.roles})
@@ -146,7 +146,7 @@ async def in_private(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     state: FSMContext,
     now: datetime,
@@ -186,7 +186,7 @@ async def in_private(
 async def _send_list(
     message: Message,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     programme: Programme,
     *,
@@ -205,7 +205,7 @@ async def _send_list(
 async def _subcommand(
     message: Message,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     programme: Programme,
     args: str,
@@ -268,7 +268,7 @@ async def _subcommand(
 async def _add(
     message: Message,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     programme: Programme,
     text: str,
@@ -294,7 +294,7 @@ async def _add(
 async def _archive_or_restore(
     message: Message,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     programme_id: int,
     topics: list[Topic],
@@ -359,7 +359,7 @@ async def pressed(
     query: CallbackQuery,
     callback_data: TopicsAction,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     state: FSMContext,
     now: datetime,
@@ -396,7 +396,7 @@ async def _programme_pressed(
     action: str,
     programme: Programme,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     state: FSMContext,
     now: datetime,
@@ -432,7 +432,7 @@ async def _topic_pressed(
     action: str,
     topic: Topic,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     now: datetime,
 ) -> None:
@@ -471,7 +471,7 @@ async def _topic_pressed(
 async def _ask_value(
     query: CallbackQuery,
     message: Message,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     state: FSMContext,
     programme_id: int,
@@ -486,7 +486,7 @@ async def _ask_value(
     await outbox.answer(message, edit_prompt(topic, field, actor.language))
 
 
-async def cancel_edit(message: Message, outbox: Outbox, state: FSMContext) -> None:
+async def cancel_edit(message: Message, outbox: Replies, state: FSMContext) -> None:
     await state.set_state(None)
     await outbox.answer(message, _("Cancelled: nothing changed."))
 
@@ -494,7 +494,7 @@ async def cancel_edit(message: Message, outbox: Outbox, state: FSMContext) -> No
 async def edit_value(
     message: Message,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     state: FSMContext,
     now: datetime,

@@ -21,7 +21,6 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery import Outbox
 from bot.delivery.outbox import MessageRef
 from bot.domain import tickets, triage
 from bot.domain.access import Actor
@@ -30,6 +29,7 @@ from bot.domain.matching import general_consultants
 from bot.domain.programmes import get_programme, list_programmes
 from bot.domain.topics import get_topic, list_topics, match_topic
 from bot.news.tickets import TicketNews
+from bot.telegram.replies import Replies
 from bot.views.tickets import (
     EscalateButton,
     escalate_note_keyboard,
@@ -98,7 +98,7 @@ async def triage_command(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     now: datetime,
     group: GroupChat | None = None,
@@ -140,7 +140,7 @@ async def switch_pressed(
     query: CallbackQuery,
     callback_data: TriageSwitch,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     now: datetime,
 ) -> Any:
@@ -191,7 +191,7 @@ async def escalate_pressed(
     query: CallbackQuery,
     callback_data: EscalateButton,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     state: FSMContext,
     news: TicketNews,
@@ -211,7 +211,7 @@ async def escalate_pressed(
     except DomainError as error:
         return await outbox.callback(query, refusal(error), show_alert=True)
     if action in ("cancel", "back"):
-        await _step_back(query, message, action, ticket, actor, state, news)
+        await _step_back(query, message, action, ticket, actor, state, news, outbox)
         return None
     try:
         await triage.check_escalation(session, actor.person, ticket)
@@ -267,9 +267,9 @@ async def _step_back(
     actor: Actor,
     state: FSMContext,
     news: TicketNews,
+    outbox: Replies,
 ) -> None:
     """«Cancel» under the note's prompt, or «Back» under the topics: nothing is passed on."""
-    outbox = news.outbox
     if ticket.assignee_id != actor.person.id:
         await _forget(state, ticket.id)
         await outbox.callback(query, _("This button is not valid."), show_alert=True)
@@ -292,7 +292,7 @@ async def _step_back(
         await outbox.edit_message_markup(message, None)
 
 
-async def cancel_note(message: Message, outbox: Outbox, state: FSMContext) -> None:
+async def cancel_note(message: Message, outbox: Replies, state: FSMContext) -> None:
     await _forget(state)
     await outbox.answer(message, _("Nothing was passed on: the request stays with you."))
 
@@ -300,7 +300,7 @@ async def cancel_note(message: Message, outbox: Outbox, state: FSMContext) -> No
 async def note_given(
     message: Message,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     state: FSMContext,
     news: TicketNews,
@@ -344,7 +344,7 @@ async def escalate_command(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: Replies,
     actor: Actor,
     state: FSMContext,
     news: TicketNews,

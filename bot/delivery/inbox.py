@@ -54,7 +54,6 @@ _FINISH = (
 )
 KEPT = timedelta(days=7)  # Telegram redelivers for a day at most
 UNREADABLE = "unreadable"  # how the error of an update set aside begins
-BLANK = "{}"  # the payload of an update whose content was discarded (``blank_update``)
 
 
 class Superseded(Exception):  # noqa: N818 - not an error: someone else was first
@@ -363,26 +362,3 @@ async def renew_leases(inbox: Inbox, submit: Submit, every: float) -> None:
             submit(await inbox.take_waiting(all_of_them=False))
         except Exception as error:  # noqa: BLE001 - tried again at the next turn
             log.warning("renewing inbox leases failed (%s)", type(error).__name__)
-
-
-# --- requests that wait in the inbox ----------------------------------------------------------
-
-
-async def kept_update(session: AsyncSession, update_id: int) -> str | None:
-    """An update as it came (handled or not), while the inbox keeps it and it was not blanked:
-    a request that waited for its author's consent is filed from here."""
-    payload = await session.scalar(
-        select(InboxUpdate.payload).where(InboxUpdate.update_id == update_id)
-    )
-    return None if payload in (None, BLANK) else payload
-
-
-async def blank_update(session: AsyncSession, update_id: int) -> None:
-    """Forget what an update said (a request its author did not consent to keep); its row
-    stays, so a redelivery is still known and ignored."""
-    await session.execute(
-        update(InboxUpdate)
-        .where(InboxUpdate.update_id == update_id)
-        .values(payload=BLANK)
-        .execution_options(synchronize_session=False)
-    )

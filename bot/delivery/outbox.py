@@ -18,16 +18,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy import Table, event, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from bot.db import connection_of
-from bot.delivery.values import CallbackAnswer, Document, FollowUp, MessageRef, Outgoing
+from bot.delivery.values import Document, FollowUp, MessageRef, Outgoing
 from models import OutboxMessage, OutboxStatus
 
-__all__ = ["CallbackAnswer", "Document", "FollowUp", "MessageRef", "Outbox", "Outgoing", "Row"]
+__all__ = ["Document", "FollowUp", "MessageRef", "Outbox", "Outgoing", "Row"]
 
 # Telegram allows 1024 characters in a caption, and 128 in a topic's name.
 CAPTION_LIMIT = 1024
@@ -105,10 +105,6 @@ class Outbox:
         self._sender = sender
         self._armed = False
         self._rows: list[Row] = []
-        self.callback_answers: list[CallbackAnswer] = []
-        # Set for an update from a group whose programme keeps it quiet: replies to a
-        # person's message there go to that person alone.
-        self.quiet = False
 
     # --- new messages ------------------------------------------------------------------------
 
@@ -241,6 +237,21 @@ class Outbox:
             self._row(chat_id, "edit_markup", params, target=target, purpose=purpose)
         )
 
+    async def edit_ephemeral(
+        self,
+        chat_id: int,
+        receiver: int,
+        ephemeral_id: int,
+        text: str,
+        *,
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> None:
+        """Change the text (and buttons) of an ephemeral message: known by the member who sees
+        it and its own id, since it has no message id in the chat."""
+        params = _text(text, markup)
+        params.update(receiver=receiver, ephemeral_message_id=ephemeral_id)
+        await self._write_one(self._row(chat_id, "edit_ephemeral_text", params, purpose="edit"))
+
     async def react(self, chat_id: int, message_id: int, emoji: str | None) -> None:
         """Set the bot's reaction on a message (one of Telegram's reaction emoji), or with
         None take it away."""
@@ -252,67 +263,6 @@ class Outbox:
 
     async def leave_chat(self, chat_id: int) -> None:
         await self._write_one(self._row(chat_id, "leave_chat", {}, purpose="leave"))
-
-    # --- answering the update at hand --------------------------------------------------------
-
-    async def answer(
-        self, message: Message, text: str, *, reply_markup: InlineKeyboardMarkup | None = None
-    ) -> MessageRef:
-        """A message in the chat of ``message`` (``message.answer`` in aiogram's words)."""
-        return await self.send(message.chat.id, text, markup=reply_markup)
-
-    async def reply(
-        self, message: Message, text: str, *, reply_markup: InlineKeyboardMarkup | None = None
-    ) -> MessageRef:
-        """An answer to the person's message; in a quiet group, for their eyes only."""
-        only_for = None
-        if self.quiet and message.chat.type != "private" and message.from_user is not None:
-            only_for = message.from_user.id
-        return await self.send(
-            message.chat.id, text, markup=reply_markup, reply_to=message.message_id,
-            only_for=only_for,
-        )  # fmt: skip
-
-    async def edit_message(
-        self, message: Message, text: str, *, reply_markup: InlineKeyboardMarkup | None = None
-    ) -> None:
-        """Change one of the bot's messages the person is looking at (pressed a button on). An
-        ephemeral one (message id 0) is known by its receiver and its own id."""
-        ephemeral = message.ephemeral_message_id
-        if ephemeral is not None and message.receiver_user is not None:
-            params = _text(text, reply_markup)
-            params.update(receiver=message.receiver_user.id, ephemeral_message_id=ephemeral)
-            await self._write_one(
-                self._row(message.chat.id, "edit_ephemeral_text", params, purpose="edit")
-            )
-            return
-        await self.edit(message.chat.id, MessageRef(message.message_id), text, markup=reply_markup)
-
-    async def edit_message_markup(
-        self, message: Message, reply_markup: InlineKeyboardMarkup | None
-    ) -> None:
-        if message.ephemeral_message_id is not None:
-            # Its buttons are changed with its text (edit_message): an ephemeral message
-            # that only loses them keeps them until it fades.
-            return
-        await self.edit_markup(message.chat.id, MessageRef(message.message_id), reply_markup)
-
-    async def answer_file(
-        self,
-        message: Message,
-        document: Document,
-        *,
-        photo: bool = False,
-        caption: str | None = None,
-    ) -> MessageRef:
-        return await self.send_file(message.chat.id, document, photo=photo, caption=caption)
-
-    async def callback(
-        self, query: CallbackQuery, text: str | None = None, *, show_alert: bool = False
-    ) -> None:
-        """Answer the button press; it goes out right after the commit, ahead of any queue."""
-        if not any(a.query_id == query.id for a in self.callback_answers):
-            self.callback_answers.append(CallbackAnswer(query.id, text, show_alert))
 
     # --- writing -----------------------------------------------------------------------------
 

@@ -5,8 +5,9 @@ message, a summary card, a meeting's announcement), failed (with Telegram's reas
 ``delivery_failures``; a person who blocked the bot is not written to again), dropped (folded
 into another message, or withdrawn), or moved (a group that became a supergroup: its waiting
 rows go to the new id); a retry is noted with its attempt count and the time it may go again.
-The follow-up a message waited for is written then, and the hooks registered for its purpose
-run in the same transaction (a card that cannot reach its mentor tells the coordinators).
+The follow-up a message waited for is written then, and for a message that failed, the hook
+registered for its purpose runs in the same transaction (a card that cannot reach its mentor
+tells the coordinators).
 
 Outcomes that arrive together share one transaction. While the database does not answer, the
 outcomes wait here and are written once it is back: a message Telegram has taken is never sent
@@ -109,7 +110,6 @@ class Recorder:
         self.sender = sender
         self.delay = delay
         self.on_the_way = on_the_way
-        self.on_sent: dict[str, Hook] = {}
         self.on_failed: dict[str, Hook] = {}
         self.unreachable_since: float | None = None  # the database, as recording found it
         self._queue: list[tuple[Outcome, asyncio.Future[None]]] = []
@@ -193,8 +193,8 @@ class Recorder:
                         await _note_failure(session, outcome, now)
                     if outcome.status != OutboxStatus.dropped:
                         await _follow_up(outbox, outcome)
-                        if hooks:
-                            await self._hook(outbox, outcome)
+                    if hooks and outcome.status == OutboxStatus.failed:
+                        await self._hook(outbox, outcome)
             connection = await connection_of(session)
             if finals:
                 await connection.execute(_FINAL, finals)
@@ -205,8 +205,7 @@ class Recorder:
 
     async def _hook(self, outbox: Outbox, outcome: Outcome) -> None:
         row = outcome.row
-        hooks = self.on_sent if outcome.status == OutboxStatus.sent else self.on_failed
-        hook = hooks.get(row.purpose)
+        hook = self.on_failed.get(row.purpose)
         if hook is not None:
             await hook(
                 outbox,

@@ -61,7 +61,6 @@ class UpdateRunner:
         self._held: set[int] = set()
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._stopping = False
-        self.handled_total = 0
 
     def submit(self, stored: Iterable[Stored]) -> None:
         for item in stored:
@@ -159,7 +158,6 @@ class UpdateRunner:
                 if await self._failed(item, update, error):
                     return
                 continue
-            self.handled_total += 1
             if self.metrics is not None:
                 self.metrics.updates_handled.inc()
             return

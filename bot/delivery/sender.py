@@ -98,10 +98,6 @@ class Sender:
     # --- the outside ---------------------------------------------------------------------------
 
     @property
-    def on_sent(self) -> dict[str, Hook]:
-        return self.recorder.on_sent
-
-    @property
     def on_failed(self) -> dict[str, Hook]:
         return self.recorder.on_failed
 
@@ -166,13 +162,10 @@ class Sender:
         try:
             while not self._stopping:
                 self.beat = time.monotonic()
-                held = await self._database(leadership.hold)
-                if held is False:
-                    self.decided.set()
-                if held is True:
-                    if not self.leading:
-                        log.info("this process sends the outbox (%s)", self.owner)
+                if await self._database(leadership.hold) is True:
                     await self._lead(leadership)
+                elif not self.leading:
+                    self.decided.set()  # another process sends (or the database is away)
                 if not self._stopping:
                     await self._pause(ELECTION_SECONDS)
         finally:
@@ -194,6 +187,7 @@ class Sender:
         """Send while the lease is this process's; return when it is lost or the database
         fails (the caller tries again)."""
         if not self.leading:
+            log.info("this process sends the outbox (%s)", self.owner)
             self._set_leading(True)
             self._taken_over = False
         if not self._taken_over:  # what was sent lately counts, and every row left is claimed

@@ -1,5 +1,5 @@
 """What the outbox takes and gives back as values: a reference to one of the bot's messages,
-a file, a message written later depending on another's fate, a text message, a button answer."""
+a file, a message written later depending on another's fate, a text message."""
 
 from __future__ import annotations
 
@@ -60,10 +60,3 @@ class Outgoing:
     record: str | None = None
     only_for: int | None = None  # in a group: the member who alone sees it (ephemeral)
     topic: MessageRef | None = None  # in a private chat: the topic it goes into
-
-
-@dataclass(frozen=True)
-class CallbackAnswer:
-    query_id: str
-    text: str | None = None
-    show_alert: bool = False

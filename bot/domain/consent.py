@@ -5,13 +5,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import audit
 from bot.domain.access import Actor
 from bot.domain.errors import InvalidInput, NotAllowed
-from models import AuditAction, Consent, ConsentKind, HeldRequest, Programme, Topic
+from models import (
+    AuditAction,
+    Consent,
+    ConsentKind,
+    HeldRequest,
+    InboxUpdate,
+    Programme,
+    Topic,
+)
 
 MAX_OPERATOR = 200
 MAX_NOTICE = 3000  # with the bot's lines around it, the notice fits one Telegram message
@@ -157,3 +165,28 @@ async def set_health(
     )  # fmt: skip
     await session.flush()
     return True
+
+
+# --- requests that wait in the inbox ----------------------------------------------------------
+
+BLANK = "{}"  # the payload of an update whose content was discarded (``blank_update``)
+
+
+async def kept_update(session: AsyncSession, update_id: int) -> str | None:
+    """An update as it came (handled or not), while the inbox keeps it and it was not blanked:
+    a request that waited for its author's consent is filed from here."""
+    payload = await session.scalar(
+        select(InboxUpdate.payload).where(InboxUpdate.update_id == update_id)
+    )
+    return None if payload in (None, BLANK) else payload
+
+
+async def blank_update(session: AsyncSession, update_id: int) -> None:
+    """Forget what an update said (a request its author did not consent to keep); its row
+    stays, so a redelivery is still known and ignored."""
+    await session.execute(
+        update(InboxUpdate)
+        .where(InboxUpdate.update_id == update_id)
+        .values(payload=BLANK)
+        .execution_options(synchronize_session=False)
+    )

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.db import transaction
 from bot.delivery.inbox import Inbox
-from bot.delivery.outbox import CallbackAnswer, Outbox
 from bot.delivery.sender import Sender
 from bot.domain.access import Actor
 from bot.domain.people import (
@@ -31,6 +30,7 @@ from bot.domain.programmes import chat_and_programme
 from bot.news.tickets import TicketNews
 from bot.telegram.filters import GROUP_TYPES
 from bot.telegram.fsm import held_dialogues
+from bot.telegram.replies import CallbackAnswer, Replies
 from bot.time.clock import Clock, utc_now
 from models import GroupChat, Programme, RoleKind
 
@@ -63,7 +63,7 @@ class DbSessionMiddleware(BaseMiddleware):
         update_id: int | None = data.get("inbox_update_id")
         storage = data.get("fsm_storage")
         async with held_dialogues(storage), transaction(self.session_factory) as session:
-            outbox = Outbox(session, self.sender)
+            outbox = Replies(session, self.sender)
             data["session"] = session
             data["outbox"] = outbox
             result = await handler(event, data)
@@ -72,7 +72,7 @@ class DbSessionMiddleware(BaseMiddleware):
         await self._answer_buttons(event, outbox)
         return result
 
-    async def _answer_buttons(self, event: TelegramObject, outbox: Outbox) -> None:
+    async def _answer_buttons(self, event: TelegramObject, outbox: Replies) -> None:
         answers = list(outbox.callback_answers)
         query = event.callback_query if isinstance(event, Update) else None
         if query is not None and not any(a.query_id == query.id for a in answers):
