@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import erasure, mydata
 from bot.domain.access import Actor
+from bot.news.meetings import MeetingNews
 from bot.news.tickets import TicketNews
 from bot.telegram.replies import Replies
 from bot.views.privacy import ForgetChoice, forget_keyboard, forget_question, mydata_file
@@ -122,13 +123,18 @@ async def forget_pressed(
 
 async def forget(news: TicketNews, person: Person, now: datetime, *, by: Person | None) -> str:
     """Erase the person; the mentors' messages quoting them are edited, the mentors of their
-    withdrawn requests told. Returns what the one who asked reads."""
+    withdrawn requests told, and the other side of each consultation cancelled. Returns what
+    the one who asked reads."""
     done = await erasure.forget_person(news.session, person, now, by=by)
     for ticket in done.requests:
         await news.erased(ticket)
     for ticket in done.withdrawn:
         if ticket.assignee_id is not None:
             await news.tell_person(await news.person(ticket.assignee_id), _withdrawn(ticket))
+    if done.cancelled:
+        calls = MeetingNews(news.session, news.outbox, news.i18n, news.settings, now)
+        for meeting in done.cancelled:  # said after the erasure: no text names the person
+            await calls.announce_cancelled(meeting, None)
     return _("Erased: names, the texts of {count} requests, messages and files.").format(
         count=len(done.requests)
     )

@@ -731,7 +731,7 @@ async def cancel_meeting(message: Message, command: CommandObject, **data: Any) 
     except DomainError as error:
         await t.outbox.reply(message, refusal(error))
         return
-    heard = await t.news().announce_cancelled(meeting, t.actor.person)
+    heard = await t.news().announce_cancelled(meeting, t.actor.person.display_name)
     t.runner.plan_after_commit(t.session, [], drop=dropped)
     await t.outbox.reply(
         message,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,7 +22,21 @@ from bot.db import truncate_wal
 from bot.jobs.retention import WalAfterErasure
 from bot.sandbox.emulator.client import TelegramClient
 from bot.sandbox.emulator.models import FakeMessage, FakeUser
-from models import AuditAction, AuditEntry, Base, Person, Profile, Ticket, TicketStatus
+from models import (
+    AuditAction,
+    AuditEntry,
+    Base,
+    Booking,
+    BookingStatus,
+    Meeting,
+    MeetingStatus,
+    Person,
+    Profile,
+    Reminder,
+    Ticket,
+    TicketStatus,
+)
+from tests.booking_steps import book_from_ticket, request_with_hours
 from tests.conftest import World
 from tests.ticket_steps import ask, card, cards
 
@@ -203,6 +217,44 @@ async def test_an_open_request_is_withdrawn_and_its_mentors_told(
     assert olgas and not any(m.buttons for m in olgas)
     assert all("аквапоники" not in m.content for m in olgas)
     assert all(WORDS[0] not in m.content for m in cards(tg, irina, taken))
+
+
+async def test_a_consultation_booked_ahead_is_cancelled_and_its_mentor_told(
+    world: World, tg: TelegramClient, db: async_sessionmaker[AsyncSession]
+) -> None:
+    scene = await request_with_hours(world, "Пн 18:00-20:00")
+    activist, mentor = scene.activist, scene.mentor
+    booked = await book_from_ticket(tg, activist, scene.ticket)
+    assert "✅ Записано" in booked.text
+    async with db() as session:
+        assert await session.scalar(select(func.count()).select_from(Reminder)) == 3
+
+    await tg.send(activist, activist, "/forget")
+    await tg.press(activist, tg.last(activist), "Да, удалить всё обо мне")
+
+    async with db() as session:
+        booking = (await session.execute(select(Booking))).scalar_one()
+        meeting = await session.get(Meeting, booking.meeting_id)
+        assert booking.status == BookingStatus.cancelled and booking.live is None
+        assert meeting is not None and meeting.status == MeetingStatus.cancelled
+        # No reminder is left to go out; a job that fires finds nothing to send.
+        assert await session.scalar(select(func.count()).select_from(Reminder)) == 0
+    told = [m for m in tg.inbox(mentor) if m.text.startswith("🚫 Консультация по запросу")]
+    assert len(told) == 1, tg.inbox(mentor)
+    assert "участник попросил удалить свои данные" in told[0].text
+    assert "Активистка" not in told[0].text
+    # The slot is free again: another activist may book it.
+    other = await request_with_hours_again(world, mentor)
+    again = await book_from_ticket(tg, other[0], other[1])
+    assert "✅ Записано" in again.text
+
+
+async def request_with_hours_again(world: World, mentor: FakeUser) -> tuple[FakeUser, int]:
+    """Another activist's request of the mentor's topic, in a group of its own."""
+    tg = world.tg
+    activist = tg.user("Вторая активистка", started=True)
+    group = await world.registered_group("Вторая группа", members=(activist,))
+    return activist, await ask(tg, activist, group, "Ещё вопрос #юрист")
 
 
 async def test_a_coordinator_forgets_a_person_of_their_programmes_only(

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import audit
+from bot.domain import audit, meetings
 from bot.domain.access import Actor
 from bot.domain.tickets import record
 from models import (
@@ -29,6 +29,7 @@ from models import (
     AuditAction,
     HeldRequest,
     InboxUpdate,
+    Meeting,
     OutboxMessage,
     OutboxStatus,
     Person,
@@ -63,6 +64,8 @@ class Erasure:
     person: Person | None
     requests: list[Ticket]
     withdrawn: list[Ticket] = field(default_factory=list)  # were open or taken: now cancelled
+    cancelled: list[Meeting] = field(default_factory=list)  # consultations booked ahead
+    dropped_reminders: list[int] = field(default_factory=list)  # theirs
     needles: set[str] = field(default_factory=set)
 
     @property
@@ -290,7 +293,8 @@ async def forget_person(
     session: AsyncSession, person: Person, now: datetime, *, by: Person | None = None
 ) -> Erasure:
     """Erase the person's names and everything they wrote, in every table; their requests
-    still open or taken are withdrawn (cancelled). ``by`` is who asked, when not themselves.
+    still open or taken are withdrawn (cancelled), and the consultations they booked or host
+    ahead are cancelled. ``by`` is who asked, when not themselves.
 
     It runs in the caller's transaction (a handler's): a person's requests are few, so the
     erasure is done by the time the handler answers, well within the minute promised."""
@@ -306,6 +310,9 @@ async def forget_person(
             ticket.closed_at = now
             record(session, ticket, TicketEventKind.cancelled, now, actor=by or person)
             erasure.withdrawn.append(ticket)
+    erasure.cancelled, erasure.dropped_reminders = await meetings.cancel_bookings_of(
+        session, person, now
+    )
     await _erase(session, erasure, (*REQUEST_STEPS, *PERSON_STEPS))
     audit.record(
         session,

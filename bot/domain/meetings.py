@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, delete, func, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -307,6 +307,35 @@ async def cancel_meeting(
 ) -> list[int]:
     """Cancel it and drop its unsent reminders; returns their ids (jobs to remove)."""
     _check_changeable(actor, meeting, now, cancelling=True)
+    return await _cancel(session, meeting, now)
+
+
+async def cancel_bookings_of(
+    session: AsyncSession, person: Person, now: datetime
+) -> tuple[list[Meeting], list[int]]:
+    """Cancel the consultations still ahead that the person booked or hosts (they asked to
+    be erased): the meetings and the reminders dropped (jobs to remove; one that fires finds
+    its reminder gone and sends nothing)."""
+    ahead = list(
+        await session.scalars(
+            select(Meeting)
+            .join(Booking, Booking.meeting_id == Meeting.id)
+            .where(
+                or_(Booking.activist_id == person.id, Booking.mentor_id == person.id),
+                Booking.live.is_(True),
+                Meeting.status == MeetingStatus.scheduled,
+                Booking.ends_at > now,
+            )
+            .order_by(Meeting.starts_at)
+        )
+    )
+    dropped: list[int] = []
+    for meeting in ahead:
+        dropped += await _cancel(session, meeting, now)
+    return ahead, dropped
+
+
+async def _cancel(session: AsyncSession, meeting: Meeting, now: datetime) -> list[int]:
     dropped = [reminder.id for reminder in await pending_of(session, meeting.id)]
     meeting.status = MeetingStatus.cancelled
     meeting.cancelled_at = now

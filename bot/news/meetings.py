@@ -129,18 +129,17 @@ class MeetingNews(News):
                 markup = rsvp_keyboard(meeting, counts)
             await self.outbox.edit_markup(place.chat_id, target, markup, purpose="meeting_rsvp")
 
-    async def announce_cancelled(self, meeting: Meeting, by: Person) -> int:
+    async def announce_cancelled(self, meeting: Meeting, by: str | None) -> int:
         """Tell the audience chats and those who said yes; take the buttons off. How many.
-        The host of a booked consultation hears which request it was and who cancelled it."""
+        The host of a booked consultation hears which request it was and who cancelled it
+        (``by``; None: a participant asked to erase their data)."""
         told = 0
         call = await meetings.call_about(self.session, meeting)
         places = await self.places(meeting)
         for place in places:
             with locale(self.i18n, place.language):
                 if call is not None and meetings.hosts_here(meeting, place):
-                    text = host_cancelled_text(
-                        meeting, call, by.display_name, place.zone, place.language
-                    )
+                    text = host_cancelled_text(meeting, call, by, place.zone, place.language)
                 else:
                     text = cancelled_text(meeting, place.zone, place.language)
                 struck = cancelled_announcement(meeting, place.zone, place.language)

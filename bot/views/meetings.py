@@ -189,8 +189,9 @@ def host_moved_text(
 
 
 def host_cancelled_text(
-    meeting: Meeting, call: CallAbout, by: str, zone_name: str, language: str
+    meeting: Meeting, call: CallAbout, by: str | None, zone_name: str, language: str
 ) -> str:
+    """``by``: who cancelled it; None when a participant asked to erase their data."""
     return "\n".join(
         [
             _("🚫 The consultation on request {request}, planned for {time}, is cancelled.").format(
@@ -198,7 +199,9 @@ def host_cancelled_text(
                 time=local_time(meeting.starts_at, zone_name, language),
             ),
             _activist_line(call),
-            _("Cancelled by: {name}").format(name=html.escape(by)),
+            _("Cancelled by: {name}").format(name=html.escape(by))
+            if by is not None
+            else _("Cancelled: a participant asked to erase their data."),
         ]
     )
 
