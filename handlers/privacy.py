@@ -11,6 +11,8 @@ from datetime import datetime
 
 from aiogram import Router
 from aiogram.filters import CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -95,6 +97,7 @@ async def forget_pressed(
     session: AsyncSession,
     actor: Actor,
     news: TicketNews,
+    state: FSMContext,
     now: datetime,
 ) -> None:
     person = await session.get(Person, callback_data.person)
@@ -112,6 +115,11 @@ async def forget_pressed(
         return
     themselves = person.id == actor.person.id
     done = await forget(news, person, now, by=None if themselves else actor.person)
+    # A dialogue half-way through in their private chat (a /new draft) holds their words
+    # too: it ends with the erasure (the storage is written after the commit).
+    dialogue = StorageKey(state.key.bot_id, person.telegram_id, person.telegram_id)
+    await state.storage.set_state(dialogue, None)
+    await state.storage.set_data(dialogue, {})
     await outbox.callback(query, _("Erased."))
     if message is not None:
         await outbox.edit_message(message, done)

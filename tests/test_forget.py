@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from aiogram.fsm.storage.base import StorageKey
 from pypdf import PdfReader
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
@@ -284,6 +285,33 @@ async def test_a_coordinator_forgets_a_person_of_their_programmes_only(
         entries = list(await session.scalars(select(AuditEntry)))
     erased = [e for e in entries if e.action == AuditAction.person_erased]
     assert len(erased) == 1 and erased[0].details["asked_by"] != "self"
+
+
+async def test_a_request_half_written_in_private_is_erased_with_the_person(
+    world: World, tg: TelegramClient, db: async_sessionmaker[AsyncSession]
+) -> None:
+    person = tg.user(NAME, username=USERNAME, language="en", started=True)
+    group = await world.registered_group(members=(person,))
+    await tg.send(person, group, "/topics")  # one of the group's activists
+    await world.mentor("Irina", "legal", language="en")
+    coordinator = await world.coordinator("Natalia", language="en")
+    await tg.send(person, person, "/new")
+    await tg.press(person, tg.last(person), "Legal matters")
+    await tg.send(person, person, f"{WORDS[0]} для фермы: какой устав?")
+    confirm = tg.last(person)
+    assert WORDS[0] in confirm.content and "Send" in confirm.buttons
+
+    await tg.send(coordinator, coordinator, f"/forget @{USERNAME}")
+    await tg.press(coordinator, tg.last(coordinator), "Yes, erase")
+
+    # The draft is gone with the rest: sending it now files nothing.
+    await tg.press(person, confirm, "Send")
+    assert "This dialogue is over" in (tg.last_answer(person).text or "")
+    async with db() as session:
+        assert list(await session.scalars(select(Ticket))) == []
+    dialogue = StorageKey(world.app.bot.id, person.id, person.id)
+    assert await world.app.dispatcher.storage.get_state(dialogue) is None
+    assert await world.app.dispatcher.storage.get_data(dialogue) == {}
 
 
 async def test_bad_input_gets_usage_and_changes_nothing(
