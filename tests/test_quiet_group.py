@@ -117,6 +117,13 @@ async def test_refusals_and_format_help_go_to_the_person_alone(
     assert problem.receiver is coordinator and "/schedule" in problem.content
     await tg.send(author, group, "/meetings")
     assert tg.last(group).receiver is author
+    # Help and the list of topics are for the one who asked, too.
+    await tg.send(author, group, "/help")
+    assert tg.last(group).receiver is author and "/ask" in tg.last(group).content
+    await tg.send(author, group, "/topics")
+    assert tg.last(group).receiver is author and "#юрист" in tg.last(group).content
+    await tg.send(author, group, "/stats")  # a command of the private chat
+    assert tg.last(group).receiver is author
     assert [m for m in tg.seen_by(neighbour, group) if m.by_bot][before:] == []
 
 

@@ -36,19 +36,19 @@ class Replies(Outbox):
     async def answer(
         self, message: Message, text: str, *, reply_markup: InlineKeyboardMarkup | None = None
     ) -> MessageRef:
-        """A message in the chat of ``message`` (``message.answer`` in aiogram's words)."""
-        return await self.send(message.chat.id, text, markup=reply_markup)
+        """A message in the chat of ``message`` (``message.answer`` in aiogram's words); in a
+        quiet group, for the eyes of the one who wrote only."""
+        return await self.send(
+            message.chat.id, text, markup=reply_markup, only_for=self._only_for(message)
+        )
 
     async def reply(
         self, message: Message, text: str, *, reply_markup: InlineKeyboardMarkup | None = None
     ) -> MessageRef:
         """An answer to the person's message; in a quiet group, for their eyes only."""
-        only_for = None
-        if self.quiet and message.chat.type != "private" and message.from_user is not None:
-            only_for = message.from_user.id
         return await self.send(
             message.chat.id, text, markup=reply_markup, reply_to=message.message_id,
-            only_for=only_for,
+            only_for=self._only_for(message),
         )  # fmt: skip
 
     async def edit_message(
@@ -82,6 +82,12 @@ class Replies(Outbox):
         caption: str | None = None,
     ) -> MessageRef:
         return await self.send_file(message.chat.id, document, photo=photo, caption=caption)
+
+    def _only_for(self, message: Message) -> int | None:
+        """Who alone sees an answer to ``message``: its author, in a quiet group."""
+        if self.quiet and message.chat.type != "private" and message.from_user is not None:
+            return message.from_user.id
+        return None
 
     async def callback(
         self, query: CallbackQuery, text: str | None = None, *, show_alert: bool = False
