@@ -2,10 +2,13 @@
 chat may send next.
 
 A chat sends one message at a time, in order; a chat waiting for its window, a 429 or a retry
-never holds up another. A row that edits or answers a message still waiting somewhere waits
-for it, and then gets its Telegram id. Before a message goes, later rows about it are folded
-in: edits of a message not sent yet go as its content, an edit that withdraws an unsent message
-drops both, and an edit followed by another edit of the same message is skipped.
+never holds up another. Of the chats ready at once, those whose next message can wait
+(``LATER``: a question about the person's town, the weekly digest) go after the others, so
+that in a burst they do not take the bot-wide budget from acknowledgements and cards. A row
+that edits or answers a message still waiting somewhere waits for it, and then gets its
+Telegram id. Before a message goes, later rows about it are folded in: edits of a message not
+sent yet go as its content, an edit that withdraws an unsent message drops both, and an edit
+followed by another edit of the same message is skipped.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ COUNTED = frozenset(
 )  # fmt: skip
 SENDS = frozenset({"send_text", "send_document", "send_photo"})
 EDITS = frozenset({"edit_text", "edit_markup"})
+# What may wait while others are due: it goes once no chat with a more pressing message is ready.
+LATER = frozenset({"profile", "weekly_digest"})
 # What became of rows lately, for rows that refer to them (their message ids).
 FINISHED_KEPT = 10_000
 
@@ -53,6 +58,7 @@ class Queues:
         self.lines: dict[int, Line] = {}
         self.finished: OrderedDict[int, tuple[OutboxStatus, int | None]] = OrderedDict()
         self._heap: list[tuple[float, int, int]] = []
+        self._later: list[tuple[float, int, int]] = []  # the chats whose next message can wait
         self._seq = itertools.count()
         self._dependents: dict[int, list[Row]] = {}  # outbox id -> rows referring to it
         self._waiting: dict[int, set[int]] = {}  # outbox id -> chats waiting for it
@@ -85,6 +91,7 @@ class Queues:
         self.rows.clear()
         self.lines.clear()
         self._heap.clear()
+        self._later.clear()
         self._dependents.clear()
         self._waiting.clear()
 
@@ -96,24 +103,27 @@ class Queues:
         if line.ready_at is not None and line.ready_at <= at:
             return
         line.ready_at = at
-        heapq.heappush(self._heap, (at, next(self._seq), line.chat_id))
+        heap = self._later if line.rows[0].purpose in LATER else self._heap
+        heapq.heappush(heap, (at, next(self._seq), line.chat_id))
 
     def next_at(self) -> float | None:
         """When the earliest chat is ready (None: nothing is waiting)."""
-        return self._heap[0][0] if self._heap else None
+        return min((heap[0][0] for heap in (self._heap, self._later) if heap), default=None)
 
     def ready(self, now: float) -> Iterator[Line]:
-        """The chats ready at ``now``, earliest first, each taken off the heap as it is given
-        (the caller sends its head, or schedules it again)."""
-        while self._heap and self._heap[0][0] <= now:
-            at, _, chat_id = heapq.heappop(self._heap)
-            line = self.lines.get(chat_id)
-            if line is None or line.ready_at != at:
-                continue  # superseded by a later entry
-            line.ready_at = None
-            if line.busy or not line.rows:
-                continue
-            yield line
+        """The chats ready at ``now``, earliest first and those whose message can wait last,
+        each taken off its heap as it is given (the caller sends its head, or schedules it
+        again)."""
+        for heap in (self._heap, self._later):
+            while heap and heap[0][0] <= now:
+                at, _, chat_id = heapq.heappop(heap)
+                line = self.lines.get(chat_id)
+                if line is None or line.ready_at != at:
+                    continue  # superseded by a later entry
+                line.ready_at = None
+                if line.busy or not line.rows:
+                    continue
+                yield line
 
     def put_back(self, line: Line) -> None:
         """A chat that was given by ``ready`` but not served goes first next time."""
