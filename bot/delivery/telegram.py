@@ -88,7 +88,8 @@ _CALLED = (
     RawUpdates, methods.GetMe, methods.SetMyCommands, methods.DeleteWebhook,
     methods.SetWebhook, methods.SendMessage, methods.SendDocument, methods.SendPhoto,
     methods.EditMessageText, methods.EditMessageReplyMarkup, methods.LeaveChat,
-    methods.AnswerCallbackQuery, methods.CreateForumTopic,
+    methods.AnswerCallbackQuery, methods.CreateForumTopic, methods.EditEphemeralMessageText,
+    methods.SetMessageReaction,
 )  # fmt: skip
 _response_types: list[object] = []
 
