@@ -110,6 +110,7 @@ class App:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.runner.stop()
+        await self.dispatcher["suggesters"].close()
         await self.sender.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)

@@ -9,6 +9,7 @@ scikit-learn here, to compare with it), so the bot runs as a real process (``pyt
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 
 from bot.domain.topic_learning import TRAINING, TrainingFailed, train_in_a_process
 from bot.domain.topic_model import TopicModel
-from bot.domain.topic_text import Example, TrainingSet, terms_of
+from bot.domain.topic_text import Example, TrainingSet, shipped_examples, terms_of
 from bot.domain.topics import default_topics
 from bot.sandbox.emulator.server import FakeTelegram
 from tests.burst import BotProcess, bot_env, eventually, post_request, seed
@@ -86,6 +87,27 @@ async def test_a_failed_training_says_what_failed_and_nothing_of_the_requests() 
     )
     with pytest.raises(TrainingFailed, match=r"^the training process ended with 1: ValueError$"):
         await train_in_a_process(lonely)
+
+
+@pytest.mark.no_database
+async def test_a_training_cancelled_on_its_way_kills_its_process() -> None:
+    """A bot that stops while a model trains (``Suggesters.close``) cancels the training: its
+    process is killed and the task ends at once, holding nothing of the event loop."""
+    training = TrainingSet(terms_of(default_topics()), tuple(shipped_examples()))
+    task = asyncio.create_task(train_in_a_process(training))
+    for _ in range(300):  # until its process runs
+        if descendants(os.getpid()):
+            break
+        await asyncio.sleep(0.01)
+    assert descendants(os.getpid())
+    task.cancel()
+    await asyncio.wait([task], timeout=10)
+    assert task.cancelled()
+    for _ in range(100):  # the kernel's bookkeeping of the killed child
+        if not descendants(os.getpid()):
+            break
+        await asyncio.sleep(0.01)
+    assert descendants(os.getpid()) == []
 
 
 async def test_the_bot_runs_its_model_without_scikit_learn_and_keeps_no_process(

@@ -123,6 +123,10 @@ TRAINING_ENVIRONMENT = {
 }
 
 
+# How long a killed training process may take to be gone.
+KILLED_WAIT = 5.0
+
+
 class TrainingFailed(RuntimeError):
     """The training process ended without a model."""
 
@@ -143,7 +147,10 @@ async def train_in_a_process(training: TrainingSet) -> TopicModel:
         if process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
-            await process.wait()
+            # Killed, it ends at once; the wait is bounded all the same, so that a bot that
+            # stops is never held by it.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), KILLED_WAIT)
     if process.returncode:
         # The error's kind only: its message or traceback may quote a request.
         kind = errors.decode(errors="replace").strip().rsplit("\n", 1)[-1].split(":", 1)[0]
@@ -223,6 +230,14 @@ class Suggesters:
         """Wait until no model is being trained (for tests, and before stopping)."""
         while self._training:
             await asyncio.gather(*self._training.values(), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Stop the trainings on their way (their processes are killed): the bot stops."""
+        training = list(self._training.values())
+        for task in training:
+            task.cancel()
+        if training:
+            await asyncio.wait(training, timeout=KILLED_WAIT * 2)
 
     async def _train(self, key: tuple[int, tuple[TopicTerms, ...]]) -> None:
         programme_id, terms = key
