@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from aiogram import Bot, Router
+from aiogram import Router
 from aiogram.filters import CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
@@ -119,7 +119,6 @@ async def export_command(
     session: AsyncSession,
     actor: Actor,
     settings: Settings,
-    bot: Bot,
     now: datetime,
 ) -> None:
     chosen = await _start(message, outbox, command, "export", session, actor, settings, now)
@@ -148,7 +147,6 @@ async def programme_picked(
     session: AsyncSession,
     actor: Actor,
     settings: Settings,
-    bot: Bot,
     now: datetime,
 ) -> Any:
     message = query.message

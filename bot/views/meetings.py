@@ -201,7 +201,7 @@ def host_cancelled_text(
             _activist_line(call),
             _("Cancelled by: {name}").format(name=html.escape(by))
             if by is not None
-            else _("Cancelled: a participant asked to erase their data."),
+            else _("Reason: a participant asked to erase their data."),
         ]
     )
 
