@@ -27,13 +27,12 @@ import handlers
 from bot.config import Settings
 from bot.db import create_engine, create_session_factory
 from bot.db.schema import upgrade_at_start
-from bot.delivery.inbox import Inbox, poll, renew_leases, webhook_handler
+from bot.delivery.inbox import Inbox, UpdateRunner, renew_leases
 from bot.delivery.leadership import this_host
 from bot.delivery.poller_lock import PollerLock
 from bot.delivery.retry import Reachability
-from bot.delivery.runner import UpdateRunner
 from bot.delivery.sender import Sender, create_sender
-from bot.delivery.telegram import create_bot
+from bot.delivery.telegram import create_bot, poll, webhook_handler
 from bot.domain.topic_learning import Suggesters
 from bot.domain.topics import ActiveTopics
 from bot.i18n import create_i18n

@@ -25,9 +25,8 @@ from bot.app import App
 from bot.config import Settings
 from bot.db import transaction
 from bot.delivery import MessageRef, Outbox
-from bot.delivery.inbox import Arrived, Inbox
+from bot.delivery.inbox import Inbox, Stored, UpdateRunner
 from bot.delivery.outbox import FollowUp, Outgoing
-from bot.delivery.runner import UpdateRunner
 from bot.delivery.telegram import create_bot
 from bot.sandbox.emulator.client import TelegramClient
 from bot.sandbox.emulator.models import ApiCall
@@ -399,13 +398,13 @@ async def test_an_update_taken_over_from_a_dead_process_goes_before_the_later_on
     had stored; once it takes that one over, both are handled, in their order."""
     person = tg.user("Ольга", started=True)
 
-    def update(number: int, text: str) -> Arrived:
+    def update(number: int, text: str) -> Stored:
         message = server.new_message(
             server.private_chat(person), person, body=text,
             entities=[{"type": "bot_command", "offset": 0, "length": 3}],
         )  # fmt: skip
         payload = json.dumps({"update_id": number, "message": message.to_api()})
-        return Arrived.read(number, payload, app.bot)
+        return Stored.read(number, payload, app.bot)
 
     dead = Inbox(app.session_factory, "elsewhere:1:dead")
     await dead.store([update(900_001, "/tz UTC+1")])
@@ -426,3 +425,36 @@ async def test_an_update_taken_over_from_a_dead_process_goes_before_the_later_on
     await app.idle()
     answers = [m.text for m in tg.inbox(person)]
     assert answers == ["Ваш часовой пояс теперь UTC+1.", "Ваш часовой пояс теперь UTC+2."]
+
+
+def test_each_update_keeps_the_order_of_its_chat() -> None:
+    """The chat an update waits its turn in: its message's chat (a button's message's, a
+    reaction's), else the person it is from; an update of neither shares the line 0."""
+    bot = create_bot("1:test", "http://127.0.0.1:9")
+    person = {"id": 7, "is_bot": False, "first_name": "Ольга"}
+    group = {"id": -100, "type": "group", "title": "Команда"}
+    message = {"message_id": 1, "date": 0, "chat": group, "from": person, "text": "hi"}
+    cases: dict[int, list[dict[str, object]]] = {
+        -100: [
+            {"message": message},
+            {"edited_message": {**message, "edit_date": 1}},
+            {"callback_query": {"id": "q", "from": person, "chat_instance": "c",
+                                "message": message}},
+            {"message_reaction": {"chat": group, "message_id": 1, "date": 0, "user": person,
+                                  "old_reaction": [], "new_reaction": []}},
+        ],
+        7: [
+            {"callback_query": {"id": "q", "from": person, "chat_instance": "c",
+                                "inline_message_id": "i"}},
+            {"inline_query": {"id": "q", "from": person, "query": "", "offset": ""}},
+        ],
+        0: [{"poll": {"id": "p", "question": "?", "options": [], "total_voter_count": 0,
+                      "is_closed": True, "is_anonymous": True, "type": "regular",
+                      "allows_multiple_answers": False, "allows_revoting": False,
+                      "members_only": False}}],
+    }  # fmt: skip
+    for number, (expected, updates) in enumerate(cases.items()):
+        for update in updates:
+            stored = Stored.read(number, json.dumps({"update_id": number, **update}), bot)
+            assert stored.unreadable is None, stored.unreadable
+            assert stored.chat_key == expected, update

@@ -94,25 +94,16 @@ class Claims:
 
     async def outcome_of(self, outbox_id: int) -> tuple[OutboxStatus, int | None]:
         """What became of a row (and its message id): for a row that refers to it."""
+        query = select(OutboxMessage.status, OutboxMessage.message_id)
         async with self.session_factory() as session:
-            found = (
-                await session.execute(
-                    select(OutboxMessage.status, OutboxMessage.message_id).where(
-                        OutboxMessage.id == outbox_id
-                    )
-                )
-            ).first()
-        if found is None:
-            return OutboxStatus.dropped, None
-        return found[0], found[1]
+            found = (await session.execute(query.where(OutboxMessage.id == outbox_id))).first()
+        return (found[0], found[1]) if found is not None else (OutboxStatus.dropped, None)
 
     async def file(self, outbox_id: int) -> bytes:
         """The file the bot made for a row, read when it is sent."""
+        query = select(OutboxMessage.file).where(OutboxMessage.id == outbox_id)
         async with self.session_factory() as session:
-            content = await session.scalar(
-                select(OutboxMessage.file).where(OutboxMessage.id == outbox_id)
-            )
-        return content or b""
+            return await session.scalar(query) or b""
 
 
 _ROW_COLUMNS = (

@@ -1,48 +1,51 @@
 """The inbox: every update is stored before Telegram is told it arrived, and handled from here.
 
-Updates arrive by long polling (``poll``) or by the webhook (``webhook_handler``).
 ``Inbox.store`` commits a batch of updates (a redelivery is ignored) before the poller asks for
-the next batch, which is what confirms the previous one to Telegram (it counts an update as
-received when ``getUpdates`` asks from a higher offset), and before the webhook answers 200.
-Each update is stored as Telegram wrote it and read on its own: one that aiogram cannot read is
-kept all the same, set aside (handled, with why), and never holds up the ones after it. The
-runner (``bot.delivery.runner``) then hands the others to the dispatcher; the handler's
-transaction marks its update handled (``finish``), so a crash at any moment leaves an update
-either handled with everything it did, or not handled at all and handled again after the
-restart; never twice.
+the next batch, which is what confirms the previous one to Telegram, and before the webhook
+answers 200 (both in ``bot.delivery.telegram``). Each update is stored as Telegram wrote it and
+read on its own: one that aiogram cannot read is kept all the same, set aside (handled, with
+why), and never holds up the ones after it.
+
+The ``UpdateRunner`` then feeds the others to the dispatcher: one chat's in the order they came,
+different chats side by side. The handler's transaction marks its update handled (``finish``),
+so a crash at any moment leaves an update either handled with everything it did, or not handled
+at all and handled again after the restart; never twice. An update whose handling fails is
+tried again a few times, then given up with the person told (``gave_up``); a database that does
+not answer is not the update's fault: the update waits and is tried again once it is back.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
+import bisect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from aiogram import Bot
-from aiogram.exceptions import TelegramConflictError, TelegramUnauthorizedError
-from aiogram.types import Update
-from aiogram.utils.backoff import Backoff, BackoffConfig
-from aiohttp import web
+from aiogram import Bot, Dispatcher
+from aiogram.types import CallbackQuery, Update
+from aiogram.types.update import UpdateTypeLookupError
 from pydantic import ValidationError
-from sqlalchemy import Table, bindparam, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import connection_of, dialect_of, transaction
-from bot.delivery.retry import TRANSIENT, Reachability
-from bot.delivery.telegram import RawUpdates
+from bot.db import connection_of, database_unreachable, dialect_of, transaction
+from bot.delivery.retry import RetryPolicy
+from bot.logs import described
+from bot.ops.metrics import Metrics
 from models import InboxUpdate
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=15)
-# The table itself for the statement every update runs: no objects of the session are involved.
+KEPT = timedelta(days=7)  # Telegram redelivers for a day at most
+UNREADABLE = "unreadable"  # how the error of an update set aside begins
+MAX_ATTEMPTS = 3
+RETRY_DELAYS = (1.0, 5.0)
+# The table itself for the statement every update ends with, built once: no objects involved.
 _TABLE = cast(Table, InboxUpdate.__table__)
-# Every update ends with it: built once.
 _FINISH = (
     update(_TABLE)
     .where(
@@ -52,8 +55,6 @@ _FINISH = (
     )
     .values(handled_at=bindparam("b_now"), lease_owner=None, lease_until=None)
 )
-KEPT = timedelta(days=7)  # Telegram redelivers for a day at most
-UNREADABLE = "unreadable"  # how the error of an update set aside begins
 
 
 class Superseded(Exception):  # noqa: N818 - not an error: someone else was first
@@ -61,44 +62,38 @@ class Superseded(Exception):  # noqa: N818 - not an error: someone else was firs
 
 
 def chat_key(update: Update) -> int:
-    """The chat whose order an update keeps: its message's or button's chat, else its sender."""
-    for event in (
-        update.message,
-        update.edited_message,
-        update.channel_post,
-        update.edited_channel_post,
-        update.my_chat_member,
-        update.chat_member,
-        update.chat_join_request,
-    ):
-        if event is not None:
-            return int(event.chat.id)
-    query = update.callback_query
-    if query is not None:
-        return int(query.message.chat.id if query.message is not None else query.from_user.id)
-    for other in (update.inline_query, update.chosen_inline_result, update.poll_answer):
-        user = getattr(other, "from_user", None) or getattr(other, "user", None)
-        if user is not None:
-            return int(user.id)
-    return 0
+    """The chat whose order an update keeps: its event's chat (a button's, its message's), else
+    whoever sent it; 0 for an update of neither."""
+    try:
+        event: Any = update.event
+    except UpdateTypeLookupError:
+        return 0
+    if isinstance(event, CallbackQuery) and event.message is not None:
+        event = event.message
+    chat = getattr(event, "chat", None)
+    person = getattr(event, "from_user", None) or getattr(event, "user", None)
+    return int(chat.id if chat is not None else person.id if person is not None else 0)
 
 
 @dataclass
-class Arrived:
-    """An update as Telegram sent it, read by aiogram, or not (``unreadable`` says why)."""
+class Stored:
+    """An update as Telegram sent it (``payload``), read by aiogram (``update``), or not
+    (``unreadable`` says why)."""
 
     update_id: int
     payload: str
-    update: Update | None
+    update: Update | None = None
     unreadable: str | None = None
+    chat_key: int = 0
+    attempts: int = 0
 
     @classmethod
-    def read(cls, update_id: int, payload: str, bot: Bot) -> Arrived:
+    def read(cls, update_id: int, payload: str, bot: Bot, attempts: int = 0) -> Stored:
         try:
             update = Update.model_validate_json(payload, context={"bot": bot})
         except ValidationError as error:
-            return cls(update_id, payload, None, unreadable=_why(error))
-        return cls(update_id, payload, update)
+            return cls(update_id, payload, unreadable=_why(error), attempts=attempts)
+        return cls(update_id, payload, update, chat_key=chat_key(update), attempts=attempts)
 
 
 def _why(error: ValidationError) -> str:
@@ -111,17 +106,6 @@ def _why(error: ValidationError) -> str:
     return f"{UNREADABLE}: {error.error_count()} errors ({'; '.join(places)})"
 
 
-@dataclass
-class Stored:
-    """An update in the inbox, as the runner needs it."""
-
-    update_id: int
-    chat_key: int
-    payload: str
-    attempts: int = 0
-    update: Update | None = None  # already read, when it has just arrived
-
-
 class Inbox:
     """The ``inbox_updates`` table, seen by one bot process (``owner``)."""
 
@@ -129,17 +113,16 @@ class Inbox:
         self.session_factory = session_factory
         self.owner = owner
 
-    async def store(self, arrived: Sequence[Arrived]) -> list[Stored]:
+    async def store(self, arrived: Sequence[Stored]) -> list[Stored]:
         """Commit the updates; returns those new to the inbox that can be handled."""
         if not arrived:
             return []
         now = datetime.now(UTC)
         async with transaction(self.session_factory) as session:
+            ids = [a.update_id for a in arrived]
             known = set(
                 await session.scalars(
-                    select(InboxUpdate.update_id).where(
-                        InboxUpdate.update_id.in_([a.update_id for a in arrived])
-                    )
+                    select(InboxUpdate.update_id).where(InboxUpdate.update_id.in_(ids))
                 )
             )
             new = {a.update_id: a for a in arrived if a.update_id not in known}.values()
@@ -147,27 +130,22 @@ class Inbox:
         for item in new:
             if item.unreadable is not None:
                 log.warning("update %s set aside: %s", item.update_id, item.unreadable)
-        return [
-            Stored(a.update_id, chat_key(a.update), a.payload, update=a.update)
-            for a in new
-            if a.update is not None
-        ]
+        return [a for a in new if a.update is not None]
 
-    def _row(self, arrived: Arrived, now: datetime) -> InboxUpdate:
-        update = arrived.update
-        if update is None:  # kept as it came, and never handled
+    def _row(self, arrived: Stored, now: datetime) -> InboxUpdate:
+        if arrived.update is None:  # kept as it came, and never handled
             return InboxUpdate(
                 update_id=arrived.update_id, chat_key=0, payload=arrived.payload,
                 received_at=now, attempts=0, handled_at=now, error=arrived.unreadable,
             )  # fmt: skip
         return InboxUpdate(
-            update_id=arrived.update_id, chat_key=chat_key(update), payload=arrived.payload,
+            update_id=arrived.update_id, chat_key=arrived.chat_key, payload=arrived.payload,
             received_at=now, attempts=0, lease_owner=self.owner, lease_until=now + LEASE,
         )  # fmt: skip
 
     async def take_waiting(self, *, all_of_them: bool) -> list[Stored]:
         """Unhandled updates to take on: those whose lease lapsed, or every one (on start of
-        the only process that polls, when whoever held them is gone)."""
+        the only process that polls, when whoever held them is gone). Read when handled."""
         now = datetime.now(UTC)
         async with transaction(self.session_factory) as session:
             query = (
@@ -186,7 +164,9 @@ class Inbox:
             for row in found:
                 row.lease_owner = self.owner
                 row.lease_until = now + LEASE
-        return [Stored(r.update_id, r.chat_key, r.payload, attempts=r.attempts) for r in found]
+        return [
+            Stored(r.update_id, r.payload, chat_key=r.chat_key, attempts=r.attempts) for r in found
+        ]
 
     async def finish(self, session: AsyncSession, update_id: int) -> None:
         """Mark the update handled in the handler's own transaction; Superseded when another
@@ -202,54 +182,46 @@ class Inbox:
         values: dict[str, Any] = {"attempts": stored.attempts, "error": error[:4000]}
         if final:
             values.update(handled_at=datetime.now(UTC), lease_owner=None, lease_until=None)
-        async with transaction(self.session_factory) as session:
-            await session.execute(
-                update(InboxUpdate)
-                .where(InboxUpdate.update_id == stored.update_id)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
+        await self._update(InboxUpdate.update_id == stored.update_id, **values)
 
     async def renew(self) -> None:
         """Keep the leases of the updates this process holds."""
+        await self._update(
+            InboxUpdate.lease_owner == self.owner,
+            InboxUpdate.handled_at.is_(None),
+            lease_until=datetime.now(UTC) + LEASE,
+        )
+
+    async def _update(self, *where: ColumnElement[bool], **values: Any) -> None:
         async with transaction(self.session_factory) as session:
             await session.execute(
                 update(InboxUpdate)
-                .where(InboxUpdate.lease_owner == self.owner, InboxUpdate.handled_at.is_(None))
-                .values(lease_until=datetime.now(UTC) + LEASE)
+                .where(*where)
+                .values(**values)
                 .execution_options(synchronize_session=False)
             )
 
     async def earlier_waiting(self, stored: Stored) -> bool:
         """Whether an earlier update of the same chat is still unhandled (by anyone)."""
-        async with self.session_factory() as session:
-            found = await session.scalar(
-                select(func.count())
-                .select_from(InboxUpdate)
-                .where(
-                    InboxUpdate.chat_key == stored.chat_key,
-                    InboxUpdate.handled_at.is_(None),
-                    InboxUpdate.update_id < stored.update_id,
-                )
+        return bool(
+            await self._count(
+                InboxUpdate.chat_key == stored.chat_key,
+                InboxUpdate.handled_at.is_(None),
+                InboxUpdate.update_id < stored.update_id,
             )
-        return bool(found)
+        )
 
     async def waiting(self) -> int:
-        async with self.session_factory() as session:
-            found = await session.scalar(
-                select(func.count())
-                .select_from(InboxUpdate)
-                .where(InboxUpdate.handled_at.is_(None))
-            )
-        return int(found or 0)
+        return await self._count(InboxUpdate.handled_at.is_(None))
 
     async def set_aside(self) -> int:
         """Updates kept but never handled: aiogram could not read them."""
+        return await self._count(InboxUpdate.error.startswith(UNREADABLE))
+
+    async def _count(self, *where: ColumnElement[bool]) -> int:
         async with self.session_factory() as session:
             found = await session.scalar(
-                select(func.count())
-                .select_from(InboxUpdate)
-                .where(InboxUpdate.error.startswith(UNREADABLE))
+                select(func.count()).select_from(InboxUpdate).where(*where)
             )
         return int(found or 0)
 
@@ -265,95 +237,7 @@ class Inbox:
         return int(getattr(result, "rowcount", 0))
 
 
-# --- how updates arrive ----------------------------------------------------------------------
-
-# What takes the stored updates on: the runner's ``submit``.
-Submit = Callable[[list[Stored]], None]
-
-POLL_TIMEOUT = 25
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-# While Telegram is away the poller asks again at least every 5 s: it is often the first to
-# see Telegram back (``Reachability``), which lets the messages that waited go.
-_BACKOFF = BackoffConfig(min_delay=1.0, max_delay=5.0, factor=1.5, jitter=0.1)
-
-
-async def poll(
-    bot: Bot,
-    inbox: Inbox,
-    submit: Submit,
-    *,
-    allowed_updates: list[str] | None,
-    reach: Reachability | None = None,
-    timeout: int = POLL_TIMEOUT,
-) -> None:
-    """Long-poll until cancelled. Each batch is in the inbox before the offset moves past it."""
-    backoff = Backoff(config=_BACKOFF)
-    offset: int | None = None
-    request_timeout = int((bot.session.timeout or 60) + timeout)
-    while True:
-        method = RawUpdates(offset=offset, timeout=timeout, allowed_updates=allowed_updates)
-        try:
-            raw = await bot(method, request_timeout=request_timeout)
-        except TelegramConflictError as error:
-            log.error("another process takes this bot's updates (%s); retrying", error.message)
-            await backoff.asleep()
-            continue
-        except TelegramUnauthorizedError:
-            raise
-        except TRANSIENT as error:
-            if reach is not None:
-                reach.failed()
-            log.warning("getUpdates failed (%s: %s); retrying", type(error).__name__, error)
-            await backoff.asleep()
-            continue
-        if reach is not None:
-            reach.answered()
-        backoff.reset()
-        if not raw:
-            continue
-        arrived = [Arrived.read(int(item["update_id"]), json.dumps(item), bot) for item in raw]
-        try:
-            stored = await inbox.store(arrived)
-        except Exception as error:  # noqa: BLE001 - not stored, so not confirmed
-            # Telegram gives the same updates again.
-            log.warning("could not store %s updates (%s); asking again",
-                        len(arrived), type(error).__name__)  # fmt: skip
-            await backoff.asleep()
-            continue
-        submit(stored)
-        offset = arrived[-1].update_id + 1
-
-
-def webhook_handler(
-    bot: Bot, inbox: Inbox, submit: Submit, secret: str | None
-) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """The webhook endpoint: a wrong secret gets 401, a body that is not an update 400; an
-    update is stored, then answered 200 (one aiogram cannot read too: it is set aside)."""
-
-    async def receive(request: web.Request) -> web.StreamResponse:
-        given = request.headers.get(SECRET_HEADER, "")
-        if secret is not None and not hmac.compare_digest(given.encode(), secret.encode()):
-            return web.Response(status=401, text="wrong secret token")
-        try:
-            body = (await request.read()).decode("utf-8")
-            item = json.loads(body)
-        except (UnicodeDecodeError, ValueError):
-            return web.Response(status=400, text="not an update: the body is not UTF-8 JSON")
-        update_id = item.get("update_id") if isinstance(item, dict) else None
-        if not isinstance(update_id, int) or isinstance(update_id, bool):
-            return web.Response(status=400, text="not an update: no update_id")
-        try:
-            stored = await inbox.store([Arrived.read(update_id, body, bot)])
-        except Exception as error:  # noqa: BLE001 - not stored: Telegram sends it again
-            log.warning("could not store update %s (%s)", update_id, type(error).__name__)
-            return web.Response(status=503, text="not stored; send it again")
-        submit(stored)
-        return web.Response()
-
-    return receive
-
-
-async def renew_leases(inbox: Inbox, submit: Submit, every: float) -> None:
+async def renew_leases(inbox: Inbox, submit: Callable[[list[Stored]], None], every: float) -> None:
     """Keep this process's inbox leases while it works; take over lapsed ones of others."""
     while True:
         await asyncio.sleep(every)
@@ -362,3 +246,166 @@ async def renew_leases(inbox: Inbox, submit: Submit, every: float) -> None:
             submit(await inbox.take_waiting(all_of_them=False))
         except Exception as error:  # noqa: BLE001 - tried again at the next turn
             log.warning("renewing inbox leases failed (%s)", type(error).__name__)
+
+
+# --- handling ---------------------------------------------------------------------------------
+
+GaveUp = Callable[[Update], Awaitable[None]]
+T = TypeVar("T")
+
+
+class UpdateRunner:
+    """Feeds stored updates to the dispatcher: one chat in order, chats side by side."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        bot: Bot,
+        inbox: Inbox,
+        *,
+        concurrency: int = 8,
+        ordered_across_processes: bool = False,
+        gave_up: GaveUp | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.bot = bot
+        self.inbox = inbox
+        # Several processes may receive a chat's updates (webhook replicas): then each update
+        # also waits for the earlier ones that other processes hold.
+        self.ordered_across_processes = ordered_across_processes
+        self.gave_up = gave_up
+        self.metrics = metrics
+        self.retry = RetryPolicy(base=1.0, cap=15.0)
+        self._slots = asyncio.Semaphore(concurrency)
+        # Each chat's updates by update id; an update taken over from a dead process may be
+        # earlier than the ones already here, and goes before them.
+        self._lines: dict[int, list[Stored]] = {}
+        self._current: dict[int, Stored] = {}  # chat -> the update being handled
+        self._held: set[int] = set()
+        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._stopping = False
+
+    def submit(self, stored: Iterable[Stored]) -> None:
+        for item in stored:
+            if self._stopping or item.update_id in self._held:
+                continue
+            self._held.add(item.update_id)
+            bisect.insort(
+                self._lines.setdefault(item.chat_key, []), item, key=lambda s: s.update_id
+            )
+            if item.chat_key not in self._workers:
+                self._workers[item.chat_key] = asyncio.create_task(self._work(item.chat_key))
+
+    @property
+    def backlog(self) -> int:
+        return len(self._held)
+
+    def idle(self) -> bool:
+        return not self._held
+
+    async def stop(self, timeout: float = 15.0) -> None:
+        """Finish the updates being handled now; the others stay in the inbox for next time."""
+        self._stopping = True
+        for key, line in self._lines.items():
+            current = self._current.get(key)
+            for item in [i for i in line if i is not current]:
+                line.remove(item)
+                self._held.discard(item.update_id)
+        if self._workers:
+            await asyncio.wait(list(self._workers.values()), timeout=timeout)
+
+    async def _work(self, key: int) -> None:
+        line = self._lines[key]
+        try:
+            while line:
+                item = line[0]
+                if self.ordered_across_processes and not await self._turn_of(item, line):
+                    continue  # an earlier update of the chat joined the line: it goes first
+                self._current[key] = item
+                try:
+                    async with self._slots:
+                        await self._handle(item)
+                finally:
+                    self._current.pop(key, None)
+                line.remove(item)
+                self._held.discard(item.update_id)
+        finally:
+            self._workers.pop(key, None)
+            if not line:
+                self._lines.pop(key, None)
+
+    async def _turn_of(self, item: Stored, line: list[Stored]) -> bool:
+        """Wait, without taking a slot, until the chat's earlier updates that other processes
+        hold are handled. False once the line changed under it: an earlier update taken over
+        from a dead process joined this line (and must go first, or both would wait for each
+        other), or the runner is stopping."""
+        while await self._patiently(lambda: self.inbox.earlier_waiting(item)):
+            await asyncio.sleep(0.2)
+            if not line or line[0] is not item:
+                return False
+        return True
+
+    async def _patiently(self, work: Callable[[], Awaitable[T]]) -> T:
+        """``work()``, made again for as long as the database does not answer."""
+        failures = 0
+        while True:
+            try:
+                return await work()
+            except Exception as error:
+                if not database_unreachable(error) or self._stopping:
+                    raise
+                failures += 1
+                await asyncio.sleep(self.retry.delay(failures))
+
+    async def _handle(self, item: Stored) -> None:
+        update = await self._read(item)
+        away = 0  # attempts that found the database away
+        while update is not None:
+            try:
+                await self.dispatcher.feed_update(self.bot, update, inbox_update_id=item.update_id)
+            except Superseded:
+                log.info("update %s was handled by another process", item.update_id)
+                return
+            except Exception as error:  # noqa: BLE001 - one update's bug must not stop the chat
+                if self._stopping:
+                    return
+                if not database_unreachable(error):
+                    if await self._failed(item, update, error):
+                        return
+                    continue
+                away += 1
+                if away == 1:
+                    log.warning("update %s waits for the database (%s)",
+                                item.update_id, type(error).__name__)  # fmt: skip
+                await asyncio.sleep(self.retry.delay(away))
+                continue
+            if self.metrics is not None:
+                self.metrics.updates_handled.inc()
+            return
+
+    async def _read(self, item: Stored) -> Update | None:
+        """The update, read from the inbox if it was not just now; one stored readable that
+        can no longer be read (aiogram changed meanwhile) is set aside."""
+        if item.update is None:
+            read = Stored.read(item.update_id, item.payload, self.bot, MAX_ATTEMPTS)
+            if read.unreadable is not None:
+                log.warning("update %s set aside: %s", item.update_id, read.unreadable)
+                await self._patiently(
+                    lambda: self.inbox.failed(read, str(read.unreadable), final=True)
+                )
+            item.update = read.update
+        return item.update
+
+    async def _failed(self, item: Stored, update: Update, error: Exception) -> bool:
+        """Note a failed attempt; True once the update is given up."""
+        item.attempts += 1
+        final = item.attempts >= MAX_ATTEMPTS
+        log.exception("update %s failed (attempt %s%s)", item.update_id, item.attempts,
+                      ", giving up" if final else "", exc_info=error)  # fmt: skip
+        await self._patiently(lambda: self.inbox.failed(item, described(error), final=final))
+        if final and self.gave_up is not None:
+            await self.gave_up(update)
+        if not final:
+            await asyncio.sleep(RETRY_DELAYS[min(item.attempts, len(RETRY_DELAYS)) - 1])
+        return final

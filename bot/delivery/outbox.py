@@ -14,7 +14,7 @@ for it and goes with its thread id.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
@@ -83,9 +83,9 @@ def _text(
 
 def _follow(params: dict[str, Any], then: FollowUp | None, otherwise: FollowUp | None) -> None:
     if then is not None:
-        params["then"] = then.as_params()
+        params["then"] = asdict(then)
     if otherwise is not None:
-        params["otherwise"] = otherwise.as_params()
+        params["otherwise"] = asdict(otherwise)
 
 
 # The table's own insert: the rows are values, not objects the session should know.

@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 GATHER_SECONDS = 0.003
 # Errors of edits that find their message gone or unchangeable: nothing worth keeping.
 QUIET_ERRORS = ("message to edit not found", "message can't be edited")
+# Why a row folded into another message, or withdrawn with it, was not sent itself.
+_FOLDED = "folded into another message, or withdrawn"
 
 # Where a sent message's Telegram id is noted: table, its outbox column, its id column.
 LINKS: dict[str, tuple[Table, str, str]] = {
@@ -183,7 +185,10 @@ class Recorder:
                 elif outcome.status == OutboxStatus.pending:
                     retries.append(_retry(outcome))
                 else:
-                    finals.extend(_final(done, now) for done in _dropped(outcome))
+                    finals.extend(
+                        _final(Outcome(done, OutboxStatus.dropped, error=_FOLDED), now)
+                        for done in outcome.dropped
+                    )
                     finals.append(_final(outcome, now))
                     if outcome.status == OutboxStatus.sent and row.record and outcome.message_id:
                         links.setdefault(row.record, []).append(
@@ -246,12 +251,6 @@ _LINKED = {
     .values({id_column: bindparam("b_message")})
     for record, (table, outbox_column, id_column) in LINKS.items()
 }
-
-
-def _dropped(outcome: Outcome) -> list[Outcome]:
-    """The rows folded into this one or withdrawn with it, as outcomes of their own."""
-    error = "folded into another message, or withdrawn"
-    return [Outcome(row, OutboxStatus.dropped, error=error) for row in outcome.dropped]
 
 
 def _final(outcome: Outcome, now: datetime) -> dict[str, Any]:

@@ -213,7 +213,8 @@ class Sender:
                     return  # no longer sure of the lease: hold back until the database answers
                 if held:
                     renewed = now
-                    await self._database(self._renew)
+                    if self.queues.rows:
+                        await self._database(self.claims.renew)
                 self.windows.forget_idle()
                 next_renewal = time.monotonic() + SENDER_LEASE.total_seconds() / 3
             if self._claim_wanted or now >= next_poll:
@@ -273,10 +274,6 @@ class Sender:
         for row in rows:
             self.queues.hold(row)
         self._claim_wanted = self._claim_wanted or more
-
-    async def _renew(self) -> None:
-        if self.queues.rows:
-            await self.claims.renew()
 
     async def _seed_windows(self) -> None:
         """Messages sent within the last minute (by an earlier sender) still count."""

@@ -1,5 +1,6 @@
-"""The aiogram ``Bot``, and the call that sends one outbox row through it, with what Telegram
-answered.
+"""The aiogram ``Bot``, and what passes between the bot and Telegram: the updates taken (long
+polling, or the webhook), each stored in the inbox before it is confirmed; and the call that
+sends one outbox row, with what Telegram answered.
 
 Every call goes through aiogram's session, so its request middlewares apply; one of them is a
 guard: no Bot API call while the caller holds a database transaction open.
@@ -8,8 +9,11 @@ guard: no Bot API call while the caller holds a database transaction open.
 from __future__ import annotations
 
 import asyncio
+import hmac
+import json
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot, methods
@@ -24,6 +28,7 @@ from aiogram.enums import ParseMode
 from aiogram.exceptions import (
     TelegramAPIError,
     TelegramBadRequest,
+    TelegramConflictError,
     TelegramForbiddenError,
     TelegramMigrateToChat,
     TelegramRetryAfter,
@@ -40,8 +45,11 @@ from aiogram.types import (
     ReactionTypeEmoji,
     ReplyParameters,
 )
+from aiogram.utils.backoff import Backoff, BackoffConfig
+from aiohttp import web
 
 from bot.db import transaction_open
+from bot.delivery.inbox import Inbox, Stored
 from bot.delivery.outbox import Row
 from bot.delivery.recording import Outcome
 from bot.delivery.retry import TRANSIENT, Reachability
@@ -71,7 +79,7 @@ class TransactionGuard(BaseRequestMiddleware):
 
 class RawUpdates(TelegramMethod[list[dict[str, Any]]]):
     """``getUpdates``, answered with each update as Telegram wrote it: read one by one after,
-    so one aiogram cannot read does not stop the batch (``bot.delivery.inbox``)."""
+    so one aiogram cannot read does not stop the batch (``poll``)."""
 
     __returning__ = list[dict[str, Any]]
     __api_method__ = "getUpdates"
@@ -231,3 +239,91 @@ async def call_now(bot: Bot, method: TelegramMethod[Any], reach: Reachability) -
             reach.answered()
             return result
     return None
+
+
+# --- how updates arrive ----------------------------------------------------------------------
+
+# What takes the stored updates on: the runner's ``submit``.
+Submit = Callable[[list[Stored]], None]
+
+POLL_TIMEOUT = 25
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# While Telegram is away the poller asks again at least every 5 s: it is often the first to
+# see Telegram back (``Reachability``), which lets the messages that waited go.
+_BACKOFF = BackoffConfig(min_delay=1.0, max_delay=5.0, factor=1.5, jitter=0.1)
+
+
+async def poll(
+    bot: Bot,
+    inbox: Inbox,
+    submit: Submit,
+    *,
+    allowed_updates: list[str] | None,
+    reach: Reachability | None = None,
+    timeout: int = POLL_TIMEOUT,
+) -> None:
+    """Long-poll until cancelled. Each batch is in the inbox before the offset moves past it."""
+    backoff = Backoff(config=_BACKOFF)
+    offset: int | None = None
+    request_timeout = int((bot.session.timeout or 60) + timeout)
+    while True:
+        method = RawUpdates(offset=offset, timeout=timeout, allowed_updates=allowed_updates)
+        try:
+            raw = await bot(method, request_timeout=request_timeout)
+        except TelegramConflictError as error:
+            log.error("another process takes this bot's updates (%s); retrying", error.message)
+            await backoff.asleep()
+            continue
+        except TelegramUnauthorizedError:
+            raise
+        except TRANSIENT as error:
+            if reach is not None:
+                reach.failed()
+            log.warning("getUpdates failed (%s: %s); retrying", type(error).__name__, error)
+            await backoff.asleep()
+            continue
+        if reach is not None:
+            reach.answered()
+        backoff.reset()
+        if not raw:
+            continue
+        arrived = [Stored.read(int(item["update_id"]), json.dumps(item), bot) for item in raw]
+        try:
+            stored = await inbox.store(arrived)
+        except Exception as error:  # noqa: BLE001 - not stored, so not confirmed
+            # Telegram gives the same updates again.
+            log.warning("could not store %s updates (%s); asking again",
+                        len(arrived), type(error).__name__)  # fmt: skip
+            await backoff.asleep()
+            continue
+        submit(stored)
+        offset = arrived[-1].update_id + 1
+
+
+def webhook_handler(
+    bot: Bot, inbox: Inbox, submit: Submit, secret: str | None
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The webhook endpoint: a wrong secret gets 401, a body that is not an update 400; an
+    update is stored, then answered 200 (one aiogram cannot read too: it is set aside)."""
+
+    async def receive(request: web.Request) -> web.StreamResponse:
+        given = request.headers.get(SECRET_HEADER, "")
+        if secret is not None and not hmac.compare_digest(given.encode(), secret.encode()):
+            return web.Response(status=401, text="wrong secret token")
+        try:
+            body = (await request.read()).decode("utf-8")
+            item = json.loads(body)
+        except (UnicodeDecodeError, ValueError):
+            return web.Response(status=400, text="not an update: the body is not UTF-8 JSON")
+        update_id = item.get("update_id") if isinstance(item, dict) else None
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            return web.Response(status=400, text="not an update: no update_id")
+        try:
+            stored = await inbox.store([Stored.read(update_id, body, bot)])
+        except Exception as error:  # noqa: BLE001 - not stored: Telegram sends it again
+            log.warning("could not store update %s (%s)", update_id, type(error).__name__)
+            return web.Response(status=503, text="not stored; send it again")
+        submit(stored)
+        return web.Response()
+
+    return receive

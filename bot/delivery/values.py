@@ -3,8 +3,7 @@ a file, a message written later depending on another's fate, a text message."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from aiogram.types import InlineKeyboardMarkup
 
@@ -42,9 +41,6 @@ class FollowUp:
     reply_to: int | None = None
     purpose: str = "follow_up"
     person_id: int | None = None
-
-    def as_params(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
