@@ -45,6 +45,11 @@ def create_engine(url: str) -> AsyncEngine:
         # pool's own rollback on top of it (one more trip to aiosqlite's thread for every
         # transaction) is made only when one is still open ("reset" below).
         pool_reset_on_return=None,
+        # The connection handed back last is handed out first. The process's transactions take
+        # turns (``bot.db.transaction``), so they keep to one connection, and SQLite keeps its
+        # page cache between them; a cache is emptied whenever another connection has written
+        # (96 page reads a request with the pool's oldest connection first, 5 with its newest).
+        pool_use_lifo=True,
     )
 
     @event.listens_for(engine.sync_engine, "reset")
