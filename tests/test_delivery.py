@@ -1,4 +1,4 @@
-"""The outbox and its scheduler: Telegram's limits and failures, order, folding, follow-ups.
+"""The outbox and its sender: Telegram's limits and failures, order, folding, follow-ups.
 
 Messages are written the way handlers and jobs write them (an ``Outbox`` in a transaction) and
 sent by the running bot to the fake Telegram, which enforces its limits and fails on demand.
