@@ -1,12 +1,16 @@
 """The sender's queues: of the chats ready at once, those whose next message can wait (a town
-question, the digest) come after the others, and still come when nothing else is ready."""
+question, the digest) come after the others, and still come when nothing else is ready. Its
+windows keep Telegram's limits by the monotonic clock."""
 
 from __future__ import annotations
 
 import time
 
+import pytest
+
 from bot.delivery.outbox import Row
 from bot.delivery.queues import Queues
+from bot.delivery.windows import RateLimits, Windows
 
 
 def _row(outbox_id: int, chat_id: int, purpose: str, *, not_before: float = 0.0) -> Row:
@@ -56,3 +60,24 @@ def test_a_stopped_round_leaves_the_waiting_chats_for_the_next() -> None:
     assert first.chat_id == -200
     queues.put_back(first)
     assert [line.chat_id for line in queues.ready(now)] == [-200, -100]
+
+
+def test_a_wall_clock_running_fast_does_not_bring_a_message_early(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While the system slews its wall clock half a percent fast, a private chat's next message
+    still waits a whole second, as Telegram counts it; what an earlier sender sent (its moments
+    in wall-clock seconds) counts the same."""
+    clock = {"monotonic": 1000.0}
+    monkeypatch.setattr(time, "monotonic", lambda: clock["monotonic"])
+    monkeypatch.setattr(time, "time", lambda: 7000.0 + clock["monotonic"] * 1.005)
+    windows = Windows(RateLimits(private_per_second=1.0))
+    windows.start()
+    windows.spent(42)
+    clock["monotonic"] += 0.997  # the wall clock says 1.002 s
+    assert windows.chat_delay(42) == pytest.approx(0.003)
+    clock["monotonic"] += 0.003
+    assert windows.chat_delay(42) == 0.0
+
+    windows.seed([(43, time.time() - 0.4)])
+    assert windows.chat_delay(43) == pytest.approx(0.6)

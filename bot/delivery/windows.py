@@ -4,7 +4,8 @@ Telegram counts a message when it arrives, in any window of the length it names 
 minute" for a group), so each limit is a moving window, not a leaky bucket, which would let a
 burst and its refill into one minute. A message is counted when Telegram answers, which is
 never earlier than Telegram saw it; messages still on their way count against the bot-wide
-window as well, so the windows hold exactly, without a safety margin.
+window as well, so the windows hold exactly, without a safety margin: by the monotonic clock, as
+a wall clock being corrected may run fast enough to bring a message a few milliseconds early.
 
 A window is a deque of the moments messages were answered. (The ``limits`` package has
 moving windows, but its in-memory storage expires entries in a thread per key under a lock it
@@ -89,13 +90,13 @@ class Windows:
 
     def bot_delay(self) -> float | None:
         """Seconds until the bot-wide window has room: 0 now, None once an answer comes."""
-        return self._bot.wait(time.time(), on_the_way=self.in_flight)
+        return self._bot.wait(time.monotonic(), on_the_way=self.in_flight)
 
     def chat_delay(self, chat_id: int) -> float:
         """Seconds until the chat's own window has room for one more message; 0 means now.
 
         A chat sends one message at a time, so nothing of its own is on its way."""
-        return self._window(chat_id).wait(time.time()) or 0.0
+        return self._window(chat_id).wait(time.monotonic()) or 0.0
 
     def start(self) -> None:
         """A message is on its way."""
@@ -107,19 +108,20 @@ class Windows:
 
     def spent(self, chat_id: int) -> None:
         """Telegram answered (whatever it said): the message counts from now on."""
-        now = time.time()
+        now = time.monotonic()
         self.in_flight = max(0, self.in_flight - 1)
         self._window(chat_id).add(now)
         self._bot.add(now)
 
     def seed(self, sent: Iterable[tuple[int, float]]) -> None:
-        """Messages an earlier sender got answered (chat, moment), oldest first: they count."""
+        """Messages an earlier sender got answered (chat, epoch seconds), oldest first."""
+        since_epoch = time.monotonic() - time.time()
         for chat_id, moment in sent:
-            self._window(chat_id).add(moment)
-            self._bot.add(moment)
+            self._window(chat_id).add(moment + since_epoch)
+            self._bot.add(moment + since_epoch)
 
     def forget_idle(self) -> None:
         """Drop the windows of chats that sent nothing within their window's length."""
-        now = time.time()
+        now = time.monotonic()
         for chat_id in [c for c, w in self._chats.items() if not w.used(now)]:
             del self._chats[chat_id]
