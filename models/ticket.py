@@ -76,6 +76,10 @@ class Ticket(Base):
         # Matching counts each mentor's claimed requests for every new one; it also serves
         # what looks requests up by assignee alone.
         Index("ix_tickets_assignee_status", "assignee_id", "status"),
+        # Every request counts its author's open requests and those of the last hour (the
+        # cap): each count reads only those, however many the author filed before.
+        Index("ix_tickets_author_status", "author_id", "status"),
+        Index("ix_tickets_author_created", "author_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
@@ -88,7 +92,7 @@ class Ticket(Base):
     )
     chat_telegram_id: Mapped[int]
     request_message_id: Mapped[int]
-    author_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     topic_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id", ondelete="SET NULL"))
     # False while the topic is only the bot's suggestion.
     topic_confirmed: Mapped[bool] = mapped_column(default=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,11 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.db import create_engine, create_session_factory, upgrade
-from bot.domain import summaries
+from bot.domain import summaries, tickets
 from bot.domain.booking import booking_of_meeting
 from bot.domain.matching import mentors_of
 from bot.domain.people import find_person, find_person_in_group
+from models import Person
 
 pytestmark = pytest.mark.no_database
 
@@ -187,3 +189,36 @@ async def test_matching_reads_the_topics_mentors_not_all_of_the_programmes(
         found = await mentors_of(session, 1, 2, capacity=5)
     assert [c.person.telegram_id for c in found] == [1001, 1002]
     assert among_many <= alone * 1.2, (alone, among_many)
+
+
+async def test_the_requests_cap_reads_what_it_counts_not_the_authors_history(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """Each request counts its author's open requests and those of the last hour (the cap):
+    that costs the same for an author with a thousand closed requests of months ago as for
+    one with none."""
+    path = tmp_path / "plans.sqlite3"
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+
+    async def cap(session: AsyncSession) -> object:
+        author = await session.get(Person, 1)
+        assert author is not None
+        return await tickets.over_the_cap(session, author, now, max_open=5, per_hour=10)
+
+    statements = [found for found in await _statements(engine, cap) if "count(" in found[0]]
+    assert len(statements) == 1
+    first = _instructions(path, statements)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "WITH RECURSIVE n(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM n"
+                " WHERE value < 1000) INSERT INTO tickets (programme_id, chat_telegram_id,"
+                " request_message_id, author_id, topic_id, topic_confirmed, text, status,"
+                " created_at, triage) SELECT 1, -1, value, 1, 1, 1, 'Вопрос', 'closed',"
+                " '2026-01-01', 0 FROM n"
+            )
+        )
+    veteran = _instructions(path, statements)
+    async with create_session_factory(engine)() as session:
+        assert await cap(session) is None
+    assert veteran <= first * 1.2, (first, veteran)
