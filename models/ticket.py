@@ -76,6 +76,8 @@ class Ticket(Base):
         # Matching counts each mentor's claimed requests for every new one; it also serves
         # what looks requests up by assignee alone.
         Index("ix_tickets_assignee_status", "assignee_id", "status"),
+        # Matching reads when each mentor last took a request: from here, not their history.
+        Index("ix_tickets_assignee_claimed", "assignee_id", "claimed_at"),
         # Every request counts its author's open requests and those of the last hour (the
         # cap): each count reads only those, however many the author filed before.
         Index("ix_tickets_author_status", "author_id", "status"),

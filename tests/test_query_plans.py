@@ -222,3 +222,25 @@ async def test_the_requests_cap_reads_what_it_counts_not_the_authors_history(
     async with create_session_factory(engine)() as session:
         assert await cap(session) is None
     assert veteran <= first * 1.2, (first, veteran)
+
+
+async def test_matching_reads_a_mentors_last_claim_not_their_history(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """Finding a new request's mentors reads when each last took a request: a mentor who took a
+    thousand requests before costs no more to match than one who took none."""
+    path = tmp_path / "plans.sqlite3"
+    statements = await _statements(engine, lambda s: mentors_of(s, 1, 1, capacity=5))
+    fresh = _instructions(path, statements)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "WITH RECURSIVE n(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM n"
+                " WHERE value < 1000) INSERT INTO tickets (programme_id, chat_telegram_id,"
+                " request_message_id, author_id, topic_id, topic_confirmed, text, status,"
+                " assignee_id, created_at, claimed_at, triage) SELECT 1, -2, value, 2, 1, 1,"
+                " 'Вопрос', 'closed', 1, '2026-01-01', '2026-01-02', 0 FROM n"
+            )
+        )
+    veteran = _instructions(path, statements)
+    assert veteran <= fresh * 1.05, (fresh, veteran)
