@@ -191,6 +191,22 @@ async def test_matching_reads_the_topics_mentors_not_all_of_the_programmes(
     assert among_many <= alone * 1.2, (alone, among_many)
 
 
+async def _earlier_requests(engine: AsyncEngine, *, author: int, assignee: int | None) -> None:
+    """A thousand closed requests of months ago, by ``author``, taken by ``assignee``."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "WITH RECURSIVE n(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM n"
+                " WHERE value < 1000) INSERT INTO tickets (programme_id, chat_telegram_id,"
+                " request_message_id, author_id, topic_id, topic_confirmed, text, status,"
+                " assignee_id, created_at, claimed_at, triage) SELECT 1, -:author, value,"
+                " :author, 1, 1, 'Вопрос', 'closed', :assignee, '2026-01-01',"
+                " CASE WHEN :assignee IS NULL THEN NULL ELSE '2026-01-02' END, 0 FROM n"
+            ),
+            {"author": author, "assignee": assignee},
+        )
+
+
 async def test_the_requests_cap_reads_what_it_counts_not_the_authors_history(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
@@ -208,16 +224,7 @@ async def test_the_requests_cap_reads_what_it_counts_not_the_authors_history(
     statements = [found for found in await _statements(engine, cap) if "count(" in found[0]]
     assert len(statements) == 1
     first = _instructions(path, statements)
-    async with engine.begin() as connection:
-        await connection.execute(
-            text(
-                "WITH RECURSIVE n(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM n"
-                " WHERE value < 1000) INSERT INTO tickets (programme_id, chat_telegram_id,"
-                " request_message_id, author_id, topic_id, topic_confirmed, text, status,"
-                " created_at, triage) SELECT 1, -1, value, 1, 1, 1, 'Вопрос', 'closed',"
-                " '2026-01-01', 0 FROM n"
-            )
-        )
+    await _earlier_requests(engine, author=1, assignee=None)
     veteran = _instructions(path, statements)
     async with create_session_factory(engine)() as session:
         assert await cap(session) is None
@@ -232,15 +239,6 @@ async def test_matching_reads_a_mentors_last_claim_not_their_history(
     path = tmp_path / "plans.sqlite3"
     statements = await _statements(engine, lambda s: mentors_of(s, 1, 1, capacity=5))
     fresh = _instructions(path, statements)
-    async with engine.begin() as connection:
-        await connection.execute(
-            text(
-                "WITH RECURSIVE n(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM n"
-                " WHERE value < 1000) INSERT INTO tickets (programme_id, chat_telegram_id,"
-                " request_message_id, author_id, topic_id, topic_confirmed, text, status,"
-                " assignee_id, created_at, claimed_at, triage) SELECT 1, -2, value, 2, 1, 1,"
-                " 'Вопрос', 'closed', 1, '2026-01-01', '2026-01-02', 0 FROM n"
-            )
-        )
+    await _earlier_requests(engine, author=2, assignee=1)
     veteran = _instructions(path, statements)
     assert veteran <= fresh * 1.05, (fresh, veteran)
